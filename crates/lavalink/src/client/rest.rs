@@ -1,0 +1,469 @@
+//! The node's REST API: one method per endpoint, a timeout per request, latency per endpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::config::NodeConfig;
+use crate::model::{
+    ErrorResponse, GuildId, Info, LoadResult, Player, SessionInfo, Stats, Track, UpdatePlayer,
+    UpdateSession,
+};
+
+/// A REST endpoint, as a bounded label for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /version`
+    Version,
+    /// `GET /v4/info`
+    Info,
+    /// `GET /v4/stats`
+    Stats,
+    /// `GET /v4/loadtracks`
+    LoadTracks,
+    /// `GET /v4/decodetrack`
+    DecodeTrack,
+    /// `POST /v4/decodetracks`
+    DecodeTracks,
+    /// `PATCH /v4/sessions/{id}`
+    UpdateSession,
+    /// `GET /v4/sessions/{id}/players`
+    Players,
+    /// `GET /v4/sessions/{id}/players/{guild}`
+    Player,
+    /// `PATCH /v4/sessions/{id}/players/{guild}`
+    UpdatePlayer,
+    /// `DELETE /v4/sessions/{id}/players/{guild}`
+    DestroyPlayer,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Self; 11] = [
+        Self::Version,
+        Self::Info,
+        Self::Stats,
+        Self::LoadTracks,
+        Self::DecodeTrack,
+        Self::DecodeTracks,
+        Self::UpdateSession,
+        Self::Players,
+        Self::Player,
+        Self::UpdatePlayer,
+        Self::DestroyPlayer,
+    ];
+
+    /// A stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Version => "version",
+            Self::Info => "info",
+            Self::Stats => "stats",
+            Self::LoadTracks => "load_tracks",
+            Self::DecodeTrack => "decode_track",
+            Self::DecodeTracks => "decode_tracks",
+            Self::UpdateSession => "update_session",
+            Self::Players => "players",
+            Self::Player => "player",
+            Self::UpdatePlayer => "update_player",
+            Self::DestroyPlayer => "destroy_player",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A failed REST call.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// No answer within the request timeout.
+    #[error("{endpoint:?}: no answer within {after:?}")]
+    Timeout {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The request did not reach the node or the answer broke off.
+    #[error("{endpoint:?}: transport error: {source}")]
+    Transport {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// What reqwest said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The node refused the password (401 missing, 403 wrong).
+    #[error("{endpoint:?}: the node refused the password (HTTP {status})")]
+    Unauthorized {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// The node answered with an error status.
+    #[error("{endpoint:?}: HTTP {status}: {message}")]
+    Api {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// The message of Lavalink's error body, or the raw body when it was not one.
+        message: String,
+        /// The parsed error body, when it was one.
+        body: Option<Box<ErrorResponse>>,
+    },
+    /// A 2xx answer whose body does not match the protocol.
+    #[error("{endpoint:?}: unexpected answer: {source}")]
+    Decode {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The call needs a session and the socket has not received `ready` yet.
+    #[error("{endpoint:?}: no session yet (the socket is not ready)")]
+    NoSession {
+        /// The endpoint called.
+        endpoint: Endpoint,
+    },
+}
+
+impl RestError {
+    /// The HTTP status, when the node answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Unauthorized { status, .. } | Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the node answered 404 (unknown session or player).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout { .. } => "timeout",
+            Self::Transport { .. } => "transport",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Api { .. } => "api",
+            Self::Decode { .. } => "decode",
+            Self::NoSession { .. } => "no_session",
+        }
+    }
+}
+
+/// Latency figures of one endpoint since the client started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySnapshot {
+    /// Calls that got an answer (any status).
+    pub answered: u64,
+    /// Calls that failed without an answer (timeout, transport).
+    pub failed: u64,
+    /// Latency of the most recent answered call.
+    pub last: Duration,
+    /// Sum of the latencies of answered calls.
+    pub total: Duration,
+}
+
+#[derive(Debug, Default)]
+struct EndpointLatency {
+    answered: AtomicU64,
+    failed: AtomicU64,
+    last_micros: AtomicU64,
+    total_micros: AtomicU64,
+}
+
+/// The node's REST API. Session-scoped calls take the session id explicitly, so the same handle
+/// serves a session handed over from another process.
+#[derive(Debug, Clone)]
+pub struct Rest {
+    inner: Arc<RestInner>,
+}
+
+#[derive(Debug)]
+struct RestInner {
+    config: NodeConfig,
+    http: reqwest::Client,
+    latency: [EndpointLatency; Endpoint::ALL.len()],
+}
+
+impl Rest {
+    /// A REST handle for the configured node.
+    pub fn new(config: NodeConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .user_agent(config.client_name.clone())
+            .build()
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(RestInner {
+                config,
+                http,
+                latency: Default::default(),
+            }),
+        }
+    }
+
+    /// The configuration this handle was made with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// Latency figures of one endpoint.
+    pub fn latency(&self, endpoint: Endpoint) -> LatencySnapshot {
+        let l = &self.inner.latency[endpoint.index()];
+        LatencySnapshot {
+            answered: l.answered.load(Ordering::Relaxed),
+            failed: l.failed.load(Ordering::Relaxed),
+            last: Duration::from_micros(l.last_micros.load(Ordering::Relaxed)),
+            total: Duration::from_micros(l.total_micros.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// `GET /version`: the server version as plain text.
+    pub async fn version(&self) -> Result<String, RestError> {
+        let endpoint = Endpoint::Version;
+        let response = self.send(endpoint, Method::GET, "version", &[], None::<&()>).await?;
+        let bytes = self.body_bytes(endpoint, response).await?;
+        Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+    }
+
+    /// `GET /v4/info`.
+    pub async fn info(&self) -> Result<Info, RestError> {
+        self.json(Endpoint::Info, Method::GET, "v4/info", &[], None::<&()>)
+            .await
+    }
+
+    /// `GET /v4/stats` (frameStats is always null here).
+    pub async fn stats(&self) -> Result<Stats, RestError> {
+        self.json(Endpoint::Stats, Method::GET, "v4/stats", &[], None::<&()>)
+            .await
+    }
+
+    /// `GET /v4/loadtracks?identifier=`.
+    pub async fn load_tracks(&self, identifier: &str) -> Result<LoadResult, RestError> {
+        self.json(
+            Endpoint::LoadTracks,
+            Method::GET,
+            "v4/loadtracks",
+            &[("identifier", identifier)],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /v4/decodetrack?encodedTrack=`.
+    pub async fn decode_track(&self, encoded: &str) -> Result<Track, RestError> {
+        self.json(
+            Endpoint::DecodeTrack,
+            Method::GET,
+            "v4/decodetrack",
+            &[("encodedTrack", encoded)],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /v4/decodetracks`.
+    pub async fn decode_tracks(&self, encoded: &[String]) -> Result<Vec<Track>, RestError> {
+        self.json(
+            Endpoint::DecodeTracks,
+            Method::POST,
+            "v4/decodetracks",
+            &[],
+            Some(encoded),
+        )
+        .await
+    }
+
+    /// `PATCH /v4/sessions/{session}`.
+    pub async fn update_session(
+        &self,
+        session: &str,
+        update: &UpdateSession,
+    ) -> Result<SessionInfo, RestError> {
+        self.json(
+            Endpoint::UpdateSession,
+            Method::PATCH,
+            &format!("v4/sessions/{session}"),
+            &[],
+            Some(update),
+        )
+        .await
+    }
+
+    /// `GET /v4/sessions/{session}/players`.
+    pub async fn players(&self, session: &str) -> Result<Vec<Player>, RestError> {
+        self.json(
+            Endpoint::Players,
+            Method::GET,
+            &format!("v4/sessions/{session}/players"),
+            &[],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /v4/sessions/{session}/players/{guild}` (404 when there is none).
+    pub async fn player(&self, session: &str, guild: GuildId) -> Result<Player, RestError> {
+        self.json(
+            Endpoint::Player,
+            Method::GET,
+            &format!("v4/sessions/{session}/players/{guild}"),
+            &[],
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `PATCH /v4/sessions/{session}/players/{guild}[?noReplace=true]`; creates the player if needed.
+    pub async fn update_player(
+        &self,
+        session: &str,
+        guild: GuildId,
+        update: &UpdatePlayer,
+        no_replace: bool,
+    ) -> Result<Player, RestError> {
+        let query: &[(&str, &str)] = if no_replace {
+            &[("noReplace", "true")]
+        } else {
+            &[]
+        };
+        self.json(
+            Endpoint::UpdatePlayer,
+            Method::PATCH,
+            &format!("v4/sessions/{session}/players/{guild}"),
+            query,
+            Some(update),
+        )
+        .await
+    }
+
+    /// `DELETE /v4/sessions/{session}/players/{guild}`.
+    pub async fn destroy_player(&self, session: &str, guild: GuildId) -> Result<(), RestError> {
+        self.send(
+            Endpoint::DestroyPlayer,
+            Method::DELETE,
+            &format!("v4/sessions/{session}/players/{guild}"),
+            &[],
+            None::<&()>,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn json<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<T, RestError> {
+        let response = self.send(endpoint, method, path, query, body).await?;
+        let bytes = self.body_bytes(endpoint, response).await?;
+        serde_json::from_slice(&bytes).map_err(|source| RestError::Decode { endpoint, source })
+    }
+
+    async fn body_bytes(
+        &self,
+        endpoint: Endpoint,
+        response: reqwest::Response,
+    ) -> Result<bytes::Bytes, RestError> {
+        response
+            .bytes()
+            .await
+            .map_err(|source| self.transport_error(endpoint, source))
+    }
+
+    /// Sends one request and turns every non-2xx answer into a typed error.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, RestError> {
+        let config = &self.inner.config;
+        let mut request = self
+            .inner
+            .http
+            .request(method, config.rest_url(path))
+            .timeout(config.request_timeout)
+            .header("Authorization", config.password.expose());
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let started = Instant::now();
+        let result = request.send().await;
+        let latency = &self.inner.latency[endpoint.index()];
+        let response = match result {
+            Ok(response) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                latency.answered.fetch_add(1, Ordering::Relaxed);
+                latency.last_micros.store(micros, Ordering::Relaxed);
+                latency.total_micros.fetch_add(micros, Ordering::Relaxed);
+                response
+            }
+            Err(source) => {
+                latency.failed.fetch_add(1, Ordering::Relaxed);
+                return Err(self.transport_error(endpoint, source));
+            }
+        };
+        tracing::trace!(
+            node = %config.name,
+            endpoint = endpoint.as_str(),
+            status = response.status().as_u16(),
+            latency_us = latency.last_micros.load(Ordering::Relaxed),
+            "lavalink rest call"
+        );
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(RestError::Unauthorized {
+                endpoint,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = self.body_bytes(endpoint, response).await?;
+        let body = serde_json::from_slice::<ErrorResponse>(&bytes).ok();
+        let message = body.as_ref().map_or_else(
+            || String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            |b| b.message.clone(),
+        );
+        Err(RestError::Api {
+            endpoint,
+            status: status.as_u16(),
+            message,
+            body: body.map(Box::new),
+        })
+    }
+
+    fn transport_error(&self, endpoint: Endpoint, source: reqwest::Error) -> RestError {
+        if source.is_timeout() {
+            RestError::Timeout {
+                endpoint,
+                after: self.inner.config.request_timeout,
+            }
+        } else {
+            RestError::Transport { endpoint, source }
+        }
+    }
+}
