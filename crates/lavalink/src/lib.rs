@@ -3,8 +3,8 @@
 //!
 //! Nothing here knows about Discord types or other nodes; the cluster crate builds on this.
 
+pub mod client;
 pub mod codec;
 pub mod model;
-pub mod client;
 
 pub use client::{NodeClient, NodeConfig, NodeEvent};

@@ -88,6 +88,9 @@ pub struct SilencePolicy {
     /// A WebSocket ping every this often, so a quiet but healthy node still shows signs of life.
     /// `None` disables pings.
     pub ping_interval: Option<Duration>,
+    /// Real time to wait for traffic already on its way before calling a node silent, so that a
+    /// jump of the clock (a suspended host, an injected clock) is not mistaken for a hang.
+    pub grace: Duration,
 }
 
 impl Default for SilencePolicy {
@@ -97,6 +100,7 @@ impl Default for SilencePolicy {
             stats_interval: Duration::from_secs(60),
             missed_intervals: 2,
             ping_interval: Some(Duration::from_secs(5)),
+            grace: Duration::from_millis(100),
         }
     }
 }
@@ -173,9 +177,18 @@ impl NodeConfig {
             (self.request_timeout.is_zero(), "request_timeout"),
             (self.max_message_bytes == 0, "max_message_bytes"),
             (self.event_buffer == 0, "event_buffer"),
-            (self.silence.missed_intervals == 0, "silence.missed_intervals"),
-            (self.silence.player_update_interval.is_zero(), "silence.player_update_interval"),
-            (self.silence.stats_interval.is_zero(), "silence.stats_interval"),
+            (
+                self.silence.missed_intervals == 0,
+                "silence.missed_intervals",
+            ),
+            (
+                self.silence.player_update_interval.is_zero(),
+                "silence.player_update_interval",
+            ),
+            (
+                self.silence.stats_interval.is_zero(),
+                "silence.stats_interval",
+            ),
         ];
         if let Some((_, name)) = zero.into_iter().find(|(is_zero, _)| *is_zero) {
             return Err(ConfigError::Zero(name));
@@ -191,9 +204,54 @@ impl NodeConfig {
 
     /// The socket URL.
     pub(crate) fn websocket_url(&self) -> String {
-        let scheme = if self.url.scheme() == "https" { "wss" } else { "ws" };
+        let scheme = if self.url.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        };
         let rest = self.rest_url("v4/websocket");
         let without_scheme = rest.split_once("://").map_or(rest.as_str(), |(_, r)| r);
         format!("{scheme}://{without_scheme}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_derived_from_the_base() {
+        let config = NodeConfig::new("n1", "http://127.0.0.1:2333/", "pw", 1).expect("config");
+        assert_eq!(config.rest_url("v4/info"), "http://127.0.0.1:2333/v4/info");
+        assert_eq!(config.websocket_url(), "ws://127.0.0.1:2333/v4/websocket");
+        let tls = NodeConfig::new("n2", "https://lava.example:443", "pw", 1).expect("config");
+        assert_eq!(tls.websocket_url(), "wss://lava.example/v4/websocket");
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        assert!(matches!(
+            NodeConfig::new("n", "not a url", "pw", 1),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            NodeConfig::new("n", "ftp://127.0.0.1", "pw", 1),
+            Err(ConfigError::UnsupportedScheme(_))
+        ));
+        assert_eq!(
+            NodeConfig::new("n", "http://127.0.0.1", "", 1).err(),
+            Some(ConfigError::EmptyPassword)
+        );
+        let mut config = NodeConfig::new("n", "http://127.0.0.1", "pw", 1).expect("config");
+        config.request_timeout = Duration::ZERO;
+        assert_eq!(config.validate(), Err(ConfigError::Zero("request_timeout")));
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let config = NodeConfig::new("n", "http://127.0.0.1", "hunter2-secret", 1).expect("config");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2-secret"), "{debug}");
+        assert!(debug.contains("***"));
     }
 }

@@ -38,6 +38,8 @@ pub enum NodeEvent {
     Unknown(Received<Value>),
     /// A message that could not be understood; it was dropped and the connection kept.
     BadMessage(MessageError),
+    /// Resuming was enabled after `ready`: the session survives a lost socket for this long.
+    ResumeEnabled(crate::model::SessionInfo),
     /// Resuming could not be enabled after `ready` (players would die with the socket).
     ResumeConfigFailed(super::RestError),
     /// The socket was lost; the client will reconnect unless `loss` is terminal.

@@ -122,7 +122,9 @@ impl Shared {
         } else {
             silence
                 .ping_interval
-                .map_or(silence.stats_interval, |ping| ping.min(silence.stats_interval))
+                .map_or(silence.stats_interval, |ping| {
+                    ping.min(silence.stats_interval)
+                })
         };
         interval * silence.missed_intervals + interval / 2
     }
@@ -137,7 +139,9 @@ impl Shared {
             Loss::GracefulClose { code, reason } => {
                 tracing::info!(node = %node, code, %reason, "lavalink node closed the socket");
             }
-            other => tracing::warn!(node = %node, kind = other.kind(), ?other, "lavalink socket lost"),
+            other => {
+                tracing::warn!(node = %node, kind = other.kind(), ?other, "lavalink socket lost")
+            }
         }
     }
 }

@@ -234,7 +234,9 @@ impl Rest {
     /// `GET /version`: the server version as plain text.
     pub async fn version(&self) -> Result<String, RestError> {
         let endpoint = Endpoint::Version;
-        let response = self.send(endpoint, Method::GET, "version", &[], None::<&()>).await?;
+        let response = self
+            .send(endpoint, Method::GET, "version", &[], None::<&()>)
+            .await?;
         let bytes = self.body_bytes(endpoint, response).await?;
         Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
     }

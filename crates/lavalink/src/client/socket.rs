@@ -124,58 +124,74 @@ async fn connect_and_read(
     let mut next_ping = silence.ping_interval.map(|every| last_traffic + every);
     let mut was_ready = false;
     loop {
-        let quiet_limit = shared.quiet_limit();
-        let silent_at = last_traffic + quiet_limit;
-        let ping_at = next_ping.unwrap_or(silent_at);
-        let wake_at = silent_at.min(ping_at);
-        tokio::select! {
+        let silent_at = last_traffic + shared.quiet_limit();
+        let wake_at = next_ping.map_or(silent_at, |ping_at| ping_at.min(silent_at));
+        let message = tokio::select! {
             biased;
             command = control.recv() => {
                 return stop_with_socket(shared, &mut socket, command).await;
             }
-            message = socket.next() => {
+            message = socket.next() => message,
+            () = shared.clock.sleep_until(wake_at) => {
                 let now = shared.clock.now();
-                match message {
-                    None => return Ended::Lost {
-                        loss: Loss::Reset { error: "connection closed without a close frame".into() },
-                        was_ready,
-                    },
-                    Some(Err(error)) => return Ended::Lost { loss: classify_error(&error), was_ready },
-                    Some(Ok(message)) => {
-                        last_traffic = now;
-                        if let Some((code, reason)) = message.as_close() {
-                            return Ended::Lost { loss: classify_close(code, reason), was_ready };
-                        }
-                        let Some(text) = message.as_text() else {
-                            if message.is_binary() {
-                                tracing::warn!(node = %config.name, "lavalink sent a binary message; ignored");
-                            }
-                            continue;
+                if now < silent_at {
+                    if let Some(every) = silence.ping_interval {
+                        // A failed ping shows up as an error on the next read.
+                        let _ = socket.send(Message::ping(bytes::Bytes::new())).await;
+                        next_ping = Some(now + every);
+                    }
+                    continue;
+                }
+                // Before calling the node silent, take whatever is already on its way: the clock
+                // may have jumped (an injected clock, a suspended host) while messages sat unread.
+                match tokio::time::timeout(silence.grace, socket.next()).await {
+                    Ok(message) => message,
+                    Err(_) => {
+                        return Ended::Lost {
+                            loss: Loss::Silence {
+                                quiet_for: now.saturating_duration_since(last_traffic),
+                                expected_reporting: shared.reporting_count(),
+                            },
+                            was_ready,
                         };
-                        match handle_text(shared, events, text, now).await {
-                            Ok(ready) => was_ready |= ready,
-                            Err(()) => return Ended::Stopped(StopReason::ReceiverDropped),
-                        }
                     }
                 }
             }
-            () = shared.clock.sleep_until(wake_at) => {
-                let now = shared.clock.now();
-                if now >= silent_at {
-                    return Ended::Lost {
-                        loss: Loss::Silence {
-                            quiet_for: now.saturating_duration_since(last_traffic),
-                            expected_reporting: shared.reporting_count(),
-                        },
-                        was_ready,
-                    };
-                }
-                if let Some(every) = silence.ping_interval {
-                    // A failed ping shows up as an error on the next read.
-                    let _ = socket.send(Message::ping(bytes::Bytes::new())).await;
-                    next_ping = Some(now + every);
-                }
+        };
+        let now = shared.clock.now();
+        let message = match message {
+            None => {
+                return Ended::Lost {
+                    loss: Loss::Reset {
+                        error: "connection closed without a close frame".into(),
+                    },
+                    was_ready,
+                };
             }
+            Some(Err(error)) => {
+                return Ended::Lost {
+                    loss: classify_error(&error),
+                    was_ready,
+                };
+            }
+            Some(Ok(message)) => message,
+        };
+        last_traffic = now;
+        if let Some((code, reason)) = message.as_close() {
+            return Ended::Lost {
+                loss: classify_close(code, reason),
+                was_ready,
+            };
+        }
+        let Some(text) = message.as_text() else {
+            if message.is_binary() {
+                tracing::warn!(node = %config.name, "lavalink sent a binary message; ignored");
+            }
+            continue;
+        };
+        match handle_text(shared, events, text, now).await {
+            Ok(ready) => was_ready |= ready,
+            Err(()) => return Ended::Stopped(StopReason::ReceiverDropped),
         }
     }
 }
@@ -203,8 +219,9 @@ async fn handshake(shared: &Arc<Shared>) -> Result<(Socket, bool), Loss> {
         .map_err(|e| refused(format!("invalid socket url: {e}")))?
         .limits(Limits::default().max_payload_len(Some(config.max_message_bytes)));
     for entry in headers {
-        let (name, value) =
-            entry.map_err(|_| refused("a header value is not valid HTTP (check the password and client name)".into()))?;
+        let (name, value) = entry.map_err(|_| {
+            refused("a header value is not valid HTTP (check the password and client name)".into())
+        })?;
         builder = builder
             .add_header(name, value)
             .map_err(|e| refused(e.to_string()))?;
@@ -249,17 +266,13 @@ async fn handle_text(
                 .await
                 .map_err(drop)?;
             if let Some(timeout) = shared.rest.config().resume_timeout {
-                let update = UpdateSession {
-                    resuming: Some(true),
-                    timeout: Some(timeout.as_secs().max(1)),
-                };
-                if let Err(error) = shared.rest.update_session(&ready.session_id, &update).await {
-                    tracing::warn!(node = %name, %error, "could not enable resuming");
-                    events
-                        .send(NodeEvent::ResumeConfigFailed(error))
-                        .await
-                        .map_err(drop)?;
-                }
+                // On its own task, so that reading (and stamping receive times) never waits on REST.
+                tokio::spawn(enable_resuming(
+                    shared.rest.clone(),
+                    ready.session_id,
+                    timeout,
+                    events.clone(),
+                ));
             }
             return Ok(true);
         }
@@ -290,6 +303,28 @@ async fn handle_text(
     };
     events.send(event).await.map_err(drop)?;
     Ok(false)
+}
+
+/// Turns resuming on for a new session and reports how that went.
+async fn enable_resuming(
+    rest: super::Rest,
+    session_id: String,
+    timeout: Duration,
+    events: mpsc::Sender<NodeEvent>,
+) {
+    let update = UpdateSession {
+        resuming: Some(true),
+        timeout: Some(timeout.as_secs().max(1)),
+    };
+    let event = match rest.update_session(&session_id, &update).await {
+        Ok(info) => NodeEvent::ResumeEnabled(info),
+        Err(error) => {
+            tracing::warn!(node = %rest.config().name, %error, "could not enable resuming");
+            NodeEvent::ResumeConfigFailed(error)
+        }
+    };
+    // Nobody listening means the client is stopping; nothing to report to.
+    let _ = events.send(event).await;
 }
 
 fn classify_close(code: CloseCode, reason: &str) -> Loss {
@@ -354,7 +389,10 @@ async fn stop_with_socket(
     };
     // The node may already be gone; closing is best effort.
     let _ = socket
-        .send(Message::close(Some(CloseCode::NORMAL_CLOSURE), "client closing"))
+        .send(Message::close(
+            Some(CloseCode::NORMAL_CLOSURE),
+            "client closing",
+        ))
         .await;
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.close()).await;
     Ended::Stopped(reason)

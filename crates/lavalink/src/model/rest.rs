@@ -174,4 +174,3 @@ pub struct Plugin {
     pub name: String,
     pub version: String,
 }
-

@@ -70,16 +70,24 @@ impl IncomingMessage {
             "event" => {
                 let kind = peek.kind.as_deref().unwrap_or("");
                 let event = match kind {
-                    "TrackStartEvent" => Event::TrackStart(serde_json::from_str(text).map_err(typed(kind))?),
-                    "TrackEndEvent" => Event::TrackEnd(serde_json::from_str(text).map_err(typed(kind))?),
+                    "TrackStartEvent" => {
+                        Event::TrackStart(serde_json::from_str(text).map_err(typed(kind))?)
+                    }
+                    "TrackEndEvent" => {
+                        Event::TrackEnd(serde_json::from_str(text).map_err(typed(kind))?)
+                    }
                     "TrackExceptionEvent" => {
                         Event::TrackException(serde_json::from_str(text).map_err(typed(kind))?)
                     }
-                    "TrackStuckEvent" => Event::TrackStuck(serde_json::from_str(text).map_err(typed(kind))?),
+                    "TrackStuckEvent" => {
+                        Event::TrackStuck(serde_json::from_str(text).map_err(typed(kind))?)
+                    }
                     "WebSocketClosedEvent" => {
                         Event::WebSocketClosed(serde_json::from_str(text).map_err(typed(kind))?)
                     }
-                    _ => Event::Unknown(serde_json::from_str(text).map_err(MessageError::Malformed)?),
+                    _ => {
+                        Event::Unknown(serde_json::from_str(text).map_err(MessageError::Malformed)?)
+                    }
                 };
                 Self::Event(event)
             }

@@ -1,0 +1,119 @@
+//! The command line: what each `dimby` subcommand takes and does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+/// DimbyBot: a Discord music bot on a cluster of Lavalink v4 nodes.
+#[derive(Debug, Parser)]
+#[command(name = "dimby", version, about)]
+pub struct Cli {
+    /// How log lines look on stderr (`RUST_LOG` sets the filter).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "DIMBY_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a stand-in for a service that cannot be reached here.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+/// The stand-ins.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// A Lavalink v4 node: REST API, event socket, synthetic catalogue, fault control (docs/sim.md).
+    Lavalink(SimLavalinkArgs),
+}
+
+/// Options of `dimby sim lavalink`.
+#[derive(Debug, Args)]
+pub struct SimLavalinkArgs {
+    /// Address to listen on (port 0 picks a free one; the chosen URL is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:2333")]
+    pub listen: SocketAddr,
+    /// The password clients must send.
+    #[arg(
+        long,
+        env = "DIMBY_SIM_PASSWORD",
+        default_value = "youshallnotpass",
+        hide_env_values = true
+    )]
+    pub password: String,
+    /// A name for logs and the control endpoint.
+    #[arg(long, default_value = "sim")]
+    pub name: String,
+    /// How often playing players send `playerUpdate`, in milliseconds (Lavalink's default is 5000).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub player_update_interval_ms: u64,
+    /// How often each session gets `stats`, in milliseconds (a real node sends them every 60000).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats_interval_ms: u64,
+}
+
+/// Runs a parsed command to completion.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
+    }
+}
+
+async fn sim_lavalink(args: SimLavalinkArgs) -> anyhow::Result<()> {
+    let mut config =
+        sim::lavalink::NodeConfig::standalone(args.listen, args.password, Some(args.name));
+    config.player_update_interval = Duration::from_millis(args.player_update_interval_ms);
+    config.stats_interval = Duration::from_millis(args.stats_interval_ms);
+    let node = sim::lavalink::SimNode::start(config)
+        .await
+        .with_context(|| format!("starting the Lavalink stand-in on {}", args.listen))?;
+    // The first line on stdout is the contract for scripts that start us on port 0.
+    println!("listening on http://{}", node.addr());
+    tracing::info!(addr = %node.addr(), "Lavalink stand-in running; Ctrl-C stops it");
+    shutdown_signal().await;
+    tracing::info!("stopping the Lavalink stand-in");
+    node.shutdown().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
