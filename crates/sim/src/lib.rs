@@ -1,1 +1,10 @@
-//! placeholder
+//! Stand-ins for the services DimbyBot talks to but that cannot run on a developer machine or in
+//! CI: in-process servers that speak the real wire protocols over loopback, with faults that can
+//! be switched on at run time and time driven by an injected [`clock::Clock`].
+//!
+//! - [`lavalink`]: a Lavalink v4 node (REST, event socket, resuming, playback model, catalogue,
+//!   fault injection and a control endpoint).
+//!
+//! A Discord gateway stand-in joins later as `sim::discord`.
+
+pub mod lavalink;

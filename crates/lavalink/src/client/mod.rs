@@ -140,7 +140,7 @@ impl Shared {
                 tracing::info!(node = %node, code, %reason, "lavalink node closed the socket");
             }
             other => {
-                tracing::warn!(node = %node, kind = other.kind(), ?other, "lavalink socket lost")
+                tracing::warn!(node = %node, kind = other.kind(), ?other, "lavalink socket lost");
             }
         }
     }

@@ -1,0 +1,72 @@
+//! A stand-in Lavalink v4 node.
+//!
+//! It serves the REST and socket surface of a real v4 node (as of 4.2) with the same status codes
+//! and error messages, over loopback, for tests ([`SimNode::start`], [`start_nodes`]) and for the
+//! standalone `dimby sim lavalink` ([`run_standalone`]). See `docs/sim.md` for the full story.
+//!
+//! # Time
+//!
+//! Playback positions, `playerUpdate` and `stats` cadences, stuck thresholds and resume timeouts
+//! follow [`NodeConfig::clock`]. With a [`clock::ManualClock`], nothing moves until the test
+//! advances the clock; the node's ticker sleeps on that clock, so after `clock.advance(..)` it
+//! wakes and emits, in time order and each at its own instant, everything that fell due. A test
+//! then reads the messages from its socket (or [`SimNode::subscribe`]), or calls
+//! [`SimNode::settle`] to have them emitted and written. `PlayerState.time` is a wall-clock
+//! origin plus the clock's elapsed time. Only the injected latency and delayed restarts use real
+//! time.
+//!
+//! # Playback model (as lavaplayer)
+//!
+//! A track's position is the timecode of the last frame the voice connection pulled, so it
+//! advances only while the player has a track, is not paused and has a voice connection
+//! (token, endpoint, session id and channel id all known: `connected: true`, ping
+//! [`NodeConfig::voice_ping_ms`]). Without one, TrackStartEvent fires and `playerUpdate`s flow but
+//! the position stays put. Tracks end at their length (TrackEnd `finished`) or at `endTime`
+//! (`finished`); streams never end. `playerUpdate` goes out at track start and then every
+//! interval while the player has a track (paused or not, as Lavalink's scheduler does), on seek,
+//! on filter changes, when the voice connection opens, after a stuck event and on resume.
+//!
+//! # Catalogue grammar
+//!
+//! | identifier | loads as | plays as |
+//! |---|---|---|
+//! | `sim:track:<name>` | track, 2-6 min derived from the name | normal |
+//! | `sim:length:<ms>` | track of that length | normal |
+//! | `sim:stream[:<name>]` | live stream (`isStream`, not seekable) | never ends |
+//! | `sim:playlist:<n>[:<name>]` | playlist of `n` (1-500) `sim:track:` tracks | |
+//! | `sim:fail[:<severity>]` | track | TrackStart, TrackException, TrackEnd `loadFailed` at once |
+//! | `sim:exception:<ms>[:<severity>]` | track of `ms` + 60 s | TrackException then TrackEnd `finished` at `ms` (`loadFailed` at 0) |
+//! | `sim:stuck:<ms>` | track of `ms` + 60 s | stalls at `ms`; TrackStuck after the threshold; the track stays |
+//! | `sim:error:<common\|suspicious\|fault>` | `loadType: error` with that severity | |
+//! | `sim:empty`, other `sim:` | empty / error (common) | |
+//! | `ytsearch:`, `ytmsearch:`, `scsearch:<query>` | search, 5 tracks derived from the query (`youtube` / `soundcloud`) | normal |
+//! | … with an empty query or one containing `nomatch` | empty | |
+//! | `http(s)://…` | track (`sourceName: http`); a playlist of 3 when the path contains `playlist` or the query `list=` | normal |
+//! | anything else | empty | |
+//!
+//! Severity defaults: `common` for `sim:fail` and `sim:error`, `suspicious` for `sim:exception`.
+//! Tracks are encoded with [`lavalink::codec`]; a track PATCHed as `encoded` is decoded with it,
+//! so tracks of any source play (behaving as `sim:` tracks when their `sourceName` is `sim`).
+//!
+//! # Faults
+//!
+//! See [`Fault`]; switched by the [`SimNode`] methods or `POST /sim/fault` (`{"fault": "crash",
+//! "restartAfterMs": 2000}`, `hang`, `slow`, `errorRate`, `overload`, `shutdown`, `restart`,
+//! `heal`), inspected with `GET /sim/state`; both need the node's password.
+
+mod catalogue;
+mod config;
+mod control;
+mod faults;
+mod node;
+mod playback;
+mod rest;
+mod server;
+mod session;
+mod socket;
+
+pub use catalogue::{SEARCH_RESULTS, STREAM_LENGTH};
+pub use config::{DEFAULT_PASSWORD, LAVALINK_VERSION, NodeConfig, SimError};
+pub use control::{SessionSnapshot, SimState};
+pub use faults::{Fault, FaultSummary};
+pub use node::{SentMessage, SimNode, run_standalone, start_nodes};

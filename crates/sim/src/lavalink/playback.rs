@@ -1,0 +1,484 @@
+//! The playback model of one player: where its track is at any instant of the injected clock, and
+//! which events fall due when.
+//!
+//! As in lavaplayer, a track's position is the timecode of the last frame the voice connection
+//! pulled: it advances only while the player has a track, is not paused and has a voice
+//! connection. Without one, TrackStartEvent still fires and playerUpdates still flow, but the
+//! position stays put and the track never ends.
+
+use std::time::{Duration, Instant};
+
+use lavalink::codec::{self, DecodedTrack};
+use lavalink::model::{
+    Event, Exception, Filters, GuildId, IncomingMessage, Player, PlayerState, PlayerUpdate, Track,
+    TrackEnd, TrackEndReason, TrackException, TrackStart, TrackStuck, VoiceState,
+};
+use serde_json::{Map, Value};
+
+use super::catalogue::{Behaviour, STREAM_LENGTH};
+
+/// Node-wide numbers a player needs to describe itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// The clock instant that corresponds to `wall_origin_ms`.
+    pub clock_origin: Instant,
+    /// Unix milliseconds at `clock_origin`.
+    pub wall_origin_ms: u64,
+    /// `playerUpdate` interval.
+    pub update_interval: Duration,
+    /// Stuck threshold.
+    pub stuck_threshold: Duration,
+    /// Voice ping of a connected player.
+    pub ping: i64,
+}
+
+impl Timing {
+    /// Unix milliseconds at a clock instant.
+    pub fn wall_ms(&self, at: Instant) -> u64 {
+        self.wall_origin_ms + millis(at.saturating_duration_since(self.clock_origin))
+    }
+}
+
+/// A track to start.
+#[derive(Debug, Clone)]
+pub(crate) struct NewTrack {
+    /// The decoded message (kept to re-encode it with the current position).
+    pub decoded: DecodedTrack,
+    /// The encoded form as received or produced.
+    pub encoded: String,
+    /// How it behaves.
+    pub behaviour: Behaviour,
+    /// Client data echoed in events.
+    pub user_data: Map<String, Value>,
+    /// Start position.
+    pub position: Option<u64>,
+    /// End marker.
+    pub end_time: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    decoded: DecodedTrack,
+    encoded: String,
+    user_data: Map<String, Value>,
+    behaviour: Behaviour,
+    base_pos: u64,
+    base_at: Instant,
+    running: bool,
+    end_time: Option<u64>,
+    stall: Option<Stall>,
+    stall_armed: bool,
+    fail_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stall {
+    since: Instant,
+    reported: bool,
+}
+
+/// Something that falls due at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    FailStart,
+    Point(Point),
+    StuckReport,
+    Update,
+}
+
+/// A position at which playback changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Point {
+    End(u64),
+    Throw(u64),
+    Stall(u64),
+}
+
+impl Point {
+    fn at(self) -> u64 {
+        match self {
+            Self::End(at) | Self::Throw(at) | Self::Stall(at) => at,
+        }
+    }
+}
+
+/// One player of a session.
+#[derive(Debug, Clone)]
+pub(crate) struct SimPlayer {
+    guild: GuildId,
+    track: Option<Active>,
+    volume: u16,
+    paused: bool,
+    filters: Filters,
+    voice: Option<VoiceState>,
+    next_update: Option<Instant>,
+}
+
+impl SimPlayer {
+    /// A new idle player.
+    pub fn new(guild: GuildId) -> Self {
+        Self {
+            guild,
+            track: None,
+            volume: 100,
+            paused: false,
+            filters: Filters::default(),
+            voice: None,
+            next_update: None,
+        }
+    }
+
+    /// Whether it counts as playing (a track, not paused), as Lavalink's `isPlaying`.
+    pub fn is_playing(&self) -> bool {
+        self.track.is_some() && !self.paused
+    }
+
+    /// Whether the voice connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.voice.is_some()
+    }
+
+    /// Whether it has a track.
+    pub fn has_track(&self) -> bool {
+        self.track.is_some()
+    }
+
+    /// The track position at `at`.
+    pub fn position(&self, at: Instant) -> u64 {
+        self.track.as_ref().map_or(0, |track| track.position(at))
+    }
+
+    /// `state` as in `playerUpdate`.
+    pub fn state(&self, at: Instant, timing: &Timing) -> PlayerState {
+        PlayerState {
+            time: timing.wall_ms(at),
+            position: self.position(at),
+            connected: self.is_connected(),
+            ping: if self.is_connected() { timing.ping } else { -1 },
+        }
+    }
+
+    /// The player as the REST API shows it.
+    pub fn to_model(&self, at: Instant, timing: &Timing) -> Player {
+        Player {
+            guild_id: self.guild,
+            track: self
+                .track
+                .as_ref()
+                .map(|track| track.to_track(track.position(at))),
+            volume: self.volume,
+            paused: self.paused,
+            state: self.state(at, timing),
+            voice: self.voice.clone().unwrap_or_default(),
+            filters: self.filters.clone(),
+        }
+    }
+
+    /// A `playerUpdate` message.
+    pub fn update_message(&self, at: Instant, timing: &Timing) -> IncomingMessage {
+        IncomingMessage::PlayerUpdate(PlayerUpdate {
+            guild_id: self.guild,
+            state: self.state(at, timing),
+        })
+    }
+
+    /// Sets the volume, clamped to 0..=1000 as lavaplayer does.
+    pub fn set_volume(&mut self, volume: i64) {
+        self.volume = u16::try_from(volume.clamp(0, 1000)).unwrap_or(1000);
+    }
+
+    /// Replaces the filters.
+    pub fn set_filters(&mut self, filters: Filters) {
+        self.filters = filters;
+    }
+
+    /// Pauses or resumes.
+    pub fn set_paused(&mut self, at: Instant, paused: bool) {
+        self.paused = paused;
+        self.rebase(at);
+    }
+
+    /// Sets a complete voice state; answers whether the connection was (re)established.
+    pub fn set_voice(&mut self, at: Instant, voice: VoiceState) -> bool {
+        if self.voice.as_ref() == Some(&voice) {
+            return false;
+        }
+        self.voice = Some(voice);
+        self.rebase(at);
+        true
+    }
+
+    /// Replaces the user data of the current track.
+    pub fn set_user_data(&mut self, user_data: Map<String, Value>) {
+        if let Some(track) = &mut self.track {
+            track.user_data = user_data;
+        }
+    }
+
+    /// Seeks the current track (ignored for tracks that cannot seek, as lavaplayer does).
+    pub fn seek(&mut self, at: Instant, position: u64) {
+        if let Some(track) = &mut self.track {
+            if !track.decoded.info.is_seekable {
+                return;
+            }
+            track.base_pos = position;
+            track.base_at = at;
+            track.stall = None;
+            if let Behaviour::StuckAt(stall_at) = track.behaviour {
+                track.stall_armed = position <= stall_at;
+            }
+        }
+        self.rebase(at);
+    }
+
+    /// Sets or clears the end marker of the current track.
+    pub fn set_end_time(&mut self, at: Instant, end_time: Option<u64>) {
+        self.rebase(at);
+        if let Some(track) = &mut self.track {
+            track.end_time = end_time;
+        }
+    }
+
+    /// Starts a track, replacing the current one: TrackEnd `replaced`, then TrackStart.
+    pub fn play(&mut self, at: Instant, new: NewTrack, paused: bool) -> Vec<IncomingMessage> {
+        let mut out = Vec::new();
+        if let Some(old) = self.track.take() {
+            out.push(self.end_event(&old, old.position(at), TrackEndReason::Replaced));
+        }
+        self.paused = paused;
+        let seekable = new.decoded.info.is_seekable;
+        let start = new.position.filter(|_| seekable).unwrap_or(0);
+        let fail_at = matches!(new.behaviour, Behaviour::FailOnStart(_)).then_some(at);
+        let stall_armed = matches!(new.behaviour, Behaviour::StuckAt(stall) if start <= stall);
+        let track = Active {
+            decoded: new.decoded,
+            encoded: new.encoded,
+            user_data: new.user_data,
+            behaviour: new.behaviour,
+            base_pos: start,
+            base_at: at,
+            running: false,
+            end_time: new.end_time,
+            stall: None,
+            stall_armed,
+            fail_at,
+        };
+        out.push(IncomingMessage::Event(Event::TrackStart(TrackStart {
+            guild_id: self.guild,
+            track: track.to_track(start),
+        })));
+        self.track = Some(track);
+        self.next_update = Some(at);
+        self.rebase(at);
+        out
+    }
+
+    /// Stops the current track: TrackEnd `stopped`.
+    pub fn stop(&mut self, at: Instant) -> Vec<IncomingMessage> {
+        self.next_update = None;
+        self.track
+            .take()
+            .map(|old| self.end_event(&old, old.position(at), TrackEndReason::Stopped))
+            .into_iter()
+            .collect()
+    }
+
+    /// The next instant something falls due for this player.
+    pub fn next_deadline(&self, timing: &Timing) -> Option<Instant> {
+        self.next_due(timing).map(|(at, _)| at)
+    }
+
+    /// Fires the earliest due item if it is due at or before `now`; answers the messages it
+    /// produced, or `None` when nothing was due.
+    pub fn fire_next(
+        &mut self,
+        now: Instant,
+        timing: &Timing,
+    ) -> Option<(Instant, Vec<IncomingMessage>)> {
+        let (at, due) = self.next_due(timing).filter(|(at, _)| *at <= now)?;
+        Some((at, self.fire(at, due, timing)))
+    }
+
+    fn next_due(&self, timing: &Timing) -> Option<(Instant, Due)> {
+        let mut best: Option<(Instant, Due)> = None;
+        let mut consider = |at: Instant, due: Due| {
+            if best.is_none_or(|(current, _)| at < current) {
+                best = Some((at, due));
+            }
+        };
+        if let Some(track) = &self.track {
+            if let Some(fail_at) = track.fail_at {
+                consider(fail_at, Due::FailStart);
+            }
+            if let Some(point) = track.next_point().filter(|_| track.running) {
+                let ahead = point.at().saturating_sub(track.base_pos);
+                consider(
+                    track.base_at + Duration::from_millis(ahead),
+                    Due::Point(point),
+                );
+            }
+            if let Some(stall) = track.stall.filter(|stall| !stall.reported) {
+                consider(stall.since + timing.stuck_threshold, Due::StuckReport);
+            }
+        }
+        if let Some(update) = self.next_update {
+            consider(update, Due::Update);
+        }
+        best
+    }
+
+    fn fire(&mut self, at: Instant, due: Due, timing: &Timing) -> Vec<IncomingMessage> {
+        match due {
+            Due::Update => {
+                self.next_update = Some(at + timing.update_interval);
+                vec![self.update_message(at, timing)]
+            }
+            Due::FailStart => self.fail(at, TrackEndReason::LoadFailed),
+            Due::Point(Point::End(position)) => {
+                self.next_update = None;
+                self.track
+                    .take()
+                    .map(|old| self.end_event(&old, position, TrackEndReason::Finished))
+                    .into_iter()
+                    .collect()
+            }
+            Due::Point(Point::Throw(position)) => {
+                // No frame ever played: lavaplayer reports the end as loadFailed.
+                let reason = if position == 0 {
+                    TrackEndReason::LoadFailed
+                } else {
+                    TrackEndReason::Finished
+                };
+                self.fail(at, reason)
+            }
+            Due::Point(Point::Stall(position)) => {
+                if let Some(track) = &mut self.track {
+                    track.base_pos = position;
+                    track.base_at = at;
+                    track.stall_armed = false;
+                    track.stall = Some(Stall {
+                        since: at,
+                        reported: false,
+                    });
+                }
+                self.rebase(at);
+                Vec::new()
+            }
+            Due::StuckReport => {
+                let Some(track) = &mut self.track else {
+                    return Vec::new();
+                };
+                if let Some(stall) = &mut track.stall {
+                    stall.reported = true;
+                }
+                let event = IncomingMessage::Event(Event::TrackStuck(TrackStuck {
+                    guild_id: self.guild,
+                    track: track.to_track(track.position(at)),
+                    threshold_ms: millis(timing.stuck_threshold),
+                }));
+                vec![event, self.update_message(at, timing)]
+            }
+        }
+    }
+
+    fn fail(&mut self, at: Instant, reason: TrackEndReason) -> Vec<IncomingMessage> {
+        self.next_update = None;
+        let Some(old) = self.track.take() else {
+            return Vec::new();
+        };
+        let exception = match &old.behaviour {
+            Behaviour::FailOnStart(exception) | Behaviour::ExceptionAt(_, exception) => {
+                exception.clone()
+            }
+            _ => Exception {
+                message: Some("Something went wrong when decoding the track.".into()),
+                severity: lavalink::model::Severity::Fault,
+                cause: "java.lang.IllegalStateException: simulated".into(),
+                cause_stack_trace: None,
+            },
+        };
+        let position = old.position(at);
+        vec![
+            IncomingMessage::Event(Event::TrackException(TrackException {
+                guild_id: self.guild,
+                track: old.to_track(position),
+                exception,
+            })),
+            self.end_event(&old, position, reason),
+        ]
+    }
+
+    fn end_event(&self, track: &Active, position: u64, reason: TrackEndReason) -> IncomingMessage {
+        IncomingMessage::Event(Event::TrackEnd(TrackEnd {
+            guild_id: self.guild,
+            track: track.to_track(position),
+            reason,
+        }))
+    }
+
+    /// Re-anchors the position at `at` and recomputes whether the track advances.
+    fn rebase(&mut self, at: Instant) {
+        let playing = !self.paused && self.voice.is_some();
+        if let Some(track) = &mut self.track {
+            track.base_pos = track.position(at);
+            track.base_at = at;
+            track.running = playing && track.stall.is_none() && track.fail_at.is_none();
+        }
+    }
+}
+
+impl Active {
+    fn position(&self, at: Instant) -> u64 {
+        if !self.running {
+            return self.base_pos;
+        }
+        let advanced = self
+            .base_pos
+            .saturating_add(millis(at.saturating_duration_since(self.base_at)));
+        self.next_point().map_or(advanced, |point| {
+            advanced.min(point.at().max(self.base_pos))
+        })
+    }
+
+    /// The first position ahead (or at) the anchor where playback changes.
+    fn next_point(&self) -> Option<Point> {
+        let length = self.decoded.info.length;
+        let end = match (
+            self.decoded.info.is_stream || length >= STREAM_LENGTH,
+            self.end_time,
+        ) {
+            (true, None) => None,
+            (true, Some(end)) => Some(end),
+            (false, end_time) => Some(end_time.map_or(length, |end| end.min(length))),
+        };
+        let mut points: Vec<Point> = end.map(Point::End).into_iter().collect();
+        match self.behaviour {
+            Behaviour::ExceptionAt(at, _) if at >= self.base_pos => points.push(Point::Throw(at)),
+            Behaviour::StuckAt(at) if self.stall_armed && at >= self.base_pos => {
+                points.push(Point::Stall(at));
+            }
+            _ => {}
+        }
+        // Earliest position first; at the same position, a throw or stall before the end.
+        points
+            .into_iter()
+            .min_by_key(|point| (point.at(), matches!(point, Point::End(_))))
+    }
+
+    fn to_track(&self, position: u64) -> Track {
+        let mut decoded = self.decoded.clone();
+        decoded.info.position = position;
+        let encoded = codec::encode_decoded(&decoded).unwrap_or_else(|_| self.encoded.clone());
+        Track {
+            encoded,
+            info: decoded.info,
+            plugin_info: Map::new(),
+            user_data: self.user_data.clone(),
+        }
+    }
+}
+
+/// Whole milliseconds of a duration, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

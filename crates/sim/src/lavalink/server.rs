@@ -1,0 +1,92 @@
+//! The HTTP server: the route table with its middleware, and an accept loop whose connections
+//! all die at once when the node crashes (which `axum::serve` cannot do: its connections outlive
+//! the server task, so pooled keep-alive connections would still be answered by a dead node).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, patch, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::control;
+use super::faults;
+use super::node::{AppState, Shared, flipped};
+use super::rest;
+use super::socket;
+
+/// Every route of the node.
+pub(crate) fn router(shared: AppState) -> Router {
+    let lavalink = Router::new()
+        .route("/version", get(rest::version))
+        .route("/v4/info", get(rest::info))
+        .route("/v4/stats", get(rest::stats))
+        .route("/v4/loadtracks", get(rest::load_tracks))
+        .route("/v4/decodetrack", get(rest::decode_track))
+        .route("/v4/decodetracks", post(rest::decode_tracks))
+        .route("/v4/sessions/{session_id}", patch(rest::update_session))
+        .route("/v4/sessions/{session_id}/players", get(rest::players))
+        .route(
+            "/v4/sessions/{session_id}/players/{guild_id}",
+            get(rest::player)
+                .patch(rest::update_player)
+                .delete(rest::destroy_player),
+        )
+        .fallback(rest::not_found)
+        .layer(from_fn_with_state(Arc::clone(&shared), faults::error_rate))
+        .layer(from_fn_with_state(Arc::clone(&shared), rest::authorize));
+    let node = Router::new()
+        .route("/v4/websocket", get(socket::handshake))
+        .merge(lavalink)
+        .layer(from_fn_with_state(
+            Arc::clone(&shared),
+            faults::hang_and_latency,
+        ));
+    Router::new()
+        .merge(control::router(Arc::clone(&shared)))
+        .merge(node)
+        .layer(from_fn_with_state(Arc::clone(&shared), rest::error_body))
+        .layer(from_fn(rest::api_version))
+        .with_state(shared)
+}
+
+/// Accepts connections until the kill switch flips; each connection dies with it.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut kill: watch::Receiver<bool>,
+) {
+    let app = router(Arc::clone(&shared));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = flipped(&mut kill) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        tracing::debug!(%peer, "connection");
+        let service = TowerToHyperService::new(app.clone());
+        let mut conn_kill = kill.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::select! {
+                result = conn => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                }
+                () = flipped(&mut conn_kill) => {}
+            }
+        });
+    }
+}
