@@ -35,7 +35,7 @@ async fn encoded(rest: &Rest, identifier: &str) -> String {
 
 fn play(encoded: String) -> UpdatePlayer {
     UpdatePlayer {
-        track: Some(UpdatePlayerTrack::encoded(encoded)),
+        track: Some(Some(UpdatePlayerTrack::encoded(encoded))),
         voice: Some(voice()),
         ..UpdatePlayer::default()
     }
@@ -192,7 +192,7 @@ async fn a_malformed_update_is_an_api_error_with_the_nodes_message() {
     assert_eq!(body.as_ref().map(|b| b.status), Some(400));
 
     let broken = UpdatePlayer {
-        track: Some(UpdatePlayerTrack::encoded("definitely-not-a-track")),
+        track: Some(Some(UpdatePlayerTrack::encoded("definitely-not-a-track"))),
         ..UpdatePlayer::default()
     };
     let error = pair

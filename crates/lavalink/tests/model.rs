@@ -263,7 +263,7 @@ fn player_parses_with_filters() {
 #[test]
 fn update_player_serializes_only_what_is_set_and_null_where_asked() {
     let update = UpdatePlayer {
-        track: Some(UpdatePlayerTrack::encoded("abc")),
+        track: Some(Some(UpdatePlayerTrack::encoded("abc"))),
         position: Some(1234),
         paused: Some(false),
         volume: Some(80),
@@ -284,7 +284,7 @@ fn update_player_serializes_only_what_is_set_and_null_where_asked() {
     );
 
     let stop = UpdatePlayer {
-        track: Some(UpdatePlayerTrack::stop()),
+        track: Some(Some(UpdatePlayerTrack::stop())),
         end_time: Some(None),
         ..UpdatePlayer::default()
     };
@@ -295,6 +295,17 @@ fn update_player_serializes_only_what_is_set_and_null_where_asked() {
 
     let empty = serde_json::to_value(UpdatePlayer::default()).expect("serialize");
     assert_eq!(empty, json!({}));
+
+    // `"track": null` (which a node refuses) is not the same as leaving `track` out.
+    let null_track: UpdatePlayer =
+        serde_json::from_value(json!({"track": null})).expect("deserialize");
+    assert_eq!(null_track.track, Some(None));
+    assert_eq!(
+        serde_json::to_value(&null_track).expect("serialize"),
+        json!({"track": null})
+    );
+    let absent: UpdatePlayer = serde_json::from_value(json!({"volume": 5})).expect("deserialize");
+    assert_eq!(absent.track, None);
 }
 
 #[test]

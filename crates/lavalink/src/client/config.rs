@@ -83,13 +83,14 @@ pub struct SilencePolicy {
     pub player_update_interval: Duration,
     /// How often the node sends stats (60 s on a real node).
     pub stats_interval: Duration,
-    /// How many intervals may pass without traffic before the node counts as silent.
+    /// How many intervals may pass without traffic before the node counts as silent (ping
+    /// intervals when pings are on).
     pub missed_intervals: u32,
     /// A WebSocket ping every this often, so a quiet but healthy node still shows signs of life.
     /// `None` disables pings.
     pub ping_interval: Option<Duration>,
-    /// Real time to wait for traffic already on its way before calling a node silent, so that a
-    /// jump of the clock (a suspended host, an injected clock) is not mistaken for a hang.
+    /// Real time to wait, after one last ping, for traffic before calling a node silent, so that
+    /// a jump of the clock (a suspended host, an injected clock) is not mistaken for a hang.
     pub grace: Duration,
 }
 
@@ -100,7 +101,7 @@ impl Default for SilencePolicy {
             stats_interval: Duration::from_secs(60),
             missed_intervals: 2,
             ping_interval: Some(Duration::from_secs(5)),
-            grace: Duration::from_millis(100),
+            grace: Duration::from_millis(500),
         }
     }
 }

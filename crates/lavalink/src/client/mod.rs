@@ -66,6 +66,8 @@ struct Shared {
     session: Mutex<Option<String>>,
     state: watch::Sender<ConnectionState>,
     last_stats: Mutex<Option<Received<Stats>>>,
+    /// When anything (a message, a pong) last arrived on the socket.
+    last_traffic: Mutex<Option<Instant>>,
     /// Guilds whose players should be sending playerUpdates (playing and not paused).
     reporting: Mutex<HashSet<GuildId>>,
 }
@@ -113,20 +115,21 @@ impl Shared {
         lock(&self.reporting).len()
     }
 
-    /// How long the socket may stay quiet: a few player-update intervals while players should be
-    /// reporting, a few stats intervals otherwise. Pings (when on) keep a healthy node talking.
+    /// How long the socket may stay quiet. With pings on, a healthy node answers every ping, so a
+    /// few ping intervals of silence mean a hang; without them, a few player-update intervals
+    /// while players should be reporting, a few stats intervals otherwise.
     fn quiet_limit(&self) -> Duration {
         let silence = self.rest.config().silence;
-        let interval = if self.reporting_count() > 0 {
-            silence.player_update_interval
-        } else {
-            silence
-                .ping_interval
-                .map_or(silence.stats_interval, |ping| {
-                    ping.min(silence.stats_interval)
-                })
+        let interval = match silence.ping_interval {
+            Some(ping) => ping,
+            None if self.reporting_count() > 0 => silence.player_update_interval,
+            None => silence.stats_interval,
         };
         interval * silence.missed_intervals + interval / 2
+    }
+
+    fn on_traffic(&self, at: Instant) {
+        *lock(&self.last_traffic) = Some(at);
     }
 
     fn log_loss(&self, loss: &Loss) {
@@ -177,6 +180,7 @@ impl NodeClient {
             session: Mutex::new(session),
             state,
             last_stats: Mutex::new(None),
+            last_traffic: Mutex::new(None),
             reporting: Mutex::new(HashSet::new()),
         });
         tokio::spawn(socket::run(Arc::clone(&shared), events_tx, control_rx));
@@ -214,6 +218,11 @@ impl NodeClient {
         self.shared.state.subscribe()
     }
 
+    /// When anything (a message, a pong) last arrived on the socket: the node's last sign of life.
+    pub fn last_traffic(&self) -> Option<Instant> {
+        *lock(&self.shared.last_traffic)
+    }
+
     /// The last stats message with the instant it arrived.
     pub fn last_stats(&self) -> Option<Received<Stats>> {
         *lock(&self.shared.last_stats)
@@ -242,7 +251,7 @@ impl NodeClient {
         let stopped = update
             .track
             .as_ref()
-            .is_some_and(|t| matches!(t.encoded, Some(None)))
+            .is_some_and(|t| matches!(t, Some(t) if t.encoded == Some(None)))
             || matches!(update.encoded_track, Some(None));
         if player.paused || player.track.is_none() || stopped {
             self.shared.mark_reporting(guild, false);

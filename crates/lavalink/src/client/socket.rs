@@ -142,8 +142,12 @@ async fn connect_and_read(
                     }
                     continue;
                 }
-                // Before calling the node silent, take whatever is already on its way: the clock
-                // may have jumped (an injected clock, a suspended host) while messages sat unread.
+                // Before calling the node silent, ask once more and take whatever is already on
+                // its way: the clock may have jumped (an injected clock, a suspended host) while
+                // messages sat unread.
+                if silence.ping_interval.is_some() {
+                    let _ = socket.send(Message::ping(bytes::Bytes::new())).await;
+                }
                 match tokio::time::timeout(silence.grace, socket.next()).await {
                     Ok(message) => message,
                     Err(_) => {
@@ -177,6 +181,7 @@ async fn connect_and_read(
             Some(Ok(message)) => message,
         };
         last_traffic = now;
+        shared.on_traffic(now);
         if let Some((code, reason)) = message.as_close() {
             return Ended::Lost {
                 loss: classify_close(code, reason),

@@ -70,9 +70,14 @@ impl VoiceState {
 #[serde(rename_all = "camelCase")]
 #[allow(clippy::option_option)]
 pub struct UpdatePlayer {
-    /// The track to play (or `encoded: null` to stop).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub track: Option<UpdatePlayerTrack>,
+    /// The track to play (or `encoded: null` to stop). `None` leaves it out; `Some(None)` sends
+    /// `"track": null`, which a node refuses with 400 (kept distinct so that a stand-in can).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub track: Option<Option<UpdatePlayerTrack>>,
     /// Deprecated top-level encoded track (`null` stops); prefer `track`.
     #[serde(
         default,
