@@ -5,6 +5,8 @@
 //! - [`lavalink`]: a Lavalink v4 node (REST, event socket, resuming, playback model, catalogue,
 //!   fault injection and a control endpoint).
 //!
-//! A Discord gateway stand-in joins later as `sim::discord`.
+//! - [`discord`]: a Discord gateway v10 and REST subset (sessions, resume, compression,
+//!   interactions, voice, scripted users, fault injection).
 
+pub mod discord;
 pub mod lavalink;

@@ -1,0 +1,127 @@
+//! The HTTP server: the gateway at `/` and REST under `/api/v10` on one port, and an accept
+//! loop whose connections all end when the stand-in shuts down.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::gateway;
+use super::interactions;
+use super::rest::{self, ApiError};
+use super::state::Shared;
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        0,
+        "405: Method Not Allowed",
+    )
+}
+
+/// Every route of the stand-in.
+pub(crate) fn router(shared: &Arc<Shared>) -> Router {
+    let bot = Router::new()
+        .route("/gateway/bot", get(rest::get_gateway_bot))
+        .route("/users/@me", get(rest::get_current_user))
+        .route("/oauth2/applications/@me", get(rest::get_application))
+        .route("/applications/@me", get(rest::get_application))
+        .route(
+            "/applications/{app}/commands",
+            get(rest::get_global_commands)
+                .put(rest::put_global_commands)
+                .post(rest::post_global_command),
+        )
+        .route(
+            "/applications/{app}/guilds/{guild}/commands",
+            get(rest::get_guild_commands)
+                .put(rest::put_guild_commands)
+                .post(rest::post_guild_command),
+        )
+        .route("/channels/{channel}", get(rest::get_channel))
+        .route("/channels/{channel}/messages", post(rest::create_message))
+        .route("/guilds/{guild}", get(rest::get_guild))
+        .route("/guilds/{guild}/members/{user}", get(rest::get_member))
+        .route(
+            "/guilds/{guild}/voice-states/{user}",
+            get(rest::get_voice_state),
+        )
+        .route_layer(from_fn_with_state(Arc::clone(shared), rest::authorize));
+    // Interaction and webhook endpoints authenticate with the token in the path.
+    let open = Router::new()
+        .route("/gateway", get(rest::get_gateway))
+        .route(
+            "/interactions/{id}/{token}/callback",
+            post(interactions::callback),
+        )
+        .route(
+            "/webhooks/{app}/{token}",
+            post(interactions::create_followup),
+        )
+        .route(
+            "/webhooks/{app}/{token}/messages/@original",
+            get(interactions::get_original)
+                .patch(interactions::edit_original)
+                .delete(interactions::delete_original),
+        )
+        .route(
+            "/webhooks/{app}/{token}/messages/{message}",
+            get(interactions::get_followup)
+                .patch(interactions::edit_followup)
+                .delete(interactions::delete_followup),
+        );
+    let api = bot
+        .merge(open)
+        .fallback(rest::not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(Arc::clone(shared), rest::rate_limits));
+    Router::new()
+        .route("/", get(gateway::upgrade))
+        .nest("/api/v10", api)
+        .fallback(rest::not_found)
+        .with_state(Arc::clone(shared))
+}
+
+/// Accepts connections until the kill switch flips; each connection ends with it.
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let app = router(&shared);
+    let mut kill = shared.kill.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = flipped(&mut kill) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut conn_kill = kill.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::select! {
+                result = conn => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                }
+                () = flipped(&mut conn_kill) => {}
+            }
+        });
+    }
+}
+
+/// Resolves once the flag is (or becomes) true, or its sender is gone.
+async fn flipped(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|on| *on).await;
+}
