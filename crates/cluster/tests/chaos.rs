@@ -1,0 +1,399 @@
+//! Chaos against stand-in nodes: crashes, graceful shutdowns, hangs, slowness, total outages,
+//! drains and nodes that join at run time. Time is a manual clock, so positions are exact.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use cluster::{Applied, ClusterEvent, DrainMode, MoveCause, MoveOutcome};
+use common::{GUARD, play, rig, rig_with, spec};
+use lavalink::model::GuildId;
+
+/// Checks that every moved player plays on a node other than `lost`, at the position it had.
+fn check_moves(
+    moves: &[ClusterEvent],
+    lost: &str,
+    truth: &HashMap<GuildId, u64>,
+    cause: MoveCause,
+    tolerance_ms: u64,
+) {
+    let mut seen = HashSet::new();
+    for event in moves {
+        let ClusterEvent::MoveFinished {
+            guild,
+            from,
+            to,
+            cause: moved_for,
+            outcome,
+            position_ms,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(from.as_deref(), Some(lost));
+        assert_eq!(*moved_for, cause);
+        assert_eq!(*outcome, MoveOutcome::Moved, "{event:?}");
+        let to = to.as_deref().expect("a target");
+        assert_ne!(to, lost);
+        let expected = truth[guild];
+        assert!(
+            position_ms.abs_diff(expected) <= tolerance_ms,
+            "guild {guild}: moved at {position_ms} ms, was at {expected} ms"
+        );
+        assert!(seen.insert(*guild), "guild {guild} moved twice");
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_node_loses_no_player_and_no_position() {
+    let mut rig = rig_with(3, |config| {
+        config.failover.resume_window = Duration::from_secs(3);
+    })
+    .await;
+    let placed = rig.start_players(300, 600_000).await;
+    // Playerupdates go out every 5 s; let the ledger read the one at 40 s, then move on to a
+    // moment between updates, which the cluster must extrapolate.
+    rig.clock.advance(Duration::from_secs(40));
+    let all: Vec<GuildId> = placed.keys().copied().collect();
+    rig.wait_observed(&all, 40_000).await;
+    rig.clock.advance(Duration::from_millis(2_500));
+    let victim = "sim-2";
+    let victims: Vec<GuildId> = placed
+        .iter()
+        .filter(|(_, n)| n.as_str() == victim)
+        .map(|(g, _)| *g)
+        .collect();
+    assert!(
+        victims.len() > 50,
+        "selection spread the players: {}",
+        victims.len()
+    );
+    let truth: HashMap<GuildId, u64> = victims
+        .iter()
+        .map(|g| (*g, rig.sim_position(victim, *g).expect("playing")))
+        .collect();
+    assert!(truth.values().all(|p| *p == 42_500), "{truth:?}");
+
+    rig.node(victim).crash();
+    rig.wait_for(|e| {
+        matches!(e, ClusterEvent::NodeLost { node, .. } if node == victim).then_some(())
+    })
+    .await;
+    // An abnormal loss first waits for a resume; the crashed node never answers.
+    rig.clock.advance(Duration::from_secs(3));
+    let moves = rig.moves(victims.len()).await;
+    check_moves(&moves, victim, &truth, MoveCause::ConnectionLost, 0);
+
+    for guild in &victims {
+        let view = rig.cluster.player(*guild).expect("kept");
+        let node = view.record.node.expect("placed");
+        assert_ne!(node, victim);
+        assert_eq!(
+            rig.sim_position(&node, *guild),
+            Some(42_500),
+            "playing on {node}"
+        );
+    }
+    assert_eq!(rig.cluster.pending(), 0);
+    assert_eq!(rig.cluster.guilds().len(), 300);
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_moves_players_at_once() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(20, 600_000).await;
+    rig.clock.advance(Duration::from_secs(7));
+    let victim = placed[&GuildId(1)].clone();
+    let victims: Vec<GuildId> = placed
+        .iter()
+        .filter(|(_, n)| **n == victim)
+        .map(|(g, _)| *g)
+        .collect();
+    let truth: HashMap<GuildId, u64> = victims.iter().map(|g| (*g, 7_000)).collect();
+    rig.node(&victim).graceful_shutdown().await;
+    // No clock step needed: a graceful close does not wait for a resume.
+    let moves = rig.moves(victims.len()).await;
+    check_moves(&moves, &victim, &truth, MoveCause::GracefulClose, 0);
+}
+
+#[tokio::test]
+async fn a_hung_node_is_detected_and_its_players_resume_where_audio_stopped() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(10, 600_000).await;
+    let victim = placed[&GuildId(1)].clone();
+    let victims = placed.values().filter(|n| **n == victim).count();
+    // Two ping intervals of normal life: each ping answered at the instant it was sent.
+    for _ in 0..2 {
+        rig.clock.advance(Duration::from_secs(2));
+        rig.wait_seen_now(&victim).await;
+    }
+    assert_eq!(rig.sim_position(&victim, GuildId(1)), Some(4_000));
+    rig.node(&victim).hang();
+
+    // Step time a second at a time until the node's circuit opens (a socket that stays silent
+    // through pings, or probes that time out, whichever comes first).
+    let mut detected_after = Duration::ZERO;
+    loop {
+        let step = Duration::from_secs(1);
+        rig.clock.advance(step);
+        detected_after += step;
+        let opened = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                match rig.events.recv().await {
+                    Some(ClusterEvent::Circuit { node, to, .. })
+                        if node == victim && to.as_str() == "open" =>
+                    {
+                        return;
+                    }
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+        if opened.is_ok() {
+            break;
+        }
+        assert!(
+            detected_after <= Duration::from_secs(12),
+            "hang not detected within 12 s"
+        );
+    }
+    // Within probe interval x threshold + timeout, the bound the defaults promise.
+    assert!(
+        detected_after <= Duration::from_secs(5 * 2 + 2),
+        "{detected_after:?}"
+    );
+    let moves = rig.moves(victims).await;
+    for event in &moves {
+        let ClusterEvent::MoveFinished {
+            position_ms,
+            cause,
+            to,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert!(
+            matches!(cause, MoveCause::Silence | MoveCause::ProbeFailed),
+            "{cause:?}"
+        );
+        assert!(to.as_deref().is_some_and(|t| t != victim));
+        // Audio stopped when the node froze, at 4 s, which was its last sign of life: the player
+        // resumes exactly there, not where a running estimate would have taken it.
+        assert_eq!(*position_ms, 4_000);
+    }
+    rig.node(&victim).heal();
+}
+
+#[tokio::test]
+async fn a_slow_node_is_penalised_not_declared_dead() {
+    let mut rig = rig_with(2, |config| {
+        config.probe.timeout = Duration::from_secs(2);
+    })
+    .await;
+    rig.node("sim-1").slow(Duration::from_millis(250));
+    // Let one probe round measure both.
+    rig.clock.advance(Duration::from_secs(5));
+    let mut measured = HashSet::new();
+    while measured.len() < 2 {
+        let (node, ok) = rig
+            .wait_for(|e| match e {
+                ClusterEvent::Probe { node, ok, .. } => Some((node.clone(), *ok)),
+                _ => None,
+            })
+            .await;
+        assert!(ok, "{node} failed its probe");
+        measured.insert(node);
+    }
+    let views = rig.cluster.nodes();
+    assert!(views.iter().all(|v| v.eligible), "{views:?}");
+    let placed = rig.start_players(6, 600_000).await;
+    assert!(
+        placed.values().all(|n| n == "sim-2"),
+        "new players avoid the slow node: {placed:?}"
+    );
+    rig.node("sim-1").heal();
+}
+
+#[tokio::test]
+async fn with_every_node_down_players_wait_and_resume_when_one_returns() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(6, 600_000).await;
+    rig.clock.advance(Duration::from_secs(3));
+    for node in &rig.nodes {
+        node.graceful_shutdown().await;
+    }
+    let moves = rig.moves(placed.len()).await;
+    assert!(moves.iter().all(|m| matches!(
+        m,
+        ClusterEvent::MoveFinished {
+            outcome: MoveOutcome::Pending,
+            ..
+        }
+    )));
+    assert_eq!(rig.cluster.pending(), 6);
+    assert!(!rig.cluster.has_eligible_node());
+
+    // A command while everything is down is kept, not lost.
+    let paused = lavalink::model::UpdatePlayer {
+        volume: Some(55),
+        ..lavalink::model::UpdatePlayer::default()
+    };
+    assert_eq!(
+        rig.cluster.update(GuildId(1), paused).await.expect("kept"),
+        Applied::Kept
+    );
+
+    // One node comes back: its circuit half-opens after the open time, a probe closes it, and the
+    // pending players are placed on it at the positions they had.
+    rig.node("sim-1").restart().await.expect("restart");
+    loop {
+        rig.clock.advance(Duration::from_secs(1));
+        let placed_back = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                if let Some(ClusterEvent::MoveFinished {
+                    cause: MoveCause::Pending,
+                    outcome: MoveOutcome::Moved,
+                    ..
+                }) = rig.events.recv().await
+                {
+                    return;
+                }
+            }
+        })
+        .await;
+        if placed_back.is_ok() {
+            break;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while rig.cluster.pending() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "players still pending"
+        );
+        rig.wait_for(|e| matches!(e, ClusterEvent::PendingChanged { .. }).then_some(()))
+            .await;
+    }
+    let view = rig.cluster.player(GuildId(1)).expect("kept");
+    assert_eq!(view.record.node.as_deref(), Some("sim-1"));
+    assert_eq!(
+        view.record.volume, 55,
+        "the command given while down was applied"
+    );
+    assert_eq!(rig.sim_position("sim-1", GuildId(1)), Some(3_000));
+}
+
+#[tokio::test]
+async fn a_hard_drain_moves_everyone_now_and_reports() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(8, 600_000).await;
+    rig.clock.advance(Duration::from_secs(2));
+    let drained = "sim-1";
+    let on_it = placed.values().filter(|n| *n == drained).count();
+    rig.cluster.drain(drained, DrainMode::Hard).expect("drain");
+    let report = rig
+        .wait_for(|e| match e {
+            ClusterEvent::DrainComplete(report) => Some(report.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(report.moved, on_it);
+    assert_eq!(report.failed, 0);
+    for guild in placed.keys() {
+        let node = rig
+            .cluster
+            .player(*guild)
+            .and_then(|p| p.record.node)
+            .expect("placed");
+        assert_eq!(node, "sim-2");
+        assert_eq!(rig.sim_position("sim-2", *guild), Some(2_000));
+        assert_eq!(
+            rig.sim_position(drained, *guild),
+            None,
+            "deleted on the source"
+        );
+    }
+    // No new players go to a drained node... until it is enabled again.
+    let views = rig.cluster.nodes();
+    assert!(!views.iter().any(|v| v.name == drained && v.eligible));
+    rig.cluster.enable(drained).expect("enable");
+    assert!(
+        rig.cluster
+            .nodes()
+            .iter()
+            .any(|v| v.name == drained && v.eligible)
+    );
+}
+
+#[tokio::test]
+async fn a_soft_drain_moves_each_player_at_its_next_track() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(4, 600_000).await;
+    let drained = placed[&GuildId(1)].clone();
+    rig.cluster.drain(&drained, DrainMode::Soft).expect("drain");
+    // Playing players stay put...
+    assert_eq!(
+        rig.cluster.player(GuildId(1)).and_then(|p| p.record.node),
+        Some(drained.clone())
+    );
+    // ...until their next track starts, which goes to another node.
+    let next = rig.track(120_000).await;
+    let applied = rig
+        .cluster
+        .update(GuildId(1), play(&next, GuildId(1)))
+        .await
+        .expect("next track");
+    let Applied::OnNode(node) = applied else {
+        panic!("not placed")
+    };
+    assert_ne!(node, drained);
+    assert_eq!(
+        rig.sim_position(&drained, GuildId(1)),
+        None,
+        "gone from the drained node"
+    );
+    let _ = &mut rig;
+}
+
+#[tokio::test]
+async fn a_node_added_at_run_time_takes_new_players() {
+    let mut rig = rig(1).await;
+    let extra = sim::lavalink::SimNode::start(
+        sim::lavalink::NodeConfig::default()
+            .with_clock(rig.clock.shared())
+            .with_name("late"),
+    )
+    .await
+    .expect("stand-in");
+    let busy = rig.start_players(5, 600_000).await;
+    assert!(busy.values().all(|n| n == "sim-1"));
+    rig.cluster.add_node(spec(&extra)).expect("add");
+    rig.wait_for(|e| {
+        matches!(e, ClusterEvent::NodeReady { node, .. } if node == "late").then_some(())
+    })
+    .await;
+    let encoded = rig.track(60_000).await;
+    let applied = rig
+        .cluster
+        .update(GuildId(99), play(&encoded, GuildId(99)))
+        .await
+        .expect("placed");
+    assert_eq!(applied, Applied::OnNode("late".into()));
+
+    // Bad input changes nothing.
+    assert!(rig.cluster.add_node(spec(&extra)).is_err(), "duplicate");
+    assert!(
+        rig.cluster.drain("nope", DrainMode::Hard).is_err(),
+        "unknown"
+    );
+    let mut bad = spec(&extra);
+    bad.name = "bad url".into();
+    assert!(rig.cluster.add_node(bad).is_err());
+    assert_eq!(rig.cluster.nodes().len(), 2);
+    rig.nodes.push(extra);
+}
