@@ -211,6 +211,12 @@ fn on_lost(inner: &Arc<Inner>, name: &str, generation: u64, loss: &Loss) {
         Loss::AuthRefused { .. } => Some(MoveCause::AuthRefused),
         // Might be a blip: wait for a resume first.
         Loss::AbnormalClose { .. } | Loss::Reset { .. } | Loss::FrameTooLarge { .. } => None,
+        // The node's process is gone (nothing listens): if we were waiting for its session to
+        // resume, stop waiting, there is nothing left to resume.
+        Loss::ConnectionRefused { .. } => {
+            give_up_resume(inner, name, generation);
+            return;
+        }
         // Already lost: another failed reconnect attempt changes nothing.
         Loss::HandshakeRefused { .. } => return,
     };
@@ -260,6 +266,29 @@ fn on_lost(inner: &Arc<Inner>, name: &str, generation: u64, loss: &Loss) {
                 }
             });
         }
+    }
+}
+
+/// Ends a resume window early and moves the node's players.
+fn give_up_resume(inner: &Arc<Inner>, name: &str, generation: u64) {
+    let now = inner.now();
+    let transition = with_node(inner, name, generation, |node| {
+        if matches!(node.link, Link::Resuming { .. }) {
+            node.link = Link::Down;
+            node.loss_epoch += 1;
+            Some(node.breaker.trip(now))
+        } else {
+            None
+        }
+    })
+    .flatten();
+    if let Some(transition) = transition {
+        tracing::warn!(
+            node = name,
+            "node refuses connections; its session is gone, moving players"
+        );
+        inner.emit_transition(name, transition);
+        failover::move_node(inner, name, MoveCause::ConnectionLost);
     }
 }
 

@@ -397,3 +397,69 @@ async fn a_node_added_at_run_time_takes_new_players() {
     assert_eq!(rig.cluster.nodes().len(), 2);
     rig.nodes.push(extra);
 }
+
+#[tokio::test]
+async fn a_network_blip_that_resumes_moves_nothing() {
+    let mut rig = rig(2).await;
+    let placed = rig.start_players(10, 600_000).await;
+    let blipped = placed[&GuildId(1)].clone();
+    let on_it: Vec<GuildId> = placed
+        .iter()
+        .filter(|(_, n)| **n == blipped)
+        .map(|(g, _)| *g)
+        .collect();
+    rig.node(&blipped)
+        .drop_connections(None)
+        .expect("drop the sockets");
+    let loss = rig
+        .wait_for(|e| match e {
+            ClusterEvent::NodeLost { node, loss } if *node == blipped => Some(loss.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(loss, "reset");
+    // Step the clock through the reconnect backoff (well inside the resume window) until the
+    // session is back; nothing may move on the way.
+    let resumed = loop {
+        rig.clock.advance(Duration::from_millis(50));
+        let step = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                match rig.events.recv().await {
+                    Some(ClusterEvent::NodeReady { node, resumed }) if node == blipped => {
+                        return Some(resumed);
+                    }
+                    Some(ClusterEvent::MoveStarted { guild, .. }) => {
+                        panic!("player {guild} moved during a blip")
+                    }
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        })
+        .await;
+        if let Ok(Some(resumed)) = step {
+            break resumed;
+        }
+    };
+    assert!(resumed, "the session resumed");
+    // Past the resume window nothing moves either: the window's timer, had it not been defused by
+    // the resume, would start the moves at once; give it a moment to show itself.
+    rig.clock.advance(Duration::from_secs(4));
+    let moved = tokio::time::timeout(Duration::from_millis(200), async {
+        loop {
+            match rig.events.recv().await {
+                Some(ClusterEvent::MoveStarted { guild, .. }) => return guild,
+                Some(_) => {}
+                None => std::future::pending::<()>().await,
+            }
+        }
+    })
+    .await;
+    assert!(moved.is_err(), "moved after a resumed blip: {moved:?}");
+    for guild in &on_it {
+        assert_eq!(
+            rig.cluster.player(*guild).and_then(|p| p.record.node),
+            Some(blipped.clone())
+        );
+    }
+}

@@ -32,6 +32,26 @@ pub enum Command {
     /// Run a stand-in for a service that cannot be reached here.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Run a benchmark against in-process stand-ins and print its figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// The benchmark scenarios.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Players on a cluster of stand-in nodes; the busiest node crashes, hangs or is drained.
+    Failover(crate::bench::failover::Args),
+}
+
+impl Command {
+    /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Self::Bench(_) => "warn",
+            Self::Sim(_) => "info",
+        }
+    }
 }
 
 /// The stand-ins.
@@ -70,6 +90,7 @@ pub struct SimLavalinkArgs {
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
+        Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
     }
 }
 

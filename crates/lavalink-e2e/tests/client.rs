@@ -378,7 +378,7 @@ async fn a_crash_is_a_reset_then_reconnects_into_a_new_session_after_restart() {
         _ => None,
     })
     .await;
-    assert_eq!(refused.kind(), "handshake_refused", "{refused:?}");
+    assert_eq!(refused.kind(), "connection_refused", "{refused:?}");
 
     pair.node.restart().await.expect("restart");
     let (session, resumed) = reconnect_until_ready(&mut pair).await;

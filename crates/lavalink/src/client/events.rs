@@ -77,8 +77,14 @@ pub enum Loss {
         /// What the transport said.
         error: String,
     },
-    /// The connection could not be opened (refused, unreachable, handshake timed out, or an HTTP
-    /// status other than 101 that is not an authentication failure).
+    /// Nothing listens on the node's port any more: its process is gone, and with it every
+    /// session it held (sessions live in the node's memory), so there is nothing to resume.
+    ConnectionRefused {
+        /// What the transport said.
+        error: String,
+    },
+    /// The connection could not be opened (unreachable, handshake timed out, or an HTTP status
+    /// other than 101 that is not an authentication failure).
     HandshakeRefused {
         /// The HTTP status, when the node answered.
         status: Option<u16>,
@@ -113,6 +119,7 @@ impl Loss {
             Self::GracefulClose { .. } => "graceful_close",
             Self::AbnormalClose { .. } => "abnormal_close",
             Self::Reset { .. } => "reset",
+            Self::ConnectionRefused { .. } => "connection_refused",
             Self::HandshakeRefused { .. } => "handshake_refused",
             Self::AuthRefused { .. } => "auth_refused",
             Self::Silence { .. } => "silence",

@@ -241,6 +241,11 @@ async fn handshake(shared: &Arc<Shared>) -> Result<(Socket, bool), Loss> {
             status: Some(status),
             error: format!("the node answered HTTP {status} instead of switching protocols"),
         },
+        tokio_websockets::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Loss::ConnectionRefused {
+                error: io.to_string(),
+            }
+        }
         other => refused(other.to_string()),
     })?;
     let resumed = response

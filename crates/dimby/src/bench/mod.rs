@@ -1,0 +1,58 @@
+//! `dimby bench <scenario>`: benchmarks that need more than one crate, run against in-process
+//! stand-ins over loopback. Each prints its figures (JSON with `--json`); none asserts a target,
+//! since these machines are shared and noisy: targets are compared by a reader, as ratios.
+
+pub mod failover;
+
+/// Percentiles of a sample, in the sample's unit.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Percentiles {
+    /// How many values.
+    pub count: usize,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values`.
+    pub fn of(mut values: Vec<f64>) -> Self {
+        if values.is_empty() {
+            return Self::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            // Nearest rank: ceil(q * n) - 1, within bounds.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let index = ((q * values.len() as f64).ceil() as usize).saturating_sub(1);
+            values[index.min(values.len() - 1)]
+        };
+        Self {
+            count: values.len(),
+            p50: rank(0.50),
+            p99: rank(0.99),
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percentiles;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let p = Percentiles::of((1..=100).map(f64::from).collect());
+        assert!((p.p50 - 50.0).abs() < f64::EPSILON);
+        assert!((p.p99 - 99.0).abs() < f64::EPSILON);
+        assert!((p.max - 100.0).abs() < f64::EPSILON);
+        assert_eq!(Percentiles::of(Vec::new()).count, 0);
+    }
+}
