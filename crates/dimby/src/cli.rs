@@ -35,6 +35,9 @@ pub enum Command {
     /// Run a benchmark against in-process stand-ins and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manage the bot's Lavalink nodes through its admin API.
+    #[command(subcommand)]
+    Nodes(crate::nodes_cli::NodesCommand),
 }
 
 /// The benchmark scenarios.
@@ -48,7 +51,7 @@ impl Command {
     /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Bench(_) => "warn",
+            Self::Bench(_) | Self::Nodes(_) => "warn",
             Self::Sim(_) => "info",
         }
     }
@@ -91,6 +94,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
+        Command::Nodes(command) => crate::nodes_cli::run(command).await,
     }
 }
 

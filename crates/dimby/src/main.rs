@@ -1,13 +1,8 @@
-//! DimbyBot: a Discord music bot on a cluster of Lavalink v4 nodes, with its operator CLI.
-//!
-//! Today the binary carries the stand-ins (`dimby sim lavalink`); the bot itself, the demo and the
-//! operator commands join as their issues land.
-
-mod bench;
-mod cli;
-mod logging;
+//! The `dimby` binary: parses the command line and runs it (see the library for what each part
+//! does).
 
 use clap::Parser;
+use dimby::{cli, logging};
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();

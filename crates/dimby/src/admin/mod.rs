@@ -1,0 +1,68 @@
+//! The admin HTTP server: operator endpoints next to (later) health and metrics. Everything under
+//! `/admin` needs `Authorization: Bearer <admin token>`; with no token configured the admin API
+//! refuses every call rather than run open.
+
+mod auth;
+mod nodes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use cluster::Cluster;
+use tokio::net::TcpListener;
+
+pub use auth::AdminToken;
+
+/// What the admin endpoints work on.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The Lavalink cluster.
+    pub cluster: Cluster,
+    /// The token callers must present; `None` disables the admin API.
+    pub token: Option<Arc<AdminToken>>,
+}
+
+/// The admin router.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .nest(
+            "/admin",
+            nodes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            )),
+        )
+        .with_state(state)
+}
+
+/// A running admin server.
+pub struct AdminServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AdminServer {
+    /// Binds `listen` (port 0 picks a free port) and serves `router` until dropped or stopped.
+    pub async fn start(listen: SocketAddr, router: Router) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "admin server stopped");
+            }
+        });
+        tracing::info!(%addr, "admin server listening");
+        Ok(Self { addr, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}

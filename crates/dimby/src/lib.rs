@@ -1,0 +1,10 @@
+//! DimbyBot: a Discord music bot on a cluster of Lavalink v4 nodes, with its operator CLI.
+//!
+//! The library holds everything the `dimby` binary runs, so integration tests can start the same
+//! pieces in-process: the admin HTTP server, the benchmarks and the command line.
+
+pub mod admin;
+pub mod bench;
+pub mod cli;
+pub mod logging;
+pub mod nodes_cli;

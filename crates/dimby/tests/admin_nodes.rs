@@ -1,0 +1,263 @@
+//! The admin API's node endpoints and `dimby nodes`, against a cluster of stand-in nodes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use dimby::admin::{self, AdminServer, AdminState, AdminToken};
+use serde_json::{Value, json};
+use sim::lavalink::SimNode;
+
+const TOKEN: &str = "admin-test-token";
+
+fn spec(node: &SimNode) -> NodeSpec {
+    NodeSpec {
+        name: node.name().to_owned(),
+        url: node.rest_url(),
+        password: node.password().to_owned(),
+        region: None,
+        priority: 0,
+        weight: 1.0,
+        enabled: true,
+    }
+}
+
+struct Rig {
+    server: AdminServer,
+    events: tokio::sync::mpsc::UnboundedReceiver<ClusterEvent>,
+    _nodes: Vec<SimNode>,
+}
+
+async fn start(token: Option<&str>) -> Rig {
+    let node = SimNode::start(sim::lavalink::NodeConfig::default().with_name("first"))
+        .await
+        .expect("stand-in");
+    let (cluster, events) = Cluster::start(
+        ClusterConfig::new(1, vec![spec(&node)]),
+        clock::SystemClock::shared(),
+    )
+    .expect("cluster");
+    let state = AdminState {
+        cluster,
+        token: token.and_then(AdminToken::new).map(Arc::new),
+    };
+    let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
+        .await
+        .expect("admin server");
+    Rig {
+        server,
+        events,
+        _nodes: vec![node],
+    }
+}
+
+impl Rig {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.addr())
+    }
+
+    async fn wait_ready(&mut self, name: &str) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match self.events.recv().await {
+                    Some(ClusterEvent::NodeReady { node, .. }) if node == name => return,
+                    Some(_) => {}
+                    None => panic!("cluster gone"),
+                }
+            }
+        })
+        .await
+        .expect("node ready within the guard");
+    }
+
+    /// Runs `dimby nodes ...` against this server; returns (success, stdout + stderr).
+    async fn cli(&self, args: &[&str], token: &str) -> (bool, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .arg("nodes")
+            .args(args)
+            .args(["--url", &self.url(""), "--token", token])
+            .output()
+            .await
+            .expect("run dimby");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_token() {
+    let rig = start(Some(TOKEN)).await;
+    let nodes = rig.url("/admin/nodes");
+    let anonymous = http().get(&nodes).send().await.expect("answer");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("www-authenticate")
+            .map(reqwest::header::HeaderValue::as_bytes),
+        Some(&b"Bearer"[..])
+    );
+    let wrong = http()
+        .get(&nodes)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong.status(), 403);
+    let right = http()
+        .get(&nodes)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(right.status(), 200);
+    let body: Value = right.json().await.expect("json");
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+    assert!(
+        !body.to_string().contains("youshallnotpass"),
+        "no password in the answer"
+    );
+
+    let disabled = start(None).await;
+    let answer = http()
+        .get(disabled.url("/admin/nodes"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 403);
+    let body: Value = answer.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("admin.token"))
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let rig = start(Some(TOKEN)).await;
+    let post = |body: Value| {
+        http()
+            .post(rig.url("/admin/nodes"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let bad_url = post(json!({"name": "x", "url": "not a url", "password": "p"}))
+        .await
+        .expect("answer");
+    assert_eq!(bad_url.status(), 400);
+    let body: Value = bad_url.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a url")),
+        "{body}"
+    );
+
+    let duplicate = post(json!({"name": "first", "url": "http://127.0.0.1:1", "password": "p"}))
+        .await
+        .expect("answer");
+    assert_eq!(duplicate.status(), 409);
+
+    let malformed = http()
+        .post(rig.url("/admin/nodes"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(malformed.status(), 400);
+
+    let unknown = http()
+        .post(rig.url("/admin/nodes/ghost/drain"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unknown.status(), 404);
+
+    let list: Value = http()
+        .get(rig.url("/admin/nodes"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "nothing changed: {list}"
+    );
+}
+
+#[tokio::test]
+async fn nodes_join_drain_and_enable_from_the_command_line() {
+    let mut rig = start(Some(TOKEN)).await;
+    rig.wait_ready("first").await;
+    let late = SimNode::start(sim::lavalink::NodeConfig::default().with_name("late"))
+        .await
+        .expect("stand-in");
+
+    let (ok, out) = rig
+        .cli(
+            &[
+                "add",
+                "--name",
+                "late",
+                "--node-url",
+                &late.rest_url(),
+                "--password",
+                late.password(),
+            ],
+            TOKEN,
+        )
+        .await;
+    assert!(ok, "{out}");
+    rig.wait_ready("late").await;
+    let (ok, out) = rig.cli(&["list"], TOKEN).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("late") && l.contains("true")),
+        "{out}"
+    );
+
+    let (ok, out) = rig.cli(&["drain", "late", "--hard"], TOKEN).await;
+    assert!(ok, "{out}");
+    let (ok, out) = rig.cli(&["list", "--json"], TOKEN).await;
+    assert!(ok, "{out}");
+    let nodes: Value = serde_json::from_str(&out).expect("json");
+    let late_view = nodes
+        .as_array()
+        .and_then(|a| a.iter().find(|n| n["name"] == "late"))
+        .expect("late listed");
+    assert_eq!(late_view["draining"], "hard");
+    assert_eq!(late_view["eligible"], false);
+
+    let (ok, out) = rig.cli(&["enable", "late"], TOKEN).await;
+    assert!(ok, "{out}");
+
+    let (ok, out) = rig.cli(&["drain", "ghost"], TOKEN).await;
+    assert!(!ok);
+    assert!(out.contains("404") && out.contains("ghost"), "{out}");
+    let (ok, out) = rig.cli(&["list"], "wrong-token").await;
+    assert!(!ok);
+    assert!(out.contains("token"), "{out}");
+    late.shutdown().await;
+}
