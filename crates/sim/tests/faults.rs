@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use common::{GUARD, GUILD, Rest, connect, connect_resuming, manual_node};
 use http::Method;
-use lavalink::model::{ErrorResponse, Stats};
+use lavalink::model::{ErrorResponse, Event, GuildId, Stats, TrackEndReason, WebSocketClosed};
 use serde_json::json;
-use sim::lavalink::{Fault, NodeConfig, SimNode, SimState};
+use sim::lavalink::{Fault, NodeConfig, SimError, SimNode, SimState};
 
 /// Asserts the socket ends without a close frame.
 async fn assert_dropped_without_close(socket: &mut common::Socket) {
@@ -95,23 +95,27 @@ async fn graceful_shutdown_closes_sockets_with_1001_and_stops_listening() {
 }
 
 #[tokio::test]
-async fn hang_holds_requests_and_silences_sockets_until_healed() {
+async fn hang_holds_requests_silences_sockets_and_freezes_playback_until_healed() {
     let (node, clock) = manual_node().await;
     let rest = Rest::new(&node);
     let mut socket = connect(&node).await;
     let session = socket.session_id.clone();
+    let position = |node: &SimNode| node.player(&session, GUILD).expect("player").state.position;
     rest.connect_voice(&session, GUILD).await;
     socket.update().await;
     rest.play(&session, GUILD, "sim:length:60000").await;
     socket.event().await;
-    socket.update().await;
+    let first = socket.update().await;
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(position(&node), 2000);
 
     node.hang();
     let held = tokio::spawn({
         let rest = rest.clone();
         async move { rest.get("/v4/info").await }
     });
-    clock.advance(Duration::from_secs(5));
+    // Longer than the rest of the track, the stats interval and the stuck threshold.
+    clock.advance(Duration::from_secs(90));
     let silent = tokio::time::timeout(Duration::from_millis(300), socket.stream.next_frame()).await;
     assert!(silent.is_err(), "a hung node sent {silent:?}");
     let timed_out = tokio::time::timeout(
@@ -121,14 +125,70 @@ async fn hang_holds_requests_and_silences_sockets_until_healed() {
     .await;
     assert!(timed_out.is_err(), "a hung node answered");
     assert!(!held.is_finished());
+    let frozen = node.player(&session, GUILD).expect("player");
+    assert_eq!(
+        frozen.state.position, 2000,
+        "playback stands still while hung"
+    );
+    assert!(frozen.track.is_some(), "the track did not end");
 
     node.heal();
     assert_eq!(held.await.expect("held request").status, 200);
+    // The playerUpdate that fell due while hung goes out at the thaw, at the frozen position.
     let late = socket.update().await;
+    assert_eq!(late.state.position, 2000);
     assert_eq!(
-        late.state.position, 5000,
-        "held messages flow after the thaw"
+        late.state.time - first.state.time,
+        92_000,
+        "sent at the thaw"
     );
+    assert_eq!(
+        position(&node),
+        2000,
+        "the position after the hang is the one at the moment of the hang"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(position(&node), 3000, "and it goes on from there");
+    // The track ends after its remaining 58 s of playback, not earlier.
+    clock.advance(Duration::from_secs(57));
+    match socket.event().await {
+        Event::TrackEnd(end) => {
+            assert_eq!(end.reason, TrackEndReason::Finished);
+            assert_eq!(end.track.info.position, 60_000);
+        }
+        other => panic!("expected TrackEnd, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_hang_raises_no_stuck_event_and_a_stall_comes_after_the_thaw() {
+    let (node, clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    rest.connect_voice(&session, GUILD).await;
+    socket.update().await;
+    rest.play(&session, GUILD, "sim:stuck:1000").await;
+    socket.event().await;
+    let first = socket.update().await;
+
+    node.hang();
+    clock.advance(Duration::from_secs(60));
+    node.heal();
+    let thawed = node.player(&session, GUILD).expect("player");
+    assert_eq!(thawed.state.position, 0, "no frame was pulled while hung");
+    assert!(thawed.track.is_some());
+    // One second of playback reaches the stall, the threshold later the stuck event: the first
+    // event since TrackStart.
+    clock.advance(Duration::from_secs(1));
+    node.settle().await;
+    clock.advance(Duration::from_secs(10));
+    match socket.event().await {
+        Event::TrackStuck(stuck) => assert_eq!(stuck.track.info.position, 1000),
+        other => panic!("expected TrackStuck, got {other:?}"),
+    }
+    let update = socket.update().await;
+    assert_eq!(update.state.time - first.state.time, 71_000);
 }
 
 /// `next_frame` for the hang test, where the helper's guard must not fire.
@@ -213,6 +273,12 @@ async fn overload_climbs_cpu_and_degrades_frames() {
         stats.cpu.system_load
     );
     assert!(stats.cpu.system_load > 0.85);
+    assert_eq!(
+        stats.frame_stats, None,
+        "no whole previous minute of playback yet"
+    );
+    clock.advance(Duration::from_secs(60));
+    let stats = socket.stats().await;
     let frames = stats.frame_stats.expect("frames");
     assert!(frames.nulled > 0 && frames.deficit > 0, "{frames:?}");
     assert_eq!(frames.sent + frames.nulled + frames.deficit, 3000);
@@ -315,5 +381,241 @@ async fn start_nodes_binds_distinct_ports() {
     assert_eq!(nodes[2].name(), "sim-3");
     for node in nodes {
         node.shutdown().await;
+    }
+}
+
+/// `POST /sim/fault` with a body.
+async fn post_fault(rest: &Rest, body: serde_json::Value) -> common::Answer {
+    rest.call(Method::POST, "/sim/fault", Some(body)).await
+}
+
+#[tokio::test]
+async fn dropped_connections_without_resuming_destroy_the_players_while_the_node_listens() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    rest.connect_voice(&session, GUILD).await;
+    rest.play(&session, GUILD, "sim:length:60000").await;
+    node.settle().await;
+
+    node.drop_connections(None).expect("drop");
+    assert_eq!(socket.ended().await, None, "dropped without a close frame");
+    assert!(node.is_up());
+    assert!(
+        node.sessions().is_empty(),
+        "the session went with its socket"
+    );
+    assert!(node.player(&session, GUILD).is_none(), "and its players");
+    assert_eq!(
+        rest.get(&format!("/v4/sessions/{session}/players"))
+            .await
+            .status,
+        404
+    );
+    let again = connect_resuming(&node, Some(&session)).await;
+    assert!(!again.resumed, "nothing to resume");
+    assert_ne!(again.session_id, session);
+}
+
+#[tokio::test]
+async fn dropped_connections_can_send_a_close_code_first_and_refuse_unsendable_ones() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut first = connect(&node).await;
+    let mut second = connect(&node).await;
+
+    for code in [1005, 1006, 1015, 2000, 5000] {
+        let refused = post_fault(
+            &rest,
+            json!({ "fault": "dropConnections", "closeCode": code }),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{code}: {}", refused.text);
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&code.to_string())),
+            "{}",
+            refused.text
+        );
+    }
+    assert!(matches!(
+        node.drop_connections(Some(1006)),
+        Err(SimError::UnsendableCloseCode(1006))
+    ));
+    assert_eq!(
+        node.sessions().iter().filter(|s| s.connected).count(),
+        2,
+        "a refused fault drops nothing"
+    );
+
+    let dropped = post_fault(
+        &rest,
+        json!({ "fault": "dropConnections", "closeCode": 4000 }),
+    )
+    .await;
+    assert_eq!(dropped.status, 200, "{}", dropped.text);
+    assert_eq!(
+        dropped.body["sessions"],
+        json!([]),
+        "sessions gone when it answers"
+    );
+    assert_eq!(first.ended().await, Some(4000));
+    assert_eq!(second.ended().await, Some(4000));
+
+    let third = connect(&node).await;
+    assert!(!third.resumed, "the node still listens");
+    node.drop_connections(Some(1011)).expect("drop");
+}
+
+#[tokio::test]
+async fn voice_closed_sends_the_event_and_reports_disconnected_until_a_voice_state() {
+    let (node, clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    rest.connect_voice(&session, GUILD).await;
+    assert!(socket.update().await.state.connected);
+    rest.play(&session, GUILD, "sim:length:60000").await;
+    socket.event().await;
+    socket.update().await;
+    clock.advance(Duration::from_secs(2));
+
+    node.close_voice(GUILD, 4006, "Session is no longer valid.")
+        .expect("close voice");
+    assert_eq!(
+        socket.voice_closed().await,
+        WebSocketClosed {
+            guild_id: GuildId(GUILD),
+            code: 4006,
+            reason: "Session is no longer valid.".into(),
+            by_remote: true,
+        }
+    );
+    let update = socket.update().await;
+    assert!(!update.state.connected);
+    assert_eq!(update.state.position, 2000);
+    assert_eq!(
+        update.state.ping, 12,
+        "Koe keeps the closed gateway's last ping"
+    );
+    assert!(
+        matches!(
+            node.close_voice(GUILD, 4006, ""),
+            Err(SimError::NoVoiceConnection { .. })
+        ),
+        "already closed"
+    );
+
+    // Koe's frame poller goes on after a gateway close, and so does the position.
+    clock.advance(Duration::from_secs(3));
+    let update = socket.update().await;
+    assert_eq!(update.state.position, 5000);
+    assert!(!update.state.connected);
+    let player = node.player(&session, GUILD).expect("player");
+    assert!(!player.state.connected);
+    assert!(player.voice.is_complete(), "the voice state is kept");
+
+    // The same voice state again reconnects (Lavalink reconnects a closed gateway).
+    let answer = rest.connect_voice(&session, GUILD).await;
+    assert_eq!(answer.body["state"]["connected"], true, "{}", answer.text);
+    let update = socket.update().await;
+    assert!(update.state.connected);
+    assert_eq!(update.state.position, 5000);
+    // ... and only once it was closed: the same state again changes nothing.
+    rest.connect_voice(&session, GUILD).await;
+    rest.update(&session, GUILD, json!({ "filters": {} })).await;
+    let marker = socket.update().await;
+    assert!(
+        marker.state.connected,
+        "the filter update is the next message"
+    );
+}
+
+#[tokio::test]
+async fn voice_closed_with_a_code_koe_retries_is_silent_unless_its_retries_are_exhausted() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    rest.connect_voice(&session, GUILD).await;
+    socket.update().await;
+
+    for code in [1006, 4009, 4015] {
+        node.close_voice(GUILD, code, "").expect("close voice");
+    }
+    // A marker: the filter update must be the next message (no event before it).
+    rest.update(&session, GUILD, json!({ "filters": {} })).await;
+    assert!(socket.update().await.state.connected, "Koe reconnected");
+
+    node.apply(Fault::VoiceClosed {
+        guild_id: GuildId(GUILD),
+        code: 4015,
+        reason: String::new(),
+        by_remote: true,
+        session_id: None,
+        retries_exhausted: true,
+    })
+    .await
+    .expect("close voice");
+    let closed = socket.voice_closed().await;
+    assert_eq!((closed.code, closed.reason.as_str()), (4015, ""));
+    assert!(!socket.update().await.state.connected);
+}
+
+#[tokio::test]
+async fn voice_closed_from_the_control_endpoint_picks_sessions() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let mut one = connect(&node).await;
+    let mut two = connect(&node).await;
+    for socket in [&mut one, &mut two] {
+        rest.connect_voice(&socket.session_id, GUILD).await;
+        socket.update().await;
+    }
+
+    let answer = post_fault(
+        &rest,
+        json!({ "fault": "voiceClosed", "guildId": GUILD.to_string(), "code": 4014,
+            "reason": "Disconnected.", "byRemote": true, "sessionId": two.session_id }),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let closed = two.voice_closed().await;
+    assert_eq!(closed.guild_id, GuildId(GUILD));
+    assert_eq!(
+        (closed.code, closed.reason.as_str(), closed.by_remote),
+        (4014, "Disconnected.", true)
+    );
+    assert!(!two.update().await.state.connected);
+    rest.update(&one.session_id, GUILD, json!({ "filters": {} }))
+        .await;
+    assert!(
+        one.update().await.state.connected,
+        "the other session kept its voice"
+    );
+
+    // Without a session: every player of the guild whose gateway is open (here only one's).
+    let answer = post_fault(
+        &rest,
+        json!({ "fault": "voiceClosed", "guildId": GUILD.to_string(), "code": 4006, "byRemote": false }),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let closed = one.voice_closed().await;
+    assert_eq!(
+        (closed.code, closed.reason.as_str(), closed.by_remote),
+        (4006, "", false)
+    );
+
+    // Nothing left to close, and a guild without a player: 404.
+    for guild in [GUILD, GUILD + 1] {
+        let nothing = post_fault(
+            &rest,
+            json!({ "fault": "voiceClosed", "guildId": guild.to_string(), "code": 4006 }),
+        )
+        .await;
+        assert_eq!(nothing.status, 404, "{}", nothing.text);
     }
 }

@@ -299,7 +299,23 @@ async fn stats_cadence_counts_the_whole_node_and_frame_stats_per_session() {
         assert_eq!(stats.players, 3);
         assert_eq!(stats.playing_players, 2);
         assert_eq!(stats.uptime, 10_000);
+        assert_eq!(
+            stats.frame_stats, None,
+            "no whole previous minute of frame counts yet"
+        );
     }
+
+    // Both started at 0: the minute from 60 s on is the first whole one behind them at 120 s.
+    clock.advance(Duration::from_secs(110));
+    let (stats_a, stats_b) = loop {
+        let (stats_a, stats_b) = (a.stats().await, b.stats().await);
+        assert_eq!(stats_a.uptime, stats_b.uptime);
+        if stats_a.uptime == 120_000 {
+            break (stats_a, stats_b);
+        }
+        assert_eq!(stats_a.frame_stats, None, "at {}", stats_a.uptime);
+        assert_eq!(stats_b.frame_stats, None, "at {}", stats_b.uptime);
+    };
     let frames_a = stats_a.frame_stats.expect("a plays");
     assert_eq!(
         (frames_a.sent, frames_a.nulled, frames_a.deficit),
@@ -327,4 +343,73 @@ async fn stats_cadence_counts_the_whole_node_and_frame_stats_per_session() {
         },
     ];
     assert_eq!(positions, [0, 1000, 2000]);
+}
+
+#[tokio::test]
+async fn frame_stats_wait_for_a_whole_previous_minute_and_start_over_after_a_gap() {
+    let clock = clock::ManualClock::new();
+    let config = NodeConfig::default()
+        .with_clock(clock.shared())
+        .with_intervals(Duration::from_secs(5), Duration::from_secs(30));
+    let node = SimNode::start(config).await.expect("node");
+    let rest = Rest::new(&node);
+    let mut socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    rest.connect_voice(&session, GUILD).await;
+    rest.play(&session, GUILD, "sim:length:3600000").await;
+    // Playing since 0: the counts become usable at the start of minute 2.
+    let mut frames = Vec::new();
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(30));
+        let stats = socket.stats().await;
+        frames.push((stats.uptime, stats.frame_stats.map(|f| f.sent)));
+    }
+    assert_eq!(
+        frames,
+        [
+            (30_000, None),
+            (60_000, None),
+            (90_000, None),
+            (120_000, Some(3000))
+        ]
+    );
+
+    // A pause longer than 100 ms: playing since 121 s, usable from minute 4 on (240 s).
+    rest.update(&session, GUILD, json!({ "paused": true }))
+        .await;
+    clock.advance(SECOND);
+    rest.update(&session, GUILD, json!({ "paused": false }))
+        .await;
+    let mut frames = Vec::new();
+    for step in [29, 30, 30, 30] {
+        clock.advance(Duration::from_secs(step));
+        let stats = socket.stats().await;
+        frames.push((stats.uptime, stats.frame_stats.map(|f| f.sent)));
+    }
+    assert_eq!(
+        frames,
+        [
+            (150_000, None),
+            (180_000, None),
+            (210_000, None),
+            (240_000, Some(3000))
+        ]
+    );
+
+    // Replacing the track leaves no gap: the counts stay usable.
+    rest.play(&session, GUILD, "sim:length:3600000").await;
+    clock.advance(Duration::from_secs(30));
+    let stats = socket.stats().await;
+    assert_eq!(stats.uptime, 270_000);
+    assert_eq!(stats.frame_stats.map(|f| f.sent), Some(3000));
+
+    // Stopped and started again later: null again.
+    rest.update(&session, GUILD, json!({ "track": { "encoded": null } }))
+        .await;
+    clock.advance(SECOND);
+    rest.play(&session, GUILD, "sim:length:3600000").await;
+    clock.advance(Duration::from_secs(29));
+    let stats = socket.stats().await;
+    assert_eq!(stats.uptime, 300_000);
+    assert_eq!(stats.frame_stats, None);
 }

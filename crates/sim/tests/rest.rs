@@ -74,6 +74,8 @@ async fn version_info_and_stats() {
     );
     let info: Info = serde_json::from_value(rest.get("/v4/info").await.body).expect("info");
     assert_eq!(info.version.major, 4);
+    assert_eq!(info.version.semver, "4.2.2");
+    assert_eq!(info.lavaplayer, "2.2.6", "what Lavalink 4.2.2 ships");
     assert!(info.filters.contains(&"equalizer".to_owned()));
     let stats = rest.get("/v4/stats").await;
     assert!(stats.body["frameStats"].is_null(), "{}", stats.text);
@@ -265,7 +267,15 @@ async fn malformed_and_invalid_patches_are_400_with_a_message() {
     let socket = connect(&node).await;
     let session = &socket.session_id;
     let cases = [
-        (json!({ "volume": "loud" }), "Failed to read request"),
+        // A body that does not read (Spring's HttpMessageNotReadableException): the reason
+        // phrase, as Lavalink's sendError(400) without a message gives it.
+        (json!({ "volume": "loud" }), "Bad Request"),
+        // `track` is not nullable in Lavalink's PlayerUpdate (only `track.encoded` is).
+        (json!({ "track": null }), "Bad Request"),
+        (
+            json!({ "track": null, "voice": voice_json(), "volume": 50 }),
+            "Bad Request",
+        ),
         (
             json!({ "voice": { "token": "t", "endpoint": "e", "sessionId": "s" } }),
             "token, endpoint, sessionId and channelId must be provided in voice state",
@@ -368,4 +378,149 @@ async fn play_by_identifier_and_encoded_from_another_source() {
         other.body["track"]["info"]["title"],
         "Never Gonna Give You Up"
     );
+}
+
+#[tokio::test]
+async fn a_null_track_is_refused_while_reading_the_body_before_anything_applies() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let socket = connect(&node).await;
+    let session = &socket.session_id;
+    let body = json!({ "track": null, "voice": voice_json(), "volume": 50 });
+    // Before the session is looked up, as Spring reads the body first.
+    let unknown = rest.update("nosuchsession", GUILD, body.clone()).await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let refused = rest.update(session, GUILD, body).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let refused: ErrorResponse = serde_json::from_value(refused.body).expect("error body");
+    assert_eq!(refused.message, "Bad Request");
+    assert_eq!(
+        refused.path,
+        format!("/v4/sessions/{session}/players/{GUILD}")
+    );
+    let player = rest
+        .get(&format!("/v4/sessions/{session}/players/{GUILD}"))
+        .await;
+    assert_eq!(player.status, 404, "no player was created: {}", player.text);
+    // An absent track is no track request at all.
+    let volume = rest.update(session, GUILD, json!({ "volume": 50 })).await;
+    assert_eq!(volume.status, 200, "{}", volume.text);
+    assert!(volume.body["track"].is_null());
+}
+
+#[tokio::test]
+async fn trace_param_adds_a_stack_trace_to_error_bodies() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let path = "/v4/sessions/xtaug914v9k5032f/players";
+    let plain = rest.get(path).await;
+    assert_eq!(plain.status, 404);
+    assert!(plain.body.get("trace").is_none(), "{}", plain.text);
+    for query in [
+        "trace=true",
+        "trace=TRUE",
+        "trace",
+        "trace=1",
+        "x=1&trace=yes",
+    ] {
+        let answer = rest.get(&format!("{path}?{query}")).await;
+        assert_eq!(answer.status, 404, "{query}");
+        let body = error(&answer);
+        let trace = body.trace.unwrap_or_default();
+        assert!(
+            trace.contains("Session not found"),
+            "{query}: {}",
+            answer.text
+        );
+        assert_eq!(body.message, "Session not found");
+        assert_eq!(body.path, path, "the path without the query");
+    }
+    for query in ["trace=false", "trace=False", "tracer=true"] {
+        let answer = rest.get(&format!("{path}?{query}")).await;
+        assert!(
+            answer.body.get("trace").is_none(),
+            "{query}: {}",
+            answer.text
+        );
+    }
+    // Any error answer, any route.
+    let missing = rest.get("/v4/loadtracks?trace=true").await;
+    assert_eq!(missing.status, 400);
+    assert!(error(&missing).trace.is_some(), "{}", missing.text);
+    let bad = rest
+        .update("nosuchsession", GUILD, json!({ "track": null }))
+        .await;
+    assert!(error(&bad).trace.is_none());
+    let bad = rest
+        .patch(
+            &format!("/v4/sessions/nosuchsession/players/{GUILD}?trace=true&noReplace=true"),
+            json!({ "track": null }),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(error(&bad).trace.is_some(), "{}", bad.text);
+}
+
+#[tokio::test]
+async fn http_tracks_carry_lavaplayers_probe_info_through_load_decode_and_play() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let socket = connect(&node).await;
+    let session = &socket.session_id;
+    for (url, probe) in [
+        ("https://example.com/music/song.mp3", "mp3"),
+        ("https://example.com/music/song.flac?dl=1", "flac"),
+        ("http://example.com/radio", "mp3"),
+    ] {
+        let track = rest.load_track(url).await;
+        assert_eq!(track.info.source_name, "http");
+        let decoded = lavalink::codec::decode_track(&track.encoded).expect("decode");
+        // HttpAudioSourceManager.encodeTrack: the probe info as writeUTF before the position.
+        let mut expected = u16::try_from(probe.len())
+            .expect("short")
+            .to_be_bytes()
+            .to_vec();
+        expected.extend_from_slice(probe.as_bytes());
+        assert_eq!(decoded.source_data, expected, "{url}");
+        assert_eq!(decoded.info, track.info);
+
+        let one = rest
+            .get(&format!(
+                "/v4/decodetrack?encodedTrack={}",
+                encode(&track.encoded)
+            ))
+            .await;
+        assert_eq!(one.status, 200, "{}", one.text);
+        assert_eq!(one.body["encoded"], track.encoded.as_str());
+        assert_eq!(one.body["info"]["identifier"], url);
+    }
+
+    // Played (by encoded track and by identifier), re-encoded with its position: the probe info
+    // stays.
+    let track = rest.load_track("https://example.com/a.ogg").await;
+    let played = rest
+        .update(
+            session,
+            GUILD,
+            json!({ "track": { "encoded": track.encoded }, "position": 1500 }),
+        )
+        .await;
+    assert_eq!(played.status, 200, "{}", played.text);
+    let encoded = played.body["track"]["encoded"].as_str().expect("encoded");
+    let decoded = lavalink::codec::decode_track(encoded).expect("decode");
+    assert_eq!(decoded.source_data, b"\0\x03ogg");
+    assert_eq!(decoded.info.position, 1500);
+    let by_identifier = rest
+        .update(
+            session,
+            GUILD + 1,
+            json!({ "track": { "identifier": "https://example.com/b.wav" } }),
+        )
+        .await;
+    assert_eq!(by_identifier.status, 200, "{}", by_identifier.text);
+    let encoded = by_identifier.body["track"]["encoded"]
+        .as_str()
+        .expect("encoded");
+    let decoded = lavalink::codec::decode_track(encoded).expect("decode");
+    assert_eq!(decoded.source_data, b"\0\x03wav");
 }

@@ -71,6 +71,47 @@ pub fn load(identifier: &str) -> Loaded {
     Loaded::Empty
 }
 
+/// The source-specific bytes lavaplayer writes between `sourceName` and `position` for a track
+/// of this info, so that the stand-in's `encoded` is what a real node would hand out.
+///
+/// Only `http` writes any: `HttpAudioSourceManager.encodeTrack` calls
+/// `ProbingAudioSourceManager.encodeTrackFactory`, which writes the container probe's name
+/// (`mp3`, `flac`, ... with `|parameters` when the probe has any, which none here has) with
+/// `writeUTF`. The probe is guessed from the URL's file extension (a real node sniffs the
+/// content), `mp3` when there is none. The youtube and soundcloud sources write nothing.
+pub fn source_data(info: &TrackInfo) -> Vec<u8> {
+    if info.source_name != "http" {
+        return Vec::new();
+    }
+    let probe = probe_name(&info.identifier).as_bytes();
+    // Probe names are short ASCII, so their modified UTF-8 is their bytes.
+    let len = u16::try_from(probe.len()).unwrap_or_default();
+    let mut data = Vec::with_capacity(probe.len() + 2);
+    data.extend_from_slice(&len.to_be_bytes());
+    data.extend_from_slice(probe);
+    data
+}
+
+/// The name of the lavaplayer container probe (`MediaContainerProbe.getName`) that would detect
+/// the file behind a URL, from its extension.
+fn probe_name(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let extension = file
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "flac" => "flac",
+        "wav" => "wav",
+        "ogg" | "oga" | "opus" => "ogg",
+        "m4a" | "mp4" | "m4v" | "mov" => "mp4",
+        "webm" | "mkv" | "mka" => "matroska/webm",
+        "aac" => "adts",
+        _ => "mp3",
+    }
+}
+
 /// The behaviour of a track, from what its info says.
 pub fn behaviour(info: &TrackInfo) -> Behaviour {
     if info.source_name == "sim" {
@@ -393,6 +434,22 @@ mod tests {
         };
         assert_eq!(tracks.len(), SEARCH_RESULTS);
         assert_eq!(load("ytsearch:nomatch at all"), Loaded::Empty);
+    }
+
+    #[test]
+    fn http_tracks_carry_the_probe_name_as_source_data() {
+        let Loaded::Track(info) = load("https://example.com/a/song.FLAC?x=1") else {
+            panic!("not a track")
+        };
+        assert_eq!(source_data(&info), b"\0\x04flac");
+        let Loaded::Track(info) = load("https://example.com/stream") else {
+            panic!("not a track")
+        };
+        assert_eq!(source_data(&info), b"\0\x03mp3");
+        let Loaded::Track(info) = load("sim:track:a") else {
+            panic!("not a track")
+        };
+        assert!(source_data(&info).is_empty());
     }
 
     #[test]

@@ -4,12 +4,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clock::{SharedClock, SystemClock};
+use lavalink::model::GuildId;
 
 /// The password a Lavalink node ships with in its example configuration.
 pub const DEFAULT_PASSWORD: &str = "youshallnotpass";
 
 /// The Lavalink version the stand-in reports.
 pub const LAVALINK_VERSION: &str = "4.2.2";
+
+/// The lavaplayer version `/v4/info` reports: the one Lavalink 4.2.2 ships (`settings.gradle.kts`:
+/// `version("lavaplayer", "2.2.6")`).
+pub const LAVAPLAYER_VERSION: &str = "2.2.6";
 
 /// Configuration of one stand-in node.
 #[derive(Debug, Clone)]
@@ -119,4 +124,17 @@ pub enum SimError {
     /// Waiting for the shutdown signal failed.
     #[error("cannot wait for the shutdown signal: {0}")]
     Signal(#[source] std::io::Error),
+    /// A close code that no close frame may carry (RFC 6455 7.4).
+    #[error(
+        "close code {0} cannot be sent in a close frame (use 1000-1003, 1007-1014 or 3000-4999)"
+    )]
+    UnsendableCloseCode(u16),
+    /// A voice fault for a guild whose player has no open voice connection.
+    #[error("no player for guild {guild} has an open voice connection{}", .session.as_deref().map(|s| format!(" in session {s}")).unwrap_or_default())]
+    NoVoiceConnection {
+        /// The guild.
+        guild: GuildId,
+        /// The session asked for, if any.
+        session: Option<String>,
+    },
 }

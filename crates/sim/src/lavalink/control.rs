@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use lavalink::model::GuildId;
 use serde::{Deserialize, Serialize};
 
+use super::config::SimError;
 use super::faults::{Fault, FaultSummary};
 use super::node::AppState;
 use super::rest::{self, ApiError};
@@ -88,7 +89,12 @@ async fn fault(State(shared): State<AppState>, body: Bytes) -> Result<Response, 
         }
         _ => {
             shared.apply(fault).await.map_err(|error| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                let status = match error {
+                    SimError::UnsendableCloseCode(_) => StatusCode::BAD_REQUEST,
+                    SimError::NoVoiceConnection { .. } => StatusCode::NOT_FOUND,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                ApiError::new(status, error.to_string())
             })?;
             Ok(Json(shared.snapshot()).into_response())
         }

@@ -8,12 +8,29 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
+use lavalink::model::GuildId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::node::AppState;
 use super::rest::ApiError;
+
+/// Close codes Koe (Lavalink's voice library) answers by reconnecting on its own, up to three
+/// times, without telling Lavalink: `AbstractMediaGatewayConnection.onClose`.
+pub(crate) const KOE_RETRIED_CODES: [u16; 13] = [
+    1001, 1006, 4000, 4001, 4002, 4003, 4005, 4009, 4012, 4015, 4016, 4020, 4900,
+];
+
+/// Whether a close code can be sent in a close frame (RFC 6455 7.4: not 1004-1006 or 1015, none
+/// of the unassigned 1016-2999, nothing outside 1000-4999).
+pub(crate) fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+fn yes() -> bool {
+    true
+}
 
 /// A fault to inject, as `POST /sim/fault` takes it (`{"fault": "...", ...}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,7 +55,9 @@ pub enum Fault {
         restart_after_ms: Option<u64>,
     },
     /// The process freezes: connections and requests are accepted but never answered, open
-    /// sockets stay open and silent. Healing thaws it (held answers and messages then flow).
+    /// sockets stay open and silent, and playback stands still (positions stop where they are,
+    /// tracks do not end, nothing falls due). Healing thaws it: held answers and messages flow,
+    /// playback goes on from where it stood, and what fell due meanwhile happens at once.
     Hang,
     /// Every REST answer and socket message is delayed by this much (real time).
     Slow {
@@ -64,6 +83,41 @@ pub enum Fault {
     },
     /// Graceful shutdown then a start on the same port with every session forgotten.
     Restart,
+    /// A network blip: every open session socket is dropped while the node keeps running and
+    /// listening. Each session then follows the rules of any closed socket: with resuming on it
+    /// is paused (players keep playing, events and stats queue) until resumed or timed out,
+    /// without it is destroyed with its players.
+    DropConnections {
+        /// Send a close frame with this code first (1000-1003, 1007-1014 or 3000-4999); when
+        /// absent, the connection just ends, with no close frame (as a reset or a dead link).
+        #[serde(default)]
+        close_code: Option<u16>,
+    },
+    /// Discord closes the voice socket of a player (Koe's gateway close). For a code Koe does
+    /// not retry, or once its retries are exhausted, the node sends `WebSocketClosedEvent` and a
+    /// `playerUpdate`, and the player reports `connected: false` until the client sends a voice
+    /// state again. For a code Koe retries (1001, 1006, 4000-4003, 4005, 4009, 4012, 4015, 4016,
+    /// 4020 and its own 4900), the voice connection comes back by itself and the client hears
+    /// nothing.
+    VoiceClosed {
+        /// The guild whose voice connection closes.
+        guild_id: GuildId,
+        /// The close code Discord sent.
+        code: u16,
+        /// The close reason (empty when absent, as Lavalink sends a missing one).
+        #[serde(default)]
+        reason: String,
+        /// Whether Discord closed it (true) or the node did.
+        #[serde(default = "yes")]
+        by_remote: bool,
+        /// Only this session's player (default: every session with a player for the guild).
+        #[serde(default)]
+        session_id: Option<String>,
+        /// Koe's three reconnect attempts failed too: the event goes out even for a code Koe
+        /// retries.
+        #[serde(default)]
+        retries_exhausted: bool,
+    },
     /// Clears hang, slow, error rate and overload.
     Heal,
 }

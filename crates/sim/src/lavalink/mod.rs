@@ -21,7 +21,9 @@
 //! advances only while the player has a track, is not paused and has a voice connection
 //! (token, endpoint, session id and channel id all known: `connected: true`, ping
 //! [`NodeConfig::voice_ping_ms`]). Without one, TrackStartEvent fires and `playerUpdate`s flow but
-//! the position stays put. Tracks end at their length (TrackEnd `finished`) or at `endTime`
+//! the position stays put. When Discord closes the voice gateway ([`Fault::VoiceClosed`]) the
+//! player reports `connected: false` (ping kept, as Koe keeps the last heartbeat) but Koe's frame
+//! poller goes on, so the position still advances; the next voice state reconnects. Tracks end at their length (TrackEnd `finished`) or at `endTime`
 //! (`finished`); streams never end. `playerUpdate` goes out at track start and then every
 //! interval while the player has a track (paused or not, as Lavalink's scheduler does), on seek,
 //! on filter changes, when the voice connection opens, after a stuck event and on resume.
@@ -41,18 +43,56 @@
 //! | `sim:empty`, other `sim:` | empty / error (common) | |
 //! | `ytsearch:`, `ytmsearch:`, `scsearch:<query>` | search, 5 tracks derived from the query (`youtube` / `soundcloud`) | normal |
 //! | … with an empty query or one containing `nomatch` | empty | |
-//! | `http(s)://…` | track (`sourceName: http`); a playlist of 3 when the path contains `playlist` or the query `list=` | normal |
+//! | `http(s)://…` | track (`sourceName: http`, its `encoded` carrying lavaplayer's probe info); a playlist of 3 when the path contains `playlist` or the query `list=` | normal |
 //! | anything else | empty | |
 //!
 //! Severity defaults: `common` for `sim:fail` and `sim:error`, `suspicious` for `sim:exception`.
-//! Tracks are encoded with [`lavalink::codec`]; a track PATCHed as `encoded` is decoded with it,
-//! so tracks of any source play (behaving as `sim:` tracks when their `sourceName` is `sim`).
+//! Tracks are encoded with [`lavalink::codec`], with the source-specific bytes lavaplayer writes
+//! (for `http`, the container probe's name as `HttpAudioSourceManager` writes it, guessed from the
+//! URL's extension, `mp3` by default); a track PATCHed as `encoded` is decoded with it, its source
+//! bytes kept, so tracks of any source play (behaving as `sim:` tracks when their `sourceName` is
+//! `sim`).
+//!
+//! # Stats
+//!
+//! `frameStats` in the `stats` op is null until one of the session's playing players has been
+//! playing since before the previous whole minute of the node's clock (minutes counted from the
+//! node's start) began, as Lavalink's `AudioLossCounter.isDataUsable`; a track start or resume
+//! more than 100 ms after a track end or pause starts that over. `GET /v4/stats` never has it.
+//!
+//! # Errors
+//!
+//! Error bodies are Lavalink's `{timestamp, status, error, message, path}`, plus a `trace`
+//! string when the query has `trace` (other than `trace=false`), as Spring Boot's
+//! `include-stacktrace: ON_PARAM` gives it.
 //!
 //! # Faults
 //!
 //! See [`Fault`]; switched by the [`SimNode`] methods or `POST /sim/fault` (`{"fault": "crash",
 //! "restartAfterMs": 2000}`, `hang`, `slow`, `errorRate`, `overload`, `shutdown`, `restart`,
-//! `heal`), inspected with `GET /sim/state`; both need the node's password.
+//! `heal`, `dropConnections`, `voiceClosed`), inspected with `GET /sim/state`; both need the
+//! node's password.
+//!
+//! - `{"fault": "hang"}` ([`SimNode::hang`]): a frozen process. Requests and handshakes are held,
+//!   sockets stay open and silent, and playback freezes: every position stops at the instant of
+//!   the hang, no track ends or stalls, and nothing falls due (playerUpdates, stats, stuck
+//!   events, resume timeouts). `heal` thaws it: held answers and unwritten messages flow,
+//!   positions go on from where they stopped, and what fell due meanwhile happens at once.
+//! - `{"fault": "dropConnections", "closeCode": 4000}` ([`SimNode::drop_connections`]): a network
+//!   blip. Every open session socket is dropped (after a close frame with `closeCode` if given,
+//!   else with none, as a reset) while the node keeps running and listening. Each session then
+//!   follows the rules of any closed socket, at once: with resuming on it is paused (players keep
+//!   playing, events and stats queue) and can be resumed with `Session-Id` within its timeout;
+//!   without, it is destroyed with its players. Unsendable codes (1005, 1006, 1015, ...) are 400.
+//! - `{"fault": "voiceClosed", "guildId": "123", "code": 4006, "reason": "...", "byRemote": true}`
+//!   (optional `sessionId`, `retriesExhausted`; [`SimNode::close_voice`]): Discord closes a
+//!   player's voice socket, as Koe reports it to Lavalink. For a code Koe does not retry, the
+//!   session gets `WebSocketClosedEvent{guildId, code, reason, byRemote}` then a `playerUpdate`
+//!   (queued, and the update dropped, while detached), and the player reports `connected: false`
+//!   until the client PATCHes a complete voice state (the same one will do), which reconnects it
+//!   with a `playerUpdate`. Koe retries 1001, 1006, 4000-4003, 4005, 4009, 4012, 4015, 4016, 4020
+//!   and 4900 itself (three times), so those change nothing unless `retriesExhausted` is true.
+//!   404 when no player of the guild has an open voice connection.
 
 mod catalogue;
 mod config;
@@ -66,7 +106,7 @@ mod session;
 mod socket;
 
 pub use catalogue::{SEARCH_RESULTS, STREAM_LENGTH};
-pub use config::{DEFAULT_PASSWORD, LAVALINK_VERSION, NodeConfig, SimError};
+pub use config::{DEFAULT_PASSWORD, LAVALINK_VERSION, LAVAPLAYER_VERSION, NodeConfig, SimError};
 pub use control::{SessionSnapshot, SimState};
 pub use faults::{Fault, FaultSummary};
 pub use node::{SentMessage, SimNode, run_standalone, start_nodes};

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lavalink::model::{GuildId, IncomingMessage, Player};
+use lavalink::model::{GuildId, IncomingMessage, Player, WebSocketClosed};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::config::{NodeConfig, SimError};
 use super::control::{SessionSnapshot, SimState};
-use super::faults::{Fault, FaultState};
+use super::faults::{Fault, FaultState, KOE_RETRIED_CODES, sendable_close_code};
 use super::playback::{Timing, millis};
 use super::server;
 use super::session::NodeState;
@@ -266,9 +266,18 @@ impl Shared {
         });
     }
 
-    /// Clears hang, latency, error rate and overload.
+    /// Freezes the node: playback stands still at this instant and nothing falls due; requests
+    /// and handshakes are held and sockets go silent.
+    pub fn hang(&self) {
+        self.with_state(NodeState::freeze);
+        self.hang.send_replace(true);
+    }
+
+    /// Clears hang, latency, error rate and overload. A hung node thaws: playback goes on from
+    /// where it stood, what fell due meanwhile happens now, and held answers and messages flow.
     pub fn heal(&self) {
         self.faults().heal();
+        self.with_state(NodeState::thaw);
         self.hang.send_replace(false);
     }
 
@@ -289,9 +298,7 @@ impl Shared {
                     self.restart_later(Duration::from_millis(ms));
                 }
             }
-            Fault::Hang => {
-                self.hang.send_replace(true);
-            }
+            Fault::Hang => self.hang(),
             Fault::Slow { latency_ms } => self.faults().latency = Duration::from_millis(latency_ms),
             Fault::ErrorRate { rate, seed } => {
                 let seed = seed.unwrap_or(self.config.seed);
@@ -303,8 +310,73 @@ impl Shared {
             }
             Fault::Restart => self.restart().await?,
             Fault::Heal => self.heal(),
+            Fault::DropConnections { close_code } => self.drop_connections(close_code)?,
+            Fault::VoiceClosed {
+                guild_id,
+                code,
+                reason,
+                by_remote,
+                session_id,
+                retries_exhausted,
+            } => {
+                let closed = WebSocketClosed {
+                    guild_id,
+                    code,
+                    reason,
+                    by_remote,
+                };
+                self.close_voice(&closed, session_id, retries_exhausted)?;
+            }
         }
         Ok(())
+    }
+
+    /// Cuts every open session socket (after a close frame with `close_code`, if given); the
+    /// node keeps listening and the sessions follow the rules of any closed socket.
+    pub fn drop_connections(&self, close_code: Option<u16>) -> Result<(), SimError> {
+        if let Some(code) = close_code.filter(|code| !sendable_close_code(*code)) {
+            return Err(SimError::UnsendableCloseCode(code));
+        }
+        let dropped = self.with_state(|state, now| state.drop_connections(close_code, now));
+        tracing::info!(
+            node = self.config.name,
+            dropped,
+            ?close_code,
+            "session connections dropped"
+        );
+        Ok(())
+    }
+
+    /// Discord closes the voice gateway of the guild's player in `session` (or in every session
+    /// with one open). A code Koe retries (unless its retries are exhausted) comes back by
+    /// itself: nothing changes and the client hears nothing.
+    pub fn close_voice(
+        &self,
+        closed: &WebSocketClosed,
+        session: Option<String>,
+        retries_exhausted: bool,
+    ) -> Result<(), SimError> {
+        let guild = closed.guild_id;
+        let koe_retries = KOE_RETRIED_CODES.contains(&closed.code) && !retries_exhausted;
+        self.with_state(|state, now| {
+            let ids = state.voice_connected(guild, session.as_deref());
+            if ids.is_empty() {
+                return Err(SimError::NoVoiceConnection { guild, session });
+            }
+            if koe_retries {
+                tracing::info!(
+                    %guild,
+                    code = closed.code,
+                    "voice gateway closed with a code Koe retries: reconnected by itself"
+                );
+                return Ok(());
+            }
+            for id in ids {
+                tracing::info!(session = id, %guild, code = closed.code, "voice gateway closed");
+                state.close_voice(&id, closed.clone(), now);
+            }
+            Ok(())
+        })
     }
 
     /// Whether the node listens.
@@ -513,9 +585,11 @@ impl SimNode {
         self.shared.restart().await
     }
 
-    /// Freezes: requests and handshakes are held, sockets go silent.
+    /// Freezes, as a hung process: requests and handshakes are held, sockets go silent, and
+    /// playback stands still (positions stop where they are, tracks do not end, no stuck events)
+    /// until [`SimNode::heal`].
     pub fn hang(&self) {
-        self.shared.hang.send_replace(true);
+        self.shared.hang();
     }
 
     /// Delays every REST answer and socket message by `latency` (real time).
@@ -534,9 +608,39 @@ impl SimNode {
         self.shared.faults().set_overload(load, ramp, now);
     }
 
-    /// Clears hang, latency, error rate and overload.
+    /// Clears hang, latency, error rate and overload. After a hang, playback goes on from where
+    /// it stood, and what fell due meanwhile (playerUpdates, stats, resume timeouts) happens now.
     pub fn heal(&self) {
         self.shared.heal();
+    }
+
+    /// A network blip: every open session socket is dropped, with a close frame carrying
+    /// `close_code` when given (1000-1003, 1007-1014 or 3000-4999), else with none, as a reset.
+    /// The node keeps listening; with resuming on, a session is paused (players keep playing,
+    /// events and stats queue) and can be resumed with its id within its timeout, without it the
+    /// session and its players are destroyed. The sessions are detached when this returns.
+    pub fn drop_connections(&self, close_code: Option<u16>) -> Result<(), SimError> {
+        self.shared.drop_connections(close_code)
+    }
+
+    /// Discord closes the voice socket of every player of `guild` (by remote), as the fault
+    /// `voiceClosed` does: `WebSocketClosedEvent` and a `playerUpdate` with `connected: false`
+    /// (queued while a session is detached), until the client sends a voice state again. A code
+    /// Koe retries on its own changes nothing; [`Fault::VoiceClosed`] with `retriesExhausted`
+    /// (through [`SimNode::apply`]) forces the event, and can pick one session.
+    pub fn close_voice(
+        &self,
+        guild: impl Into<GuildId>,
+        code: u16,
+        reason: impl Into<String>,
+    ) -> Result<(), SimError> {
+        let closed = WebSocketClosed {
+            guild_id: guild.into(),
+            code,
+            reason: reason.into(),
+            by_remote: true,
+        };
+        self.shared.close_voice(&closed, None, false)
     }
 
     /// A player as `GET .../players/{guild}` would show it (also for a detached session).

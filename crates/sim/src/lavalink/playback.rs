@@ -5,6 +5,17 @@
 //! pulled: it advances only while the player has a track, is not paused and has a voice
 //! connection. Without one, TrackStartEvent still fires and playerUpdates still flow, but the
 //! position stays put and the track never ends.
+//!
+//! A voice connection has two parts, as in Koe: the media connection that pulls frames and the
+//! voice gateway whose state `connected` reports. When Discord closes the gateway, Koe leaves the
+//! media connection (and its frame poller) alone, so the player reports `connected: false` but
+//! keeps pulling frames; the next voice state from the client reconnects both.
+//!
+//! While the node hangs, a player is frozen: the process pulls no frames, so the position stands
+//! still (and nothing falls due) until the node is healed, and then goes on from there.
+//!
+//! Each player also keeps Lavalink's `AudioLossCounter` bookkeeping, which decides when its frame
+//! counts may go into the `stats` op ([`SimPlayer::frame_data_usable`]).
 
 use std::time::{Duration, Instant};
 
@@ -77,6 +88,68 @@ struct Stall {
     reported: bool,
 }
 
+/// How long a player may stop between tracks (or a pause and a resume) without its frame counts
+/// starting over (`AudioLossCounter.ACCEPTABLE_TRACK_SWITCH_TIME`).
+const ACCEPTABLE_TRACK_SWITCH_TIME: Duration = Duration::from_millis(100);
+
+/// Lavalink's `AudioLossCounter`, as far as it decides whether a player's frame counts are usable
+/// (`isDataUsable`): it listens to the player's events, and the counts are usable once the player
+/// has been playing since before the previous whole minute began.
+#[derive(Debug, Clone, Copy, Default)]
+struct LossCounter {
+    /// Since when it plays without a gap (`playingSince`; `None`: `Long.MAX_VALUE`, never).
+    playing_since: Option<Instant>,
+    /// The last TrackStart or resume (`lastTrackStarted`; `None`: never).
+    last_started: Option<Instant>,
+    /// The last TrackEnd or pause (`lastTrackEnded`; `None`: none since playback (re)started).
+    last_ended: Option<Instant>,
+}
+
+impl LossCounter {
+    /// `TrackStartEvent` or `PlayerResumeEvent`: playback starts over after a gap longer than the
+    /// acceptable track switch time, or the first time.
+    fn started(&mut self, at: Instant) {
+        self.last_started = Some(at);
+        let gap = self.last_ended.is_some_and(|ended| {
+            at.saturating_duration_since(ended) > ACCEPTABLE_TRACK_SWITCH_TIME
+        });
+        if gap || self.playing_since.is_none() {
+            self.playing_since = Some(at);
+            self.last_ended = None;
+        }
+    }
+
+    /// `TrackEndEvent` (any reason) or `PlayerPauseEvent`.
+    fn ended(&mut self, at: Instant) {
+        self.last_ended = Some(at);
+    }
+
+    /// `isDataUsable` at `at`, with minutes counted on the node's clock from `origin` (the real
+    /// counter uses the wall clock's minutes since the epoch).
+    fn is_data_usable(&self, at: Instant, origin: Instant) -> bool {
+        if let Some(ended) = self.last_ended {
+            // The last start came more than the switch time after the last end (or there was
+            // none): `lastTrackStarted - lastTrackEnded > ACCEPTABLE_TRACK_SWITCH_TIME`.
+            let gap = self.last_started.is_none_or(|started| {
+                started.saturating_duration_since(ended) > ACCEPTABLE_TRACK_SWITCH_TIME
+            });
+            if gap {
+                return false;
+            }
+        }
+        let Some(since) = self.playing_since else {
+            return false;
+        };
+        // Counts of the previous whole minute exist only if playback began before it did.
+        let minute = at.saturating_duration_since(origin).as_secs() / 60;
+        minute.checked_sub(1).is_some_and(|previous| {
+            origin
+                .checked_add(Duration::from_secs(previous * 60))
+                .is_none_or(|previous_start| since < previous_start)
+        })
+    }
+}
+
 /// Something that falls due at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Due {
@@ -111,7 +184,12 @@ pub(crate) struct SimPlayer {
     paused: bool,
     filters: Filters,
     voice: Option<VoiceState>,
+    /// Whether the voice gateway is open (false after Discord closed it, until a new voice state).
+    gateway_open: bool,
     next_update: Option<Instant>,
+    /// The node hangs: no frames are pulled and nothing falls due.
+    frozen: bool,
+    loss: LossCounter,
 }
 
 impl SimPlayer {
@@ -124,7 +202,10 @@ impl SimPlayer {
             paused: false,
             filters: Filters::default(),
             voice: None,
+            gateway_open: false,
             next_update: None,
+            frozen: false,
+            loss: LossCounter::default(),
         }
     }
 
@@ -133,9 +214,35 @@ impl SimPlayer {
         self.track.is_some() && !self.paused
     }
 
-    /// Whether the voice connection is up.
-    pub fn is_connected(&self) -> bool {
+    /// Whether a voice connection pulls frames (it does from the first complete voice state on,
+    /// even after Discord closed its gateway: Koe's frame poller keeps running).
+    pub fn pulls_frames(&self) -> bool {
         self.voice.is_some()
+    }
+
+    /// Whether the voice gateway is open (`connected` in the player state).
+    pub fn is_connected(&self) -> bool {
+        self.voice.is_some() && self.gateway_open
+    }
+
+    /// Whether its frame counts may go into the `stats` op at `at` (Lavalink's
+    /// `AudioLossCounter.isDataUsable`): it has been playing, without a gap of more than 100 ms
+    /// between tracks or a pause of more than that, since before the previous whole minute of
+    /// the node's clock (minutes counted from `origin`, the node's start) began.
+    pub fn frame_data_usable(&self, at: Instant, origin: Instant) -> bool {
+        self.loss.is_data_usable(at, origin)
+    }
+
+    /// Whether it is frozen by a hang.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Freezes (the node hangs: the position stops where it is and nothing falls due) or thaws
+    /// (the position goes on from there).
+    pub fn set_frozen(&mut self, at: Instant, frozen: bool) {
+        self.frozen = frozen;
+        self.rebase(at);
     }
 
     /// Whether it has a track.
@@ -154,7 +261,8 @@ impl SimPlayer {
             time: timing.wall_ms(at),
             position: self.position(at),
             connected: self.is_connected(),
-            ping: if self.is_connected() { timing.ping } else { -1 },
+            // Koe keeps the last heartbeat round trip of a closed gateway; -1 only without one.
+            ping: if self.pulls_frames() { timing.ping } else { -1 },
         }
     }
 
@@ -194,17 +302,44 @@ impl SimPlayer {
 
     /// Pauses or resumes.
     pub fn set_paused(&mut self, at: Instant, paused: bool) {
-        self.paused = paused;
+        self.pause_flag(at, paused);
         self.rebase(at);
     }
 
-    /// Sets a complete voice state; answers whether the connection was (re)established.
+    /// Sets the pause flag; a change is a `PlayerPauseEvent` or `PlayerResumeEvent` for the loss
+    /// counter (lavaplayer's `setPaused` dispatches them only on a change).
+    fn pause_flag(&mut self, at: Instant, paused: bool) {
+        if self.paused == paused {
+            return;
+        }
+        self.paused = paused;
+        if paused {
+            self.loss.ended(at);
+        } else {
+            self.loss.started(at);
+        }
+    }
+
+    /// Sets a complete voice state; answers whether the connection was (re)established. As in
+    /// Lavalink's `PlayerRestHandler`, the same state again changes nothing while the gateway is
+    /// open, and reconnects once it was closed.
     pub fn set_voice(&mut self, at: Instant, voice: VoiceState) -> bool {
-        if self.voice.as_ref() == Some(&voice) {
+        if self.gateway_open && self.voice.as_ref() == Some(&voice) {
             return false;
         }
         self.voice = Some(voice);
+        self.gateway_open = true;
         self.rebase(at);
+        true
+    }
+
+    /// Discord closed the voice gateway; answers whether it was open. Frames keep flowing (Koe
+    /// stops neither its poller nor the UDP connection), so the position goes on.
+    pub fn close_voice(&mut self) -> bool {
+        if !self.is_connected() {
+            return false;
+        }
+        self.gateway_open = false;
         true
     }
 
@@ -242,10 +377,11 @@ impl SimPlayer {
     /// Starts a track, replacing the current one: TrackEnd `replaced`, then TrackStart.
     pub fn play(&mut self, at: Instant, new: NewTrack, paused: bool) -> Vec<IncomingMessage> {
         let mut out = Vec::new();
+        // Lavalink sets the pause state before it plays.
+        self.pause_flag(at, paused);
         if let Some(old) = self.track.take() {
-            out.push(self.end_event(&old, old.position(at), TrackEndReason::Replaced));
+            out.push(self.end_event(&old, at, old.position(at), TrackEndReason::Replaced));
         }
-        self.paused = paused;
         let seekable = new.decoded.info.is_seekable;
         let start = new.position.filter(|_| seekable).unwrap_or(0);
         let fail_at = matches!(new.behaviour, Behaviour::FailOnStart(_)).then_some(at);
@@ -267,6 +403,7 @@ impl SimPlayer {
             guild_id: self.guild,
             track: track.to_track(start),
         })));
+        self.loss.started(at);
         self.track = Some(track);
         self.next_update = Some(at);
         self.rebase(at);
@@ -278,7 +415,7 @@ impl SimPlayer {
         self.next_update = None;
         self.track
             .take()
-            .map(|old| self.end_event(&old, old.position(at), TrackEndReason::Stopped))
+            .map(|old| self.end_event(&old, at, old.position(at), TrackEndReason::Stopped))
             .into_iter()
             .collect()
     }
@@ -290,16 +427,24 @@ impl SimPlayer {
 
     /// Fires the earliest due item if it is due at or before `now`; answers the messages it
     /// produced, or `None` when nothing was due.
+    ///
+    /// An item that fell due before `not_before` (while the node was hung) fires at
+    /// `not_before`, when the thawed node gets to it.
     pub fn fire_next(
         &mut self,
         now: Instant,
+        not_before: Instant,
         timing: &Timing,
     ) -> Option<(Instant, Vec<IncomingMessage>)> {
         let (at, due) = self.next_due(timing).filter(|(at, _)| *at <= now)?;
+        let at = at.max(not_before);
         Some((at, self.fire(at, due, timing)))
     }
 
     fn next_due(&self, timing: &Timing) -> Option<(Instant, Due)> {
+        if self.frozen {
+            return None;
+        }
         let mut best: Option<(Instant, Due)> = None;
         let mut consider = |at: Instant, due: Due| {
             if best.is_none_or(|(current, _)| at < current) {
@@ -338,7 +483,7 @@ impl SimPlayer {
                 self.next_update = None;
                 self.track
                     .take()
-                    .map(|old| self.end_event(&old, position, TrackEndReason::Finished))
+                    .map(|old| self.end_event(&old, at, position, TrackEndReason::Finished))
                     .into_iter()
                     .collect()
             }
@@ -404,11 +549,19 @@ impl SimPlayer {
                 track: old.to_track(position),
                 exception,
             })),
-            self.end_event(&old, position, reason),
+            self.end_event(&old, at, position, reason),
         ]
     }
 
-    fn end_event(&self, track: &Active, position: u64, reason: TrackEndReason) -> IncomingMessage {
+    /// A `TrackEndEvent` at `at` (which the loss counter hears too).
+    fn end_event(
+        &mut self,
+        track: &Active,
+        at: Instant,
+        position: u64,
+        reason: TrackEndReason,
+    ) -> IncomingMessage {
+        self.loss.ended(at);
         IncomingMessage::Event(Event::TrackEnd(TrackEnd {
             guild_id: self.guild,
             track: track.to_track(position),
@@ -418,7 +571,7 @@ impl SimPlayer {
 
     /// Re-anchors the position at `at` and recomputes whether the track advances.
     fn rebase(&mut self, at: Instant) {
-        let playing = !self.paused && self.voice.is_some();
+        let playing = !self.paused && self.voice.is_some() && !self.frozen;
         if let Some(track) = &mut self.track {
             track.base_pos = track.position(at);
             track.base_at = at;

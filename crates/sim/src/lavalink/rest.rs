@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lavalink::codec::{self, DecodedTrack};
@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::catalogue::{self, Loaded};
+use super::config::LAVAPLAYER_VERSION;
 use super::node::AppState;
 use super::playback::{NewTrack, SimPlayer, Timing};
 
@@ -77,13 +78,18 @@ pub(crate) async fn api_version(request: Request, next: Next) -> Response {
     response
 }
 
-/// Fills in Lavalink's error body `{timestamp, status, error, message, path}`.
+/// Fills in Lavalink's error body `{timestamp, status, error, trace?, message, path}`.
+///
+/// `trace` only when the query asks for it: Lavalink's `application.yml` sets
+/// `server.error.include-stacktrace: ON_PARAM`, and Spring Boot's error controller then adds the
+/// stack trace when the `trace` parameter is present and not `false` (any case).
 pub(crate) async fn error_body(
     State(shared): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
+    let wants_trace = trace_requested(request.uri());
     let mut response = next.run(request).await;
     let Some(ErrorMarker(message)) = response.extensions_mut().remove::<ErrorMarker>() else {
         return response;
@@ -93,7 +99,7 @@ pub(crate) async fn error_body(
         timestamp: shared.wall_now_ms(),
         status: status.as_u16(),
         error: status.canonical_reason().unwrap_or("Error").to_owned(),
-        trace: None,
+        trace: wants_trace.then(|| stack_trace(status, &message)),
         message,
         path,
     };
@@ -104,6 +110,34 @@ pub(crate) async fn error_body(
         }
     }
     answer
+}
+
+/// Whether the query asks for the stack trace, as Spring Boot's
+/// `AbstractErrorController.getTraceParameter` decides: the first `trace` parameter is present
+/// and is not `false` (ignoring case), so `trace`, `trace=` and `trace=1` ask for it too.
+fn trace_requested(uri: &Uri) -> bool {
+    Query::<Vec<(String, String)>>::try_from_uri(uri).is_ok_and(|Query(pairs)| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == "trace")
+            .is_some_and(|(_, value)| !value.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// A stack trace for an error body. The real node prints the Java exception behind the error
+/// (usually Spring's `ResponseStatusException`) and its frames; the stand-in has no Java frames,
+/// so it writes the exception line a `ResponseStatusException` would give and one frame that
+/// says where it comes from.
+fn stack_trace(status: StatusCode, message: &str) -> String {
+    let name = status
+        .canonical_reason()
+        .unwrap_or("ERROR")
+        .to_ascii_uppercase()
+        .replace([' ', '-'], "_");
+    format!(
+        "org.springframework.web.server.ResponseStatusException: {} {name} \"{message}\"\n\tat dimby.sim.lavalink.Rest(stand-in)\n",
+        status.as_u16()
+    )
 }
 
 /// REST authorization: missing gives 401, wrong gives 403, both without a body (as Lavalink).
@@ -164,7 +198,7 @@ pub(crate) async fn info(State(shared): State<AppState>) -> Json<Info> {
             commit_time: 1_735_689_600_000,
         },
         jvm: "21.0.5".into(),
-        lavaplayer: "2.2.3".into(),
+        lavaplayer: LAVAPLAYER_VERSION.into(),
         source_managers: ["youtube", "soundcloud", "http", "sim"]
             .map(String::from)
             .to_vec(),
@@ -369,11 +403,17 @@ pub(crate) async fn update_player(
 ) -> Result<Json<Player>, ApiError> {
     let guild = parse_guild(&guild)?;
     let mut update: UpdatePlayer = parse_body(&body)?;
+    if update.track == Some(None) {
+        // Lavalink's `track` is a non-nullable `Omissible<PlayerUpdateTrack>`: kotlinx refuses
+        // the null while reading the body, before the session is looked up.
+        tracing::debug!("malformed request body: track is null");
+        return Err(malformed_body());
+    }
     shared
         .with_state(|state, _| state.open_session(&session_id).map(|_| ()))
         .ok_or_else(session_not_found)?;
 
-    let (encoded, identifier, user_data) = match update.track.take() {
+    let (encoded, identifier, user_data) = match update.track.take().flatten() {
         Some(track) => {
             if update.encoded_track.is_some() || update.identifier.is_some() {
                 return Err(ApiError::bad_request(
@@ -543,16 +583,10 @@ fn resolve_identifier(identifier: &str) -> Result<TrackRequest, ApiError> {
             return Err(ApiError::bad_request(exception.message.unwrap_or_default()));
         }
     };
-    let track = encode(info)?;
-    let decoded = DecodedTrack {
-        version: 3,
-        info: track.info,
-        source_data: Vec::new(),
-    };
-    Ok(TrackRequest::Play(Box::new(new_track(
-        decoded,
-        track.encoded,
-    ))))
+    let decoded = fresh(info);
+    let encoded = codec::encode_decoded(&decoded)
+        .map_err(|error| ApiError::internal(format!("Failed to encode track: {error}")))?;
+    Ok(TrackRequest::Play(Box::new(new_track(decoded, encoded))))
 }
 
 fn new_track(decoded: DecodedTrack, encoded: String) -> NewTrack {
@@ -567,13 +601,24 @@ fn new_track(decoded: DecodedTrack, encoded: String) -> NewTrack {
     }
 }
 
+/// A freshly loaded track as lavaplayer would encode it: the current message version and the
+/// source's own bytes (the probe name of an `http` track).
+fn fresh(info: TrackInfo) -> DecodedTrack {
+    DecodedTrack {
+        version: codec::CURRENT_VERSION,
+        source_data: catalogue::source_data(&info),
+        info,
+    }
+}
+
 /// Encodes track info as a freshly loaded track.
 fn encode(info: TrackInfo) -> Result<Track, ApiError> {
-    let encoded = codec::encode_track(&info)
+    let decoded = fresh(info);
+    let encoded = codec::encode_decoded(&decoded)
         .map_err(|error| ApiError::internal(format!("Failed to encode track: {error}")))?;
     Ok(Track {
         encoded,
-        info,
+        info: decoded.info,
         plugin_info: Map::new(),
         user_data: Map::new(),
     })
@@ -594,8 +639,16 @@ fn decoded_track(encoded: &str) -> Result<Track, ApiError> {
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         tracing::debug!(%error, "malformed request body");
-        ApiError::bad_request("Failed to read request")
+        malformed_body()
     })
+}
+
+/// A body that does not read as the expected type. In Lavalink the kotlinx converter throws,
+/// Spring turns that into `HttpMessageNotReadableException`, whose default handler calls
+/// `sendError(400)` without a message, so Undertow fills in the reason phrase and Spring Boot's
+/// error attributes report it as the message.
+fn malformed_body() -> ApiError {
+    ApiError::bad_request("Bad Request")
 }
 
 fn parse_guild(raw: &str) -> Result<GuildId, ApiError> {

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lavalink::model::{Cpu, FrameStats, GuildId, IncomingMessage, Memory, Ready, Stats};
+use lavalink::model::{
+    Cpu, Event, FrameStats, GuildId, IncomingMessage, Memory, Ready, Stats, WebSocketClosed,
+};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::playback::{SimPlayer, Timing, millis};
 
@@ -29,6 +31,25 @@ pub(crate) enum Outbound {
     Close(u16, &'static str),
 }
 
+/// How the node cuts a socket out of band (ahead of anything still queued for it, and even
+/// while hung).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// End the connection without a close frame.
+    Reset,
+    /// Send a close frame with this code, then end the connection.
+    Close(u16),
+}
+
+/// The handles of one socket's writer task.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    /// Messages and close requests, in order.
+    pub tx: mpsc::UnboundedSender<Outbound>,
+    /// The out-of-band cut.
+    pub cut: oneshot::Sender<Cut>,
+}
+
 /// How a session currently reaches its client.
 #[derive(Debug)]
 enum Link {
@@ -36,6 +57,7 @@ enum Link {
     Open {
         conn: u64,
         tx: mpsc::UnboundedSender<Outbound>,
+        cut: Option<oneshot::Sender<Cut>>,
     },
     /// The socket closed and resuming is on: messages queue until `deadline`.
     Detached {
@@ -82,6 +104,10 @@ pub(crate) struct NodeState {
     pub cores: u32,
     /// Messages handed to socket writers and not yet written (shared with the writers).
     in_flight: Arc<AtomicU64>,
+    /// When the node hung, while it hangs: nothing falls due and playback stands still.
+    frozen_since: Option<Instant>,
+    /// When the node was last thawed: what fell due while it hung happens then.
+    thawed_at: Instant,
 }
 
 impl NodeState {
@@ -100,6 +126,53 @@ impl NodeState {
             started: now,
             cores,
             in_flight,
+            frozen_since: None,
+            thawed_at: now,
+        }
+    }
+
+    /// The node hangs (a frozen process): from `now` on every player stands still, and nothing
+    /// falls due (no playerUpdate, stats, track end, stuck event or resume timeout) until
+    /// [`NodeState::thaw`].
+    pub fn freeze(&mut self, now: Instant) {
+        if self.frozen_since.is_some() {
+            return;
+        }
+        self.frozen_since = Some(now);
+        self.freeze_players(now);
+        tracing::info!("node frozen: playback stands still");
+    }
+
+    /// The hang ends: players go on from where they stood, and whatever fell due while frozen
+    /// (playerUpdates, stats, a resume timeout, the stuck report of a track that had already
+    /// stalled) happens now, as a thawed process's overdue timers fire at once.
+    pub fn thaw(&mut self, now: Instant) {
+        let Some(since) = self.frozen_since.take() else {
+            return;
+        };
+        self.thawed_at = now;
+        for player in self
+            .sessions
+            .values_mut()
+            .flat_map(|session| session.players.values_mut())
+        {
+            player.set_frozen(now, false);
+        }
+        tracing::info!(
+            frozen_ms = millis(now.saturating_duration_since(since)),
+            "node thawed: playback goes on"
+        );
+    }
+
+    /// Freezes every player not frozen yet (also one a request that raced the hang created).
+    fn freeze_players(&mut self, now: Instant) {
+        for player in self
+            .sessions
+            .values_mut()
+            .flat_map(|session| session.players.values_mut())
+            .filter(|player| !player.is_frozen())
+        {
+            player.set_frozen(now, true);
         }
     }
 
@@ -123,13 +196,19 @@ impl NodeState {
         &mut self,
         hello: &Hello,
         conn: u64,
-        tx: mpsc::UnboundedSender<Outbound>,
+        writer: Writer,
         now: Instant,
     ) -> (String, bool) {
+        let Writer { tx, cut } = writer;
+        let link = Link::Open {
+            conn,
+            tx,
+            cut: Some(cut),
+        };
         if let Some(id) = hello.session_id.as_deref().filter(|id| self.can_resume(id)) {
             let id = id.to_owned();
             if let Some(session) = self.sessions.get_mut(&id) {
-                let old = std::mem::replace(&mut session.link, Link::Open { conn, tx });
+                let old = std::mem::replace(&mut session.link, link);
                 let ready = IncomingMessage::Ready(Ready {
                     resumed: true,
                     session_id: id.clone(),
@@ -162,7 +241,7 @@ impl NodeState {
                 resuming: false,
                 timeout_secs: 60,
                 players: BTreeMap::new(),
-                link: Link::Open { conn, tx },
+                link,
                 next_stats: now,
             },
         );
@@ -177,12 +256,82 @@ impl NodeState {
     /// The socket `conn` of session `id` closed: detach the session if resuming is on, else
     /// destroy it with its players.
     pub fn detach(&mut self, id: &str, conn: u64, now: Instant) {
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get(id) else {
             return;
         };
         if !matches!(session.link, Link::Open { conn: open, .. } if open == conn) {
             return;
         }
+        self.unlink(id, now);
+    }
+
+    /// The network dropped every open socket: each is cut (with a close frame when `close_code`
+    /// is given) and its session detached or destroyed exactly as on any closed socket, at once,
+    /// so that whatever falls due from now on queues (or is gone). Answers how many were cut.
+    pub fn drop_connections(&mut self, close_code: Option<u16>, now: Instant) -> usize {
+        let open: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|session| session.is_open())
+            .map(|session| session.id.clone())
+            .collect();
+        let how = close_code.map_or(Cut::Reset, Cut::Close);
+        for id in &open {
+            if let Some(Session {
+                link: Link::Open { cut, .. },
+                ..
+            }) = self.sessions.get_mut(id)
+            {
+                // A writer that is already gone needs no cut.
+                if let Some(cut) = cut.take() {
+                    let _ = cut.send(how);
+                }
+            }
+            tracing::info!(session = id, ?how, "connection dropped");
+            self.unlink(id, now);
+        }
+        open.len()
+    }
+
+    /// Sessions whose player for `guild` has an open voice gateway (only `session` when given).
+    pub fn voice_connected(&self, guild: GuildId, session: Option<&str>) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| session.is_none_or(|wanted| wanted == s.id))
+            .filter(|s| s.players.get(&guild).is_some_and(SimPlayer::is_connected))
+            .map(|s| s.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Discord closed the voice gateway of session `id`'s player for the guild of `closed`: the
+    /// event, then a playerUpdate (as Lavalink's `WsEventHandler.gatewayClosed`); both queue or
+    /// drop as any message while the session is detached. Answers whether it was open.
+    pub fn close_voice(&mut self, id: &str, closed: WebSocketClosed, now: Instant) -> bool {
+        let timing = self.timing;
+        let Some(player) = self
+            .sessions
+            .get_mut(id)
+            .and_then(|session| session.players.get_mut(&closed.guild_id))
+        else {
+            return false;
+        };
+        if !player.close_voice() {
+            return false;
+        }
+        let update = player.update_message(now, &timing);
+        self.send(id, IncomingMessage::Event(Event::WebSocketClosed(closed)));
+        self.send(id, update);
+        true
+    }
+
+    /// A session's socket is gone: detach the session if resuming is on, else destroy it.
+    fn unlink(&mut self, id: &str, now: Instant) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         if session.resuming {
             let timeout = session.timeout_secs;
             session.link = Link::Detached {
@@ -242,15 +391,21 @@ impl NodeState {
         }
     }
 
-    /// Emits everything that fell due up to `now`, each at its own instant, in time order.
+    /// Emits everything that fell due up to `now`, each at its own instant, in time order (what
+    /// fell due during a hang at the instant of the thaw). Nothing while the node hangs.
     pub fn advance_to(&mut self, now: Instant, load: f64) {
+        if self.frozen_since.is_some() {
+            self.freeze_players(now);
+            return;
+        }
         loop {
-            let Some((at, target)) = self.next_due() else {
+            let Some((due, target)) = self.next_due() else {
                 return;
             };
-            if at > now {
+            if due > now {
                 return;
             }
+            let at = due.max(self.thawed_at);
             match target {
                 Target::Stats(id) => {
                     let stats = self.stats(Some(&id), at, load);
@@ -270,7 +425,7 @@ impl NodeState {
                         .sessions
                         .get_mut(&id)
                         .and_then(|session| session.players.get_mut(&guild))
-                        .and_then(|player| player.fire_next(now, &timing));
+                        .and_then(|player| player.fire_next(now, at, &timing));
                     for message in fired.map(|(_, messages)| messages).unwrap_or_default() {
                         self.send(&id, message);
                     }
@@ -279,8 +434,11 @@ impl NodeState {
         }
     }
 
-    /// The earliest instant anything falls due.
+    /// The earliest instant anything falls due (none while the node hangs).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.frozen_since.is_some() {
+            return None;
+        }
         self.next_due().map(|(at, _)| at)
     }
 
@@ -315,7 +473,7 @@ impl NodeState {
             .count() as u64;
         let frame_stats = session
             .and_then(|id| self.sessions.get(id))
-            .and_then(|session| frame_stats(session, load));
+            .and_then(|session| frame_stats(session, load, at, self.started));
         let allocated = 256 * MIB;
         let used = (64 + players * 2).min(240) * MIB;
         Stats {
@@ -359,14 +517,16 @@ enum Target {
     Player(String, GuildId),
 }
 
-/// Per-player averages over a session's playing players; a player without a voice connection
-/// pulls no frames at all (all deficit), an overloaded node nulls and misses frames.
+/// Per-player averages over a session's playing players whose frame counts are usable (as
+/// Lavalink's `StatsCollector`: null until one has played since before the previous whole
+/// minute, see [`SimPlayer::frame_data_usable`]); a player without a voice connection pulls no
+/// frames at all (all deficit), an overloaded node nulls and misses frames.
 #[allow(clippy::cast_possible_truncation)]
-fn frame_stats(session: &Session, load: f64) -> Option<FrameStats> {
+fn frame_stats(session: &Session, load: f64, at: Instant, origin: Instant) -> Option<FrameStats> {
     let playing: Vec<&SimPlayer> = session
         .players
         .values()
-        .filter(|p| p.is_playing())
+        .filter(|p| p.is_playing() && p.frame_data_usable(at, origin))
         .collect();
     if playing.is_empty() {
         return None;
@@ -376,7 +536,7 @@ fn frame_stats(session: &Session, load: f64) -> Option<FrameStats> {
     let deficit_each = (900.0 * load).round() as i64;
     let (mut sent, mut nulled) = (0, 0);
     for player in &playing {
-        if player.is_connected() {
+        if player.pulls_frames() {
             sent += FRAMES_PER_MINUTE - nulled_each - deficit_each;
             nulled += nulled_each;
         }

@@ -7,10 +7,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::node::{AppState, Shared, flipped};
-use super::session::{Hello, Outbound};
+use super::session::{Cut, Hello, Outbound, Writer};
 
 /// The handshake: wrong or missing password 401, missing `User-Id` 400, and the response
 /// header `Session-Resumed` on every successful upgrade.
@@ -88,13 +88,19 @@ enum End {
     /// The client sent a close frame (answered once the session is detached, so a client that
     /// saw the answer knows the node is done with the socket).
     ClientClosed,
+    /// The node cut the connection (a dropped-connections fault); the session was already
+    /// detached or destroyed when the cut was ordered.
+    Cut,
 }
 
 async fn run(shared: AppState, socket: WebSocket, hello: Hello, mut kill: watch::Receiver<bool>) {
     let _open = OpenSocket::new(&shared);
     let conn = shared.next_conn();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let (session_id, resumed) = shared.with_state(|state, now| state.attach(&hello, conn, tx, now));
+    let (cut, mut cut_order) = oneshot::channel();
+    let writer = Writer { tx, cut };
+    let (session_id, resumed) =
+        shared.with_state(|state, now| state.attach(&hello, conn, writer, now));
     tracing::info!(
         node = shared.config.name,
         session = session_id,
@@ -104,10 +110,24 @@ async fn run(shared: AppState, socket: WebSocket, hello: Hello, mut kill: watch:
     );
     let (mut sink, mut stream) = socket.split();
     let mut hang_flag = shared.hang_flag();
+    // Dropped unused when the session lets go of the link (then the queue ends the socket).
+    let mut cut_armed = true;
     let end = loop {
         let hung = *hang_flag.borrow_and_update();
         tokio::select! {
+            // A crash, then a cut, win over anything still queued.
+            biased;
             () = flipped(&mut kill) => break End::Killed,
+            cut = &mut cut_order, if cut_armed => match cut {
+                Ok(Cut::Reset) => break End::Cut,
+                Ok(Cut::Close(code)) => {
+                    let frame = CloseFrame { code, reason: "".into() };
+                    // The peer may already be gone; the connection ends either way.
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break End::Cut;
+                }
+                Err(_) => cut_armed = false,
+            },
             changed = hang_flag.changed() => if changed.is_err() { break End::Killed },
             outbound = rx.recv(), if !hung => match outbound {
                 Some(Outbound::Message(message)) => {
@@ -148,6 +168,12 @@ async fn run(shared: AppState, socket: WebSocket, hello: Hello, mut kill: watch:
     match end {
         End::Killed => {
             tracing::debug!(session = session_id, "socket dropped by crash");
+        }
+        End::Cut => {
+            tracing::debug!(
+                session = session_id,
+                "socket cut by a dropped-connections fault"
+            );
         }
         End::Closed | End::ClientClosed => {
             tracing::info!(

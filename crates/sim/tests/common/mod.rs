@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderName, HeaderValue, Method};
-use lavalink::model::{Event, IncomingMessage, PlayerUpdate, Stats, Track, VoiceState};
+use lavalink::model::{
+    Event, IncomingMessage, PlayerUpdate, Stats, Track, VoiceState, WebSocketClosed,
+};
 use serde_json::{Value, json};
 use sim::lavalink::{NodeConfig, SimNode};
 use tokio::net::TcpStream;
@@ -307,6 +309,30 @@ impl Socket {
         match self.until(|m| matches!(m, IncomingMessage::Stats(_))).await {
             IncomingMessage::Stats(stats) => stats,
             _ => unreachable!(),
+        }
+    }
+
+    /// Reads until the node ends the socket: the code of its close frame, or `None` when the
+    /// connection ended without one.
+    pub async fn ended(&mut self) -> Option<u16> {
+        loop {
+            match self.frame().await {
+                None | Some(Err(_)) => return None,
+                Some(Ok(frame)) => {
+                    if let Some((code, _)) = frame.as_close() {
+                        return Some(u16::from(code));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next `WebSocketClosedEvent`, skipping stats and player updates (fails on another
+    /// event).
+    pub async fn voice_closed(&mut self) -> WebSocketClosed {
+        match self.event().await {
+            Event::WebSocketClosed(closed) => closed,
+            other => panic!("expected WebSocketClosedEvent, got {other:?}"),
         }
     }
 
