@@ -6,5 +6,7 @@
 pub mod admin;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod logging;
 pub mod nodes_cli;
+pub mod reload;

@@ -1,0 +1,475 @@
+//! Configuration: a TOML file, then environment variables, validated at start with errors that
+//! name the key (and the file or variable it came from). Secrets never show in `Debug` output or
+//! in errors.
+//!
+//! Environment variables use the `DIMBY_` prefix and `__` between levels, e.g.
+//! `DIMBY_ADMIN__LISTEN=0.0.0.0:8080`. Shorter names are accepted where operators expect them:
+//! `DIMBY_DISCORD_TOKEN` (discord.token) and `DIMBY_ADMIN_TOKEN` (admin.token).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cluster::{ClusterConfig, NodeSpec, RegionRule, SelectionPolicy};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// A secret (token, password): deserialized like a string, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Discord.
+    #[serde(default)]
+    pub discord: DiscordConfig,
+    /// The Lavalink nodes and how the cluster treats them.
+    #[serde(default)]
+    pub lavalink: LavalinkConfig,
+    /// The admin HTTP server.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Where state is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[discord]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The bot token (`DIMBY_DISCORD_TOKEN`).
+    pub token: Option<Secret>,
+    /// Register slash commands in this guild only (instant updates while developing).
+    pub dev_guild: Option<u64>,
+}
+
+/// `[lavalink]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LavalinkConfig {
+    /// The nodes (`[[lavalink.nodes]]`).
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+    /// `penalty` (default), `least-players` or `least-latency`.
+    #[serde(default)]
+    pub selection: SelectionPolicy,
+    /// Voice endpoint prefix to region (`[[lavalink.regions]]`).
+    #[serde(default)]
+    pub regions: Vec<RegionRule>,
+    /// Probe every this many milliseconds.
+    #[serde(default = "defaults::probe_interval_ms")]
+    pub probe_interval_ms: u64,
+    /// A probe slower than this fails.
+    #[serde(default = "defaults::probe_timeout_ms")]
+    pub probe_timeout_ms: u64,
+    /// Consecutive failed probes that open a node's circuit.
+    #[serde(default = "defaults::probe_failure_threshold")]
+    pub probe_failure_threshold: u32,
+    /// After an abnormal socket loss, how long to wait for the session to resume before moving.
+    #[serde(default = "defaults::resume_window_ms")]
+    pub resume_window_ms: u64,
+    /// How long a node keeps our session for a resume.
+    #[serde(default = "defaults::session_resume_timeout_s")]
+    pub session_resume_timeout_s: u64,
+    /// Moves in flight at once.
+    #[serde(default = "defaults::max_concurrent_moves")]
+    pub max_concurrent_moves: usize,
+    /// Moves in flight at once onto one node.
+    #[serde(default = "defaults::max_concurrent_per_target")]
+    pub max_concurrent_per_target: usize,
+}
+
+impl Default for LavalinkConfig {
+    fn default() -> Self {
+        Self {
+            nodes: Vec::new(),
+            selection: SelectionPolicy::default(),
+            regions: Vec::new(),
+            probe_interval_ms: defaults::probe_interval_ms(),
+            probe_timeout_ms: defaults::probe_timeout_ms(),
+            probe_failure_threshold: defaults::probe_failure_threshold(),
+            resume_window_ms: defaults::resume_window_ms(),
+            session_resume_timeout_s: defaults::session_resume_timeout_s(),
+            max_concurrent_moves: defaults::max_concurrent_moves(),
+            max_concurrent_per_target: defaults::max_concurrent_per_target(),
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where the admin server listens.
+    #[serde(default = "defaults::admin_listen")]
+    pub listen: SocketAddr,
+    /// The token the admin API requires (`DIMBY_ADMIN_TOKEN`); unset disables the admin API.
+    pub token: Option<Secret>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::admin_listen(),
+            token: None,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The data directory (the SQLite file lives here).
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: defaults::data_dir(),
+        }
+    }
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub fn probe_interval_ms() -> u64 {
+        5_000
+    }
+    pub fn probe_timeout_ms() -> u64 {
+        2_000
+    }
+    pub fn probe_failure_threshold() -> u32 {
+        2
+    }
+    pub fn resume_window_ms() -> u64 {
+        3_000
+    }
+    pub fn session_resume_timeout_s() -> u64 {
+        60
+    }
+    pub fn max_concurrent_moves() -> usize {
+        64
+    }
+    pub fn max_concurrent_per_target() -> usize {
+        16
+    }
+    pub fn admin_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn data_dir() -> PathBuf {
+        PathBuf::from("data")
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A value could not be read (figment names the key and where it came from).
+    #[error("{0}")]
+    Load(String),
+    /// A value was read but is not acceptable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, e.g. `lavalink.nodes[1].url`.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// Keys whose values must never appear in an error.
+const SECRET_KEYS: [&str; 3] = ["token", "password", "basic_auth"];
+
+impl Config {
+    /// Reads `path` (when given), then the environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Self::from_figment(&figment.merge(env()))
+    }
+
+    /// Extracts and validates a configuration from any figment (tests use this directly).
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: Self = figment.extract().map_err(|error| {
+            let messages: Vec<String> = error.into_iter().map(|e| describe(&e)).collect();
+            ConfigError::Load(messages.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, node) in self.lavalink.nodes.iter().enumerate() {
+            node.validate().map_err(|e| ConfigError::Invalid {
+                key: format!("lavalink.nodes[{i}]"),
+                message: e.to_string(),
+            })?;
+        }
+        cluster::validate_nodes(&self.lavalink.nodes).map_err(|e| ConfigError::Invalid {
+            key: "lavalink.nodes".into(),
+            message: e.to_string(),
+        })?;
+        let positive = [
+            (
+                "lavalink.probe_interval_ms",
+                self.lavalink.probe_interval_ms,
+            ),
+            ("lavalink.probe_timeout_ms", self.lavalink.probe_timeout_ms),
+            (
+                "lavalink.session_resume_timeout_s",
+                self.lavalink.session_resume_timeout_s,
+            ),
+            (
+                "lavalink.max_concurrent_moves",
+                u64::try_from(self.lavalink.max_concurrent_moves).unwrap_or(u64::MAX),
+            ),
+            (
+                "lavalink.max_concurrent_per_target",
+                u64::try_from(self.lavalink.max_concurrent_per_target).unwrap_or(u64::MAX),
+            ),
+            (
+                "lavalink.probe_failure_threshold",
+                u64::from(self.lavalink.probe_failure_threshold),
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Invalid {
+                key: (*key).to_owned(),
+                message: "must be greater than zero".into(),
+            });
+        }
+        if self.lavalink.probe_timeout_ms >= self.lavalink.probe_interval_ms {
+            return Err(ConfigError::Invalid {
+                key: "lavalink.probe_timeout_ms".into(),
+                message: format!(
+                    "must be shorter than lavalink.probe_interval_ms ({} ms)",
+                    self.lavalink.probe_interval_ms
+                ),
+            });
+        }
+        if self
+            .admin
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "admin.token".into(),
+                message: "is empty; leave it unset to disable the admin API".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The cluster's configuration for the bot user `user_id`.
+    pub fn cluster(&self, user_id: u64) -> ClusterConfig {
+        let l = &self.lavalink;
+        let mut config = ClusterConfig::new(user_id, l.nodes.clone());
+        config.selection = l.selection;
+        config.regions.clone_from(&l.regions);
+        config.probe.interval = Duration::from_millis(l.probe_interval_ms);
+        config.probe.timeout = Duration::from_millis(l.probe_timeout_ms);
+        config.probe.failure_threshold = l.probe_failure_threshold;
+        config.failover.resume_window = Duration::from_millis(l.resume_window_ms);
+        config.failover.max_concurrent_moves = l.max_concurrent_moves;
+        config.failover.max_concurrent_per_target = l.max_concurrent_per_target;
+        config.client.resume_timeout = Duration::from_secs(l.session_resume_timeout_s);
+        config
+    }
+}
+
+/// The environment provider: `DIMBY_SECTION__KEY`, plus the short aliases.
+fn env() -> Figment {
+    Figment::new()
+        .merge(
+            Env::prefixed("DIMBY_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DIMBY_DISCORD_TOKEN"])
+                .map(|_| "discord.token".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DIMBY_ADMIN_TOKEN"])
+                .map(|_| "admin.token".into()),
+        )
+}
+
+/// One figment error as a sentence naming the key and where it came from, with secret values
+/// hidden.
+fn describe(error: &figment::Error) -> String {
+    let key = error.path.join(".");
+    let secret = error
+        .path
+        .last()
+        .is_some_and(|last| SECRET_KEYS.contains(&last.as_str()));
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| {
+            m.source
+                .as_ref()
+                .map_or_else(|| m.name.to_string(), ToString::to_string)
+        })
+        .unwrap_or_default();
+    let what = if secret {
+        "invalid value (not shown: it is a secret)".to_owned()
+    } else {
+        error.kind.to_string()
+    };
+    match (key.is_empty(), source.is_empty()) {
+        (true, true) => what,
+        (true, false) => format!("{what} (in {source})"),
+        (false, true) => format!("{key}: {what}"),
+        (false, false) => format!("{key}: {what} (in {source})"),
+    }
+}
+
+#[cfg(test)]
+// figment's Jail returns its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    fn load_in(jail: &Jail, toml: &str) -> Result<Config, ConfigError> {
+        jail.create_file("dimby.toml", toml).expect("write");
+        Config::load(Some(Path::new("dimby.toml")))
+    }
+
+    #[test]
+    fn a_complete_file_loads_and_env_overrides_it() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DIMBY_ADMIN__LISTEN", "0.0.0.0:9090");
+            jail.set_env("DIMBY_DISCORD_TOKEN", "from-env");
+            let config = load_in(
+                jail,
+                r#"
+                [discord]
+                token = "from-file"
+                [admin]
+                listen = "127.0.0.1:8081"
+                token = "admin-secret"
+                [lavalink]
+                selection = "least-players"
+                [[lavalink.nodes]]
+                name = "n1"
+                url = "http://127.0.0.1:2333"
+                password = "youshallnotpass"
+                region = "eu"
+                "#,
+            )
+            .expect("valid");
+            assert_eq!(config.admin.listen.to_string(), "0.0.0.0:9090");
+            assert_eq!(
+                config.discord.token.as_ref().map(Secret::expose),
+                Some("from-env")
+            );
+            assert_eq!(config.lavalink.nodes.len(), 1);
+            assert_eq!(config.lavalink.selection, SelectionPolicy::LeastPlayers);
+            let cluster = config.cluster(7);
+            assert_eq!(cluster.nodes[0].region.as_deref(), Some("eu"));
+            assert!(!format!("{config:?}").contains("admin-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        Jail::expect_with(|jail| {
+            let error =
+                load_in(jail, "[admin]\nlisten = \"not an address\"\n").expect_err("bad address");
+            let text = error.to_string();
+            assert!(text.contains("admin.listen"), "{text}");
+            assert!(text.contains("dimby.toml"), "{text}");
+
+            let error = load_in(jail, "[lavalink]\nprobe_intervall_ms = 5\n").expect_err("typo");
+            assert!(error.to_string().contains("probe_intervall_ms"), "{error}");
+
+            let error = load_in(
+                jail,
+                "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"ftp://x\"\npassword = \"p\"\n",
+            )
+            .expect_err("bad url");
+            assert!(
+                error.to_string().starts_with("lavalink.nodes[0]"),
+                "{error}"
+            );
+
+            let error = load_in(jail, "[lavalink]\nprobe_timeout_ms = 9000\n").expect_err("order");
+            assert!(
+                error.to_string().starts_with("lavalink.probe_timeout_ms"),
+                "{error}"
+            );
+
+            assert!(matches!(
+                Config::load(Some(Path::new("missing.toml"))),
+                Err(ConfigError::MissingFile(_))
+            ));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_errors() {
+        Jail::expect_with(|jail| {
+            let error = load_in(
+                jail,
+                "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"http://x\"\npassword = 314159265\n",
+            )
+            .expect_err("a password must be a string");
+            let text = error.to_string();
+            assert!(text.contains("password"), "{text}");
+            assert!(!text.contains("314159265"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unrelated_dimby_variables_are_ignored() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DIMBY_LOG_FORMAT", "json");
+            jail.set_env("DIMBY_SIM_PASSWORD", "x");
+            let config = Config::load(None).expect("defaults");
+            assert!(config.lavalink.nodes.is_empty());
+            Ok(())
+        });
+    }
+}
