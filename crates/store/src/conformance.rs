@@ -1,0 +1,868 @@
+//! The [`Store`] trait's semantics as a test suite that every backend runs.
+//!
+//! Each function checks one behaviour against any store and panics (like a failed `assert!`) when
+//! the store does not behave. Each uses guild ids of its own (1001 to 1033, and some above 2^63) and
+//! forgets them before it starts, so they can run one after another on one store ([`run_all`], even
+//! twice), on a store with other data in it, or each on a fresh one (one `#[tokio::test]` per
+//! function). The handover
+//! functions take whatever sessions are stored before they start, so they expect no other process
+//! to be handing over through the same database meanwhile.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn conformance() {
+//!     let store = open_a_fresh_store().await;
+//!     store::conformance::run_all(&store).await;
+//! }
+//! ```
+
+use crate::{
+    Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
+    PositionSnapshot, QueueEntry, Store,
+};
+
+/// A guild id above 2^63, to check that ids round-trip whatever their top bit.
+pub const BIG_ID: u64 = u64::MAX - 6;
+
+/// Every behaviour, one after another, on one store.
+pub async fn run_all(store: &dyn Store) {
+    ping(store).await;
+    unknown_guild(store).await;
+    defaults(store).await;
+    entries_round_trip(store).await;
+    enqueue_appends_and_inserts(store).await;
+    enqueue_out_of_range(store).await;
+    remove(store).await;
+    remove_out_of_range(store).await;
+    move_entry(store).await;
+    move_out_of_range(store).await;
+    clear_queue(store).await;
+    replace_queue(store).await;
+    set_current(store).await;
+    advance_drop(store).await;
+    advance_requeue(store).await;
+    advance_empty_and_unknown(store).await;
+    save_position(store).await;
+    settings(store).await;
+    volume_out_of_range(store).await;
+    big_ids(store).await;
+    forget_guild(store).await;
+    load_all_guilds(store).await;
+    gateway_sessions(store).await;
+    lavalink_sessions(store).await;
+    concurrent_takes(store).await;
+}
+
+/// A queue entry whose fields are all derived from `n`, so that entries are told apart.
+pub fn entry(n: u64) -> QueueEntry {
+    QueueEntry {
+        track: format!("QAAAjQIAJFJpY2sgQXN0bGV5IC0gTmV2ZXIg{n}=="),
+        requester_id: 100_000 + n,
+        title: format!("Track {n} – “quoted” ☃"),
+        author: format!("Author {n}"),
+        length_ms: 180_000 + n,
+        uri: n
+            .is_multiple_of(2)
+            .then(|| format!("https://example.invalid/{n}")),
+        added_at_unix_ms: 1_700_000_000_000 + n,
+    }
+}
+
+/// Entries `range` as a vector.
+pub fn entries(range: std::ops::Range<u64>) -> Vec<QueueEntry> {
+    range.map(entry).collect()
+}
+
+/// Starts a behaviour from nothing stored for its guilds, whatever ran on the store before.
+async fn forget(store: &dyn Store, guilds: &[u64]) {
+    for guild in guilds {
+        store.forget_guild(*guild).await.expect("forget_guild");
+    }
+}
+
+async fn state(store: &dyn Store, guild: u64) -> GuildState {
+    store
+        .load_guild(guild)
+        .await
+        .expect("load_guild")
+        .unwrap_or_else(|| panic!("guild {guild} has no state"))
+}
+
+async fn queue(store: &dyn Store, guild: u64) -> Vec<QueueEntry> {
+    state(store, guild).await.queue
+}
+
+/// Entry numbers of a queue (see [`entry`]), for readable assertions.
+fn numbers(queue: &[QueueEntry]) -> Vec<u64> {
+    queue.iter().map(|e| e.requester_id - 100_000).collect()
+}
+
+async fn numbered_queue(store: &dyn Store, guild: u64) -> Vec<u64> {
+    numbers(&queue(store, guild).await)
+}
+
+/// `ping` answers.
+pub async fn ping(store: &dyn Store) {
+    store.ping().await.expect("ping");
+}
+
+/// A guild never written has no state, and operations that only take away do not create it.
+pub async fn unknown_guild(store: &dyn Store) {
+    let guild = 1_001;
+    forget(store, &[guild]).await;
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    assert!(matches!(
+        store.remove(guild, 0).await,
+        Err(Error::IndexOutOfRange { len: 0, .. })
+    ));
+    assert!(matches!(
+        store.move_entry(guild, 0, 0).await,
+        Err(Error::IndexOutOfRange { len: 0, .. })
+    ));
+    assert_eq!(store.clear_queue(guild).await.expect("clear"), 0);
+    assert!(
+        !store
+            .save_position(guild, PositionSnapshot::new(5, 6), true)
+            .await
+            .expect("save_position")
+    );
+    assert!(!store.forget_guild(guild).await.expect("forget"));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    let all = store.load_all_guilds().await.expect("load_all");
+    assert!(all.iter().all(|g| g.guild_id != guild));
+}
+
+/// The first write creates the guild with every other setting at its default.
+pub async fn defaults(store: &dyn Store) {
+    let guild = 1_002;
+    forget(store, &[guild]).await;
+    store
+        .set_loop(guild, LoopMode::Queue)
+        .await
+        .expect("set_loop");
+    let expected = GuildState {
+        loop_mode: LoopMode::Queue,
+        ..GuildState::new(guild)
+    };
+    assert_eq!(state(store, guild).await, expected);
+}
+
+/// Every field of an entry comes back as written (unicode, `None` and `Some` uri, big numbers).
+pub async fn entries_round_trip(store: &dyn Store) {
+    let guild = 1_003;
+    forget(store, &[guild]).await;
+    let mut odd = entry(7);
+    odd.requester_id = u64::MAX;
+    odd.length_ms = u64::MAX;
+    odd.added_at_unix_ms = u64::MAX - 1;
+    odd.title = String::new();
+    odd.uri = Some(String::new());
+    let written = vec![entry(1), entry(2), odd.clone()];
+    store.enqueue(guild, &written, None).await.expect("enqueue");
+    assert_eq!(queue(store, guild).await, written);
+    store
+        .set_current(guild, Some(&odd), PositionSnapshot::default())
+        .await
+        .expect("set_current");
+    assert_eq!(state(store, guild).await.current, Some(odd));
+}
+
+/// `enqueue` appends with `None`, inserts before the index otherwise (the end included) and
+/// returns the index of the first entry.
+pub async fn enqueue_appends_and_inserts(store: &dyn Store) {
+    let guild = 1_004;
+    forget(store, &[guild]).await;
+    assert_eq!(
+        store
+            .enqueue(guild, &entries(0..3), None)
+            .await
+            .expect("append"),
+        0
+    );
+    assert_eq!(
+        store
+            .enqueue(guild, &entries(3..5), None)
+            .await
+            .expect("append"),
+        3
+    );
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 2, 3, 4]);
+    assert_eq!(
+        store
+            .enqueue(guild, &entries(10..12), Some(0))
+            .await
+            .expect("front"),
+        0
+    );
+    assert_eq!(numbered_queue(store, guild).await, [10, 11, 0, 1, 2, 3, 4]);
+    assert_eq!(
+        store
+            .enqueue(guild, &entries(20..21), Some(3))
+            .await
+            .expect("middle"),
+        3
+    );
+    assert_eq!(
+        numbered_queue(store, guild).await,
+        [10, 11, 0, 20, 1, 2, 3, 4]
+    );
+    assert_eq!(
+        store
+            .enqueue(guild, &entries(30..31), Some(8))
+            .await
+            .expect("end"),
+        8
+    );
+    assert_eq!(
+        numbered_queue(store, guild).await,
+        [10, 11, 0, 20, 1, 2, 3, 4, 30]
+    );
+    assert_eq!(
+        store.enqueue(guild, &[], Some(2)).await.expect("nothing"),
+        2
+    );
+    assert_eq!(store.enqueue(guild, &[], None).await.expect("nothing"), 9);
+    assert_eq!(
+        numbered_queue(store, guild).await,
+        [10, 11, 0, 20, 1, 2, 3, 4, 30]
+    );
+    // A long playlist in front of a long queue.
+    store
+        .enqueue(guild, &entries(100..400), Some(1))
+        .await
+        .expect("playlist");
+    let queue = numbered_queue(store, guild).await;
+    assert_eq!(queue.len(), 309);
+    assert_eq!(queue[..3], [10, 100, 101]);
+    assert_eq!(queue[300..], [399, 11, 0, 20, 1, 2, 3, 4, 30]);
+}
+
+/// `enqueue` past the end is an error that changes nothing (and creates no guild).
+pub async fn enqueue_out_of_range(store: &dyn Store) {
+    let guild = 1_005;
+    forget(store, &[guild]).await;
+    assert!(matches!(
+        store.enqueue(guild, &entries(0..1), Some(1)).await,
+        Err(Error::IndexOutOfRange {
+            index: 1,
+            len: 0,
+            ..
+        })
+    ));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    store
+        .enqueue(guild, &entries(0..2), None)
+        .await
+        .expect("enqueue");
+    assert!(matches!(
+        store.enqueue(guild, &entries(5..6), Some(3)).await,
+        Err(Error::IndexOutOfRange {
+            index: 3,
+            len: 2,
+            ..
+        })
+    ));
+    assert_eq!(numbered_queue(store, guild).await, [0, 1]);
+}
+
+/// `remove` returns the entry and closes the gap.
+pub async fn remove(store: &dyn Store) {
+    let guild = 1_006;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..5), None)
+        .await
+        .expect("enqueue");
+    assert_eq!(store.remove(guild, 2).await.expect("remove"), entry(2));
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 3, 4]);
+    assert_eq!(store.remove(guild, 0).await.expect("remove head"), entry(0));
+    assert_eq!(store.remove(guild, 2).await.expect("remove tail"), entry(4));
+    assert_eq!(numbered_queue(store, guild).await, [1, 3]);
+    store
+        .enqueue(guild, &entries(9..10), Some(1))
+        .await
+        .expect("enqueue");
+    assert_eq!(numbered_queue(store, guild).await, [1, 9, 3]);
+}
+
+/// `remove` out of range is an error that changes nothing.
+pub async fn remove_out_of_range(store: &dyn Store) {
+    let guild = 1_007;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    for index in [3, 4, usize::MAX] {
+        match store.remove(guild, index).await {
+            Err(Error::IndexOutOfRange {
+                guild_id,
+                index: i,
+                len: 3,
+            }) => assert_eq!((guild_id, i), (guild, index)),
+            other => panic!("remove({index}) of 3 gave {other:?}"),
+        }
+    }
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 2]);
+}
+
+/// `move_entry` takes the entry out and puts it back so that it ends up at `to`.
+pub async fn move_entry(store: &dyn Store) {
+    let guild = 1_008;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..5), None)
+        .await
+        .expect("enqueue");
+    store.move_entry(guild, 0, 4).await.expect("move to back");
+    assert_eq!(numbered_queue(store, guild).await, [1, 2, 3, 4, 0]);
+    store.move_entry(guild, 4, 0).await.expect("move to front");
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 2, 3, 4]);
+    store.move_entry(guild, 1, 3).await.expect("move forward");
+    assert_eq!(numbered_queue(store, guild).await, [0, 2, 3, 1, 4]);
+    store.move_entry(guild, 3, 2).await.expect("move back");
+    assert_eq!(numbered_queue(store, guild).await, [0, 2, 1, 3, 4]);
+    store.move_entry(guild, 2, 2).await.expect("move nowhere");
+    assert_eq!(numbered_queue(store, guild).await, [0, 2, 1, 3, 4]);
+    assert_eq!(queue(store, guild).await[2], entry(1));
+}
+
+/// `move_entry` with either index out of range is an error that changes nothing.
+pub async fn move_out_of_range(store: &dyn Store) {
+    let guild = 1_009;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    for (from, to) in [(3, 0), (0, 3), (5, 5), (usize::MAX, 1)] {
+        assert!(
+            matches!(
+                store.move_entry(guild, from, to).await,
+                Err(Error::IndexOutOfRange { len: 3, .. })
+            ),
+            "move_entry({from}, {to}) of 3"
+        );
+    }
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 2]);
+}
+
+/// `clear_queue` empties the queue, returns the count and leaves the current entry alone.
+pub async fn clear_queue(store: &dyn Store) {
+    let guild = 1_010;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..4), None)
+        .await
+        .expect("enqueue");
+    store
+        .set_current(guild, Some(&entry(9)), PositionSnapshot::new(1, 2))
+        .await
+        .expect("set_current");
+    assert_eq!(store.clear_queue(guild).await.expect("clear"), 4);
+    let after = state(store, guild).await;
+    assert!(after.queue.is_empty());
+    assert_eq!(after.current, Some(entry(9)));
+    assert_eq!(store.clear_queue(guild).await.expect("clear again"), 0);
+}
+
+/// `replace_queue` swaps the whole queue (a shuffle), creating the guild if needed.
+pub async fn replace_queue(store: &dyn Store) {
+    let guild = 1_011;
+    forget(store, &[guild]).await;
+    store
+        .replace_queue(guild, &entries(0..3))
+        .await
+        .expect("replace");
+    assert_eq!(numbered_queue(store, guild).await, [0, 1, 2]);
+    let shuffled = [entry(2), entry(0), entry(1)];
+    store
+        .replace_queue(guild, &shuffled)
+        .await
+        .expect("shuffle");
+    assert_eq!(queue(store, guild).await, shuffled);
+    store.replace_queue(guild, &[]).await.expect("empty");
+    assert!(queue(store, guild).await.is_empty());
+    store
+        .enqueue(guild, &entries(5..6), None)
+        .await
+        .expect("enqueue");
+    assert_eq!(numbered_queue(store, guild).await, [5]);
+}
+
+/// `set_current` sets or clears the current entry and the position, and leaves the queue alone.
+pub async fn set_current(store: &dyn Store) {
+    let guild = 1_012;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..2), None)
+        .await
+        .expect("enqueue");
+    store
+        .set_current(guild, Some(&entry(7)), PositionSnapshot::new(42_000, 1_000))
+        .await
+        .expect("set_current");
+    let s = state(store, guild).await;
+    assert_eq!(s.current, Some(entry(7)));
+    assert_eq!(s.position, PositionSnapshot::new(42_000, 1_000));
+    assert_eq!(numbers(&s.queue), [0, 1]);
+    store
+        .set_current(guild, Some(&entry(8)), PositionSnapshot::start(2_000))
+        .await
+        .expect("replace current");
+    assert_eq!(state(store, guild).await.current, Some(entry(8)));
+    store
+        .set_current(guild, None, PositionSnapshot::start(3_000))
+        .await
+        .expect("clear current");
+    let s = state(store, guild).await;
+    assert_eq!(s.current, None);
+    assert_eq!(s.position, PositionSnapshot::start(3_000));
+    assert_eq!(numbers(&s.queue), [0, 1]);
+}
+
+/// `advance(Drop)` pops the head into current, drops the old current, resets the position and
+/// keeps paused.
+pub async fn advance_drop(store: &dyn Store) {
+    let guild = 1_013;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    store
+        .save_position(guild, PositionSnapshot::new(9, 9), true)
+        .await
+        .expect("pause");
+    let next = store
+        .advance(guild, Finished::Drop, 5_000)
+        .await
+        .expect("advance");
+    assert_eq!(next, Some(entry(0)));
+    let s = state(store, guild).await;
+    assert_eq!(s.current, Some(entry(0)));
+    assert_eq!(numbers(&s.queue), [1, 2]);
+    assert_eq!(s.position, PositionSnapshot::start(5_000));
+    assert!(s.paused, "advance keeps paused as it was");
+    assert_eq!(
+        store
+            .advance(guild, Finished::Drop, 6_000)
+            .await
+            .expect("advance"),
+        Some(entry(1))
+    );
+    assert_eq!(
+        store
+            .advance(guild, Finished::Drop, 7_000)
+            .await
+            .expect("advance"),
+        Some(entry(2))
+    );
+    assert_eq!(
+        store
+            .advance(guild, Finished::Drop, 8_000)
+            .await
+            .expect("advance"),
+        None
+    );
+    let s = state(store, guild).await;
+    assert_eq!((s.current, s.queue.len()), (None, 0));
+    assert_eq!(s.position, PositionSnapshot::start(8_000));
+}
+
+/// `advance(Requeue)` puts the old current at the back before popping the head, so the queue
+/// cycles, and a queue of one plays its track again.
+pub async fn advance_requeue(store: &dyn Store) {
+    let guild = 1_014;
+    forget(store, &[guild]).await;
+    store
+        .enqueue(guild, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    // No current yet: nothing to requeue.
+    assert_eq!(
+        store
+            .advance(guild, Finished::Requeue, 1)
+            .await
+            .expect("advance"),
+        Some(entry(0))
+    );
+    assert_eq!(numbered_queue(store, guild).await, [1, 2]);
+    assert_eq!(
+        store
+            .advance(guild, Finished::Requeue, 2)
+            .await
+            .expect("advance"),
+        Some(entry(1))
+    );
+    assert_eq!(numbered_queue(store, guild).await, [2, 0]);
+    let single = 1_015;
+    forget(store, &[single]).await;
+    store
+        .set_current(single, Some(&entry(5)), PositionSnapshot::new(100, 1))
+        .await
+        .expect("set_current");
+    for at in 2..5 {
+        assert_eq!(
+            store
+                .advance(single, Finished::Requeue, at)
+                .await
+                .expect("advance"),
+            Some(entry(5))
+        );
+        let s = state(store, single).await;
+        assert_eq!((s.current, s.queue.len()), (Some(entry(5)), 0));
+        assert_eq!(s.position, PositionSnapshot::start(at));
+    }
+}
+
+/// `advance` on an empty queue clears current; on an unknown guild it does nothing.
+pub async fn advance_empty_and_unknown(store: &dyn Store) {
+    let guild = 1_016;
+    forget(store, &[guild]).await;
+    store
+        .set_current(guild, Some(&entry(1)), PositionSnapshot::new(10, 10))
+        .await
+        .expect("set_current");
+    assert_eq!(
+        store
+            .advance(guild, Finished::Drop, 20)
+            .await
+            .expect("advance"),
+        None
+    );
+    assert_eq!(state(store, guild).await.current, None);
+    let unknown = 1_017;
+    forget(store, &[unknown]).await;
+    assert_eq!(
+        store
+            .advance(unknown, Finished::Requeue, 1)
+            .await
+            .expect("advance"),
+        None
+    );
+    assert_eq!(store.load_guild(unknown).await.expect("load"), None);
+}
+
+/// `save_position` updates position and paused of a known guild and reports whether it knew it.
+pub async fn save_position(store: &dyn Store) {
+    let guild = 1_018;
+    forget(store, &[guild]).await;
+    store.set_volume(guild, 50).await.expect("create");
+    assert!(
+        store
+            .save_position(
+                guild,
+                PositionSnapshot::new(61_000, 1_700_000_000_123),
+                true
+            )
+            .await
+            .expect("save")
+    );
+    let s = state(store, guild).await;
+    assert_eq!(s.position, PositionSnapshot::new(61_000, 1_700_000_000_123));
+    assert!(s.paused);
+    assert_eq!(s.volume, 50);
+    assert!(
+        store
+            .save_position(
+                guild,
+                PositionSnapshot::new(62_000, 1_700_000_001_123),
+                false
+            )
+            .await
+            .expect("save")
+    );
+    let s = state(store, guild).await;
+    assert!(!s.paused);
+    assert_eq!(s.position.position_ms, 62_000);
+}
+
+/// Volume, filters, loop mode and channels are each set on their own and read back.
+pub async fn settings(store: &dyn Store) {
+    let guild = 1_019;
+    forget(store, &[guild]).await;
+    for volume in [0, 1, 100, MAX_VOLUME] {
+        store.set_volume(guild, volume).await.expect("set_volume");
+        assert_eq!(state(store, guild).await.volume, volume);
+    }
+    let filters: Filters = serde_json::from_value(serde_json::json!({
+        "volume": 0.8,
+        "equalizer": [{"band": 0, "gain": 0.25}, {"band": 14, "gain": -0.25}],
+        "timescale": {"speed": 1.25, "pitch": 1.0, "rate": 1.0},
+        "pluginFilters": {"lavasrc": {"echo": {"delay": 0.5}}}
+    }))
+    .expect("filters JSON");
+    store
+        .set_filters(guild, &filters)
+        .await
+        .expect("set_filters");
+    assert_eq!(state(store, guild).await.filters, filters);
+    for mode in [LoopMode::Track, LoopMode::Queue, LoopMode::Off] {
+        store.set_loop(guild, mode).await.expect("set_loop");
+        assert_eq!(state(store, guild).await.loop_mode, mode);
+    }
+    store
+        .set_channels(guild, Some(5), Some(6))
+        .await
+        .expect("set_channels");
+    let s = state(store, guild).await;
+    assert_eq!((s.voice_channel_id, s.text_channel_id), (Some(5), Some(6)));
+    store
+        .set_channels(guild, None, Some(7))
+        .await
+        .expect("set_channels");
+    let s = state(store, guild).await;
+    assert_eq!((s.voice_channel_id, s.text_channel_id), (None, Some(7)));
+    // Each setting left the others alone.
+    assert_eq!((s.volume, s.loop_mode), (MAX_VOLUME, LoopMode::Off));
+    assert_eq!(s.filters, filters);
+    store
+        .set_filters(guild, &Filters::default())
+        .await
+        .expect("clear filters");
+    assert_eq!(state(store, guild).await.filters, Filters::default());
+}
+
+/// A volume above the maximum is an error that changes nothing.
+pub async fn volume_out_of_range(store: &dyn Store) {
+    let guild = 1_020;
+    forget(store, &[guild]).await;
+    assert!(matches!(
+        store.set_volume(guild, MAX_VOLUME + 1).await,
+        Err(Error::VolumeOutOfRange { volume: 201 })
+    ));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    store.set_volume(guild, 80).await.expect("set_volume");
+    assert!(store.set_volume(guild, u16::MAX).await.is_err());
+    assert_eq!(state(store, guild).await.volume, 80);
+}
+
+/// Ids at and above 2^63 round-trip, and do not collide with the ids of the same low bits.
+pub async fn big_ids(store: &dyn Store) {
+    forget(store, &[BIG_ID, 1 << 63, u64::MAX, 0]).await;
+    for guild in [BIG_ID, 1 << 63, u64::MAX] {
+        store
+            .set_channels(guild, Some(u64::MAX), Some(1 << 63))
+            .await
+            .expect("set_channels");
+        store
+            .enqueue(guild, &entries(0..2), None)
+            .await
+            .expect("enqueue");
+        let s = state(store, guild).await;
+        assert_eq!(s.guild_id, guild);
+        assert_eq!(
+            (s.voice_channel_id, s.text_channel_id),
+            (Some(u64::MAX), Some(1 << 63))
+        );
+        assert_eq!(numbers(&s.queue), [0, 1]);
+    }
+    // (1 << 63) and 0 differ only in the top bit; u64::MAX is -1 as an i64.
+    assert_eq!(store.load_guild(0).await.expect("load"), None);
+    let all = store.load_all_guilds().await.expect("load_all");
+    for guild in [BIG_ID, 1 << 63, u64::MAX] {
+        assert_eq!(all.iter().filter(|g| g.guild_id == guild).count(), 1);
+    }
+    store.forget_guild(u64::MAX).await.expect("forget");
+    assert!(store.load_guild(BIG_ID).await.expect("load").is_some());
+}
+
+/// `forget_guild` deletes the guild's settings, queue and current entry, and nothing else.
+pub async fn forget_guild(store: &dyn Store) {
+    let (guild, other) = (1_021, 1_022);
+    forget(store, &[guild, other]).await;
+    for g in [guild, other] {
+        store
+            .enqueue(g, &entries(0..3), None)
+            .await
+            .expect("enqueue");
+        store
+            .set_current(g, Some(&entry(9)), PositionSnapshot::new(1, 1))
+            .await
+            .expect("set_current");
+        store.set_volume(g, 30).await.expect("set_volume");
+    }
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    assert!(!store.forget_guild(guild).await.expect("forget again"));
+    // Nothing left behind: a new write starts from the defaults.
+    store
+        .set_loop(guild, LoopMode::Track)
+        .await
+        .expect("set_loop");
+    assert_eq!(
+        state(store, guild).await,
+        GuildState {
+            loop_mode: LoopMode::Track,
+            ..GuildState::new(guild)
+        }
+    );
+    let o = state(store, other).await;
+    assert_eq!(
+        (o.queue.len(), o.current.is_some(), o.volume),
+        (3, true, 30)
+    );
+}
+
+/// `load_all_guilds` returns every guild, ordered by id, each as `load_guild` sees it.
+pub async fn load_all_guilds(store: &dyn Store) {
+    let guilds = [1_030, 1_031, 1_032];
+    forget(store, &[1_030, 1_031, 1_032, 1_033]).await;
+    for (n, g) in (0u64..).zip(guilds) {
+        store
+            .enqueue(g, &entries(n..n + 2), None)
+            .await
+            .expect("enqueue");
+        store
+            .set_current(g, Some(&entry(50 + n)), PositionSnapshot::new(n, n))
+            .await
+            .expect("set_current");
+    }
+    store.set_volume(1_033, 10).await.expect("settings only");
+    let all = store.load_all_guilds().await.expect("load_all");
+    let ids: Vec<u64> = all.iter().map(|g| g.guild_id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "ordered by guild id, each once");
+    for g in guilds.into_iter().chain([1_033]) {
+        let loaded = all
+            .iter()
+            .find(|s| s.guild_id == g)
+            .expect("guild in load_all");
+        assert_eq!(*loaded, state(store, g).await);
+    }
+    for s in &all {
+        assert_eq!(
+            Some(s),
+            store.load_guild(s.guild_id).await.expect("load").as_ref()
+        );
+    }
+}
+
+fn gateway(shard_id: u32, sequence: u64) -> GatewaySession {
+    GatewaySession {
+        shard_id,
+        shard_total: 4,
+        session_id: format!("session-{shard_id}-{sequence}"),
+        sequence,
+        resume_url: format!("wss://gateway-resume.invalid/{shard_id}"),
+        saved_at_unix_ms: 1_700_000_000_000_u64.wrapping_add(sequence),
+    }
+}
+
+fn lavalink(node: &str, n: u64) -> LavalinkSession {
+    LavalinkSession {
+        node: node.to_owned(),
+        session_id: format!("{node}-session-{n}"),
+        saved_at_unix_ms: 1_700_000_000_000 + n,
+    }
+}
+
+/// Gateway sessions: saving replaces per shard; taking returns them all, ordered by shard, once.
+pub async fn gateway_sessions(store: &dyn Store) {
+    store.take_gateway_sessions().await.expect("take leftovers");
+    assert!(
+        store
+            .take_gateway_sessions()
+            .await
+            .expect("take")
+            .is_empty()
+    );
+    for session in [
+        gateway(2, 10),
+        gateway(0, 11),
+        gateway(3, u64::MAX),
+        gateway(0, 12),
+    ] {
+        store.save_gateway_session(&session).await.expect("save");
+    }
+    let taken = store.take_gateway_sessions().await.expect("take");
+    assert_eq!(
+        taken,
+        [gateway(0, 12), gateway(2, 10), gateway(3, u64::MAX)]
+    );
+    assert!(
+        store
+            .take_gateway_sessions()
+            .await
+            .expect("take again")
+            .is_empty()
+    );
+    let last = GatewaySession {
+        shard_id: u32::MAX,
+        shard_total: u32::MAX,
+        ..gateway(0, 0)
+    };
+    store.save_gateway_session(&last).await.expect("save");
+    assert_eq!(store.take_gateway_sessions().await.expect("take"), [last]);
+}
+
+/// Lavalink sessions: saving replaces per node; taking returns them all, ordered by node, once.
+pub async fn lavalink_sessions(store: &dyn Store) {
+    store
+        .take_lavalink_sessions()
+        .await
+        .expect("take leftovers");
+    assert!(
+        store
+            .take_lavalink_sessions()
+            .await
+            .expect("take")
+            .is_empty()
+    );
+    for session in [
+        lavalink("node-b", 1),
+        lavalink("node-a", 2),
+        lavalink("node-b", 3),
+    ] {
+        store.save_lavalink_session(&session).await.expect("save");
+    }
+    let taken = store.take_lavalink_sessions().await.expect("take");
+    assert_eq!(taken, [lavalink("node-a", 2), lavalink("node-b", 3)]);
+    assert!(
+        store
+            .take_lavalink_sessions()
+            .await
+            .expect("take again")
+            .is_empty()
+    );
+}
+
+/// Takes racing each other hand every session to exactly one taker.
+pub async fn concurrent_takes(store: &dyn Store) {
+    store.take_gateway_sessions().await.expect("take leftovers");
+    store
+        .take_lavalink_sessions()
+        .await
+        .expect("take leftovers");
+    for round in 0..5u64 {
+        for shard in 0..8 {
+            store
+                .save_gateway_session(&gateway(shard, round))
+                .await
+                .expect("save");
+        }
+        for node in ["a", "b", "c"] {
+            store
+                .save_lavalink_session(&lavalink(node, round))
+                .await
+                .expect("save");
+        }
+        let (g1, g2, l1, l2) = tokio::join!(
+            store.take_gateway_sessions(),
+            store.take_gateway_sessions(),
+            store.take_lavalink_sessions(),
+            store.take_lavalink_sessions(),
+        );
+        let (g1, g2) = (g1.expect("take"), g2.expect("take"));
+        let (l1, l2) = (l1.expect("take"), l2.expect("take"));
+        let mut shards: Vec<u32> = g1.iter().chain(&g2).map(|s| s.shard_id).collect();
+        shards.sort_unstable();
+        assert_eq!(shards, (0..8).collect::<Vec<_>>(), "each shard taken once");
+        let mut nodes: Vec<&str> = l1.iter().chain(&l2).map(|s| s.node.as_str()).collect();
+        nodes.sort_unstable();
+        assert_eq!(nodes, ["a", "b", "c"], "each node taken once");
+    }
+}

@@ -1,0 +1,96 @@
+//! What can go wrong in the store, naming what failed.
+
+use std::path::PathBuf;
+
+/// The store's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A store operation that failed, and why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data directory could not be created.
+    #[error("cannot create the store's data directory {}: {source}", path.display())]
+    CreateDataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The database could not be opened (or a connection to it could not be set up).
+    #[error("cannot open the store at {location}: {source}")]
+    Open {
+        /// The database file or address.
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The schema migrations could not be applied.
+    #[error("cannot migrate the store at {location}: {source}")]
+    Migrate {
+        /// The database file or address.
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// A query failed (the database is unreachable, locked for too long, full, ...).
+    #[error("store operation {operation}{} failed: {source}", for_guild(*guild_id))]
+    Database {
+        /// The store operation, e.g. `enqueue`.
+        operation: &'static str,
+        /// The guild it was for, if any.
+        guild_id: Option<u64>,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A stored value is not one the store could have written (a damaged or hand-edited database).
+    #[error("corrupt data in table {table}{}: {detail}", for_guild(*guild_id))]
+    Corrupt {
+        /// The table the value is in.
+        table: &'static str,
+        /// The guild it belongs to, if any.
+        guild_id: Option<u64>,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    /// A queue index is outside the queue. Nothing was changed.
+    #[error("index {index} is out of range for the queue of guild {guild_id} ({len} entries)")]
+    IndexOutOfRange {
+        /// The guild.
+        guild_id: u64,
+        /// The index asked for.
+        index: usize,
+        /// The queue's length at the time.
+        len: usize,
+    },
+
+    /// A volume above [`MAX_VOLUME`](crate::MAX_VOLUME). Nothing was changed.
+    #[error("volume {volume} is out of range (0 to {max})", max = crate::MAX_VOLUME)]
+    VolumeOutOfRange {
+        /// The volume asked for.
+        volume: u16,
+    },
+
+    /// Filters that cannot be written as JSON. Nothing was changed.
+    #[error("cannot encode the filters of guild {guild_id} as JSON: {source}")]
+    EncodeFilters {
+        /// The guild.
+        guild_id: u64,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn for_guild(guild_id: Option<u64>) -> String {
+    guild_id.map_or_else(String::new, |id| format!(" for guild {id}"))
+}

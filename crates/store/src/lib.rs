@@ -1,0 +1,332 @@
+//! DimbyBot's persistent state: everything a bot process needs to find again after a restart, a
+//! `kill -9` or a handover to another process, and nothing else.
+//!
+//! That is, per guild, what the music engine needs to restore playback (the queue, the current
+//! track, a position snapshot, paused, volume, filters, loop mode, voice and text channel), and the
+//! handover records (gateway sessions per shard, Lavalink session ids per node) that a process
+//! leaves for its successor.
+//!
+//! The store is the [`Store`] trait, used as `Arc<dyn Store>`. Every operation is one transaction
+//! and is written through at once, so a crash loses at most the write in flight. [`SqliteStore`] is
+//! the default backend (one SQLite file in WAL mode, which two processes can open at once); the
+//! trait's semantics are written down as a backend-independent test suite in `store::conformance`
+//! (cargo feature `conformance`) that every backend runs.
+//!
+//! Ids (guild, user, channel) are Discord's `u64`s throughout; times are unix milliseconds and
+//! positions and lengths milliseconds, all passed in by the caller (the store never reads a clock).
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+pub use lavalink::model::Filters;
+
+pub use error::{Error, Result};
+pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
+
+/// The highest volume the bot accepts, as the bot sees it (100 is unchanged).
+pub const MAX_VOLUME: u16 = 200;
+
+/// The volume of a guild that never set one.
+pub const DEFAULT_VOLUME: u16 = 100;
+
+/// One track in a queue (or the current one), with what is needed to show it without decoding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueEntry {
+    /// The track as Lavalink encodes it (base64), ready to play.
+    pub track: String,
+    /// The Discord user who asked for it.
+    pub requester_id: u64,
+    /// The track's title.
+    pub title: String,
+    /// The track's author.
+    pub author: String,
+    /// The track's length in milliseconds (streams report Lavalink's "infinite" length).
+    pub length_ms: u64,
+    /// Where the track came from, if the source has an address.
+    pub uri: Option<String>,
+    /// When it was added to the queue, unix milliseconds.
+    pub added_at_unix_ms: u64,
+}
+
+/// Where playback was in the current track, and when that was true.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PositionSnapshot {
+    /// Position in the current track, milliseconds.
+    pub position_ms: u64,
+    /// The wall-clock time at which the track was at `position_ms`, unix milliseconds.
+    pub at_unix_ms: u64,
+}
+
+impl PositionSnapshot {
+    /// A snapshot of `position_ms` taken at `at_unix_ms`.
+    pub const fn new(position_ms: u64, at_unix_ms: u64) -> Self {
+        Self {
+            position_ms,
+            at_unix_ms,
+        }
+    }
+
+    /// The start of a track, at `at_unix_ms`.
+    pub const fn start(at_unix_ms: u64) -> Self {
+        Self::new(0, at_unix_ms)
+    }
+}
+
+/// What repeats when a track ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LoopMode {
+    /// Nothing: finished tracks are dropped.
+    #[default]
+    Off,
+    /// The current track plays again.
+    Track,
+    /// Finished tracks go to the back of the queue.
+    Queue,
+}
+
+impl LoopMode {
+    /// The mode's name as stored and as shown: `off`, `track` or `queue`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Track => "track",
+            Self::Queue => "queue",
+        }
+    }
+}
+
+impl fmt::Display for LoopMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A loop mode name that is not `off`, `track` or `queue`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown loop mode {0:?} (expected off, track or queue)")]
+pub struct UnknownLoopMode(pub String);
+
+impl FromStr for LoopMode {
+    type Err = UnknownLoopMode;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(Self::Off),
+            "track" => Ok(Self::Track),
+            "queue" => Ok(Self::Queue),
+            other => Err(UnknownLoopMode(other.to_owned())),
+        }
+    }
+}
+
+/// What [`Store::advance`] does with the entry that was current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Finished {
+    /// Drop it (loop off, or a skip).
+    Drop,
+    /// Append it to the back of the queue before the head is taken (loop queue), so a queue of one
+    /// track plays that track again.
+    Requeue,
+}
+
+/// Everything stored about one guild: what the music engine restores after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuildState {
+    /// The guild.
+    pub guild_id: u64,
+    /// The upcoming entries, in play order (index 0 plays next).
+    pub queue: Vec<QueueEntry>,
+    /// The entry playing (or paused on), if any.
+    pub current: Option<QueueEntry>,
+    /// The last position snapshot of the current entry.
+    pub position: PositionSnapshot,
+    /// Whether the player is paused.
+    pub paused: bool,
+    /// Volume as the bot sees it, 0 to [`MAX_VOLUME`].
+    pub volume: u16,
+    /// The player's filters (default: none).
+    pub filters: Filters,
+    /// The loop mode.
+    pub loop_mode: LoopMode,
+    /// The voice channel the bot is (or should be) in.
+    pub voice_channel_id: Option<u64>,
+    /// The text channel where the bot reports (now playing, errors).
+    pub text_channel_id: Option<u64>,
+}
+
+impl GuildState {
+    /// The state of a guild that was never written: an empty queue and every setting at its
+    /// default.
+    pub fn new(guild_id: u64) -> Self {
+        Self {
+            guild_id,
+            queue: Vec::new(),
+            current: None,
+            position: PositionSnapshot::default(),
+            paused: false,
+            volume: DEFAULT_VOLUME,
+            filters: Filters::default(),
+            loop_mode: LoopMode::Off,
+            voice_channel_id: None,
+            text_channel_id: None,
+        }
+    }
+
+    /// Where the current entry should be at `now_unix_ms`, extrapolated from the snapshot: the
+    /// snapshot's position while paused, otherwise plus the time since, capped at the entry's length.
+    /// (It assumes normal speed: a timescale filter is not taken into account.)
+    pub fn position_at(&self, now_unix_ms: u64) -> u64 {
+        let position = self.position.position_ms;
+        if self.paused {
+            return position;
+        }
+        let moved = position.saturating_add(now_unix_ms.saturating_sub(self.position.at_unix_ms));
+        match &self.current {
+            Some(entry) => moved.min(entry.length_ms),
+            None => moved,
+        }
+    }
+}
+
+/// A shard's Discord gateway session, left by a process that hands over so its successor can
+/// resume it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GatewaySession {
+    /// The shard's number.
+    pub shard_id: u32,
+    /// How many shards there were (a session resumes only with the same shard layout).
+    pub shard_total: u32,
+    /// The gateway session id.
+    pub session_id: String,
+    /// The last sequence number received.
+    pub sequence: u64,
+    /// The URL to resume the session at.
+    pub resume_url: String,
+    /// When the record was written, unix milliseconds (to tell a stale one).
+    pub saved_at_unix_ms: u64,
+}
+
+/// A Lavalink node's session id, left by a process that hands over so its successor can resume it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LavalinkSession {
+    /// The node's configured name.
+    pub node: String,
+    /// The session id on that node.
+    pub session_id: String,
+    /// When the record was written, unix milliseconds (to tell a stale one).
+    pub saved_at_unix_ms: u64,
+}
+
+/// The persistent state, independent of the database behind it.
+///
+/// Every method is one transaction: it happens completely or not at all, and once it returns `Ok`
+/// it is durable against a crash of the process. Queue indices are 0-based, index 0 being the entry
+/// that plays next. Bad input (an index out of range, a volume above [`MAX_VOLUME`]) is an error
+/// that changes nothing.
+///
+/// Writes that set something (enqueue, replace, set current, settings) create the guild's state
+/// with defaults if there was none; writes that only take something away (remove, move, clear,
+/// advance, save position) leave an unknown guild unknown.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// One round trip to the database, for health probes.
+    async fn ping(&self) -> Result<()>;
+
+    /// The state of one guild, or `None` if nothing is stored for it.
+    async fn load_guild(&self, guild_id: u64) -> Result<Option<GuildState>>;
+
+    /// The state of every guild with stored state, ordered by guild id (restore at start).
+    async fn load_all_guilds(&self) -> Result<Vec<GuildState>>;
+
+    /// Inserts `entries`, in order, at index `at` (`None`: at the end) and returns the index of the
+    /// first one. `at` may equal the queue's length; above it is [`Error::IndexOutOfRange`].
+    async fn enqueue(
+        &self,
+        guild_id: u64,
+        entries: &[QueueEntry],
+        at: Option<usize>,
+    ) -> Result<usize>;
+
+    /// Removes and returns the entry at `index`; the ones after it move up.
+    async fn remove(&self, guild_id: u64, index: usize) -> Result<QueueEntry>;
+
+    /// Moves the entry at `from` so that it ends up at index `to` (both within the queue).
+    async fn move_entry(&self, guild_id: u64, from: usize, to: usize) -> Result<()>;
+
+    /// Empties the queue (the current entry stays) and returns how many entries were removed.
+    async fn clear_queue(&self, guild_id: u64) -> Result<usize>;
+
+    /// Replaces the whole queue with `entries` (the current entry stays); a shuffle is this with the
+    /// entries in their new order.
+    async fn replace_queue(&self, guild_id: u64, entries: &[QueueEntry]) -> Result<()>;
+
+    /// Sets (or clears) the current entry and its position without touching the queue ("play
+    /// now", "stop").
+    async fn set_current(
+        &self,
+        guild_id: u64,
+        entry: Option<&QueueEntry>,
+        position: PositionSnapshot,
+    ) -> Result<()>;
+
+    /// The engine's "next track", in one step: deals with the entry that was current as `finished`
+    /// says, pops the head of the queue into current (or clears current if the queue is empty),
+    /// resets the position to 0 at `at_unix_ms` (paused is left as it was) and returns the new
+    /// current entry.
+    async fn advance(
+        &self,
+        guild_id: u64,
+        finished: Finished,
+        at_unix_ms: u64,
+    ) -> Result<Option<QueueEntry>>;
+
+    /// The hot path: records a position snapshot and the paused flag in one `UPDATE`. Returns
+    /// whether the guild has state (a tick racing [`Store::forget_guild`] does not bring it back).
+    async fn save_position(
+        &self,
+        guild_id: u64,
+        position: PositionSnapshot,
+        paused: bool,
+    ) -> Result<bool>;
+
+    /// Sets the volume, 0 to [`MAX_VOLUME`].
+    async fn set_volume(&self, guild_id: u64, volume: u16) -> Result<()>;
+
+    /// Sets the filters (`Filters::default()` is none).
+    async fn set_filters(&self, guild_id: u64, filters: &Filters) -> Result<()>;
+
+    /// Sets the loop mode.
+    async fn set_loop(&self, guild_id: u64, mode: LoopMode) -> Result<()>;
+
+    /// Sets the voice and text channels (`None` clears one).
+    async fn set_channels(
+        &self,
+        guild_id: u64,
+        voice_channel_id: Option<u64>,
+        text_channel_id: Option<u64>,
+    ) -> Result<()>;
+
+    /// Deletes everything stored for the guild; returns whether there was anything.
+    async fn forget_guild(&self, guild_id: u64) -> Result<bool>;
+
+    /// Records a shard's gateway session for a successor, replacing any earlier one for that shard.
+    async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()>;
+
+    /// Returns every recorded gateway session, ordered by shard, and deletes them in the same step:
+    /// two processes calling it at once never both get the same session.
+    async fn take_gateway_sessions(&self) -> Result<Vec<GatewaySession>>;
+
+    /// Records a node's Lavalink session id for a successor, replacing any earlier one for that
+    /// node.
+    async fn save_lavalink_session(&self, session: &LavalinkSession) -> Result<()>;
+
+    /// Returns every recorded Lavalink session, ordered by node name, and deletes them in the same
+    /// step: two processes calling it at once never both get the same session.
+    async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>>;
+}

@@ -1,0 +1,975 @@
+//! The SQLite backend: one file in a data directory, in WAL mode, which two processes can open at
+//! once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite};
+
+use crate::{
+    Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
+    PositionSnapshot, QueueEntry, Result, Store,
+};
+
+/// How often opening tries to connect when the database answers with an error (another process
+/// may be setting the same new file up at that moment).
+const OPEN_ATTEMPTS: u32 = 5;
+
+/// How often opening retries migrations that failed on a database error (another process may be
+/// migrating the same file at that moment).
+const MIGRATE_ATTEMPTS: u32 = 5;
+
+/// When SQLite makes a commit reach the disk (`PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Synchronous {
+    /// Commits survive a crash or `kill -9` of the process; a power loss or OS crash may lose the
+    /// last ones (never corrupts). One fsync per checkpoint instead of per commit: the default.
+    #[default]
+    Normal,
+    /// Commits survive a power loss too, at the price of an fsync per commit.
+    Full,
+}
+
+/// Where and how to open the SQLite store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteConfig {
+    /// The directory that holds the database file (and its `-wal` and `-shm` files); created if
+    /// missing.
+    pub data_dir: PathBuf,
+    /// The database file's name in `data_dir`.
+    pub file_name: String,
+    /// How long a write waits for another connection's (or process's) write to finish before it
+    /// fails.
+    pub busy_timeout: Duration,
+    /// The most connections the pool opens (SQLite runs one write at a time; reads run alongside).
+    pub max_connections: u32,
+    /// When a commit reaches the disk.
+    pub synchronous: Synchronous,
+}
+
+impl SqliteConfig {
+    /// The default file name in the data directory.
+    pub const DEFAULT_FILE_NAME: &'static str = "dimby.sqlite3";
+
+    /// The defaults for a store in `data_dir`: file `dimby.sqlite3`, busy timeout 5 s, 4
+    /// connections, synchronous `NORMAL`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            file_name: Self::DEFAULT_FILE_NAME.to_owned(),
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 4,
+            synchronous: Synchronous::Normal,
+        }
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> PathBuf {
+        self.data_dir.join(&self.file_name)
+    }
+}
+
+/// The [`Store`] on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file in the configured data directory, sets WAL
+    /// mode, the busy timeout, foreign keys and the synchronous level on every connection, and
+    /// applies the schema migrations that are not applied yet.
+    pub async fn open(config: &SqliteConfig) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::CreateDataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let path = config.path();
+        let location = path.display().to_string();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(config.busy_timeout)
+            .foreign_keys(true)
+            .synchronous(match config.synchronous {
+                Synchronous::Normal => SqliteSynchronous::Normal,
+                Synchronous::Full => SqliteSynchronous::Full,
+            });
+        let pool = connect(config, options)
+            .await
+            .map_err(|source| Error::Open {
+                location: location.clone(),
+                source,
+            })?;
+        migrate(&pool)
+            .await
+            .map_err(|source| Error::Migrate { location, source })?;
+        Ok(Self { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection pool, for tests and tools that inspect the file.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (waiting for the ones in use), so the file can be checkpointed and
+    /// closed cleanly. Not needed for durability: every commit is already in the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Opens the pool, retrying a few times when SQLite answers "busy" at once: two processes that
+/// open a new file together both switch it to WAL, which takes an exclusive lock that one of them
+/// cannot wait for (the busy timeout does not apply to that deadlock), and the loser then finds the
+/// file in WAL already.
+async fn connect(config: &SqliteConfig, options: SqliteConnectOptions) -> sqlx::Result<SqlitePool> {
+    let mut attempt = 1;
+    loop {
+        let result = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .connect_with(options.clone())
+            .await;
+        match result {
+            Err(sqlx::Error::Database(error)) if attempt < OPEN_ATTEMPTS => {
+                tracing::debug!(%error, attempt, "opening the store failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The schema migrations in `crates/store/migrations/`, embedded at build time.
+pub(crate) fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    // A process one version behind (the old colour of a deploy, or a rollback) may open a file that
+    // a newer one has migrated: migrations are additive, so it works with the columns it knows.
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// Applies the pending migrations, retrying a few times when one fails on a database error: two
+/// processes opening a new file at once race to migrate it, and the loser then finds it done.
+async fn migrate(pool: &SqlitePool) -> std::result::Result<(), MigrateError> {
+    let migrator = migrator();
+    let mut attempt = 1;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(error @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)))
+                if attempt < MIGRATE_ATTEMPTS =>
+            {
+                tracing::debug!(%error, attempt, "store migration failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+// --- conversions -------------------------------------------------------------------------------
+
+/// A u64 (id, time, length) as the i64 with the same bits, which is how it is stored.
+const fn to_db(value: u64) -> i64 {
+    value.cast_signed()
+}
+
+/// The u64 stored as the i64 with the same bits.
+const fn from_db(value: i64) -> u64 {
+    value.cast_unsigned()
+}
+
+fn opt_to_db(value: Option<u64>) -> Option<i64> {
+    value.map(to_db)
+}
+
+fn index_to_pos(index: usize) -> i64 {
+    // A queue never holds 2^63 entries; saturate instead of wrapping if asked for such an index.
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+/// Maps a query's error to the store error naming the operation and guild.
+fn db(operation: &'static str, guild_id: Option<u64>) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Database {
+        operation,
+        guild_id,
+        source,
+    }
+}
+
+/// Reads a column, turning a missing column or a value of the wrong type into [`Error::Corrupt`].
+fn column<'r, T>(
+    row: &'r SqliteRow,
+    name: &'static str,
+    table: &'static str,
+    guild_id: Option<u64>,
+) -> Result<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(name).map_err(|e| Error::Corrupt {
+        table,
+        guild_id,
+        detail: format!("column {name}: {e}"),
+    })
+}
+
+fn corrupt(table: &'static str, guild_id: Option<u64>, detail: String) -> Error {
+    Error::Corrupt {
+        table,
+        guild_id,
+        detail,
+    }
+}
+
+fn entry_from_row(row: &SqliteRow, table: &'static str, guild_id: u64) -> Result<QueueEntry> {
+    let g = Some(guild_id);
+    Ok(QueueEntry {
+        track: column(row, "track", table, g)?,
+        requester_id: from_db(column(row, "requester_id", table, g)?),
+        title: column(row, "title", table, g)?,
+        author: column(row, "author", table, g)?,
+        length_ms: from_db(column(row, "length_ms", table, g)?),
+        uri: column(row, "uri", table, g)?,
+        added_at_unix_ms: from_db(column(row, "added_at_unix_ms", table, g)?),
+    })
+}
+
+fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
+    const T: &str = "guilds";
+    let guild_id = from_db(column(row, "guild_id", T, None)?);
+    let g = Some(guild_id);
+    let paused = match column::<i64>(row, "paused", T, g)? {
+        0 => false,
+        1 => true,
+        other => return Err(corrupt(T, g, format!("paused is {other}, not 0 or 1"))),
+    };
+    let volume_raw: i64 = column(row, "volume", T, g)?;
+    let volume = u16::try_from(volume_raw)
+        .ok()
+        .filter(|v| *v <= MAX_VOLUME)
+        .ok_or_else(|| {
+            corrupt(
+                T,
+                g,
+                format!("volume {volume_raw} is not 0 to {MAX_VOLUME}"),
+            )
+        })?;
+    let filters_json: String = column(row, "filters", T, g)?;
+    let filters: Filters = serde_json::from_str(&filters_json)
+        .map_err(|e| corrupt(T, g, format!("filters are not lavalink Filters JSON: {e}")))?;
+    let loop_name: String = column(row, "loop_mode", T, g)?;
+    let loop_mode: LoopMode = loop_name
+        .parse()
+        .map_err(|e| corrupt(T, g, format!("{e}")))?;
+    Ok(GuildState {
+        guild_id,
+        queue: Vec::new(),
+        current: None,
+        position: PositionSnapshot {
+            position_ms: from_db(column(row, "position_ms", T, g)?),
+            at_unix_ms: from_db(column(row, "position_at_unix_ms", T, g)?),
+        },
+        paused,
+        volume,
+        filters,
+        loop_mode,
+        voice_channel_id: column::<Option<i64>>(row, "voice_channel_id", T, g)?.map(from_db),
+        text_channel_id: column::<Option<i64>>(row, "text_channel_id", T, g)?.map(from_db),
+    })
+}
+
+/// Appends a queue row to `guild`'s queue, checking that positions run 0, 1, 2, ... without gaps.
+fn push_queue_row(guild: &mut GuildState, row: &SqliteRow) -> Result<()> {
+    const T: &str = "queue_entries";
+    let g = Some(guild.guild_id);
+    let pos: i64 = column(row, "pos", T, g)?;
+    if pos != index_to_pos(guild.queue.len()) {
+        return Err(corrupt(
+            T,
+            g,
+            format!(
+                "queue position {pos} where {} was expected",
+                guild.queue.len()
+            ),
+        ));
+    }
+    guild.queue.push(entry_from_row(row, T, guild.guild_id)?);
+    Ok(())
+}
+
+// --- statements used inside transactions ---------------------------------------------------------
+
+async fn ensure_guild(conn: &mut SqliteConnection, guild: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO guilds (guild_id) VALUES (?1) ON CONFLICT (guild_id) DO NOTHING")
+        .bind(guild)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+async fn queue_len(conn: &mut SqliteConnection, guild: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM queue_entries WHERE guild_id = ?1")
+        .bind(guild)
+        .fetch_one(conn)
+        .await
+}
+
+/// Moves every queue entry at `pos >= from` by `delta`. It goes through negative positions so
+/// that no row ever lands on another's `(guild_id, pos)` key while the rows are being updated
+/// (SQLite, like PostgreSQL, checks the key row by row).
+async fn shift(conn: &mut SqliteConnection, guild: i64, from: i64, delta: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE queue_entries SET pos = -(pos + ?2) - 1 WHERE guild_id = ?1 AND pos >= ?3")
+        .bind(guild)
+        .bind(delta)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE queue_entries SET pos = -pos - 1 WHERE guild_id = ?1 AND pos < 0")
+        .bind(guild)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+async fn insert_queue_entry(
+    conn: &mut SqliteConnection,
+    guild: i64,
+    pos: i64,
+    entry: &QueueEntry,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO queue_entries (guild_id, pos, track, requester_id, title, author, length_ms, \
+         uri, added_at_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(guild)
+    .bind(pos)
+    .bind(&entry.track)
+    .bind(to_db(entry.requester_id))
+    .bind(&entry.title)
+    .bind(&entry.author)
+    .bind(to_db(entry.length_ms))
+    .bind(entry.uri.as_deref())
+    .bind(to_db(entry.added_at_unix_ms))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+async fn insert_queue_entries(
+    conn: &mut SqliteConnection,
+    guild: i64,
+    first_pos: i64,
+    entries: &[QueueEntry],
+) -> sqlx::Result<()> {
+    for (pos, entry) in (first_pos..).zip(entries) {
+        insert_queue_entry(conn, guild, pos, entry).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the current entry (deleting it if `entry` is `None`).
+async fn write_current(
+    conn: &mut SqliteConnection,
+    guild: i64,
+    entry: Option<&QueueEntry>,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM current_entries WHERE guild_id = ?1")
+        .bind(guild)
+        .execute(&mut *conn)
+        .await?;
+    let Some(entry) = entry else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO current_entries (guild_id, track, requester_id, title, author, length_ms, \
+         uri, added_at_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(guild)
+    .bind(&entry.track)
+    .bind(to_db(entry.requester_id))
+    .bind(&entry.title)
+    .bind(&entry.author)
+    .bind(to_db(entry.length_ms))
+    .bind(entry.uri.as_deref())
+    .bind(to_db(entry.added_at_unix_ms))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+async fn fetch_queue_entry(
+    conn: &mut SqliteConnection,
+    guild: i64,
+    pos: i64,
+) -> sqlx::Result<Option<SqliteRow>> {
+    sqlx::query(
+        "SELECT track, requester_id, title, author, length_ms, uri, added_at_unix_ms \
+         FROM queue_entries WHERE guild_id = ?1 AND pos = ?2",
+    )
+    .bind(guild)
+    .bind(pos)
+    .fetch_optional(conn)
+    .await
+}
+
+fn len_from_db(len: i64, guild_id: u64) -> Result<usize> {
+    usize::try_from(len).map_err(|_| {
+        corrupt(
+            "queue_entries",
+            Some(guild_id),
+            format!("queue length {len}"),
+        )
+    })
+}
+
+impl SqliteStore {
+    /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// transaction that reads first and upgrades later could fail with "database is locked" without
+    /// waiting for the busy timeout when another process writes in between.
+    async fn begin_write(
+        &self,
+        operation: &'static str,
+        guild_id: Option<u64>,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db(operation, guild_id))
+    }
+
+    async fn load_queue_and_current(
+        conn: &mut SqliteConnection,
+        state: &mut GuildState,
+    ) -> Result<()> {
+        let guild = to_db(state.guild_id);
+        let g = Some(state.guild_id);
+        let rows = sqlx::query(
+            "SELECT pos, track, requester_id, title, author, length_ms, uri, added_at_unix_ms \
+             FROM queue_entries WHERE guild_id = ?1 ORDER BY pos",
+        )
+        .bind(guild)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("load_guild", g))?;
+        for row in &rows {
+            push_queue_row(state, row)?;
+        }
+        let current = sqlx::query(
+            "SELECT track, requester_id, title, author, length_ms, uri, added_at_unix_ms \
+             FROM current_entries WHERE guild_id = ?1",
+        )
+        .bind(guild)
+        .fetch_optional(conn)
+        .await
+        .map_err(db("load_guild", g))?;
+        state.current = current
+            .map(|row| entry_from_row(&row, "current_entries", state.guild_id))
+            .transpose()?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("ping", None))?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(corrupt("(none)", None, format!("SELECT 1 returned {one}")))
+        }
+    }
+
+    async fn load_guild(&self, guild_id: u64) -> Result<Option<GuildState>> {
+        let g = Some(guild_id);
+        // A read transaction: the three reads see one snapshot.
+        let mut tx = self.pool.begin().await.map_err(db("load_guild", g))?;
+        let row = sqlx::query("SELECT * FROM guilds WHERE guild_id = ?1")
+            .bind(to_db(guild_id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("load_guild", g))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut state = guild_from_row(&row)?;
+        Self::load_queue_and_current(&mut tx, &mut state).await?;
+        tx.commit().await.map_err(db("load_guild", g))?;
+        Ok(Some(state))
+    }
+
+    async fn load_all_guilds(&self) -> Result<Vec<GuildState>> {
+        const OP: &str = "load_all_guilds";
+        let mut tx = self.pool.begin().await.map_err(db(OP, None))?;
+        let mut guilds = BTreeMap::new();
+        for row in sqlx::query("SELECT * FROM guilds")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db(OP, None))?
+        {
+            let state = guild_from_row(&row)?;
+            guilds.insert(state.guild_id, state);
+        }
+        let orphan = |table, raw: i64| {
+            corrupt(
+                table,
+                Some(from_db(raw)),
+                "an entry for a guild without a guilds row".to_owned(),
+            )
+        };
+        for row in sqlx::query(
+            "SELECT guild_id, pos, track, requester_id, title, author, length_ms, uri, \
+             added_at_unix_ms FROM queue_entries ORDER BY guild_id, pos",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        {
+            let raw: i64 = column(&row, "guild_id", "queue_entries", None)?;
+            let state = guilds
+                .get_mut(&from_db(raw))
+                .ok_or_else(|| orphan("queue_entries", raw))?;
+            push_queue_row(state, &row)?;
+        }
+        for row in sqlx::query(
+            "SELECT guild_id, track, requester_id, title, author, length_ms, uri, \
+             added_at_unix_ms FROM current_entries",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        {
+            let raw: i64 = column(&row, "guild_id", "current_entries", None)?;
+            let state = guilds
+                .get_mut(&from_db(raw))
+                .ok_or_else(|| orphan("current_entries", raw))?;
+            state.current = Some(entry_from_row(&row, "current_entries", state.guild_id)?);
+        }
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(guilds.into_values().collect())
+    }
+
+    async fn enqueue(
+        &self,
+        guild_id: u64,
+        entries: &[QueueEntry],
+        at: Option<usize>,
+    ) -> Result<usize> {
+        const OP: &str = "enqueue";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        let len = len_from_db(
+            queue_len(&mut tx, guild).await.map_err(db(OP, g))?,
+            guild_id,
+        )?;
+        let at = at.unwrap_or(len);
+        if at > len {
+            return Err(Error::IndexOutOfRange {
+                guild_id,
+                index: at,
+                len,
+            });
+        }
+        if entries.is_empty() {
+            return Ok(at);
+        }
+        let pos = index_to_pos(at);
+        ensure_guild(&mut tx, guild).await.map_err(db(OP, g))?;
+        shift(&mut tx, guild, pos, index_to_pos(entries.len()))
+            .await
+            .map_err(db(OP, g))?;
+        insert_queue_entries(&mut tx, guild, pos, entries)
+            .await
+            .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(at)
+    }
+
+    async fn remove(&self, guild_id: u64, index: usize) -> Result<QueueEntry> {
+        const OP: &str = "remove";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        let pos = index_to_pos(index);
+        let Some(row) = fetch_queue_entry(&mut tx, guild, pos)
+            .await
+            .map_err(db(OP, g))?
+        else {
+            let len = len_from_db(
+                queue_len(&mut tx, guild).await.map_err(db(OP, g))?,
+                guild_id,
+            )?;
+            return Err(Error::IndexOutOfRange {
+                guild_id,
+                index,
+                len,
+            });
+        };
+        let entry = entry_from_row(&row, "queue_entries", guild_id)?;
+        sqlx::query("DELETE FROM queue_entries WHERE guild_id = ?1 AND pos = ?2")
+            .bind(guild)
+            .bind(pos)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP, g))?;
+        shift(&mut tx, guild, pos + 1, -1)
+            .await
+            .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(entry)
+    }
+
+    async fn move_entry(&self, guild_id: u64, from: usize, to: usize) -> Result<()> {
+        const OP: &str = "move_entry";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        let len = len_from_db(
+            queue_len(&mut tx, guild).await.map_err(db(OP, g))?,
+            guild_id,
+        )?;
+        if let Some(index) = [from, to].into_iter().find(|i| *i >= len) {
+            return Err(Error::IndexOutOfRange {
+                guild_id,
+                index,
+                len,
+            });
+        }
+        if from == to {
+            return Ok(());
+        }
+        let (from_pos, to_pos) = (index_to_pos(from), index_to_pos(to));
+        let row = fetch_queue_entry(&mut tx, guild, from_pos)
+            .await
+            .map_err(db(OP, g))?
+            .ok_or_else(|| {
+                corrupt(
+                    "queue_entries",
+                    g,
+                    format!("no entry at position {from} of a queue of {len}"),
+                )
+            })?;
+        let entry = entry_from_row(&row, "queue_entries", guild_id)?;
+        sqlx::query("DELETE FROM queue_entries WHERE guild_id = ?1 AND pos = ?2")
+            .bind(guild)
+            .bind(from_pos)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP, g))?;
+        shift(&mut tx, guild, from_pos + 1, -1)
+            .await
+            .map_err(db(OP, g))?;
+        shift(&mut tx, guild, to_pos, 1).await.map_err(db(OP, g))?;
+        insert_queue_entry(&mut tx, guild, to_pos, &entry)
+            .await
+            .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))
+    }
+
+    async fn clear_queue(&self, guild_id: u64) -> Result<usize> {
+        let g = Some(guild_id);
+        let done = sqlx::query("DELETE FROM queue_entries WHERE guild_id = ?1")
+            .bind(to_db(guild_id))
+            .execute(&self.pool)
+            .await
+            .map_err(db("clear_queue", g))?;
+        len_from_db(
+            i64::try_from(done.rows_affected()).unwrap_or(i64::MAX),
+            guild_id,
+        )
+    }
+
+    async fn replace_queue(&self, guild_id: u64, entries: &[QueueEntry]) -> Result<()> {
+        const OP: &str = "replace_queue";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        ensure_guild(&mut tx, guild).await.map_err(db(OP, g))?;
+        sqlx::query("DELETE FROM queue_entries WHERE guild_id = ?1")
+            .bind(guild)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP, g))?;
+        insert_queue_entries(&mut tx, guild, 0, entries)
+            .await
+            .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))
+    }
+
+    async fn set_current(
+        &self,
+        guild_id: u64,
+        entry: Option<&QueueEntry>,
+        position: PositionSnapshot,
+    ) -> Result<()> {
+        const OP: &str = "set_current";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, position_ms, position_at_unix_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (guild_id) DO UPDATE SET position_ms = excluded.position_ms, \
+             position_at_unix_ms = excluded.position_at_unix_ms",
+        )
+        .bind(guild)
+        .bind(to_db(position.position_ms))
+        .bind(to_db(position.at_unix_ms))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        write_current(&mut tx, guild, entry)
+            .await
+            .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))
+    }
+
+    async fn advance(
+        &self,
+        guild_id: u64,
+        finished: Finished,
+        at_unix_ms: u64,
+    ) -> Result<Option<QueueEntry>> {
+        const OP: &str = "advance";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        if finished == Finished::Requeue {
+            // INSERT ... SELECT: the current entry goes to the back of the queue, if there is one.
+            sqlx::query(
+                "INSERT INTO queue_entries (guild_id, pos, track, requester_id, title, author, \
+                 length_ms, uri, added_at_unix_ms) \
+                 SELECT c.guild_id, \
+                   (SELECT COUNT(*) FROM queue_entries q WHERE q.guild_id = c.guild_id), \
+                   c.track, c.requester_id, c.title, c.author, c.length_ms, c.uri, \
+                   c.added_at_unix_ms \
+                 FROM current_entries c WHERE c.guild_id = ?1",
+            )
+            .bind(guild)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP, g))?;
+        }
+        let head = fetch_queue_entry(&mut tx, guild, 0)
+            .await
+            .map_err(db(OP, g))?
+            .map(|row| entry_from_row(&row, "queue_entries", guild_id))
+            .transpose()?;
+        if head.is_some() {
+            sqlx::query("DELETE FROM queue_entries WHERE guild_id = ?1 AND pos = 0")
+                .bind(guild)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP, g))?;
+            shift(&mut tx, guild, 1, -1).await.map_err(db(OP, g))?;
+        }
+        write_current(&mut tx, guild, head.as_ref())
+            .await
+            .map_err(db(OP, g))?;
+        sqlx::query(
+            "UPDATE guilds SET position_ms = 0, position_at_unix_ms = ?2 WHERE guild_id = ?1",
+        )
+        .bind(guild)
+        .bind(to_db(at_unix_ms))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(head)
+    }
+
+    async fn save_position(
+        &self,
+        guild_id: u64,
+        position: PositionSnapshot,
+        paused: bool,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE guilds SET position_ms = ?2, position_at_unix_ms = ?3, paused = ?4 \
+             WHERE guild_id = ?1",
+        )
+        .bind(to_db(guild_id))
+        .bind(to_db(position.position_ms))
+        .bind(to_db(position.at_unix_ms))
+        .bind(i64::from(paused))
+        .execute(&self.pool)
+        .await
+        .map_err(db("save_position", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_volume(&self, guild_id: u64, volume: u16) -> Result<()> {
+        if volume > MAX_VOLUME {
+            return Err(Error::VolumeOutOfRange { volume });
+        }
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, volume) VALUES (?1, ?2) \
+             ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        )
+        .bind(to_db(guild_id))
+        .bind(i64::from(volume))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_volume", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn set_filters(&self, guild_id: u64, filters: &Filters) -> Result<()> {
+        let json = serde_json::to_string(filters)
+            .map_err(|source| Error::EncodeFilters { guild_id, source })?;
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, filters) VALUES (?1, ?2) \
+             ON CONFLICT (guild_id) DO UPDATE SET filters = excluded.filters",
+        )
+        .bind(to_db(guild_id))
+        .bind(json)
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_filters", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn set_loop(&self, guild_id: u64, mode: LoopMode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, loop_mode) VALUES (?1, ?2) \
+             ON CONFLICT (guild_id) DO UPDATE SET loop_mode = excluded.loop_mode",
+        )
+        .bind(to_db(guild_id))
+        .bind(mode.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_loop", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn set_channels(
+        &self,
+        guild_id: u64,
+        voice_channel_id: Option<u64>,
+        text_channel_id: Option<u64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, voice_channel_id, text_channel_id) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (guild_id) DO UPDATE SET voice_channel_id = excluded.voice_channel_id, \
+             text_channel_id = excluded.text_channel_id",
+        )
+        .bind(to_db(guild_id))
+        .bind(opt_to_db(voice_channel_id))
+        .bind(opt_to_db(text_channel_id))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_channels", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn forget_guild(&self, guild_id: u64) -> Result<bool> {
+        // The queue and current entry go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM guilds WHERE guild_id = ?1")
+            .bind(to_db(guild_id))
+            .execute(&self.pool)
+            .await
+            .map_err(db("forget_guild", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO gateway_sessions (shard_id, shard_total, session_id, sequence, \
+             resume_url, saved_at_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (shard_id) DO UPDATE SET shard_total = excluded.shard_total, \
+             session_id = excluded.session_id, sequence = excluded.sequence, \
+             resume_url = excluded.resume_url, saved_at_unix_ms = excluded.saved_at_unix_ms",
+        )
+        .bind(i64::from(session.shard_id))
+        .bind(i64::from(session.shard_total))
+        .bind(&session.session_id)
+        .bind(to_db(session.sequence))
+        .bind(&session.resume_url)
+        .bind(to_db(session.saved_at_unix_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(db("save_gateway_session", None))
+        .map(drop)
+    }
+
+    async fn take_gateway_sessions(&self) -> Result<Vec<GatewaySession>> {
+        const T: &str = "gateway_sessions";
+        // One statement reads and deletes: a second taker finds the rows gone.
+        let rows = sqlx::query(
+            "DELETE FROM gateway_sessions RETURNING shard_id, shard_total, session_id, sequence, \
+             resume_url, saved_at_unix_ms",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("take_gateway_sessions", None))?;
+        let shard = |row: &SqliteRow, name| -> Result<u32> {
+            let raw: i64 = column(row, name, T, None)?;
+            u32::try_from(raw).map_err(|_| corrupt(T, None, format!("{name} {raw}")))
+        };
+        let mut sessions = rows
+            .iter()
+            .map(|row| {
+                Ok(GatewaySession {
+                    shard_id: shard(row, "shard_id")?,
+                    shard_total: shard(row, "shard_total")?,
+                    session_id: column(row, "session_id", T, None)?,
+                    sequence: from_db(column(row, "sequence", T, None)?),
+                    resume_url: column(row, "resume_url", T, None)?,
+                    saved_at_unix_ms: from_db(column(row, "saved_at_unix_ms", T, None)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sessions.sort_by_key(|s| s.shard_id);
+        Ok(sessions)
+    }
+
+    async fn save_lavalink_session(&self, session: &LavalinkSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO lavalink_sessions (node, session_id, saved_at_unix_ms) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (node) DO UPDATE SET \
+             session_id = excluded.session_id, saved_at_unix_ms = excluded.saved_at_unix_ms",
+        )
+        .bind(&session.node)
+        .bind(&session.session_id)
+        .bind(to_db(session.saved_at_unix_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(db("save_lavalink_session", None))
+        .map(drop)
+    }
+
+    async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>> {
+        const T: &str = "lavalink_sessions";
+        let rows = sqlx::query(
+            "DELETE FROM lavalink_sessions RETURNING node, session_id, saved_at_unix_ms",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("take_lavalink_sessions", None))?;
+        let mut sessions = rows
+            .iter()
+            .map(|row| {
+                Ok(LavalinkSession {
+                    node: column(row, "node", T, None)?,
+                    session_id: column(row, "session_id", T, None)?,
+                    saved_at_unix_ms: from_db(column(row, "saved_at_unix_ms", T, None)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sessions.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(sessions)
+    }
+}
