@@ -589,3 +589,50 @@ async fn detach_leaves_the_session_for_a_successor_that_resumes_it() {
     let player = successor.player(GUILD).await.expect("the player survived");
     assert!(player.track.is_some());
 }
+
+#[tokio::test]
+async fn a_voice_close_arrives_as_a_websocket_closed_event() {
+    let mut pair = pair().await;
+    let track = encoded(pair.client.rest(), "sim:length:600000").await;
+    pair.client
+        .update_player(GUILD, &play(track), false)
+        .await
+        .expect("play");
+    // 4014 (disconnected) is not one Discord's voice client retries by itself.
+    pair.node
+        .close_voice(GUILD, 4014, "Disconnected.")
+        .expect("close the voice socket");
+    let closed = wait_for(&mut pair.events, |event| match event {
+        NodeEvent::Event(received) => match &received.value {
+            Event::WebSocketClosed(closed) => Some(closed.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(closed.guild_id, GUILD);
+    assert_eq!(closed.code, 4014);
+    assert!(closed.by_remote);
+    let connected = wait_for(&mut pair.events, |event| match event {
+        NodeEvent::PlayerUpdate(update) => Some(update.value.state.connected),
+        _ => None,
+    })
+    .await;
+    assert!(!connected, "the player reports its voice connection down");
+}
+
+#[tokio::test]
+async fn an_overloaded_node_shows_in_its_stats() {
+    let pair = pair().await;
+    let before = pair.client.rest().stats().await.expect("stats");
+    pair.node.overload(0.95, Duration::from_secs(10));
+    pair.clock.advance(Duration::from_secs(10));
+    let after = pair.client.rest().stats().await.expect("stats");
+    assert!(
+        after.cpu.system_load > before.cpu.system_load + 0.5,
+        "load {} -> {}",
+        before.cpu.system_load,
+        after.cpu.system_load
+    );
+    assert!(pair.client.state().is_connected(), "overload is not a loss");
+}
