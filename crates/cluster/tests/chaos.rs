@@ -463,3 +463,57 @@ async fn a_network_blip_that_resumes_moves_nothing() {
         );
     }
 }
+
+/// Steps the clock a second at a time until `node`'s circuit closes; returns how long it took.
+async fn seconds_until_closed(rig: &mut common::Rig, node: &str) -> u64 {
+    for second in 1..=600 {
+        rig.clock.advance(Duration::from_secs(1));
+        // While the circuit is not closed the node is probed every second (a probe already
+        // sleeping out the healthy 5 s beat may skip the first steps); a transition is emitted
+        // right after the probe's result.
+        let probed = tokio::time::timeout(Duration::from_millis(300), async {
+            loop {
+                match rig.events.recv().await {
+                    Some(ClusterEvent::Probe { node: n, .. }) if n == node => return,
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+        if probed.is_err() {
+            continue;
+        }
+        while let Ok(event) = rig.events.try_recv() {
+            if let ClusterEvent::Circuit { node: n, to, .. } = event
+                && n == node
+                && to.as_str() == "closed"
+            {
+                return second;
+            }
+        }
+    }
+    panic!("{node} never recovered");
+}
+
+#[tokio::test]
+async fn a_flapping_node_is_kept_out_longer_each_time() {
+    let mut rig = rig(2).await;
+    let flapper = "sim-1";
+    let mut out_for = Vec::new();
+    for _ in 0..4 {
+        rig.node(flapper).graceful_shutdown().await;
+        rig.wait_for(|e| {
+            matches!(e, ClusterEvent::Circuit { node, to, .. } if node == flapper && to.as_str() == "open")
+                .then_some(())
+        })
+        .await;
+        rig.node(flapper).restart().await.expect("restart");
+        out_for.push(seconds_until_closed(&mut rig, flapper).await);
+    }
+    // Open for 10 s, then the half-open probe closes it; from the third trip within five minutes
+    // the open time doubles each time.
+    assert!(out_for[0] <= 11 && out_for[1] <= 11, "{out_for:?}");
+    assert!((20..=21).contains(&out_for[2]), "{out_for:?}");
+    assert!((40..=41).contains(&out_for[3]), "{out_for:?}");
+}
