@@ -107,8 +107,10 @@ pub struct NodeView {
     pub circuit: &'static str,
     /// Whether it takes new players.
     pub eligible: bool,
-    /// Drain in progress.
+    /// Drain in progress (or finished: the node stays drained until enabled).
     pub draining: Option<DrainMode>,
+    /// How the drain is going.
+    pub drain: Option<DrainProgress>,
     /// Players this cluster has on it.
     pub players: usize,
     /// Last probe round trip in milliseconds.
@@ -123,6 +125,21 @@ pub struct NodeView {
     pub probe_failures: u32,
     /// Age of its last sign of life in milliseconds.
     pub last_seen_ms: Option<u64>,
+}
+
+/// A drain as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DrainProgress {
+    /// Players moved off so far.
+    pub moved: usize,
+    /// Players no node could take (they stay).
+    pub failed: usize,
+    /// Players still on the node.
+    pub remaining: usize,
+    /// Whether the drain finished (the node stays drained until enabled).
+    pub completed: bool,
+    /// Since the drain started.
+    pub elapsed_ms: u64,
 }
 
 /// A player as the bot sees it.
@@ -514,6 +531,14 @@ impl Cluster {
                 circuit: n.breaker.state().as_str(),
                 eligible: n.eligible(),
                 draining: n.drain.as_ref().map(|d| d.mode),
+                drain: n.drain.as_ref().map(|d| DrainProgress {
+                    moved: d.moved,
+                    failed: d.failed,
+                    remaining: state.players_on(&n.spec.name),
+                    completed: d.completed,
+                    elapsed_ms: u64::try_from(now.saturating_duration_since(d.started).as_millis())
+                        .unwrap_or(u64::MAX),
+                }),
                 players: state.players_on(&n.spec.name),
                 rtt_ms: n.rtt.map(|r| r.as_secs_f64() * 1000.0),
                 node_players: n.stats.map(|s| s.players),

@@ -16,7 +16,7 @@ mod node;
 pub mod selection;
 
 pub use breaker::{Breaker, CircuitState, Transition};
-pub use cluster::{Applied, Cluster, ClusterError, Link, NodeView, PlayerView};
+pub use cluster::{Applied, Cluster, ClusterError, DrainProgress, Link, NodeView, PlayerView};
 pub use config::{
     BreakerConfig, ClientTemplate, ClusterConfig, FailoverConfig, NodeSpec, ProbeConfig,
     RegionRule, SelectionPolicy, SpecError, validate_nodes,

@@ -320,6 +320,13 @@ async fn a_hard_drain_moves_everyone_now_and_reports() {
     }
     // No new players go to a drained node... until it is enabled again.
     let views = rig.cluster.nodes();
+    let progress = views
+        .iter()
+        .find(|v| v.name == drained)
+        .and_then(|v| v.drain)
+        .expect("drain progress shown");
+    assert!(progress.completed);
+    assert_eq!((progress.moved, progress.remaining), (on_it, 0));
     assert!(!views.iter().any(|v| v.name == drained && v.eligible));
     rig.cluster.enable(drained).expect("enable");
     assert!(

@@ -248,6 +248,7 @@ async fn nodes_join_drain_and_enable_from_the_command_line() {
         .and_then(|a| a.iter().find(|n| n["name"] == "late"))
         .expect("late listed");
     assert_eq!(late_view["draining"], "hard");
+    assert_eq!(late_view["drain"]["remaining"], 0);
     assert_eq!(late_view["eligible"], false);
 
     let (ok, out) = rig.cli(&["enable", "late"], TOKEN).await;
