@@ -38,6 +38,17 @@ pub enum Command {
     /// Manage the bot's Lavalink nodes through its admin API.
     #[command(subcommand)]
     Nodes(crate::nodes_cli::NodesCommand),
+    /// Health checks for CI/CD gates.
+    #[command(subcommand)]
+    Health(HealthCommand),
+}
+
+/// The health commands.
+#[derive(Debug, Subcommand)]
+pub enum HealthCommand {
+    /// Check a running bot (or, with --direct, its config and nodes). Exit codes: 0 pass, 1 warn,
+    /// 2 fail, 3 unknown.
+    Check(crate::health_cli::CheckArgs),
 }
 
 /// The benchmark scenarios.
@@ -51,7 +62,7 @@ impl Command {
     /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Bench(_) | Self::Nodes(_) => "warn",
+            Self::Bench(_) | Self::Nodes(_) | Self::Health(_) => "warn",
             Self::Sim(_) => "info",
         }
     }
@@ -95,6 +106,11 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
         Command::Nodes(command) => crate::nodes_cli::run(command).await,
+        Command::Health(HealthCommand::Check(args)) => {
+            let verdict = crate::health_cli::run(&args).await;
+            // The verdict is the exit code; nothing else to report.
+            std::process::exit(i32::from(verdict.code()));
+        }
     }
 }
 

@@ -53,13 +53,113 @@ pub struct Config {
 }
 
 /// `[discord]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
     /// The bot token (`DIMBY_DISCORD_TOKEN`).
     pub token: Option<Secret>,
     /// Register slash commands in this guild only (instant updates while developing).
     pub dev_guild: Option<u64>,
+    /// Gateway URL override (`ws://127.0.0.1:PORT` for the stand-in); Discord's when unset.
+    pub gateway_url: Option<String>,
+    /// REST over plain HTTP through this `host:port` (the stand-in); Discord's API when unset.
+    pub rest_proxy: Option<String>,
+    /// The shards this process runs (`{ first, last, total }`); all recommended ones when unset.
+    pub shards: Option<ShardRangeConfig>,
+    /// An interaction the core has not answered after this many milliseconds is deferred, so
+    /// Discord's 3 s deadline is never missed (1..=2500).
+    #[serde(default = "defaults::auto_defer_ms")]
+    pub auto_defer_ms: u64,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            dev_guild: None,
+            gateway_url: None,
+            rest_proxy: None,
+            shards: None,
+            auto_defer_ms: defaults::auto_defer_ms(),
+        }
+    }
+}
+
+/// `discord.shards`: a consecutive range of shard ids `first..=last` out of `total`, so that
+/// several processes can split the shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRangeConfig {
+    /// The first shard id this process runs.
+    pub first: u32,
+    /// The last shard id this process runs (inclusive).
+    pub last: u32,
+    /// The total number of shards of the bot.
+    pub total: u32,
+}
+
+impl DiscordConfig {
+    /// Checks what types alone cannot; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: format!("discord.{key}"),
+            message,
+        };
+        if self.token.as_ref().is_some_and(|t| t.expose().is_empty()) {
+            return Err(invalid("token", "is empty".into()));
+        }
+        if let Some(gateway) = &self.gateway_url {
+            let scheme_ok = gateway.starts_with("ws://") || gateway.starts_with("wss://");
+            if !scheme_ok || url::Url::parse(gateway).is_err() {
+                return Err(invalid(
+                    "gateway_url",
+                    format!("{gateway:?} is not a ws:// or wss:// URL"),
+                ));
+            }
+        }
+        if let Some(proxy) = &self.rest_proxy {
+            let valid = !proxy.contains('/')
+                && proxy
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(invalid(
+                    "rest_proxy",
+                    format!("{proxy:?} is not host:port (e.g. \"127.0.0.1:7000\")"),
+                ));
+            }
+        }
+        if let Some(shards) = self.shards {
+            if shards.total == 0 {
+                return Err(invalid("shards.total", "must be greater than zero".into()));
+            }
+            if shards.first > shards.last {
+                return Err(invalid(
+                    "shards.first",
+                    format!(
+                        "must not be greater than discord.shards.last ({})",
+                        shards.last
+                    ),
+                ));
+            }
+            if shards.last >= shards.total {
+                return Err(invalid(
+                    "shards.last",
+                    format!(
+                        "must be less than discord.shards.total ({}); shard ids start at 0",
+                        shards.total
+                    ),
+                ));
+            }
+        }
+        if !(1..=2_500).contains(&self.auto_defer_ms) {
+            return Err(invalid(
+                "auto_defer_ms",
+                "must be between 1 and 2500 (Discord's deadline is 3000 ms)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[lavalink]`.
@@ -183,6 +283,9 @@ mod defaults {
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
     }
+    pub fn auto_defer_ms() -> u64 {
+        2_000
+    }
 }
 
 /// A configuration that cannot be used.
@@ -232,6 +335,7 @@ impl Config {
 
     /// Checks what types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.discord.validate()?;
         for (i, node) in self.lavalink.nodes.iter().enumerate() {
             node.validate().map_err(|e| ConfigError::Invalid {
                 key: format!("lavalink.nodes[{i}]"),
@@ -458,6 +562,67 @@ mod tests {
             let text = error.to_string();
             assert!(text.contains("password"), "{text}");
             assert!(!text.contains("314159265"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn discord_section_loads_and_is_validated() {
+        Jail::expect_with(|jail| {
+            let config = load_in(
+                jail,
+                r#"
+                [discord]
+                token = "t"
+                dev_guild = 42
+                gateway_url = "ws://127.0.0.1:7000"
+                rest_proxy = "127.0.0.1:7000"
+                shards = { first = 2, last = 3, total = 4 }
+                auto_defer_ms = 1500
+                "#,
+            )
+            .expect("valid");
+            let discord = &config.discord;
+            assert_eq!(discord.dev_guild, Some(42));
+            assert_eq!(discord.gateway_url.as_deref(), Some("ws://127.0.0.1:7000"));
+            assert_eq!(discord.rest_proxy.as_deref(), Some("127.0.0.1:7000"));
+            assert_eq!(
+                discord.shards,
+                Some(ShardRangeConfig {
+                    first: 2,
+                    last: 3,
+                    total: 4
+                })
+            );
+            assert_eq!(discord.auto_defer_ms, 1500);
+            assert_eq!(Config::default().discord.auto_defer_ms, 2000);
+
+            for (toml, key) in [
+                ("gateway_url = \"http://x\"", "discord.gateway_url"),
+                ("rest_proxy = \"http://127.0.0.1:1\"", "discord.rest_proxy"),
+                ("rest_proxy = \"127.0.0.1\"", "discord.rest_proxy"),
+                (
+                    "shards = { first = 0, last = 4, total = 4 }",
+                    "discord.shards.last",
+                ),
+                (
+                    "shards = { first = 3, last = 1, total = 4 }",
+                    "discord.shards.first",
+                ),
+                (
+                    "shards = { first = 0, last = 0, total = 0 }",
+                    "discord.shards.total",
+                ),
+                ("auto_defer_ms = 3000", "discord.auto_defer_ms"),
+                ("auto_defer_ms = 0", "discord.auto_defer_ms"),
+                ("token = \"\"", "discord.token"),
+            ] {
+                let error = load_in(jail, &format!("[discord]\n{toml}\n")).expect_err(toml);
+                assert!(error.to_string().starts_with(key), "{toml}: {error}");
+            }
+            let error = load_in(jail, "[discord]\nshards = { first = 0, last = 0 }\n")
+                .expect_err("total is required");
+            assert!(error.to_string().contains("total"), "{error}");
             Ok(())
         });
     }

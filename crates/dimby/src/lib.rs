@@ -7,6 +7,8 @@ pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod health;
+pub mod health_cli;
 pub mod logging;
 pub mod nodes_cli;
 pub mod reload;

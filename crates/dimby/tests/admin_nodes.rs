@@ -40,6 +40,7 @@ async fn start(token: Option<&str>) -> Rig {
     let state = AdminState {
         cluster,
         token: token.and_then(AdminToken::new).map(Arc::new),
+        health: None,
     };
     let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
         .await

@@ -3,6 +3,7 @@
 //! refuses every call rather than run open.
 
 mod auth;
+mod health;
 mod nodes;
 
 use std::net::SocketAddr;
@@ -21,18 +22,19 @@ pub struct AdminState {
     pub cluster: Cluster,
     /// The token callers must present; `None` disables the admin API.
     pub token: Option<Arc<AdminToken>>,
+    /// Probes and readiness; `None` before they run.
+    pub health: Option<crate::health::HealthContext>,
 }
 
 /// The admin router.
 pub fn router(state: AdminState) -> Router {
+    let admin = nodes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ));
     Router::new()
-        .nest(
-            "/admin",
-            nodes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            )),
-        )
+        .merge(health::router(state.clone()))
+        .nest("/admin", admin)
         .with_state(state)
 }
 

@@ -1,0 +1,121 @@
+//! The bot's probes, readiness and liveness, on top of the `health` crate's framework.
+//!
+//! Probes so far: each Lavalink node (REST round trip, socket and circuit state from the cluster,
+//! age of its last sign of life), the store (a query round trip) and the process (runtime
+//! scheduling lag). The Discord and voice probes join with the bot.
+
+pub mod probes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::Cluster;
+use health::{HealthRegistry, Probe, Status};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+/// Probe timings.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSettings {
+    /// Time between checks.
+    pub interval: Duration,
+    /// A check slower than this fails.
+    pub timeout: Duration,
+    /// Consecutive failures before a check reports `fail`.
+    pub failure_threshold: u32,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(3),
+            failure_threshold: 2,
+        }
+    }
+}
+
+/// Everything readiness and the probes look at.
+#[derive(Clone)]
+pub struct HealthContext {
+    /// The probes and their cached results.
+    pub registry: HealthRegistry,
+    /// The Lavalink cluster.
+    pub cluster: Cluster,
+    /// The store, when the process has one.
+    pub store: Option<Arc<dyn store::Store>>,
+}
+
+/// One part of readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadinessPart {
+    /// What.
+    pub name: &'static str,
+    /// Whether it is ready.
+    pub ready: bool,
+    /// Why not, or what it saw.
+    pub detail: String,
+}
+
+impl HealthContext {
+    /// Readiness: at least one Lavalink node takes players, and the store answers (by its last
+    /// cached probe). (Every owned shard connected joins with the bot.)
+    pub fn readiness(&self) -> Vec<ReadinessPart> {
+        let nodes = self.cluster.nodes();
+        let eligible = nodes.iter().filter(|n| n.eligible).count();
+        let mut parts = vec![ReadinessPart {
+            name: "lavalink",
+            ready: eligible > 0,
+            detail: format!("{eligible} of {} nodes take players", nodes.len()),
+        }];
+        if self.store.is_some() {
+            let store = self
+                .registry
+                .results()
+                .into_iter()
+                .find(|r| r.spec.name == probes::STORE);
+            let (ready, detail) = match store {
+                Some(r) if r.checked_at.is_some() && r.status != Status::Fail => {
+                    (true, "answers".to_owned())
+                }
+                Some(r) => (
+                    false,
+                    r.observation
+                        .output
+                        .unwrap_or_else(|| "no answer yet".to_owned()),
+                ),
+                None => (false, "not probed".to_owned()),
+            };
+            parts.push(ReadinessPart {
+                name: "store",
+                ready,
+                detail,
+            });
+        }
+        parts
+    }
+
+    /// Starts every probe and keeps the per-node probes in step with the node set.
+    pub fn start(&self, settings: ProbeSettings) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if let Some(store) = &self.store {
+            let probe: Arc<dyn Probe> =
+                Arc::new(probes::StoreProbe::new(Arc::clone(store), settings));
+            tasks.push(self.registry.spawn(probe));
+        }
+        tasks.push(
+            self.registry
+                .spawn(Arc::new(probes::RuntimeLagProbe::new(settings))),
+        );
+        tasks.push(self.registry.spawn(Arc::new(probes::ClusterProbe::new(
+            self.cluster.clone(),
+            settings,
+        ))));
+        tasks.push(tokio::spawn(probes::follow_nodes(
+            self.registry.clone(),
+            self.cluster.clone(),
+            settings,
+        )));
+        tasks
+    }
+}

@@ -1,0 +1,306 @@
+//! `/livez`, `/readyz`, `/healthz` and `dimby health check` against stand-in nodes and a real
+//! SQLite store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::{Cluster, ClusterConfig, NodeSpec};
+use dimby::admin::{self, AdminServer, AdminState, AdminToken};
+use dimby::health::{HealthContext, ProbeSettings, probes};
+use health::{HealthRegistry, Status};
+use serde_json::Value;
+use sim::lavalink::SimNode;
+
+const TOKEN: &str = "health-test-token";
+
+struct Rig {
+    server: AdminServer,
+    registry: HealthRegistry,
+    nodes: Vec<SimNode>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(nodes: usize) -> Rig {
+    let nodes = sim::lavalink::start_nodes(nodes, sim::lavalink::NodeConfig::default())
+        .await
+        .expect("stand-ins");
+    let specs: Vec<NodeSpec> = nodes
+        .iter()
+        .map(|n| NodeSpec {
+            name: n.name().to_owned(),
+            url: n.rest_url(),
+            password: n.password().to_owned(),
+            region: None,
+            priority: 0,
+            weight: 1.0,
+            enabled: true,
+        })
+        .collect();
+    let mut config = ClusterConfig::new(1, specs);
+    config.client.reconnect.max_delay = Duration::from_millis(200);
+    let (cluster, _events) = Cluster::start(config, clock::SystemClock::shared()).expect("cluster");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    let registry = HealthRegistry::new(clock::SystemClock::shared());
+    let context = HealthContext {
+        registry: registry.clone(),
+        cluster: cluster.clone(),
+        store: Some(Arc::new(store)),
+    };
+    context.start(ProbeSettings {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(1),
+        failure_threshold: 1,
+    });
+    let state = AdminState {
+        cluster,
+        token: AdminToken::new(TOKEN).map(Arc::new),
+        health: Some(context),
+    };
+    let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
+        .await
+        .expect("server");
+    Rig {
+        server,
+        registry,
+        nodes,
+        _dir: dir,
+    }
+}
+
+impl Rig {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.addr())
+    }
+
+    /// Waits until the cached result of `check` (for `component`, if given) has `status`.
+    async fn wait_status(&self, check: &str, component: Option<&str>, status: Status) {
+        let mut updates = self.registry.subscribe();
+        let matches = |r: &health::CheckResult| {
+            r.spec.name == check
+                && r.spec.component_id.as_deref() == component
+                && r.status == status
+        };
+        if self.registry.results().iter().any(matches) {
+            return;
+        }
+        tokio::time::timeout(Duration::from_secs(15), async {
+            loop {
+                match updates.recv().await {
+                    Ok(result) if matches(&result) => return,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => panic!("registry gone"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{check} {component:?} never became {status:?}"));
+    }
+
+    /// Runs `dimby health check` against this server; returns (exit code, output).
+    async fn check(&self, extra: &[&str]) -> (i32, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args(["health", "check", "--url", &self.url(""), "--token", TOKEN])
+            .args(extra)
+            .output()
+            .await
+            .expect("run dimby");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn endpoints_follow_the_probes_from_pass_to_warn_to_fail() {
+    let rig = start(2).await;
+    rig.wait_status(probes::CLUSTER, None, Status::Pass).await;
+    rig.wait_status(probes::STORE, None, Status::Pass).await;
+    for node in ["sim-1", "sim-2"] {
+        rig.wait_status(probes::NODE_STATE, Some(node), Status::Pass)
+            .await;
+        rig.wait_status(probes::NODE_RESPONSE, Some(node), Status::Pass)
+            .await;
+    }
+    rig.wait_status(probes::RUNTIME_LAG, None, Status::Pass)
+        .await;
+
+    let live = http().get(rig.url("/livez")).send().await.expect("answer");
+    assert_eq!(live.status(), 200);
+    let ready = http()
+        .get(rig.url("/readyz?verbose"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ready.status(), 200);
+    let text = ready.text().await.expect("body");
+    assert!(
+        text.contains("[+]lavalink") && text.contains("[+]store"),
+        "{text}"
+    );
+
+    let anonymous = http()
+        .get(rig.url("/healthz"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(anonymous.status(), 200);
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("content-type")
+            .map(|v| v.as_bytes()),
+        Some(&b"application/health+json"[..])
+    );
+    let body: Value = anonymous.json().await.expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "pass"}),
+        "anonymous callers see the status only"
+    );
+
+    let detailed: Value = http()
+        .get(rig.url("/healthz"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(detailed["status"], "pass");
+    let responses = detailed["checks"]["lavalink:responseTime"]
+        .as_array()
+        .expect("per-node entries");
+    assert_eq!(responses.len(), 2);
+    assert!(
+        responses
+            .iter()
+            .all(|e| e["observedUnit"] == "ms" && e["time"].is_string())
+    );
+    assert!(
+        !detailed.to_string().contains("youshallnotpass"),
+        "no secret in the report"
+    );
+    let (code, out) = rig.check(&[]).await;
+    assert_eq!(code, 0, "{out}");
+
+    // One node crashes: the service warns (failover keeps playback going).
+    rig.nodes[0].crash();
+    rig.wait_status(probes::NODE_STATE, Some("sim-1"), Status::Fail)
+        .await;
+    rig.wait_status(probes::CLUSTER, None, Status::Warn).await;
+    let answer = http()
+        .get(rig.url("/healthz"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 200, "warn is 2xx");
+    let (code, out) = rig.check(&[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("sim-1"), "{out}");
+    let (code, out) = rig.check(&["--require", "store"]).await;
+    assert_eq!(code, 0, "the store alone passes: {out}");
+
+    // Every node down: not ready, and the report fails with 503.
+    rig.nodes[1].crash();
+    rig.wait_status(probes::CLUSTER, None, Status::Fail).await;
+    let ready = http()
+        .get(rig.url("/readyz?verbose"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.expect("body").contains("[-]lavalink"));
+    let answer = http()
+        .get(rig.url("/healthz"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 503);
+    let (code, out) = rig.check(&["--json"]).await;
+    assert_eq!(code, 2, "{out}");
+    let report: Value = serde_json::from_str(&out).expect("--json prints the report");
+    assert_eq!(report["status"], "fail");
+}
+
+#[tokio::test]
+async fn the_gate_is_unknown_when_it_cannot_tell() {
+    let rig = start(1).await;
+    // Unreachable.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args([
+            "health",
+            "check",
+            "--url",
+            "http://127.0.0.1:9",
+            "--timeout",
+            "500ms",
+        ])
+        .output()
+        .await
+        .expect("run dimby");
+    assert_eq!(output.status.code(), Some(3));
+    // Something that is not a health report (the liveness answer, as if it were the base URL).
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args(["health", "check", "--url", &rig.url("/livez?")])
+        .output()
+        .await
+        .expect("run dimby");
+    assert_eq!(output.status.code(), Some(3));
+    // A required component with no check.
+    rig.wait_status(probes::STORE, None, Status::Pass).await;
+    let (code, out) = rig.check(&["--require", "discord"]).await;
+    assert_eq!(code, 3, "{out}");
+}
+
+#[tokio::test]
+async fn the_direct_check_reads_the_config_and_asks_each_node() {
+    let node = SimNode::start(sim::lavalink::NodeConfig::default().with_name("n1"))
+        .await
+        .expect("stand-in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |toml: String| {
+        let path = dir.path().join("dimby.toml");
+        std::fs::write(&path, toml).expect("write");
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+                .args(["health", "check", "--direct", "--config"])
+                .arg(&path)
+                .output()
+                .await
+                .expect("run dimby");
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        }
+    };
+    let node_toml = |password: &str| {
+        format!(
+            "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"{}\"\npassword = \"{password}\"\n",
+            node.rest_url()
+        )
+    };
+    let (code, out) = run(node_toml(node.password())).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(node_toml("wrong")).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("refused the password") && !out.contains("wrong"),
+        "{out}"
+    );
+    let (code, out) = run("[admin]\nlisten = 5\n".to_owned()).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("admin.listen"), "{out}");
+}
