@@ -1,0 +1,242 @@
+//! Carrying out the music engine's effects: player updates go to the cluster, state changes to the
+//! store (first, so a crash between effects restores to the new state), notices back to the caller.
+//! Also the way back: restoring every guild's engine from the store at start.
+
+use std::sync::Arc;
+
+use cluster::{Applied, Cluster, ClusterError};
+use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack};
+use music::{Effect, Entry, GuildPlayer, Notice, Snapshot, StoreOp};
+use store::Store;
+
+/// What carrying out a batch of effects produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Notices for the users, in order.
+    pub notices: Vec<Notice>,
+    /// The engine asked to leave the voice channel (the player is already destroyed).
+    pub disconnect: bool,
+    /// No Lavalink node could take the player: its state is kept and playback starts by itself
+    /// when a node returns ("audio nodes are unavailable, your queue is kept").
+    pub nodes_unavailable: bool,
+}
+
+/// An effect that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    /// The cluster refused a player update.
+    #[error("audio node error: {0}")]
+    Cluster(#[from] ClusterError),
+    /// The store failed.
+    #[error("store error: {0}")]
+    Store(#[from] store::Error),
+}
+
+/// Carries out effects for any guild.
+#[derive(Clone)]
+pub struct Shell {
+    cluster: Cluster,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell").finish_non_exhaustive()
+    }
+}
+
+impl Shell {
+    /// A shell over the cluster and the store.
+    pub fn new(cluster: Cluster, store: Arc<dyn Store>) -> Self {
+        Self { cluster, store }
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Carries out `effects` for `guild`, in order; stops at the first that fails.
+    pub async fn apply(&self, guild: GuildId, effects: Vec<Effect>) -> Result<Outcome, ShellError> {
+        let mut outcome = Outcome::default();
+        for effect in effects {
+            match effect {
+                Effect::Persist(op) => self.persist(guild, op).await?,
+                Effect::Notify(notice) => outcome.notices.push(notice),
+                Effect::Disconnect => {
+                    self.cluster.destroy(guild).await?;
+                    outcome.disconnect = true;
+                }
+                player => {
+                    let update = player_update(player);
+                    if self.cluster.update(guild, update).await? == Applied::Kept {
+                        outcome.nodes_unavailable = true;
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn persist(&self, guild: GuildId, op: StoreOp) -> Result<(), store::Error> {
+        let g = guild.0;
+        match op {
+            StoreOp::Enqueue { entries, at } => {
+                let entries: Vec<_> = entries.iter().map(to_store).collect();
+                self.store.enqueue(g, &entries, at).await.map(drop)
+            }
+            StoreOp::Remove { index } => self.store.remove(g, index).await.map(drop),
+            StoreOp::Move { from, to } => self.store.move_entry(g, from, to).await,
+            StoreOp::ClearQueue => self.store.clear_queue(g).await.map(drop),
+            StoreOp::ReplaceQueue(entries) => {
+                let entries: Vec<_> = entries.iter().map(to_store).collect();
+                self.store.replace_queue(g, &entries).await
+            }
+            StoreOp::SetCurrent { entry, position } => {
+                let entry = entry.as_ref().map(to_store);
+                self.store
+                    .set_current(g, entry.as_ref(), position_to_store(position))
+                    .await
+            }
+            StoreOp::Advance {
+                finished,
+                at_unix_ms,
+            } => {
+                let finished = match finished {
+                    music::Finished::Drop => store::Finished::Drop,
+                    music::Finished::Requeue => store::Finished::Requeue,
+                };
+                self.store.advance(g, finished, at_unix_ms).await.map(drop)
+            }
+            StoreOp::SavePosition { position, paused } => self
+                .store
+                .save_position(g, position_to_store(position), paused)
+                .await
+                .map(drop),
+            StoreOp::SetVolume(volume) => self.store.set_volume(g, volume).await,
+            StoreOp::SetLoop(mode) => self.store.set_loop(g, loop_to_store(mode)).await,
+            StoreOp::ForgetGuild => self.store.forget_guild(g).await.map(drop),
+        }
+    }
+
+    /// Every stored guild with its engine restored (not yet playing: call
+    /// [`GuildPlayer::resume_from_snapshot`] once the voice connection is back), its voice channel
+    /// and its text channel.
+    pub async fn restore(&self) -> Result<Vec<Restored>, store::Error> {
+        let guilds = self.store.load_all_guilds().await?;
+        Ok(guilds.iter().map(restored).collect())
+    }
+}
+
+/// One guild as it was stored.
+#[derive(Debug)]
+pub struct Restored {
+    /// The guild.
+    pub guild: GuildId,
+    /// Its engine, at the stored state.
+    pub player: GuildPlayer,
+    /// The voice channel the bot was in.
+    pub voice_channel: Option<u64>,
+    /// The text channel it reported to.
+    pub text_channel: Option<u64>,
+}
+
+fn restored(state: &store::GuildState) -> Restored {
+    let entry = |e: &store::QueueEntry| {
+        let decoded = Entry::decode(&e.track, e.requester_id, e.added_at_unix_ms);
+        if let Err(error) = &decoded {
+            tracing::error!(guild = state.guild_id, %error, "a stored track no longer decodes; it is dropped");
+        }
+        decoded.ok()
+    };
+    let snapshot = Snapshot {
+        queue: state.queue.iter().filter_map(entry).collect(),
+        current: state.current.as_ref().and_then(entry),
+        position: music::PositionSnapshot::new(
+            state.position.position_ms,
+            state.position.at_unix_ms,
+        ),
+        paused: state.paused,
+        volume: state.volume,
+        loop_mode: match state.loop_mode {
+            store::LoopMode::Off => music::LoopMode::Off,
+            store::LoopMode::Track => music::LoopMode::Track,
+            store::LoopMode::Queue => music::LoopMode::Queue,
+        },
+    };
+    Restored {
+        guild: GuildId(state.guild_id),
+        player: GuildPlayer::restore(snapshot),
+        voice_channel: state.voice_channel_id,
+        text_channel: state.text_channel_id,
+    }
+}
+
+/// The player update an effect stands for.
+fn player_update(effect: Effect) -> UpdatePlayer {
+    match effect {
+        Effect::Play {
+            entry,
+            position_ms,
+            paused,
+            volume,
+            play_id,
+        } => UpdatePlayer {
+            track: Some(Some(UpdatePlayerTrack {
+                encoded: Some(Some(entry.encoded)),
+                identifier: None,
+                user_data: Some(music::play_user_data(play_id)),
+            })),
+            position: Some(position_ms),
+            paused: Some(paused),
+            volume: Some(i64::from(volume)),
+            ..UpdatePlayer::default()
+        },
+        Effect::Stop => UpdatePlayer {
+            track: Some(Some(UpdatePlayerTrack::stop())),
+            ..UpdatePlayer::default()
+        },
+        Effect::Pause(paused) => UpdatePlayer {
+            paused: Some(paused),
+            ..UpdatePlayer::default()
+        },
+        Effect::Seek(position) => UpdatePlayer {
+            position: Some(position),
+            ..UpdatePlayer::default()
+        },
+        Effect::SetVolume(volume) => UpdatePlayer {
+            volume: Some(i64::from(volume)),
+            ..UpdatePlayer::default()
+        },
+        Effect::Persist(_) | Effect::Notify(_) | Effect::Disconnect => UpdatePlayer::default(),
+    }
+}
+
+fn to_store(entry: &Entry) -> store::QueueEntry {
+    store::QueueEntry {
+        track: entry.encoded.clone(),
+        requester_id: entry.requester_id,
+        title: entry.info.title.clone(),
+        author: entry.info.author.clone(),
+        length_ms: entry.info.length,
+        uri: entry.info.uri.clone(),
+        added_at_unix_ms: entry.added_at_unix_ms,
+    }
+}
+
+fn position_to_store(position: music::PositionSnapshot) -> store::PositionSnapshot {
+    store::PositionSnapshot::new(position.position_ms, position.at_unix_ms)
+}
+
+fn loop_to_store(mode: music::LoopMode) -> store::LoopMode {
+    match mode {
+        music::LoopMode::Off => store::LoopMode::Off,
+        music::LoopMode::Track => store::LoopMode::Track,
+        music::LoopMode::Queue => store::LoopMode::Queue,
+    }
+}
