@@ -50,6 +50,57 @@ pub struct Config {
     /// Where state is kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Health probes and alerts.
+    #[serde(default)]
+    pub health: HealthConfig,
+}
+
+/// `[health]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// A Discord webhook URL (or any URL taking `{"content": ...}`) for alerts
+    /// (`HEALTH_ALERT_WEBHOOK`). It holds a token: treated as a secret.
+    pub alert_webhook: Option<Secret>,
+    /// Time between probe checks (`HEALTH_CHECK_INTERVAL`: `30s`, `500ms`, or seconds).
+    #[serde(default = "defaults::check_interval", deserialize_with = "duration")]
+    pub check_interval: std::time::Duration,
+    /// Consecutive failures before a check fails.
+    #[serde(default = "defaults::probe_failure_threshold")]
+    pub failure_threshold: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            alert_webhook: None,
+            check_interval: defaults::check_interval(),
+            failure_threshold: defaults::probe_failure_threshold(),
+        }
+    }
+}
+
+/// A duration as `30s`, `1m 30s`, `500ms`, or a number of seconds.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+        Raw::Text(text) => text.trim().parse::<u64>().map_or_else(
+            |_| {
+                humantime::parse_duration(text.trim()).map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is not a duration like 30s or 500ms: {e}"
+                    ))
+                })
+            },
+            |seconds| Ok(Duration::from_secs(seconds)),
+        ),
+    }
 }
 
 /// `[discord]`.
@@ -283,6 +334,9 @@ mod defaults {
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
     }
+    pub fn check_interval() -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
     pub fn auto_defer_ms() -> u64 {
         2_000
     }
@@ -308,7 +362,7 @@ pub enum ConfigError {
 }
 
 /// Keys whose values must never appear in an error.
-const SECRET_KEYS: [&str; 3] = ["token", "password", "basic_auth"];
+const SECRET_KEYS: [&str; 4] = ["token", "password", "basic_auth", "alert_webhook"];
 
 impl Config {
     /// Reads `path` (when given), then the environment, and validates the result.
@@ -395,6 +449,21 @@ impl Config {
                 message: "is empty; leave it unset to disable the admin API".into(),
             });
         }
+        if self.health.check_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "health.check_interval".into(),
+                message: "must be greater than zero".into(),
+            });
+        }
+        if let Some(hook) = &self.health.alert_webhook
+            && !(hook.expose().starts_with("http://") || hook.expose().starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "health.alert_webhook".into(),
+                message: "must be an http:// or https:// URL (value not shown: it is a secret)"
+                    .into(),
+            });
+        }
         Ok(())
     }
 
@@ -432,6 +501,17 @@ fn env() -> Figment {
             Env::raw()
                 .only(&["DIMBY_ADMIN_TOKEN"])
                 .map(|_| "admin.token".into()),
+        )
+        // The names the health plan gave these.
+        .merge(
+            Env::raw()
+                .only(&["HEALTH_ALERT_WEBHOOK"])
+                .map(|_| "health.alert_webhook".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["HEALTH_CHECK_INTERVAL"])
+                .map(|_| "health.check_interval".into()),
         )
 }
 
@@ -623,6 +703,41 @@ mod tests {
             let error = load_in(jail, "[discord]\nshards = { first = 0, last = 0 }\n")
                 .expect_err("total is required");
             assert!(error.to_string().contains("total"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_health_plan_variables_are_accepted() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "HEALTH_ALERT_WEBHOOK",
+                "https://discord.example/api/webhooks/1/secret",
+            );
+            jail.set_env("HEALTH_CHECK_INTERVAL", "30s");
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.health.check_interval, Duration::from_secs(30));
+            assert!(config.health.alert_webhook.is_some());
+            assert!(!format!("{config:?}").contains("secret"));
+            jail.set_env("HEALTH_CHECK_INTERVAL", "45");
+            assert_eq!(
+                Config::load(None).expect("valid").health.check_interval,
+                Duration::from_secs(45)
+            );
+            jail.set_env("HEALTH_CHECK_INTERVAL", "soon");
+            let error = Config::load(None).expect_err("bad duration");
+            assert!(
+                error.to_string().contains("health.check_interval"),
+                "{error}"
+            );
+            jail.set_env("HEALTH_CHECK_INTERVAL", "5s");
+            jail.set_env("HEALTH_ALERT_WEBHOOK", "ftp://nope/secret-token");
+            let error = Config::load(None).expect_err("bad webhook");
+            assert!(
+                error.to_string().starts_with("health.alert_webhook"),
+                "{error}"
+            );
+            assert!(!error.to_string().contains("secret-token"), "{error}");
             Ok(())
         });
     }

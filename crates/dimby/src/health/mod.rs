@@ -4,6 +4,7 @@
 //! age of its last sign of life), the store (a query round trip) and the process (runtime
 //! scheduling lag). The Discord and voice probes join with the bot.
 
+pub mod alerts;
 pub mod probes;
 
 use std::sync::Arc;
