@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bot;
 pub mod cli;
 pub mod config;
+pub mod discord;
 pub mod health;
 pub mod health_cli;
 pub mod logging;

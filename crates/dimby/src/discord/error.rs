@@ -1,0 +1,54 @@
+//! What can go wrong talking to Discord.
+
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, GuildMarker, UserMarker};
+
+/// An error of the Discord layer. Never carries the bot token.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    /// `discord.token` (or `DIMBY_DISCORD_TOKEN`) is not set.
+    #[error("discord.token is not set (set it in the config file or DIMBY_DISCORD_TOKEN)")]
+    MissingToken,
+    /// A setting cannot be used.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The config key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A REST request failed (transport, rate limit or a Discord error body).
+    #[error("Discord REST request failed: {0}")]
+    Http(#[from] twilight_http::Error),
+    /// A REST answer could not be read.
+    #[error("cannot read Discord's answer: {0}")]
+    Body(#[from] twilight_http::response::DeserializeBodyError),
+    /// The guild belongs to a shard this process does not run.
+    #[error("guild {guild} is on shard {shard}, which this process does not run")]
+    NotOurShard {
+        /// The guild.
+        guild: Id<GuildMarker>,
+        /// Its shard.
+        shard: u32,
+    },
+    /// The shard's task has ended (shut down or fatally closed).
+    #[error("shard {0} is not running")]
+    ShardStopped(u32),
+    /// Something needed for a permission check is not in the cache (yet).
+    #[error("not in the cache: {0}")]
+    NotCached(String),
+    /// The channel is not in the cache.
+    #[error("unknown channel {0}")]
+    UnknownChannel(Id<ChannelMarker>),
+    /// The member is not in the cache.
+    #[error("unknown member {user} in guild {guild}")]
+    UnknownMember {
+        /// The guild.
+        guild: Id<GuildMarker>,
+        /// The user.
+        user: Id<UserMarker>,
+    },
+    /// The interaction was already answered with a message; it can only be edited or followed up.
+    #[error("the interaction was already answered")]
+    AlreadyAnswered,
+}
