@@ -56,6 +56,8 @@ pub enum HealthCommand {
 pub enum BenchCommand {
     /// Players on a cluster of stand-in nodes; the busiest node crashes, hangs or is drained.
     Failover(crate::bench::failover::Args),
+    /// Health endpoint latency under load, and node-failure-to-alert times.
+    Health(crate::bench::health::Args),
 }
 
 impl Command {
@@ -105,6 +107,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
+        Command::Bench(BenchCommand::Health(args)) => crate::bench::health::run(&args).await,
         Command::Nodes(command) => crate::nodes_cli::run(command).await,
         Command::Health(HealthCommand::Check(args)) => {
             let verdict = crate::health_cli::run(&args).await;

@@ -3,6 +3,7 @@
 //! since these machines are shared and noisy: targets are compared by a reader, as ratios.
 
 pub mod failover;
+pub mod health;
 
 /// Percentiles of a sample, in the sample's unit.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
