@@ -74,7 +74,11 @@ impl Shell {
                 }
                 player => {
                     let update = player_update(player);
-                    if self.cluster.update(guild, update).await? == Applied::Kept {
+                    // Kept: no node has the player yet. That is only news when no node could take
+                    // it at all (not merely because the voice connection is still on its way).
+                    if self.cluster.update(guild, update).await? == Applied::Kept
+                        && !self.cluster.has_eligible_node()
+                    {
                         outcome.nodes_unavailable = true;
                     }
                 }

@@ -1,0 +1,594 @@
+//! The bot at run time: Discord events and cluster events in, per-guild engines in between, the
+//! shell carrying out their effects, answers and notices back to Discord.
+//!
+//! Each guild's engine sits behind its own async mutex: commands and Lavalink events of one guild
+//! are handled one at a time, in order; different guilds proceed in parallel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cluster::{ClusterError, ClusterEvent, MoveOutcome};
+use lavalink::model::{LoadResult, Track, UpdatePlayer};
+use music::{GuildPlayer, LoopMode, Refusal};
+use tokio::sync::mpsc;
+
+use super::shell::{Outcome, Shell};
+use crate::discord::{
+    BotVoiceEvent, ChannelId, CommandInvocation, Discord, DiscordEvent, GuildId, Reply,
+};
+
+/// Bot behaviour that is not about Discord or Lavalink.
+#[derive(Debug, Clone, Copy)]
+pub struct BotSettings {
+    /// Leave a voice channel after it has had no listener for this long.
+    pub idle_leave: Duration,
+    /// How often playing positions are written to the store.
+    pub position_tick: Duration,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            idle_leave: Duration::from_secs(120),
+            position_tick: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One guild's engine and where it talks.
+#[derive(Debug)]
+struct GuildCtx {
+    player: GuildPlayer,
+    text_channel: Option<ChannelId>,
+    /// Restored from the store: play on from the saved position once the voice connection is up.
+    resume_on_voice: bool,
+    /// The voice channel to rejoin once the guild is available (restore).
+    rejoin: Option<ChannelId>,
+}
+
+impl GuildCtx {
+    fn new() -> Self {
+        Self {
+            player: GuildPlayer::new(),
+            text_channel: None,
+            resume_on_voice: false,
+            rejoin: None,
+        }
+    }
+}
+
+struct Inner {
+    discord: Discord,
+    shell: Shell,
+    settings: BotSettings,
+    guilds: Mutex<HashMap<GuildId, Arc<tokio::sync::Mutex<GuildCtx>>>>,
+}
+
+/// The running bot. Cheap to clone.
+#[derive(Clone)]
+pub struct Bot {
+    inner: Arc<Inner>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn lavalink_guild(guild: GuildId) -> lavalink::model::GuildId {
+    lavalink::model::GuildId(guild.get())
+}
+
+fn discord_guild(guild: lavalink::model::GuildId) -> Option<GuildId> {
+    GuildId::new_checked(guild.0)
+}
+
+impl Bot {
+    /// A bot over a connected Discord layer and the shell.
+    pub fn new(discord: Discord, shell: Shell, settings: BotSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                discord,
+                shell,
+                settings,
+                guilds: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn guild(&self, guild: GuildId) -> Arc<tokio::sync::Mutex<GuildCtx>> {
+        let mut guilds = self
+            .inner
+            .guilds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            guilds
+                .entry(guild)
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(GuildCtx::new()))),
+        )
+    }
+
+    /// Loads every stored guild; each rejoins its voice channel when its guild is available and
+    /// plays on from the saved position once the voice connection is up.
+    pub async fn restore(&self) -> Result<usize, store::Error> {
+        let restored = self.inner.shell.restore().await?;
+        let count = restored.len();
+        for r in restored {
+            let Some(guild) = discord_guild(r.guild) else {
+                continue;
+            };
+            let ctx = self.guild(guild);
+            let mut ctx = ctx.lock().await;
+            let playing = r.player.current().is_some();
+            ctx.player = r.player;
+            ctx.text_channel = r.text_channel.and_then(ChannelId::new_checked);
+            ctx.resume_on_voice = playing;
+            ctx.rejoin = r.voice_channel.and_then(ChannelId::new_checked);
+        }
+        tracing::info!(guilds = count, "restored guilds from the store");
+        Ok(count)
+    }
+
+    /// Handles events until both streams end or `stop` completes.
+    pub async fn run(
+        &self,
+        mut discord: mpsc::UnboundedReceiver<DiscordEvent>,
+        mut cluster: mpsc::UnboundedReceiver<ClusterEvent>,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        let ticker = tokio::spawn(self.clone().save_positions());
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                event = discord.recv() => match event {
+                    Some(event) => self.on_discord(event),
+                    None => break,
+                },
+                event = cluster.recv() => match event {
+                    Some(event) => self.on_cluster(event),
+                    None => break,
+                },
+            }
+        }
+        ticker.abort();
+    }
+
+    fn on_discord(&self, event: DiscordEvent) {
+        let bot = self.clone();
+        match event {
+            DiscordEvent::Command(invocation) => {
+                tokio::spawn(async move { bot.command(*invocation).await });
+            }
+            DiscordEvent::GuildAvailable { guild, .. } => {
+                tokio::spawn(async move { bot.rejoin(guild).await });
+            }
+            DiscordEvent::VoiceReady { guild, voice } => {
+                tokio::spawn(async move { bot.voice_ready(guild, voice).await });
+            }
+            DiscordEvent::BotVoice(BotVoiceEvent::Disconnected { guild, .. }) => {
+                tokio::spawn(async move { bot.kicked(guild).await });
+            }
+            DiscordEvent::BotVoice(BotVoiceEvent::Moved { guild, to, .. }) => {
+                tokio::spawn(async move { bot.remember_voice(guild, Some(to)).await });
+            }
+            DiscordEvent::UserVoice { guild, from, .. } => {
+                if let Some(left) = from
+                    && self.inner.discord.bot_voice_channel(guild) == Some(left)
+                {
+                    tokio::spawn(async move { bot.leave_if_idle(guild, left).await });
+                }
+            }
+            DiscordEvent::BotVoice(_)
+            | DiscordEvent::GuildUnavailable { .. }
+            | DiscordEvent::Gateway(_) => {}
+        }
+    }
+
+    fn on_cluster(&self, event: ClusterEvent) {
+        let bot = self.clone();
+        match event {
+            ClusterEvent::Player { guild, event, .. } => {
+                let Some(guild) = discord_guild(guild) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let ctx = bot.guild(guild);
+                    let mut ctx = ctx.lock().await;
+                    let effects = ctx.player.on_event(&event, now_ms());
+                    bot.carry_out(guild, &mut ctx, effects, None).await;
+                });
+            }
+            ClusterEvent::MoveFinished {
+                guild,
+                outcome: MoveOutcome::TrackFailed { error },
+                ..
+            } => {
+                let Some(guild) = discord_guild(guild) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let ctx = bot.guild(guild);
+                    let mut ctx = ctx.lock().await;
+                    let effects = ctx.player.move_failed(&error, now_ms());
+                    bot.carry_out(guild, &mut ctx, effects, None).await;
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Carries out effects; notices go to the reply (a command's) or the text channel.
+    async fn carry_out(
+        &self,
+        guild: GuildId,
+        ctx: &mut GuildCtx,
+        effects: Vec<music::Effect>,
+        reply: Option<&mut Vec<String>>,
+    ) -> Outcome {
+        let outcome = match self.inner.shell.apply(lavalink_guild(guild), effects).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(guild = %guild, %error, "could not carry out the engine's effects");
+                let text = format!("Something went wrong: {error}");
+                match reply {
+                    Some(lines) => lines.push(text),
+                    None => self.announce(ctx, &text).await,
+                }
+                return Outcome::default();
+            }
+        };
+        if outcome.disconnect
+            && let Err(error) = self.inner.discord.leave_voice(guild)
+        {
+            tracing::warn!(guild = %guild, %error, "could not leave the voice channel");
+        }
+        let mut lines: Vec<String> = outcome.notices.iter().map(ToString::to_string).collect();
+        if outcome.nodes_unavailable {
+            lines.push(
+                "Audio nodes are unavailable, your queue is kept: playback starts by itself when one is back."
+                    .to_owned(),
+            );
+        }
+        match reply {
+            Some(reply) => reply.extend(lines),
+            None => {
+                for line in lines {
+                    self.announce(ctx, &line).await;
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn announce(&self, ctx: &GuildCtx, text: &str) {
+        if let Some(channel) = ctx.text_channel
+            && let Err(error) = self
+                .inner
+                .discord
+                .send_message(channel, &Reply::text(text))
+                .await
+        {
+            tracing::warn!(%error, "could not post to the text channel");
+        }
+    }
+
+    async fn rejoin(&self, guild: GuildId) {
+        let ctx = self.guild(guild);
+        let mut ctx = ctx.lock().await;
+        if let Some(channel) = ctx.rejoin.take()
+            && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
+        {
+            tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
+        }
+    }
+
+    async fn voice_ready(&self, guild: GuildId, voice: lavalink::model::VoiceState) {
+        let ctx = self.guild(guild);
+        let mut ctx = ctx.lock().await;
+        let update = UpdatePlayer {
+            voice: Some(voice),
+            ..UpdatePlayer::default()
+        };
+        if let Err(error) = self
+            .inner
+            .shell
+            .cluster()
+            .update(lavalink_guild(guild), update)
+            .await
+        {
+            tracing::warn!(guild = %guild, %error, "could not hand the voice connection to Lavalink");
+        }
+        if std::mem::take(&mut ctx.resume_on_voice) {
+            let effects = ctx.player.resume_from_snapshot(now_ms());
+            self.carry_out(guild, &mut ctx, effects, None).await;
+        }
+    }
+
+    async fn kicked(&self, guild: GuildId) {
+        let ctx = self.guild(guild);
+        let mut ctx = ctx.lock().await;
+        let effects = ctx.player.leave();
+        self.carry_out(guild, &mut ctx, effects, None).await;
+    }
+
+    async fn remember_voice(&self, guild: GuildId, channel: Option<ChannelId>) {
+        let ctx = self.guild(guild);
+        let ctx = ctx.lock().await;
+        let text = ctx.text_channel.map(ChannelId::get);
+        if let Err(error) = self
+            .inner
+            .shell
+            .store()
+            .set_channels(guild.get(), channel.map(ChannelId::get), text)
+            .await
+        {
+            tracing::warn!(guild = %guild, %error, "could not store the voice channel");
+        }
+    }
+
+    async fn leave_if_idle(&self, guild: GuildId, channel: ChannelId) {
+        if !self
+            .inner
+            .discord
+            .voice_channel_listeners(channel)
+            .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(self.inner.settings.idle_leave).await;
+        let still_there = self.inner.discord.bot_voice_channel(guild) == Some(channel);
+        if !still_there
+            || !self
+                .inner
+                .discord
+                .voice_channel_listeners(channel)
+                .is_empty()
+        {
+            return;
+        }
+        let ctx = self.guild(guild);
+        let mut ctx = ctx.lock().await;
+        self.announce(&ctx, "Nobody is listening: leaving the voice channel.")
+            .await;
+        let effects = ctx.player.leave();
+        self.carry_out(guild, &mut ctx, effects, None).await;
+        // The engine's leave destroys the player; make sure the voice channel is left too.
+        let _ = self.inner.discord.leave_voice(guild);
+    }
+
+    /// Writes the positions of playing guilds, so a kill -9 loses at most one tick.
+    async fn save_positions(self) {
+        let mut tick = tokio::time::interval(self.inner.settings.position_tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
+                .inner
+                .guilds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(g, c)| (*g, Arc::clone(c)))
+                .collect();
+            for (guild, ctx) in guilds {
+                let Some(view) = self.inner.shell.cluster().player(lavalink_guild(guild)) else {
+                    continue;
+                };
+                if !view.record.is_playing() {
+                    continue;
+                }
+                let mut ctx = ctx.lock().await;
+                let effects = ctx.player.player_update(view.position_ms, now_ms());
+                self.carry_out(guild, &mut ctx, effects, None).await;
+            }
+        }
+    }
+
+    /// Answers one slash command.
+    async fn command(&self, invocation: CommandInvocation) {
+        let reply = match self.run_command(&invocation).await {
+            Ok(text) => Reply::text(text),
+            Err(text) => Reply::text(text).ephemeral(),
+        };
+        if let Err(error) = invocation.responder.respond(&reply).await {
+            tracing::warn!(command = %invocation.name, %error, "could not answer a command");
+        }
+    }
+
+    async fn run_command(&self, inv: &CommandInvocation) -> Result<String, String> {
+        let Some(guild) = inv.guild else {
+            return Err("Use my commands in a server.".to_owned());
+        };
+        let discord = &self.inner.discord;
+        let caller = discord.user_voice_channel(guild, inv.user);
+        let bot_channel = discord.bot_voice_channel(guild);
+        let ctx = self.guild(guild);
+        if inv.name == "play" {
+            return self.play(inv, guild, caller, bot_channel, &ctx).await;
+        }
+        let mut ctx = ctx.lock().await;
+        let now = now_ms();
+        let controls = !matches!(inv.name.as_str(), "queue" | "nowplaying");
+        if controls
+            && let Some(bot) = bot_channel
+            && caller != Some(bot)
+        {
+            return Err(format!("Join <#{bot}> to control playback."));
+        }
+        let player = &mut ctx.player;
+        let effects: Result<Vec<music::Effect>, Refusal> = match inv.name.as_str() {
+            "pause" => player.pause(now),
+            "resume" => player.resume(now),
+            "skip" => {
+                let to = inv
+                    .integer("to")
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+                player.skip(to, now)
+            }
+            "stop" => player.stop(now),
+            "seek" => {
+                let text = inv.string("position").unwrap_or_default();
+                let position = music::parse_timestamp(text).map_err(|e| {
+                    format!("{e}. Give a time like 1:23, 1:02:03 or a number of seconds.")
+                })?;
+                player.seek(position, now)
+            }
+            "volume" => player.set_volume(inv.integer("level").unwrap_or(-1)),
+            "loop" => {
+                let mode = match inv.string("mode") {
+                    Some("track") => LoopMode::Track,
+                    Some("queue") => LoopMode::Queue,
+                    Some("off") => LoopMode::Off,
+                    other => {
+                        return Err(format!(
+                            "Unknown loop mode {other:?}: choose off, track or queue."
+                        ));
+                    }
+                };
+                Ok(player.set_loop(mode))
+            }
+            "shuffle" => player.shuffle(now),
+            "remove" => player.remove(position(inv, "position")),
+            "move" => player.move_entry(position(inv, "from"), position(inv, "to")),
+            "clear" => player.clear(),
+            "leave" => Ok(player.leave()),
+            "queue" => {
+                let page = position(inv, "page").max(1);
+                let now_playing = player.now_playing(now);
+                return player
+                    .queue_page(page)
+                    .map(|page| super::display::queue(&page, now_playing.as_ref()))
+                    .map_err(|refusal| refusal.to_string());
+            }
+            "nowplaying" => {
+                let bar = player.position_bar(now);
+                return player
+                    .now_playing(now)
+                    .map(|np| super::display::now_playing(&np, bar))
+                    .ok_or_else(|| "Nothing is playing.".to_owned());
+            }
+            other => return Err(format!("I don't know the command /{other}.")),
+        };
+        let effects = effects.map_err(|refusal| refusal.to_string())?;
+        let mut lines = Vec::new();
+        self.carry_out(guild, &mut ctx, effects, Some(&mut lines))
+            .await;
+        if inv.name == "leave" {
+            let _ = self.inner.discord.leave_voice(guild);
+        }
+        Ok(if lines.is_empty() {
+            "Done.".to_owned()
+        } else {
+            lines.join("\n")
+        })
+    }
+
+    async fn play(
+        &self,
+        inv: &CommandInvocation,
+        guild: GuildId,
+        caller: Option<ChannelId>,
+        bot_channel: Option<ChannelId>,
+        ctx: &Arc<tokio::sync::Mutex<GuildCtx>>,
+    ) -> Result<String, String> {
+        let Some(channel) = caller else {
+            return Err("Join a voice channel first, then use /play.".to_owned());
+        };
+        let busy = ctx.lock().await.player.current().is_some();
+        if let Some(bot) = bot_channel
+            && bot != channel
+            && busy
+        {
+            return Err(format!(
+                "I'm playing in <#{bot}>: join that channel to add music."
+            ));
+        }
+        match self.inner.discord.bot_can_play_in(channel) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "I need the Connect and Speak permissions in <#{channel}>."
+                ));
+            }
+            Err(error) => return Err(format!("I can't check my permissions there: {error}")),
+        }
+        // Loading may take a while: the auto-defer guard keeps the interaction alive.
+        let query = inv.string("query").unwrap_or_default().trim().to_owned();
+        if query.is_empty() {
+            return Err("Tell me what to play: a URL or words to search for.".to_owned());
+        }
+        let tracks = self.load(&query).await?;
+        if bot_channel != Some(channel)
+            && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
+        {
+            return Err(format!("I can't join <#{channel}>: {error}"));
+        }
+        let mut ctx = ctx.lock().await;
+        ctx.text_channel = inv.channel.or(ctx.text_channel);
+        let text = ctx.text_channel.map(ChannelId::get);
+        if let Err(error) = self
+            .inner
+            .shell
+            .store()
+            .set_channels(guild.get(), Some(channel.get()), text)
+            .await
+        {
+            tracing::warn!(guild = %guild, %error, "could not store the channels");
+        }
+        let effects = ctx
+            .player
+            .play(tracks, inv.user.get(), now_ms())
+            .map_err(|refusal| refusal.to_string())?;
+        let mut lines = Vec::new();
+        self.carry_out(guild, &mut ctx, effects, Some(&mut lines))
+            .await;
+        Ok(if lines.is_empty() {
+            "Queued.".to_owned()
+        } else {
+            lines.join("\n")
+        })
+    }
+
+    /// Resolves a /play query to tracks: URLs and prefixed identifiers as they are, other words as
+    /// a search.
+    async fn load(&self, query: &str) -> Result<Vec<Track>, String> {
+        let identifier = if query.starts_with("http://")
+            || query.starts_with("https://")
+            || query.split_once(':').is_some_and(|(prefix, _)| {
+                !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            }) {
+            query.to_owned()
+        } else {
+            format!("ytsearch:{query}")
+        };
+        match self.inner.shell.cluster().load_tracks(&identifier).await {
+            Ok(LoadResult::Track(track)) => Ok(vec![track]),
+            Ok(LoadResult::Search(mut tracks)) if !tracks.is_empty() => {
+                Ok(vec![tracks.swap_remove(0)])
+            }
+            Ok(LoadResult::Playlist(playlist)) if !playlist.tracks.is_empty() => {
+                Ok(playlist.tracks)
+            }
+            Ok(LoadResult::Error(exception)) => Err(format!(
+                "I could not load that: {}",
+                exception.message.unwrap_or(exception.cause)
+            )),
+            Ok(_) => Err(format!("Nothing found for {query}.")),
+            Err(ClusterError::NoNodeAvailable) => Err(
+                "Audio nodes are unavailable right now, so I can't look that up; try again in a moment."
+                    .to_owned(),
+            ),
+            Err(error) => Err(format!("Loading failed: {error}")),
+        }
+    }
+}
+
+fn position(inv: &CommandInvocation, name: &str) -> usize {
+    inv.integer(name)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}

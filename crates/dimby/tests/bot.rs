@@ -1,0 +1,226 @@
+//! The bot end to end against both stand-ins: scripted users in voice use slash commands; the
+//! answers show in Discord and the playback on the Lavalink stand-in.
+
+mod discord_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use dimby::bot::runtime::{Bot, BotSettings};
+use dimby::bot::shell::Shell;
+use discord_support::{connect, settings, sim_with};
+use lavalink::model::{Event, IncomingMessage};
+use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
+use sim::lavalink::SimNode;
+
+struct Rig {
+    discord: DiscordSim,
+    guild: GuildInfo,
+    node: SimNode,
+    _dir: tempfile::TempDir,
+    _bot: tokio::task::JoinHandle<()>,
+}
+
+async fn start() -> Rig {
+    let (discord_sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
+    let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
+    let node = SimNode::start(sim::lavalink::NodeConfig::default())
+        .await
+        .expect("lavalink stand-in");
+    let spec = NodeSpec {
+        name: node.name().to_owned(),
+        url: node.rest_url(),
+        password: node.password().to_owned(),
+        region: None,
+        priority: 0,
+        weight: 1.0,
+        enabled: true,
+    };
+    let (cluster, mut cluster_events) = Cluster::start(
+        ClusterConfig::new(discord.bot_user().get(), vec![spec]),
+        clock::SystemClock::shared(),
+    )
+    .expect("cluster");
+    loop {
+        if let Some(ClusterEvent::NodeReady { .. }) = cluster_events.recv().await {
+            break;
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    discord
+        .register_commands(&dimby::bot::commands::definitions())
+        .await
+        .expect("register");
+    let bot = Bot::new(
+        discord,
+        Shell::new(cluster, Arc::new(store)),
+        BotSettings::default(),
+    );
+    let task = tokio::spawn(async move {
+        bot.run(discord_events, cluster_events, std::future::pending())
+            .await;
+    });
+    Rig {
+        discord: discord_sim,
+        guild,
+        node,
+        _dir: dir,
+        _bot: task,
+    }
+}
+
+impl Rig {
+    /// Invokes a command as `user` and returns the text of the bot's answer and whether only the
+    /// user sees it.
+    async fn command(&self, user: &str, command: SlashCommand) -> (String, bool) {
+        let _ = user;
+        let handle = self.discord.invoke(&command).expect("invoke");
+        let message = tokio::time::timeout(Duration::from_secs(10), handle.original())
+            .await
+            .expect("an answer within the guard")
+            .expect("answered");
+        let ephemeral = message
+            .flags
+            .is_some_and(|f| f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL));
+        (message.content, ephemeral)
+    }
+
+    fn slash(&self, user: &str, name: &str) -> SlashCommand {
+        SlashCommand::new(
+            self.guild.id,
+            self.guild.text_channel(),
+            self.guild.member(user).expect("member"),
+            name,
+        )
+    }
+
+    /// Waits until the Lavalink stand-in sends an event of the kind `pick` accepts.
+    async fn lavalink_event(
+        &self,
+        sent: &mut tokio::sync::broadcast::Receiver<sim::lavalink::SentMessage>,
+        mut pick: impl FnMut(&Event) -> bool,
+    ) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(message) = sent.recv().await
+                    && let IncomingMessage::Event(event) = &message.message
+                    && pick(event)
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the Lavalink event within the guard");
+    }
+
+    fn node_player(&self) -> Option<lavalink::model::Player> {
+        let session = self.node.sessions().first()?.id.clone();
+        self.node
+            .player(&session, lavalink::model::GuildId(self.guild.id.get()))
+    }
+}
+
+#[tokio::test]
+async fn play_pause_skip_and_the_refusals() {
+    let rig = start().await;
+    let alice = rig.guild.member("alice").expect("alice");
+
+    // Not in a voice channel: a clear, private refusal.
+    let (text, ephemeral) = rig
+        .command(
+            "alice",
+            rig.slash("alice", "play")
+                .string("query", "sim:length:600000"),
+        )
+        .await;
+    assert!(ephemeral, "{text}");
+    assert!(text.contains("Join a voice channel"), "{text}");
+
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    let mut sent = rig.node.subscribe();
+    let (text, ephemeral) = rig
+        .command(
+            "alice",
+            rig.slash("alice", "play")
+                .string("query", "sim:length:600000"),
+        )
+        .await;
+    assert!(!ephemeral, "{text}");
+    rig.lavalink_event(&mut sent, |e| matches!(e, Event::TrackStart(_)))
+        .await;
+    let player = rig.node_player().expect("a player on the node");
+    assert_eq!(
+        player.track.map(|t| t.info.identifier).as_deref(),
+        Some("sim:length:600000")
+    );
+    assert!(player.state.connected, "the voice state reached Lavalink");
+
+    // bob is not in the bot's channel: he cannot control it.
+    let (text, ephemeral) = rig.command("bob", rig.slash("bob", "pause")).await;
+    assert!(ephemeral && text.contains("to control playback"), "{text}");
+
+    let (text, _) = rig.command("alice", rig.slash("alice", "pause")).await;
+    assert!(!text.is_empty());
+    assert!(
+        rig.node_player().expect("player").paused,
+        "paused on the node"
+    );
+    let (_, _) = rig.command("alice", rig.slash("alice", "resume")).await;
+    assert!(!rig.node_player().expect("player").paused);
+
+    // Out of range: refused with what to do.
+    let (text, ephemeral) = rig
+        .command("alice", rig.slash("alice", "volume").integer("level", 500))
+        .await;
+    assert!(ephemeral && text.contains("200"), "{text}");
+    let (_, ephemeral) = rig
+        .command("alice", rig.slash("alice", "volume").integer("level", 80))
+        .await;
+    assert!(!ephemeral);
+    assert_eq!(rig.node_player().expect("player").volume, 80);
+
+    // A second track queues; skip plays it.
+    let (text, _) = rig
+        .command(
+            "alice",
+            rig.slash("alice", "play")
+                .string("query", "sim:length:120000"),
+        )
+        .await;
+    assert!(!text.is_empty());
+    let (queue, _) = rig.command("alice", rig.slash("alice", "queue")).await;
+    assert!(queue.contains("`1.`"), "{queue}");
+    rig.command("alice", rig.slash("alice", "skip")).await;
+    assert_eq!(
+        rig.node_player()
+            .and_then(|p| p.track)
+            .map(|t| t.info.identifier)
+            .as_deref(),
+        Some("sim:length:120000")
+    );
+    let (now, _) = rig.command("alice", rig.slash("alice", "nowplaying")).await;
+    assert!(now.contains("🔘"), "a position bar: {now}");
+
+    // A load failure is explained.
+    let (text, ephemeral) = rig
+        .command(
+            "alice",
+            rig.slash("alice", "play")
+                .string("query", "sim:error:common"),
+        )
+        .await;
+    assert!(ephemeral && text.contains("could not load"), "{text}");
+
+    let (_, _) = rig.command("alice", rig.slash("alice", "leave")).await;
+    assert!(
+        rig.node_player().is_none(),
+        "the player is gone from the node"
+    );
+}
