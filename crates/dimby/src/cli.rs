@@ -29,6 +29,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The embedded default: Discord and Lavalink stand-ins, the real bot, scripted listeners.
+    Demo(crate::demo::DemoArgs),
+    /// Run the bot (production): the token from DIMBY_DISCORD_TOKEN or the config file.
+    Run(RunArgs),
     /// Run a stand-in for a service that cannot be reached here.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -51,6 +55,14 @@ pub enum HealthCommand {
     Check(crate::health_cli::CheckArgs),
 }
 
+/// Options of `dimby run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file (TOML); environment variables DIMBY_* override it.
+    #[arg(long, env = "DIMBY_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+}
+
 /// The benchmark scenarios.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -65,7 +77,7 @@ impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Self::Bench(_) | Self::Nodes(_) | Self::Health(_) => "warn",
-            Self::Sim(_) => "info",
+            Self::Sim(_) | Self::Run(_) | Self::Demo(_) => "info",
         }
     }
 }
@@ -105,6 +117,8 @@ pub struct SimLavalinkArgs {
 /// Runs a parsed command to completion.
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Run(args) => run_bot(args).await,
+        Command::Demo(args) => crate::demo::run(args, shutdown_signal()).await,
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
         Command::Bench(BenchCommand::Health(args)) => crate::bench::health::run(&args).await,
@@ -115,6 +129,22 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             std::process::exit(i32::from(verdict.code()));
         }
     }
+}
+
+async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
+    let config = crate::config::Config::load(args.config.as_deref())?;
+    if config.discord.token.is_none() {
+        anyhow::bail!("discord.token is not set: put it in the config file or DIMBY_DISCORD_TOKEN");
+    }
+    crate::app::serve(
+        config,
+        crate::app::ServeOptions {
+            config_path: args.config,
+            ..crate::app::ServeOptions::default()
+        },
+        shutdown_signal(),
+    )
+    .await
 }
 
 async fn sim_lavalink(args: SimLavalinkArgs) -> anyhow::Result<()> {

@@ -4,10 +4,12 @@
 //! pieces in-process: the admin HTTP server, the benchmarks and the command line.
 
 pub mod admin;
+pub mod app;
 pub mod bench;
 pub mod bot;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod discord;
 pub mod health;
 pub mod health_cli;
