@@ -262,9 +262,6 @@ async fn finish_move(
         if let Some(record) = state.players.get_mut(&guild) {
             record.connected |= connected;
         }
-        if let Some(node) = state.nodes.get_mut(&target.name) {
-            node.placed_since_stats += 1;
-        }
         if let Some(node) = from.and_then(|f| state.nodes.get_mut(f)) {
             // Counted together, so a drain never looks finished while a move it started is
             // still leaving.
@@ -384,6 +381,10 @@ fn claim(inner: &Inner, guild: GuildId, target: &str, position_ms: u64, strip_tr
     if playing {
         state.after_move.insert(guild);
     }
+    // Counted now, not when the PATCH answers, so concurrent moves spread over the targets.
+    if let Some(node) = state.nodes.get_mut(target) {
+        node.placed_since_stats += 1;
+    }
 }
 
 /// Undoes [`claim`] after a failed attempt.
@@ -395,6 +396,9 @@ fn unclaim(inner: &Inner, guild: GuildId, target: &str, from: Option<&str>) {
         record.node = from.map(str::to_owned);
     }
     state.after_move.remove(&guild);
+    if let Some(node) = state.nodes.get_mut(target) {
+        node.placed_since_stats = node.placed_since_stats.saturating_sub(1);
+    }
 }
 
 fn still_here(inner: &Inner, guild: GuildId, from: Option<&str>) -> bool {

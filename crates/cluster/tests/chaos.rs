@@ -524,3 +524,29 @@ async fn a_flapping_node_is_kept_out_longer_each_time() {
     assert!((20..=21).contains(&out_for[2]), "{out_for:?}");
     assert!((40..=41).contains(&out_for[3]), "{out_for:?}");
 }
+
+#[tokio::test]
+async fn moved_players_spread_over_the_remaining_nodes() {
+    let mut rig = rig(3).await;
+    let placed = rig.start_players(90, 600_000).await;
+    let victim = placed[&GuildId(1)].clone();
+    let victims = placed.values().filter(|n| **n == victim).count();
+    rig.node(&victim).graceful_shutdown().await;
+    let moves = rig.moves(victims).await;
+    let mut per_target: HashMap<String, usize> = HashMap::new();
+    for event in &moves {
+        if let ClusterEvent::MoveFinished { to: Some(to), .. } = event {
+            *per_target.entry(to.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        per_target.len(),
+        2,
+        "both remaining nodes took players: {per_target:?}"
+    );
+    let (least, most) = (
+        per_target.values().min().copied().unwrap_or(0),
+        per_target.values().max().copied().unwrap_or(0),
+    );
+    assert!(most - least <= 2, "evenly spread: {per_target:?}");
+}
