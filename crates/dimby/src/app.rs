@@ -48,11 +48,14 @@ pub async fn serve(
         cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
             .context("starting the Lavalink cluster")?;
 
+    let (discord, discord_events) = standby.start(&[]).context("starting the gateway shards")?;
+
     let registry = HealthRegistry::new(clock::SystemClock::shared());
     let health = HealthContext {
         registry: registry.clone(),
         cluster: cluster.clone(),
         store: Some(Arc::clone(&store)),
+        discord: Some(discord.clone()),
     };
     let probes = health.start(ProbeSettings {
         interval: config.health.check_interval,
@@ -96,7 +99,6 @@ pub async fn serve(
         )
     });
 
-    let (discord, discord_events) = standby.start(&[]).context("starting the gateway shards")?;
     let registered = discord
         .register_commands(&crate::bot::commands::definitions())
         .await

@@ -59,6 +59,7 @@ async fn probed_node() -> (SimNode, HealthRegistry) {
         registry: registry.clone(),
         cluster,
         store: None,
+        discord: None,
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(50),

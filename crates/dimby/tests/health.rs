@@ -48,6 +48,7 @@ async fn start(nodes: usize) -> Rig {
         registry: registry.clone(),
         cluster: cluster.clone(),
         store: Some(Arc::new(store)),
+        discord: None,
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(100),

@@ -108,6 +108,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         registry: registry.clone(),
         cluster: cluster.clone(),
         store: None,
+        discord: None,
     };
     let _probes = context.start(ProbeSettings::default());
     let state = AdminState {

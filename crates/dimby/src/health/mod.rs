@@ -45,6 +45,8 @@ pub struct HealthContext {
     pub cluster: Cluster,
     /// The store, when the process has one.
     pub store: Option<Arc<dyn store::Store>>,
+    /// The Discord layer, when the process runs shards.
+    pub discord: Option<crate::discord::Discord>,
 }
 
 /// One part of readiness.
@@ -59,8 +61,8 @@ pub struct ReadinessPart {
 }
 
 impl HealthContext {
-    /// Readiness: at least one Lavalink node takes players, and the store answers (by its last
-    /// cached probe). (Every owned shard connected joins with the bot.)
+    /// Readiness: every owned shard is connected, at least one Lavalink node takes players, and
+    /// the store answers (by its last cached probe).
     pub fn readiness(&self) -> Vec<ReadinessPart> {
         let nodes = self.cluster.nodes();
         let eligible = nodes.iter().filter(|n| n.eligible).count();
@@ -69,6 +71,18 @@ impl HealthContext {
             ready: eligible > 0,
             detail: format!("{eligible} of {} nodes take players", nodes.len()),
         }];
+        if let Some(discord) = &self.discord {
+            let shards = discord.status();
+            let connected = shards.iter().filter(|s| s.connected).count();
+            parts.insert(
+                0,
+                ReadinessPart {
+                    name: "discord",
+                    ready: !shards.is_empty() && connected == shards.len(),
+                    detail: format!("{connected} of {} shards connected", shards.len()),
+                },
+            );
+        }
         if self.store.is_some() {
             let store = self
                 .registry
@@ -112,6 +126,13 @@ impl HealthContext {
             self.cluster.clone(),
             settings,
         ))));
+        if let Some(discord) = &self.discord {
+            for shard in discord.status().iter().map(|s| s.shard) {
+                for probe in probes::ShardProbe::all(discord, shard, settings) {
+                    tasks.push(self.registry.spawn(Arc::new(probe)));
+                }
+            }
+        }
         tasks.push(tokio::spawn(probes::follow_nodes(
             self.registry.clone(),
             self.cluster.clone(),

@@ -231,6 +231,114 @@ impl Probe for RuntimeLagProbe {
     }
 }
 
+/// A shard's gateway connection.
+pub const SHARD_CONNECTED: &str = "discord:connected";
+/// A shard's heartbeat round trip.
+pub const SHARD_LATENCY: &str = "discord:latency";
+/// Age of a shard's last gateway event.
+pub const SHARD_LAST_EVENT: &str = "discord:lastEvent";
+
+/// What a shard probe measures.
+#[derive(Debug, Clone, Copy)]
+enum ShardCheck {
+    Connected,
+    Latency,
+    LastEvent,
+}
+
+/// One Discord shard, as the Discord layer reports it.
+pub struct ShardProbe {
+    spec: ProbeSpec,
+    discord: crate::discord::Discord,
+    shard: u32,
+    check: ShardCheck,
+}
+
+impl ShardProbe {
+    /// The three probes of `shard`: connected (critical), heartbeat latency and last-event age
+    /// (warnings).
+    pub fn all(
+        discord: &crate::discord::Discord,
+        shard: u32,
+        settings: ProbeSettings,
+    ) -> Vec<Self> {
+        let spec = |name: &str, severity| {
+            ProbeSpec::new(name, "component", settings.interval, settings.timeout)
+                .component(format!("shard-{shard}"))
+                .severity(severity)
+                .threshold(settings.failure_threshold)
+        };
+        [
+            (SHARD_CONNECTED, Severity::Critical, ShardCheck::Connected),
+            (SHARD_LATENCY, Severity::Warning, ShardCheck::Latency),
+            (SHARD_LAST_EVENT, Severity::Warning, ShardCheck::LastEvent),
+        ]
+        .into_iter()
+        .map(|(name, severity, check)| Self {
+            spec: spec(name, severity),
+            discord: discord.clone(),
+            shard,
+            check,
+        })
+        .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Probe for ShardProbe {
+    fn spec(&self) -> &ProbeSpec {
+        &self.spec
+    }
+
+    async fn check(&self) -> Observation {
+        let Some(status) = self
+            .discord
+            .status()
+            .into_iter()
+            .find(|s| s.shard == self.shard)
+        else {
+            return Observation::with(Status::Fail, "this process does not run the shard");
+        };
+        match self.check {
+            ShardCheck::Connected if status.connected => Observation::pass(true, "boolean"),
+            ShardCheck::Connected if status.running => {
+                Observation::with(Status::Fail, "reconnecting to the gateway")
+                    .value(false, "boolean")
+            }
+            ShardCheck::Connected => Observation::with(
+                Status::Fail,
+                "stopped: the gateway closed the session for good (check the token and intents)",
+            )
+            .value(false, "boolean"),
+            ShardCheck::Latency => match status.latency {
+                Some(latency) => {
+                    let ms = latency.as_secs_f64() * 1000.0;
+                    if latency > Duration::from_secs(1) {
+                        Observation::with(Status::Warn, "slow heartbeats").value(ms, "ms")
+                    } else {
+                        Observation::pass(ms, "ms")
+                    }
+                }
+                None => Observation::with(Status::Warn, "no heartbeat acknowledged yet"),
+            },
+            ShardCheck::LastEvent => match status.last_event {
+                Some(at) => {
+                    let age = at.elapsed();
+                    let ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+                    // Heartbeat ACKs count as events: silence past a few intervals is a zombie.
+                    if age > Duration::from_secs(150) {
+                        Observation::with(Status::Warn, "no gateway traffic recently")
+                            .value(ms, "ms")
+                    } else {
+                        Observation::pass(ms, "ms")
+                    }
+                }
+                None => Observation::with(Status::Warn, "no event yet"),
+            },
+        }
+    }
+}
+
 /// Keeps one set of node probes per node: new nodes get probes, removed ones lose theirs.
 pub async fn follow_nodes(registry: HealthRegistry, cluster: Cluster, settings: ProbeSettings) {
     let mut running: HashMap<String, Vec<JoinHandle<()>>> = HashMap::new();

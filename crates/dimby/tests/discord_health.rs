@@ -1,0 +1,66 @@
+//! The Discord shard probes and readiness against the Discord stand-in.
+
+mod discord_support;
+
+use std::time::Duration;
+
+use cluster::{Cluster, ClusterConfig};
+use dimby::health::{HealthContext, ProbeSettings, probes};
+use discord_support::setup;
+use health::{HealthRegistry, Status};
+
+async fn wait_status(registry: &HealthRegistry, check: &str, status: Status) {
+    let mut updates = registry.subscribe();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if registry
+                .results()
+                .iter()
+                .any(|r| r.spec.name == check && r.status == status)
+            {
+                return;
+            }
+            let _ = updates.recv().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{check} never became {status:?}"));
+}
+
+#[tokio::test]
+async fn shards_are_probed_and_gate_readiness() {
+    let (sim, _guild, discord, _events) = setup().await;
+    let (cluster, _cluster_events) = Cluster::start(
+        ClusterConfig::new(1, Vec::new()),
+        clock::SystemClock::shared(),
+    )
+    .expect("cluster");
+    let registry = HealthRegistry::new(clock::SystemClock::shared());
+    let context = HealthContext {
+        registry: registry.clone(),
+        cluster,
+        store: None,
+        discord: Some(discord.clone()),
+    };
+    context.start(ProbeSettings {
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(1),
+        failure_threshold: 1,
+    });
+    wait_status(&registry, probes::SHARD_CONNECTED, Status::Pass).await;
+    let parts = context.readiness();
+    let discord_part = parts
+        .iter()
+        .find(|p| p.name == "discord")
+        .expect("a discord part");
+    assert!(discord_part.ready, "{discord_part:?}");
+
+    // An invalid token is fatal: the shard stops, the probe fails and readiness says so.
+    sim.faults().close_connections(4004);
+    wait_status(&registry, probes::SHARD_CONNECTED, Status::Fail).await;
+    let parts = context.readiness();
+    assert!(
+        !parts.iter().any(|p| p.name == "discord" && p.ready),
+        "{parts:?}"
+    );
+}
