@@ -15,6 +15,7 @@ use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand
 use sim::lavalink::SimNode;
 
 struct Rig {
+    cluster: Cluster,
     discord: DiscordSim,
     guild: GuildInfo,
     node: SimNode,
@@ -37,11 +38,14 @@ async fn start() -> Rig {
         weight: 1.0,
         enabled: true,
     };
-    let (cluster, mut cluster_events) = Cluster::start(
-        ClusterConfig::new(discord.bot_user().get(), vec![spec]),
-        clock::SystemClock::shared(),
-    )
-    .expect("cluster");
+    let mut config = ClusterConfig::new(discord.bot_user().get(), vec![spec]);
+    config.breaker.open_for = Duration::from_millis(300);
+    config.probe.interval = Duration::from_millis(200);
+    config.probe.retry_interval = Duration::from_millis(100);
+    config.probe.timeout = Duration::from_millis(150);
+    config.client.reconnect.max_delay = Duration::from_millis(100);
+    let (cluster, mut cluster_events) =
+        Cluster::start(config, clock::SystemClock::shared()).expect("cluster");
     loop {
         if let Some(ClusterEvent::NodeReady { .. }) = cluster_events.recv().await {
             break;
@@ -57,7 +61,7 @@ async fn start() -> Rig {
         .expect("register");
     let bot = Bot::new(
         discord,
-        Shell::new(cluster, Arc::new(store)),
+        Shell::new(cluster.clone(), Arc::new(store)),
         BotSettings::default(),
     );
     let task = tokio::spawn(async move {
@@ -65,6 +69,7 @@ async fn start() -> Rig {
             .await;
     });
     Rig {
+        cluster,
         discord: discord_sim,
         guild,
         node,
@@ -222,5 +227,48 @@ async fn play_pause_skip_and_the_refusals() {
     assert!(
         rig.node_player().is_none(),
         "the player is gone from the node"
+    );
+}
+
+#[tokio::test]
+async fn a_play_request_waits_for_a_node_and_then_plays() {
+    let rig = start().await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    rig.node.graceful_shutdown().await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while rig.cluster.has_eligible_node() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the cluster notices the node is gone");
+
+    let (text, ephemeral) = rig
+        .command(
+            "alice",
+            rig.slash("alice", "play")
+                .string("query", "sim:length:600000"),
+        )
+        .await;
+    assert!(!ephemeral, "{text}");
+    assert!(
+        text.contains("unavailable") && text.contains("as soon as one is back"),
+        "{text}"
+    );
+
+    // The node comes back: the request plays without anyone asking again.
+    let mut sent = rig.node.subscribe();
+    rig.node.restart().await.expect("restart");
+    rig.lavalink_event(&mut sent, |e| matches!(e, Event::TrackStart(_)))
+        .await;
+    assert_eq!(
+        rig.node_player()
+            .and_then(|p| p.track)
+            .map(|t| t.info.identifier)
+            .as_deref(),
+        Some("sim:length:600000")
     );
 }

@@ -45,6 +45,9 @@ struct GuildCtx {
     resume_on_voice: bool,
     /// The voice channel to rejoin once the guild is available (restore).
     rejoin: Option<ChannelId>,
+    /// /play requests that could not be looked up because no Lavalink node was healthy, with
+    /// who asked: played in order as soon as a node is back.
+    waiting: Vec<(String, u64)>,
 }
 
 impl GuildCtx {
@@ -54,6 +57,7 @@ impl GuildCtx {
             text_channel: None,
             resume_on_voice: false,
             rejoin: None,
+            waiting: Vec::new(),
         }
     }
 }
@@ -217,7 +221,47 @@ impl Bot {
                     bot.carry_out(guild, &mut ctx, effects, None).await;
                 });
             }
+            ClusterEvent::Circuit { to, .. } if to.as_str() == "closed" => {
+                tokio::spawn(async move { bot.play_waiting().await });
+            }
+            ClusterEvent::NodeReady { .. } => {
+                tokio::spawn(async move { bot.play_waiting().await });
+            }
             _ => {}
+        }
+    }
+
+    /// Plays the /play requests that waited for a healthy node, if one is back.
+    async fn play_waiting(&self) {
+        if !self.inner.shell.cluster().has_eligible_node() {
+            return;
+        }
+        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
+            .inner
+            .guilds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(g, c)| (*g, Arc::clone(c)))
+            .collect();
+        for (guild, ctx) in guilds {
+            let mut ctx = ctx.lock().await;
+            let waiting = std::mem::take(&mut ctx.waiting);
+            for (query, requester) in waiting {
+                match self.load(&query).await {
+                    Ok(tracks) => match ctx.player.play(tracks, requester, now_ms()) {
+                        Ok(effects) => {
+                            self.carry_out(guild, &mut ctx, effects, None).await;
+                        }
+                        Err(refusal) => self.announce(&ctx, &refusal.to_string()).await,
+                    },
+                    Err(LoadFailure::NoNode) => {
+                        // Gone again: keep waiting.
+                        ctx.waiting.push((query, requester));
+                    }
+                    Err(LoadFailure::Other(text)) => self.announce(&ctx, &text).await,
+                }
+            }
         }
     }
 
@@ -521,7 +565,22 @@ impl Bot {
         if query.is_empty() {
             return Err("Tell me what to play: a URL or words to search for.".to_owned());
         }
-        let tracks = self.load(&query).await?;
+        let tracks = match self.load(&query).await {
+            Ok(tracks) => tracks,
+            Err(LoadFailure::Other(text)) => return Err(text),
+            Err(LoadFailure::NoNode) => {
+                if bot_channel != Some(channel) {
+                    // Be in the channel already, so playback starts the moment a node is back.
+                    let _ = self.inner.discord.join_voice(guild, channel, true);
+                }
+                let mut ctx = ctx.lock().await;
+                ctx.text_channel = inv.channel.or(ctx.text_channel);
+                ctx.waiting.push((query.clone(), inv.user.get()));
+                return Ok(format!(
+                    "Audio nodes are unavailable right now, your queue is kept: I'll play \"{query}\" as soon as one is back."
+                ));
+            }
+        };
         if bot_channel != Some(channel)
             && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
         {
@@ -555,7 +614,7 @@ impl Bot {
 
     /// Resolves a /play query to tracks: URLs and prefixed identifiers as they are, other words as
     /// a search.
-    async fn load(&self, query: &str) -> Result<Vec<Track>, String> {
+    async fn load(&self, query: &str) -> Result<Vec<Track>, LoadFailure> {
         let identifier = if query.starts_with("http://")
             || query.starts_with("https://")
             || query.split_once(':').is_some_and(|(prefix, _)| {
@@ -573,18 +632,23 @@ impl Bot {
             Ok(LoadResult::Playlist(playlist)) if !playlist.tracks.is_empty() => {
                 Ok(playlist.tracks)
             }
-            Ok(LoadResult::Error(exception)) => Err(format!(
+            Ok(LoadResult::Error(exception)) => Err(LoadFailure::Other(format!(
                 "I could not load that: {}",
                 exception.message.unwrap_or(exception.cause)
-            )),
-            Ok(_) => Err(format!("Nothing found for {query}.")),
-            Err(ClusterError::NoNodeAvailable) => Err(
-                "Audio nodes are unavailable right now, so I can't look that up; try again in a moment."
-                    .to_owned(),
-            ),
-            Err(error) => Err(format!("Loading failed: {error}")),
+            ))),
+            Ok(_) => Err(LoadFailure::Other(format!("Nothing found for {query}."))),
+            Err(ClusterError::NoNodeAvailable) => Err(LoadFailure::NoNode),
+            Err(error) => Err(LoadFailure::Other(format!("Loading failed: {error}"))),
         }
     }
+}
+
+/// Why a /play query gave no tracks.
+enum LoadFailure {
+    /// No Lavalink node is healthy: the request can wait for one.
+    NoNode,
+    /// An answer for the user.
+    Other(String),
 }
 
 fn position(inv: &CommandInvocation, name: &str) -> usize {
