@@ -272,3 +272,52 @@ async fn a_play_request_waits_for_a_node_and_then_plays() {
         Some("sim:length:600000")
     );
 }
+
+#[tokio::test]
+async fn an_invalid_voice_session_is_rejoined() {
+    let rig = start().await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    let mut sent = rig.node.subscribe();
+    rig.command(
+        "alice",
+        rig.slash("alice", "play")
+            .string("query", "sim:length:600000"),
+    )
+    .await;
+    rig.lavalink_event(&mut sent, |e| matches!(e, Event::TrackStart(_)))
+        .await;
+    let joins = rig.discord.voice_commands().len();
+
+    // Discord invalidates the node's voice session (4006): the bot rejoins the same channel.
+    rig.node
+        .close_voice(
+            lavalink::model::GuildId(rig.guild.id.get()),
+            4006,
+            "Session no longer valid.",
+        )
+        .expect("close the voice socket");
+    let rejoin = tokio::time::timeout(
+        Duration::from_secs(10),
+        rig.discord.wait_for_voice_command(joins + 1),
+    )
+    .await
+    .expect("a rejoin within the guard")
+    .expect("op 4");
+    assert_eq!(rejoin.channel_id, Some(rig.guild.voice_channel(0)));
+    // And the node's player is connected again with the new voice session.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(message) = sent.recv().await
+                && let IncomingMessage::PlayerUpdate(update) = &message.message
+                && update.state.connected
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("connected again");
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cluster::{ClusterError, ClusterEvent, MoveOutcome};
-use lavalink::model::{LoadResult, Track, UpdatePlayer};
+use lavalink::model::{Event, LoadResult, Track, UpdatePlayer};
 use music::{GuildPlayer, LoopMode, Refusal};
 use tokio::sync::mpsc;
 
@@ -48,6 +48,8 @@ struct GuildCtx {
     /// /play requests that could not be looked up because no Lavalink node was healthy, with
     /// who asked: played in order as soon as a node is back.
     waiting: Vec<(String, u64)>,
+    /// When voice self-healing acted lately (for its cap).
+    heals: Vec<std::time::Instant>,
 }
 
 impl GuildCtx {
@@ -58,6 +60,7 @@ impl GuildCtx {
             resume_on_voice: false,
             rejoin: None,
             waiting: Vec::new(),
+            heals: Vec::new(),
         }
     }
 }
@@ -195,6 +198,16 @@ impl Bot {
     fn on_cluster(&self, event: ClusterEvent) {
         let bot = self.clone();
         match event {
+            ClusterEvent::Player {
+                guild,
+                event: Event::WebSocketClosed(closed),
+                ..
+            } => {
+                let Some(guild) = discord_guild(guild) else {
+                    return;
+                };
+                tokio::spawn(async move { bot.heal_voice(guild, closed.code).await });
+            }
             ClusterEvent::Player { guild, event, .. } => {
                 let Some(guild) = discord_guild(guild) else {
                     return;
@@ -228,6 +241,73 @@ impl Bot {
                 tokio::spawn(async move { bot.play_waiting().await });
             }
             _ => {}
+        }
+    }
+
+    /// Self-healing after Discord closed the node's voice socket, within a cap: 4006 (session no
+    /// longer valid) rejoins; 4015 (voice server crashed) resends the voice state; 4014
+    /// (disconnected) looks at the bot's voice state: gone means it was kicked (clean up), still in
+    /// a channel means it was moved or the gateway dropped (rejoin). Past the cap the bot stops
+    /// trying and says so.
+    async fn heal_voice(&self, guild: GuildId, code: u16) {
+        const CAP: usize = 3;
+        const WINDOW: Duration = Duration::from_secs(300);
+        let ctx = self.guild(guild);
+        let mut ctx = ctx.lock().await;
+        let now = std::time::Instant::now();
+        ctx.heals.retain(|t| now.duration_since(*t) < WINDOW);
+        if !matches!(code, 4006 | 4014 | 4015) {
+            tracing::info!(guild = %guild, code, "voice socket closed; nothing to heal for this code");
+            return;
+        }
+        if ctx.heals.len() >= CAP {
+            tracing::error!(guild = %guild, code, "voice keeps failing; self-healing capped");
+            self.announce(
+                &ctx,
+                "The voice connection keeps failing; I stopped retrying. Use /play again to reconnect.",
+            )
+            .await;
+            return;
+        }
+        // Back off: 0 s, 1 s, 2 s for the attempts within the window.
+        let attempt = u32::try_from(ctx.heals.len()).unwrap_or(u32::MAX);
+        ctx.heals.push(now);
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(1) * 2u32.saturating_pow(attempt - 1)).await;
+        }
+        let discord = &self.inner.discord;
+        let channel = discord.bot_voice_channel(guild);
+        match (code, channel) {
+            (4015, Some(_)) => {
+                if let Some(voice) = discord.voice_state(guild) {
+                    tracing::info!(guild = %guild, "voice server crashed: resending the voice state");
+                    let update = UpdatePlayer {
+                        voice: Some(voice),
+                        ..UpdatePlayer::default()
+                    };
+                    if let Err(error) = self
+                        .inner
+                        .shell
+                        .cluster()
+                        .update(lavalink_guild(guild), update)
+                        .await
+                    {
+                        tracing::warn!(guild = %guild, %error, "could not resend the voice state");
+                    }
+                }
+            }
+            (_, Some(channel)) => {
+                tracing::info!(guild = %guild, code, "voice session invalid: rejoining");
+                let _ = discord.leave_voice(guild);
+                if let Err(error) = discord.join_voice(guild, channel, true) {
+                    tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
+                }
+            }
+            (_, None) => {
+                tracing::info!(guild = %guild, code, "disconnected from voice: cleaning up");
+                let effects = ctx.player.leave();
+                self.carry_out(guild, &mut ctx, effects, None).await;
+            }
         }
     }
 
