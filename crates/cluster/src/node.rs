@@ -142,7 +142,7 @@ fn on_player_event(inner: &Arc<Inner>, name: &str, generation: u64, event: Recei
     let Some(guild) = event.value.guild_id() else {
         return;
     };
-    let (forward, after_move, soft_drain_idle) = {
+    let (after_move, soft_drain_idle) = {
         let mut state = inner.lock();
         let Some(node) = state
             .nodes
@@ -184,16 +184,14 @@ fn on_player_event(inner: &Arc<Inner>, name: &str, generation: u64, event: Recei
         }
         let after_move =
             matches!(event.value, Event::TrackStart(_)) && state.after_move.remove(&guild);
-        (true, after_move, idle)
+        (after_move, idle)
     };
-    if forward {
-        inner.emit(ClusterEvent::Player {
-            guild,
-            node: name.to_owned(),
-            event: event.value,
-            after_move,
-        });
-    }
+    inner.emit(ClusterEvent::Player {
+        guild,
+        node: name.to_owned(),
+        event: event.value,
+        after_move,
+    });
     if soft_drain_idle {
         failover::spawn_idle_drain_move(inner, guild, name.to_owned());
     }
@@ -245,27 +243,25 @@ fn on_lost(inner: &Arc<Inner>, name: &str, generation: u64, loss: &Loss) {
     if let Some(cause) = cause {
         failover::move_node(inner, name, cause);
     } else {
-        {
-            let inner = Arc::clone(inner);
-            let name = name.to_owned();
-            tokio::spawn(async move {
-                inner.clock.sleep(window).await;
-                let expired = with_node(&inner, &name, generation, |node| {
-                    if node.loss_epoch == epoch && matches!(node.link, Link::Resuming { .. }) {
-                        node.link = Link::Down;
-                        Some(node.breaker.trip(inner.clock.now()))
-                    } else {
-                        None
-                    }
-                })
-                .flatten();
-                if let Some(transition) = expired {
-                    tracing::warn!(node = %name, "session did not resume in time; moving players");
-                    inner.emit_transition(&name, transition);
-                    failover::move_node(&inner, &name, MoveCause::ConnectionLost);
+        let inner = Arc::clone(inner);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            inner.clock.sleep(window).await;
+            let expired = with_node(&inner, &name, generation, |node| {
+                if node.loss_epoch == epoch && matches!(node.link, Link::Resuming { .. }) {
+                    node.link = Link::Down;
+                    Some(node.breaker.trip(inner.clock.now()))
+                } else {
+                    None
                 }
-            });
-        }
+            })
+            .flatten();
+            if let Some(transition) = expired {
+                tracing::warn!(node = %name, "session did not resume in time; moving players");
+                inner.emit_transition(&name, transition);
+                failover::move_node(&inner, &name, MoveCause::ConnectionLost);
+            }
+        });
     }
 }
 

@@ -339,7 +339,7 @@ async fn a_hard_drain_moves_everyone_now_and_reports() {
 
 #[tokio::test]
 async fn a_soft_drain_moves_each_player_at_its_next_track() {
-    let mut rig = rig(2).await;
+    let rig = rig(2).await;
     let placed = rig.start_players(4, 600_000).await;
     let drained = placed[&GuildId(1)].clone();
     rig.cluster.drain(&drained, DrainMode::Soft).expect("drain");
@@ -364,7 +364,6 @@ async fn a_soft_drain_moves_each_player_at_its_next_track() {
         None,
         "gone from the drained node"
     );
-    let _ = &mut rig;
 }
 
 #[tokio::test]

@@ -81,8 +81,7 @@ async fn start() -> Rig {
 impl Rig {
     /// Invokes a command as `user` and returns the text of the bot's answer and whether only the
     /// user sees it.
-    async fn command(&self, user: &str, command: SlashCommand) -> (String, bool) {
-        let _ = user;
+    async fn command(&self, command: SlashCommand) -> (String, bool) {
         let handle = self.discord.invoke(&command).expect("invoke");
         let message = tokio::time::timeout(Duration::from_secs(10), handle.original())
             .await
@@ -138,7 +137,6 @@ async fn play_pause_skip_and_the_refusals() {
     // Not in a voice channel: a clear, private refusal.
     let (text, ephemeral) = rig
         .command(
-            "alice",
             rig.slash("alice", "play")
                 .string("query", "sim:length:600000"),
         )
@@ -152,7 +150,6 @@ async fn play_pause_skip_and_the_refusals() {
     let mut sent = rig.node.subscribe();
     let (text, ephemeral) = rig
         .command(
-            "alice",
             rig.slash("alice", "play")
                 .string("query", "sim:length:600000"),
         )
@@ -168,25 +165,25 @@ async fn play_pause_skip_and_the_refusals() {
     assert!(player.state.connected, "the voice state reached Lavalink");
 
     // bob is not in the bot's channel: he cannot control it.
-    let (text, ephemeral) = rig.command("bob", rig.slash("bob", "pause")).await;
+    let (text, ephemeral) = rig.command(rig.slash("bob", "pause")).await;
     assert!(ephemeral && text.contains("to control playback"), "{text}");
 
-    let (text, _) = rig.command("alice", rig.slash("alice", "pause")).await;
+    let (text, _) = rig.command(rig.slash("alice", "pause")).await;
     assert!(!text.is_empty());
     assert!(
         rig.node_player().expect("player").paused,
         "paused on the node"
     );
-    let (_, _) = rig.command("alice", rig.slash("alice", "resume")).await;
+    let (_, _) = rig.command(rig.slash("alice", "resume")).await;
     assert!(!rig.node_player().expect("player").paused);
 
     // Out of range: refused with what to do.
     let (text, ephemeral) = rig
-        .command("alice", rig.slash("alice", "volume").integer("level", 500))
+        .command(rig.slash("alice", "volume").integer("level", 500))
         .await;
     assert!(ephemeral && text.contains("200"), "{text}");
     let (_, ephemeral) = rig
-        .command("alice", rig.slash("alice", "volume").integer("level", 80))
+        .command(rig.slash("alice", "volume").integer("level", 80))
         .await;
     assert!(!ephemeral);
     assert_eq!(rig.node_player().expect("player").volume, 80);
@@ -194,15 +191,14 @@ async fn play_pause_skip_and_the_refusals() {
     // A second track queues; skip plays it.
     let (text, _) = rig
         .command(
-            "alice",
             rig.slash("alice", "play")
                 .string("query", "sim:length:120000"),
         )
         .await;
     assert!(!text.is_empty());
-    let (queue, _) = rig.command("alice", rig.slash("alice", "queue")).await;
+    let (queue, _) = rig.command(rig.slash("alice", "queue")).await;
     assert!(queue.contains("`1.`"), "{queue}");
-    rig.command("alice", rig.slash("alice", "skip")).await;
+    rig.command(rig.slash("alice", "skip")).await;
     assert_eq!(
         rig.node_player()
             .and_then(|p| p.track)
@@ -210,20 +206,19 @@ async fn play_pause_skip_and_the_refusals() {
             .as_deref(),
         Some("sim:length:120000")
     );
-    let (now, _) = rig.command("alice", rig.slash("alice", "nowplaying")).await;
+    let (now, _) = rig.command(rig.slash("alice", "nowplaying")).await;
     assert!(now.contains("🔘"), "a position bar: {now}");
 
     // A load failure is explained.
     let (text, ephemeral) = rig
         .command(
-            "alice",
             rig.slash("alice", "play")
                 .string("query", "sim:error:common"),
         )
         .await;
     assert!(ephemeral && text.contains("could not load"), "{text}");
 
-    let (_, _) = rig.command("alice", rig.slash("alice", "leave")).await;
+    let (_, _) = rig.command(rig.slash("alice", "leave")).await;
     assert!(
         rig.node_player().is_none(),
         "the player is gone from the node"
@@ -248,7 +243,6 @@ async fn a_play_request_waits_for_a_node_and_then_plays() {
 
     let (text, ephemeral) = rig
         .command(
-            "alice",
             rig.slash("alice", "play")
                 .string("query", "sim:length:600000"),
         )
@@ -282,7 +276,6 @@ async fn an_invalid_voice_session_is_rejoined() {
         .expect("alice joins");
     let mut sent = rig.node.subscribe();
     rig.command(
-        "alice",
         rig.slash("alice", "play")
             .string("query", "sim:length:600000"),
     )
