@@ -183,6 +183,9 @@ pub enum ClusterEvent {
         duration: Duration,
         /// The position sent to the target.
         position_ms: u64,
+        /// How far behind the estimated live position the player restarted (zero unless the
+        /// node it left had gone silent: the position is capped at its last sign of life).
+        rewind: Duration,
         /// Targets tried.
         attempts: usize,
     },

@@ -179,7 +179,7 @@ pub(crate) async fn move_player(
         };
         attempts += 1;
         // The position is computed at the last moment before the one PATCH.
-        let Some((update, position)) = build_update(
+        let Some((update, position, rewind)) = build_update(
             &inner,
             guild,
             from.as_deref(),
@@ -196,6 +196,7 @@ pub(crate) async fn move_player(
                 let moved = Moved {
                     target: &target,
                     position,
+                    rewind,
                     connected: player.state.connected,
                     attempts,
                     track_error: strip_track,
@@ -233,6 +234,8 @@ pub(crate) async fn move_player(
 struct Moved<'a> {
     target: &'a Target,
     position: u64,
+    /// How far behind the estimated live position `position` is.
+    rewind: Duration,
     connected: bool,
     attempts: usize,
     /// Set when the track could not be loaded there and the player was recreated without it.
@@ -252,6 +255,7 @@ async fn finish_move(
     let Moved {
         target,
         position,
+        rewind,
         connected,
         attempts,
         track_error,
@@ -291,6 +295,7 @@ async fn finish_move(
         }),
         duration: done.saturating_duration_since(started),
         position_ms: position,
+        rewind,
         attempts,
     });
     if let Some(from) = from {
@@ -353,6 +358,7 @@ fn give_up(
         outcome: MoveOutcome::Pending,
         duration: now.saturating_duration_since(started),
         position_ms,
+        rewind: Duration::ZERO,
         attempts,
     });
     emit_pending(inner);
@@ -441,7 +447,7 @@ fn build_update(
     from: Option<&str>,
     make_before_break: bool,
     strip_track: bool,
-) -> Option<(lavalink::model::UpdatePlayer, u64)> {
+) -> Option<(lavalink::model::UpdatePlayer, u64, Duration)> {
     let now = inner.now();
     let state = inner.lock();
     let record = state.players.get(&guild)?;
@@ -453,18 +459,19 @@ fn build_update(
             .and_then(|n| n.alive_until)
     };
     let position = record.position_at(now, alive_until);
+    let rewind = Duration::from_millis(record.position_at(now, None).saturating_sub(position));
     let mut update = record.recreate(position);
     if strip_track {
         update.track = None;
         update.position = None;
         update.end_time = None;
     }
-    Some((update, position))
+    Some((update, position, rewind))
 }
 
 /// The bot changed the player while the move was in flight: send the whole state again.
 async fn resend(inner: &Inner, guild: GuildId, target: &Target) {
-    let Some((update, _)) = build_update(inner, guild, Some(&target.name), true, false) else {
+    let Some((update, _, _)) = build_update(inner, guild, Some(&target.name), true, false) else {
         return;
     };
     if let Err(error) = target.client.update_player(guild, &update, false).await {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 pub use config::{ConfigError, NodeConfig, Password, ReconnectPolicy, SilencePolicy};
 pub use events::{Loss, NodeEvent, Received, StopReason};
-pub use rest::{Endpoint, LatencySnapshot, Rest, RestError};
+pub use rest::{Endpoint, LATENCY_BUCKETS_MICROS, LatencySnapshot, Rest, RestError};
 
 use crate::model::{GuildId, Player, Stats, UpdatePlayer};
 

@@ -163,6 +163,13 @@ impl RestError {
     }
 }
 
+/// Upper bounds of the latency histogram's buckets, in microseconds (the last bucket is
+/// unbounded): 1 ms to 10 s, a Prometheus-style spread for a REST API on the same network.
+pub const LATENCY_BUCKETS_MICROS: [u64; 12] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    10_000_000,
+];
+
 /// Latency figures of one endpoint since the client started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySnapshot {
@@ -174,6 +181,9 @@ pub struct LatencySnapshot {
     pub last: Duration,
     /// Sum of the latencies of answered calls.
     pub total: Duration,
+    /// Answered calls per bucket of [`LATENCY_BUCKETS_MICROS`] (not cumulative); the extra last
+    /// entry counts calls slower than the last bound.
+    pub buckets: [u64; LATENCY_BUCKETS_MICROS.len() + 1],
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +192,17 @@ struct EndpointLatency {
     failed: AtomicU64,
     last_micros: AtomicU64,
     total_micros: AtomicU64,
+    buckets: [AtomicU64; LATENCY_BUCKETS_MICROS.len() + 1],
+}
+
+impl EndpointLatency {
+    fn record(&self, micros: u64) {
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        self.last_micros.store(micros, Ordering::Relaxed);
+        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        let bucket = LATENCY_BUCKETS_MICROS.partition_point(|&bound| bound < micros);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The node's REST API. Session-scoped calls take the session id explicitly, so the same handle
@@ -228,6 +249,7 @@ impl Rest {
             failed: l.failed.load(Ordering::Relaxed),
             last: Duration::from_micros(l.last_micros.load(Ordering::Relaxed)),
             total: Duration::from_micros(l.total_micros.load(Ordering::Relaxed)),
+            buckets: std::array::from_fn(|i| l.buckets[i].load(Ordering::Relaxed)),
         }
     }
 
@@ -417,9 +439,7 @@ impl Rest {
         let response = match result {
             Ok(response) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                latency.answered.fetch_add(1, Ordering::Relaxed);
-                latency.last_micros.store(micros, Ordering::Relaxed);
-                latency.total_micros.fetch_add(micros, Ordering::Relaxed);
+                latency.record(micros);
                 response
             }
             Err(source) => {
@@ -467,5 +487,28 @@ impl Rest {
         } else {
             RestError::Transport { endpoint, source }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EndpointLatency, LATENCY_BUCKETS_MICROS, Ordering};
+
+    #[test]
+    fn latency_lands_in_the_bucket_whose_bound_it_does_not_exceed() {
+        let latency = EndpointLatency::default();
+        latency.record(1_000); // exactly the first bound: le="0.001"
+        latency.record(1_001);
+        latency.record(20_000_000); // past the last bound
+        let counts: Vec<u64> = latency
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(counts[0], 1);
+        assert_eq!(counts[1], 1);
+        assert_eq!(counts[LATENCY_BUCKETS_MICROS.len()], 1);
+        assert_eq!(counts.iter().sum::<u64>(), 3);
+        assert_eq!(latency.total_micros.load(Ordering::Relaxed), 20_002_001);
     }
 }

@@ -1,0 +1,522 @@
+//! The event-fed families: counters and histograms that a typed event moves.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cluster::{ClusterEvent, DrainMode};
+use lavalink::model::Event;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::{AlertKind, AlertResult, CommandOutcome, HealOutcome, QuerySource, VoiceAction};
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandOutcomeLabels {
+    command: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoadLabels {
+    result: &'static str,
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealLabels {
+    action: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLossLabels {
+    node: String,
+    loss: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeOutcomeLabels {
+    node: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SelectionLabels {
+    node: String,
+    region_matched: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MoveLabels {
+    cause: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DrainLabels {
+    node: String,
+    mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    kind: &'static str,
+    result: &'static str,
+}
+
+/// Discord voice close codes (discord.com/developers/docs/topics/opcodes-and-status-codes);
+/// anything else is `other`, so the label stays bounded.
+const VOICE_CLOSE_CODES: [(u16, &str); 17] = [
+    (1000, "1000"),
+    (1001, "1001"),
+    (1006, "1006"),
+    (4001, "4001"),
+    (4002, "4002"),
+    (4003, "4003"),
+    (4004, "4004"),
+    (4005, "4005"),
+    (4006, "4006"),
+    (4009, "4009"),
+    (4011, "4011"),
+    (4012, "4012"),
+    (4014, "4014"),
+    (4015, "4015"),
+    (4016, "4016"),
+    (4020, "4020"),
+    (4022, "4022"),
+];
+
+/// Lavalink's load types; anything else is `unknown`.
+const LOAD_TYPES: [&str; 5] = ["track", "playlist", "search", "empty", "error"];
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+fn move_histogram() -> Histogram {
+    // 5 ms .. ~80 s
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+fn rewind_histogram() -> Histogram {
+    // 10 ms .. ~40 s
+    Histogram::new(exponential_buckets(0.01, 2.0, 13))
+}
+
+/// The families that events move.
+#[derive(Debug)]
+pub(crate) struct Families {
+    commands: Family<CommandOutcomeLabels, Counter>,
+    command_duration: HistogramFamily<CommandLabels>,
+    command_lavalink: HistogramFamily<CommandLabels>,
+    pub(crate) ack: Histogram,
+    pub(crate) queue_length: Histogram,
+    pub(crate) enqueued: Counter,
+    loads: Family<LoadLabels, Counter>,
+    started: Counter,
+    ended: Family<ReasonLabels, Counter>,
+    exceptions: Family<SeverityLabels, Counter>,
+    stuck: Counter,
+    voice_closes: Family<CodeLabels, Counter>,
+    voice_heals: Family<HealLabels, Counter>,
+    socket_losses: Family<NodeLossLabels, Counter>,
+    reconnects: Family<NodeLabels, Counter>,
+    resumes: Family<NodeOutcomeLabels, Counter>,
+    selections: Family<SelectionLabels, Counter>,
+    moves: Family<MoveLabels, Counter>,
+    move_duration: HistogramFamily<CauseLabels>,
+    move_rewind: HistogramFamily<CauseLabels>,
+    pending: Gauge,
+    drain_remaining: Family<NodeLabels, Gauge>,
+    drains: Family<DrainLabels, Counter>,
+    alerts: Family<AlertLabels, Counter>,
+    /// Nodes whose socket was lost and has not been ready since: the next ready is a reconnect.
+    lost_nodes: Mutex<HashSet<String>>,
+}
+
+impl Families {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
+        let families = Self {
+            commands: Family::default(),
+            command_duration: Family::new_with_constructor(latency_histogram),
+            command_lavalink: Family::new_with_constructor(latency_histogram),
+            ack: latency_histogram(),
+            queue_length: Histogram::new([
+                0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+            ]),
+            enqueued: Counter::default(),
+            loads: Family::default(),
+            started: Counter::default(),
+            ended: Family::default(),
+            exceptions: Family::default(),
+            stuck: Counter::default(),
+            voice_closes: Family::default(),
+            voice_heals: Family::default(),
+            socket_losses: Family::default(),
+            reconnects: Family::default(),
+            resumes: Family::default(),
+            selections: Family::default(),
+            moves: Family::default(),
+            move_duration: Family::new_with_constructor(move_histogram),
+            move_rewind: Family::new_with_constructor(rewind_histogram),
+            pending: Gauge::default(),
+            drain_remaining: Family::default(),
+            drains: Family::default(),
+            alerts: Family::default(),
+            lost_nodes: Mutex::new(HashSet::new()),
+        };
+        let f = &families;
+        let r = registry;
+        r.register(
+            "dimby_commands",
+            "Slash commands handled, by command and outcome (ok, refused, error)",
+            f.commands.clone(),
+        );
+        r.register(
+            "dimby_command_duration_seconds",
+            "Interaction received to the final answer sent",
+            f.command_duration.clone(),
+        );
+        r.register(
+            "dimby_command_lavalink_duration_seconds",
+            "Interaction received to the Lavalink REST call that carries it out",
+            f.command_lavalink.clone(),
+        );
+        r.register(
+            "dimby_interaction_ack_duration_seconds",
+            "Interaction received to acknowledged (answered or deferred)",
+            f.ack.clone(),
+        );
+        r.register(
+            "dimby_queue_length",
+            "Tracks waiting in a guild's queue, observed after each change to a queue",
+            f.queue_length.clone(),
+        );
+        r.register(
+            "dimby_tracks_enqueued",
+            "Tracks added to queues",
+            f.enqueued.clone(),
+        );
+        r.register(
+            "dimby_track_loads",
+            "Lavalink loadtracks calls by load type (or failed) and query source",
+            f.loads.clone(),
+        );
+        r.register(
+            "dimby_tracks_started",
+            "TrackStartEvents, not counting restarts after a move",
+            f.started.clone(),
+        );
+        r.register(
+            "dimby_tracks_ended",
+            "TrackEndEvents by Lavalink's reason",
+            f.ended.clone(),
+        );
+        r.register(
+            "dimby_track_exceptions",
+            "TrackExceptionEvents by severity",
+            f.exceptions.clone(),
+        );
+        r.register("dimby_tracks_stuck", "TrackStuckEvents", f.stuck.clone());
+        r.register(
+            "dimby_voice_closes",
+            "WebSocketClosedEvents by Discord voice close code",
+            f.voice_closes.clone(),
+        );
+        r.register(
+            "dimby_voice_rejoins",
+            "Voice self-healing actions by action and outcome",
+            f.voice_heals.clone(),
+        );
+        r.register(
+            "dimby_lavalink_socket_losses",
+            "Lavalink socket losses by the client's classification",
+            f.socket_losses.clone(),
+        );
+        r.register(
+            "dimby_lavalink_socket_reconnects",
+            "Lavalink sockets ready again after a loss",
+            f.reconnects.clone(),
+        );
+        r.register(
+            "dimby_lavalink_session_resumes",
+            "After a loss, whether the Lavalink session resumed or a new one began",
+            f.resumes.clone(),
+        );
+        r.register(
+            "dimby_cluster_selections",
+            "Nodes chosen for new players",
+            f.selections.clone(),
+        );
+        r.register(
+            "dimby_cluster_moves",
+            "Finished player moves by cause and outcome",
+            f.moves.clone(),
+        );
+        r.register(
+            "dimby_cluster_move_duration_seconds",
+            "From a loss being noticed (or a move starting) to the player playing on its new node",
+            f.move_duration.clone(),
+        );
+        r.register(
+            "dimby_cluster_move_rewind_seconds",
+            "How far behind its estimated live position a moved player restarted",
+            f.move_rewind.clone(),
+        );
+        r.register(
+            "dimby_cluster_pending_players",
+            "Players waiting for a node",
+            f.pending.clone(),
+        );
+        r.register(
+            "dimby_cluster_drain_remaining_players",
+            "Players still on a draining node",
+            f.drain_remaining.clone(),
+        );
+        r.register(
+            "dimby_cluster_drains",
+            "Finished drains by node and mode",
+            f.drains.clone(),
+        );
+        r.register(
+            "dimby_health_alerts",
+            "Webhook alert messages by kind and result",
+            f.alerts.clone(),
+        );
+        families
+    }
+
+    pub(crate) fn record_command(
+        &self,
+        command: String,
+        outcome: CommandOutcome,
+        elapsed: Duration,
+    ) {
+        self.command_duration
+            .get_or_create(&CommandLabels {
+                command: command.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.commands
+            .get_or_create(&CommandOutcomeLabels {
+                command,
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn record_command_lavalink(&self, command: String, elapsed: Duration) {
+        self.command_lavalink
+            .get_or_create(&CommandLabels { command })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn record_load(&self, load_type: Option<&str>, source: QuerySource) {
+        let result = match load_type {
+            None => "failed",
+            Some(kind) => LOAD_TYPES
+                .iter()
+                .find(|known| **known == kind)
+                .copied()
+                .unwrap_or("unknown"),
+        };
+        self.loads
+            .get_or_create(&LoadLabels {
+                result,
+                source: source.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn record_voice_heal(&self, action: VoiceAction, outcome: HealOutcome) {
+        self.voice_heals
+            .get_or_create(&HealLabels {
+                action: action.as_str(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn record_alert(&self, kind: AlertKind, result: AlertResult) {
+        let kind = match kind {
+            AlertKind::Firing => "firing",
+            AlertKind::Recovery => "recovery",
+        };
+        let result = match result {
+            AlertResult::Sent => "sent",
+            AlertResult::Failed => "failed",
+            AlertResult::Suppressed => "suppressed",
+        };
+        self.alerts
+            .get_or_create(&AlertLabels { kind, result })
+            .inc();
+    }
+
+    #[allow(clippy::too_many_lines)] // one arm per event, read top-down
+    pub(crate) fn observe_cluster(&self, event: &ClusterEvent) {
+        match event {
+            ClusterEvent::Player {
+                event, after_move, ..
+            } => self.observe_player(event, *after_move),
+            ClusterEvent::NodeReady { node, resumed } => {
+                let was_lost = self
+                    .lost_nodes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(node);
+                if was_lost {
+                    let labels = NodeLabels { node: node.clone() };
+                    self.reconnects.get_or_create(&labels).inc();
+                    self.resumes
+                        .get_or_create(&NodeOutcomeLabels {
+                            node: node.clone(),
+                            outcome: if *resumed { "resumed" } else { "new" },
+                        })
+                        .inc();
+                }
+            }
+            ClusterEvent::NodeLost { node, loss } => {
+                self.lost_nodes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(node.clone());
+                self.socket_losses
+                    .get_or_create(&NodeLossLabels {
+                        node: node.clone(),
+                        loss: loss.clone(),
+                    })
+                    .inc();
+            }
+            ClusterEvent::Selected {
+                node,
+                region_matched,
+                ..
+            } => {
+                self.selections
+                    .get_or_create(&SelectionLabels {
+                        node: node.clone(),
+                        region_matched: if *region_matched { "true" } else { "false" },
+                    })
+                    .inc();
+            }
+            ClusterEvent::MoveFinished {
+                cause,
+                outcome,
+                duration,
+                rewind,
+                ..
+            } => {
+                self.moves
+                    .get_or_create(&MoveLabels {
+                        cause: cause.as_str(),
+                        outcome: outcome.as_str(),
+                    })
+                    .inc();
+                if outcome.as_str() != "pending" {
+                    let labels = CauseLabels {
+                        cause: cause.as_str(),
+                    };
+                    self.move_duration
+                        .get_or_create(&labels)
+                        .observe(duration.as_secs_f64());
+                    self.move_rewind
+                        .get_or_create(&labels)
+                        .observe(rewind.as_secs_f64());
+                }
+            }
+            ClusterEvent::PendingChanged { pending } => {
+                self.pending
+                    .set(i64::try_from(*pending).unwrap_or(i64::MAX));
+            }
+            ClusterEvent::DrainProgress {
+                node, remaining, ..
+            } => {
+                self.drain_remaining
+                    .get_or_create(&NodeLabels { node: node.clone() })
+                    .set(i64::try_from(*remaining).unwrap_or(i64::MAX));
+            }
+            ClusterEvent::DrainComplete(report) => {
+                self.drain_remaining
+                    .get_or_create(&NodeLabels {
+                        node: report.node.clone(),
+                    })
+                    .set(0);
+                self.drains
+                    .get_or_create(&DrainLabels {
+                        node: report.node.clone(),
+                        mode: match report.mode {
+                            DrainMode::Soft => "soft",
+                            DrainMode::Hard => "hard",
+                        },
+                    })
+                    .inc();
+            }
+            ClusterEvent::NodesChanged
+            | ClusterEvent::Circuit { .. }
+            | ClusterEvent::Probe { .. }
+            | ClusterEvent::MoveStarted { .. } => {}
+        }
+    }
+
+    fn observe_player(&self, event: &Event, after_move: bool) {
+        let counter = match event {
+            Event::TrackStart(_) if !after_move => self.started.clone(),
+            Event::TrackStart(_) | Event::Unknown(_) => return,
+            Event::TrackEnd(end) => self.ended.get_or_create_owned(&ReasonLabels {
+                reason: end.reason.as_str(),
+            }),
+            Event::TrackException(exception) => {
+                self.exceptions.get_or_create_owned(&SeverityLabels {
+                    severity: exception.exception.severity.as_str(),
+                })
+            }
+            Event::TrackStuck(_) => self.stuck.clone(),
+            Event::WebSocketClosed(closed) => {
+                let code = VOICE_CLOSE_CODES
+                    .iter()
+                    .find(|(known, _)| *known == closed.code)
+                    .map_or("other", |(_, label)| *label);
+                self.voice_closes.get_or_create_owned(&CodeLabels { code })
+            }
+        };
+        counter.inc();
+    }
+}

@@ -1,0 +1,409 @@
+//! Prometheus metrics for DimbyBot.
+//!
+//! One [`Metrics`] handle owns a prometheus-client registry holding every family of the catalog
+//! (docs/metrics.md). Two kinds of families:
+//!
+//! - counters and histograms fed by typed events: [`Metrics::observe_cluster`] takes each
+//!   [`ClusterEvent`] (playback, voice closes, moves, sockets, drains), the bot reports commands,
+//!   acknowledgements, loads and voice self-healing through the `record_*` methods, the alert
+//!   notifier through [`Metrics::record_alert`];
+//! - gauges read at scrape time from whatever owns the state ([`Sources`]): the cluster's nodes,
+//!   the Discord shards, the health registry, the bot's guilds, the process and the tokio runtime.
+//!   A scrape reads; it never waits on a node or on Discord.
+//!
+//! Labels are bounded: node names and shard ids come from configuration, commands from the set
+//! registered at construction (anything else is `unknown`), every other label from an enum.
+
+pub mod exposition;
+pub mod process;
+
+mod collect;
+mod families;
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use cluster::{Cluster, ClusterEvent};
+use health::HealthRegistry;
+use prometheus_client::registry::Registry;
+
+pub use collect::{GuildCounts, GuildSource, ShardSample, ShardSource};
+pub use exposition::Format;
+use families::Families;
+
+/// How a slash command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandOutcome {
+    /// It did what was asked.
+    Ok,
+    /// A check refused it (caller not in voice, nothing playing, option out of range, ...).
+    Refused,
+    /// It failed: our fault or a dependency's.
+    Error,
+}
+
+impl CommandOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// What a `/play` query was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuerySource {
+    /// A URL.
+    Url,
+    /// A search (`ytsearch:` and friends, or plain words).
+    Search,
+}
+
+impl QuerySource {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Url => "url",
+            Self::Search => "search",
+        }
+    }
+}
+
+/// A voice self-healing action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VoiceAction {
+    /// Join the channel again (4006, or 4014 after a move or a dropped gateway).
+    Rejoin,
+    /// Send the voice state to the node again (4015).
+    Resend,
+    /// Tear the player down (4014 after a kick).
+    Cleanup,
+}
+
+impl VoiceAction {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejoin => "rejoin",
+            Self::Resend => "resend",
+            Self::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// How a voice self-healing action went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HealOutcome {
+    /// Done.
+    Ok,
+    /// Tried and failed.
+    Failed,
+    /// Not tried: the cap per window was hit (an alert follows).
+    Capped,
+}
+
+impl HealOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Capped => "capped",
+        }
+    }
+}
+
+/// Which alert message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    /// An incident began.
+    Firing,
+    /// It ended.
+    Recovery,
+}
+
+/// What became of an alert message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertResult {
+    /// Delivered.
+    Sent,
+    /// Not delivered after every attempt.
+    Failed,
+    /// Dropped by the rate limit or a full queue.
+    Suppressed,
+}
+
+/// Where the scrape-time gauges come from; each part may be attached later, or never (its
+/// families then have no samples).
+#[derive(Default)]
+pub struct Sources {
+    cluster: RwLock<Option<Cluster>>,
+    health: RwLock<Option<HealthRegistry>>,
+    shards: RwLock<Option<Arc<dyn ShardSource>>>,
+    guilds: RwLock<Option<Arc<dyn GuildSource>>>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources").finish_non_exhaustive()
+    }
+}
+
+/// The metrics of one bot process. Cheap to clone; every clone records into the same registry.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    families: Families,
+    sources: Arc<Sources>,
+    commands: HashSet<String>,
+}
+
+impl Metrics {
+    /// A registry with every family of the catalog. `commands` are the slash command names the
+    /// bot registers: the only values the `command` label takes besides `unknown`.
+    pub fn new<'a>(commands: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut registry = Registry::default();
+        let families = Families::register(&mut registry);
+        let sources = Arc::new(Sources::default());
+        collect::register(
+            &mut registry,
+            &sources,
+            tokio::runtime::Handle::try_current().ok(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                families,
+                sources,
+                commands: commands.into_iter().map(str::to_owned).collect(),
+            }),
+        }
+    }
+
+    /// Reads node gauges from `cluster` at scrape time.
+    pub fn attach_cluster(&self, cluster: Cluster) {
+        *write(&self.inner.sources.cluster) = Some(cluster);
+    }
+
+    /// Reads check statuses from `registry` at scrape time.
+    pub fn attach_health(&self, registry: HealthRegistry) {
+        *write(&self.inner.sources.health) = Some(registry);
+    }
+
+    /// Reads shard gauges from `shards` at scrape time.
+    pub fn attach_shards(&self, shards: Arc<dyn ShardSource>) {
+        *write(&self.inner.sources.shards) = Some(shards);
+    }
+
+    /// Reads guild counts from `guilds` at scrape time.
+    pub fn attach_guilds(&self, guilds: Arc<dyn GuildSource>) {
+        *write(&self.inner.sources.guilds) = Some(guilds);
+    }
+
+    /// Encodes every family in `format`.
+    pub fn encode(&self, format: Format) -> String {
+        let mut openmetrics = String::with_capacity(16 * 1024);
+        if let Err(error) =
+            prometheus_client::encoding::text::encode(&mut openmetrics, &self.inner.registry)
+        {
+            // Only a broken `fmt::Write` fails, and a String's never does.
+            tracing::error!(%error, "encoding metrics failed");
+        }
+        match format {
+            Format::OpenMetrics => openmetrics,
+            Format::Prometheus => exposition::openmetrics_to_prometheus(&openmetrics),
+        }
+    }
+
+    /// Takes one cluster event.
+    pub fn observe_cluster(&self, event: &ClusterEvent) {
+        self.inner.families.observe_cluster(event);
+    }
+
+    /// A slash command finished: `elapsed` from the interaction's arrival to the final answer.
+    pub fn record_command(&self, command: &str, outcome: CommandOutcome, elapsed: Duration) {
+        let command = self.command_label(command);
+        self.inner
+            .families
+            .record_command(command, outcome, elapsed);
+    }
+
+    /// A command's first Lavalink REST call went out `elapsed` after its interaction arrived.
+    pub fn record_command_reached_lavalink(&self, command: &str, elapsed: Duration) {
+        let command = self.command_label(command);
+        self.inner
+            .families
+            .record_command_lavalink(command, elapsed);
+    }
+
+    /// An interaction was acknowledged (answered or deferred) `elapsed` after it arrived.
+    pub fn record_ack(&self, elapsed: Duration) {
+        self.inner.families.ack.observe(elapsed.as_secs_f64());
+    }
+
+    /// A guild's queue changed and now holds `length` tracks.
+    pub fn record_queue_length(&self, length: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        self.inner.families.queue_length.observe(length as f64);
+    }
+
+    /// `count` tracks were added to a queue.
+    pub fn record_enqueued(&self, count: usize) {
+        self.inner.families.enqueued.inc_by(count as u64);
+    }
+
+    /// A `loadtracks` call answered with Lavalink's `load_type` (`track`, `playlist`, `search`,
+    /// `empty`, `error`), or `None` when it got no answer.
+    pub fn record_load(&self, load_type: Option<&str>, source: QuerySource) {
+        self.inner.families.record_load(load_type, source);
+    }
+
+    /// A voice self-healing action and how it went.
+    pub fn record_voice_heal(&self, action: VoiceAction, outcome: HealOutcome) {
+        self.inner.families.record_voice_heal(action, outcome);
+    }
+
+    /// An alert message and what became of it.
+    pub fn record_alert(&self, kind: AlertKind, result: AlertResult) {
+        self.inner.families.record_alert(kind, result);
+    }
+
+    fn command_label(&self, command: &str) -> String {
+        if self.inner.commands.contains(command) {
+            command.to_owned()
+        } else {
+            "unknown".to_owned()
+        }
+    }
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cluster::ClusterEvent;
+    use lavalink::model::{GuildId, IncomingMessage};
+
+    use super::{CommandOutcome, Format, Metrics};
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+    }
+
+    fn closed(code: u16) -> ClusterEvent {
+        let json = format!(
+            r#"{{"op":"event","type":"WebSocketClosedEvent","guildId":"7","code":{code},"reason":"r","byRemote":true}}"#
+        );
+        let Ok(IncomingMessage::Event(event)) = IncomingMessage::from_json(&json) else {
+            panic!("event json");
+        };
+        ClusterEvent::Player {
+            guild: GuildId(7),
+            node: "a".to_owned(),
+            event,
+            after_move: false,
+        }
+    }
+
+    #[test]
+    fn labels_stay_bounded() {
+        let metrics = Metrics::new(["play", "skip"]);
+        metrics.record_command("play", CommandOutcome::Ok, Duration::from_millis(1));
+        metrics.record_command("rm -rf", CommandOutcome::Error, Duration::from_millis(1));
+        metrics.observe_cluster(&closed(4014));
+        metrics.observe_cluster(&closed(4999));
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_commands_total{command="play",outcome="ok"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_commands_total{command="unknown",outcome="error"}"#
+            ),
+            Some(1.0)
+        );
+        assert!(!text.contains("rm -rf"));
+        assert_eq!(
+            sample(&text, r#"dimby_voice_closes_total{code="4014"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_voice_closes_total{code="other"}"#),
+            Some(1.0)
+        );
+        assert!(
+            !text.contains("guild=") && !text.contains("=\"7\""),
+            "the guild id of the events appears in no label"
+        );
+    }
+
+    #[test]
+    fn a_reconnect_is_a_ready_after_a_loss() {
+        let metrics = Metrics::new([]);
+        let ready = |resumed| ClusterEvent::NodeReady {
+            node: "a".to_owned(),
+            resumed,
+        };
+        metrics.observe_cluster(&ready(false)); // the first connection
+        metrics.observe_cluster(&ClusterEvent::NodeLost {
+            node: "a".to_owned(),
+            loss: "abnormal".to_owned(),
+        });
+        metrics.observe_cluster(&ready(true));
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(&text, r#"dimby_lavalink_socket_reconnects_total{node="a"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_lavalink_session_resumes_total{node="a",outcome="resumed"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_lavalink_socket_losses_total{node="a",loss="abnormal"}"#
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn openmetrics_ends_with_eof_and_prometheus_text_does_not() {
+        let metrics = Metrics::new([]);
+        assert!(metrics.encode(Format::OpenMetrics).ends_with("# EOF\n"));
+        let text = metrics.encode(Format::Prometheus);
+        assert!(
+            !text.contains("# EOF") && text.contains("# TYPE dimby_tracks_started_total counter")
+        );
+    }
+}

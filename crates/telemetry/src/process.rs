@@ -1,0 +1,128 @@
+//! The process's own figures, read from Linux's `/proc/self`: CPU time, memory, file descriptors,
+//! threads, start time. Used by the `/metrics` collector and by the benchmarks (CPU seconds and
+//! peak RSS of a run). On other systems every figure is absent.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// One reading of the process's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessSample {
+    /// User plus system CPU time since start.
+    pub cpu: Duration,
+    /// Resident set size, bytes.
+    pub resident_bytes: u64,
+    /// Peak resident set size since start, bytes.
+    pub peak_resident_bytes: u64,
+    /// Virtual memory size, bytes.
+    pub virtual_bytes: u64,
+    /// OS threads.
+    pub threads: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+    /// The soft limit on open file descriptors, if there is one.
+    pub max_fds: Option<u64>,
+    /// When the process started, seconds since the Unix epoch.
+    pub start_time_seconds: f64,
+}
+
+impl ProcessSample {
+    /// Reads the figures now; `None` where `/proc` is not available.
+    pub fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let mut sample = parse_stat(&stat, rustix::param::clock_ticks_per_second())?;
+        sample.peak_resident_bytes = status_kib(&status, "VmHWM:").unwrap_or(0) * 1024;
+        sample.resident_bytes = status_kib(&status, "VmRSS:").unwrap_or(0) * 1024;
+        sample.open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64);
+        sample.max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        sample.start_time_seconds =
+            boot_time_seconds().map_or(0.0, |boot| boot + sample.start_time_seconds);
+        Some(sample)
+    }
+}
+
+/// Parses `/proc/self/stat`. `start_time_seconds` is left relative to boot (the caller adds the
+/// boot time); memory fields come from `/proc/self/status` instead.
+fn parse_stat(stat: &str, ticks_per_second: u64) -> Option<ProcessSample> {
+    // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // `fields[0]` is field 3 (state): field n is at index n - 3.
+    let field = |n: usize| -> Option<u64> { fields.get(n - 3)?.parse().ok() };
+    let ticks = ticks_per_second.max(1);
+    let cpu_ticks = field(14)? + field(15)?;
+    #[allow(clippy::cast_precision_loss)]
+    let start_time_seconds = field(22)? as f64 / ticks as f64;
+    Some(ProcessSample {
+        cpu: Duration::from_nanos(cpu_ticks.saturating_mul(1_000_000_000) / ticks),
+        threads: field(20)?,
+        virtual_bytes: field(23)?,
+        start_time_seconds,
+        ..ProcessSample::default()
+    })
+}
+
+/// A `Key:   1234 kB` line of `/proc/self/status`, in KiB.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// When the machine booted, from `/proc/stat`'s `btime` (falls back to now minus uptime).
+fn boot_time_seconds() -> Option<f64> {
+    if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+        && let Some(btime) = stat.lines().find_map(|l| l.strip_prefix("btime "))
+        && let Ok(btime) = btime.trim().parse::<u64>()
+    {
+        #[allow(clippy::cast_precision_loss)]
+        return Some(btime as f64);
+    }
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    Some(now.as_secs_f64() - uptime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProcessSample, parse_stat, status_kib};
+    use std::time::Duration;
+
+    #[test]
+    fn parses_a_stat_line_whose_name_has_spaces_and_parens() {
+        // Fields from proc(5): utime=250 stime=50 num_threads=7 starttime=1000 vsize=4096000.
+        let stat = "4242 (tokio (rt) w) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 7 0 \
+                    1000 4096000 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let sample = parse_stat(stat, 100).expect("parses");
+        assert_eq!(sample.cpu, Duration::from_secs(3));
+        assert_eq!(sample.threads, 7);
+        assert_eq!(sample.virtual_bytes, 4_096_000);
+        assert!((sample.start_time_seconds - 10.0).abs() < 1e-9);
+        assert_eq!(parse_stat("garbage", 100), None);
+    }
+
+    #[test]
+    fn reads_kib_lines_of_status() {
+        let status = "Name:\tdimby\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(10240));
+        assert_eq!(status_kib(status, "VmHWM:"), Some(20480));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn the_running_process_reports_memory_threads_and_fds() {
+        let sample = ProcessSample::now().expect("Linux /proc");
+        assert!(sample.peak_resident_bytes >= sample.resident_bytes);
+        assert!(sample.resident_bytes > 0 && sample.threads >= 1 && sample.open_fds >= 3);
+        assert!(sample.start_time_seconds > 1_500_000_000.0);
+    }
+}
