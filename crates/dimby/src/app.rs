@@ -9,8 +9,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use health::HealthRegistry;
 
+use crate::admin::metrics::ScrapeAuth;
 use crate::admin::{self, AdminServer, AdminState, AdminToken};
-use crate::bot::runtime::{Bot, BotSettings};
+use crate::bot::runtime::{Bot, BotSettings, command_metrics};
 use crate::bot::shell::Shell;
 use crate::config::Config;
 use crate::discord::{self, Settings, Standby};
@@ -47,10 +48,15 @@ pub async fn serve(
     let (cluster, cluster_events) =
         cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
             .context("starting the Lavalink cluster")?;
+    let metrics = command_metrics();
+    metrics.attach_cluster(cluster.clone());
+    let cluster_events = tap(cluster_events, metrics.clone());
 
     let (discord, discord_events) = standby.start(&[]).context("starting the gateway shards")?;
+    metrics.attach_shards(Arc::new(ShardsOf(discord.clone())));
 
     let registry = HealthRegistry::new(clock::SystemClock::shared());
+    metrics.attach_health(registry.clone());
     let health = HealthContext {
         registry: registry.clone(),
         cluster: cluster.clone(),
@@ -65,28 +71,14 @@ pub async fn serve(
             .min(std::time::Duration::from_secs(3)),
         failure_threshold: config.health.failure_threshold,
     });
-    let alerting = config.health.alert_webhook.clone().map(|hook| {
-        let (tasks, mut events) = alerts::start(&registry, hook, alerts::AlertSettings::default());
-        // Delivery outcomes are logged by the notifier; drain them here.
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
-        tasks
-    });
+    let alerting = config
+        .health
+        .alert_webhook
+        .clone()
+        .map(|hook| start_alerts(&registry, hook, &metrics));
 
-    let admin = AdminServer::start(
-        config.admin.listen,
-        admin::router(AdminState {
-            cluster: cluster.clone(),
-            token: config
-                .admin
-                .token
-                .as_ref()
-                .and_then(|t| AdminToken::new(t.expose()))
-                .map(Arc::new),
-            health: Some(health),
-        }),
-    )
-    .await
-    .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))?;
+    let (on_admin, metrics_server) = metrics_endpoints(&config.metrics, &metrics).await?;
+    let admin = start_admin(&config, &cluster, health, on_admin).await?;
 
     let reload = options.config_path.clone().map(|path| {
         let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
@@ -105,11 +97,13 @@ pub async fn serve(
         .context("registering the slash commands")?;
     tracing::info!(commands = registered.len(), "slash commands registered");
 
-    let bot = Bot::new(
+    let bot = Bot::with_metrics(
         discord.clone(),
         Shell::new(cluster.clone(), store),
         options.bot,
+        metrics.clone(),
     );
+    metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
     bot.restore()
         .await
         .context("restoring guilds from the store")?;
@@ -126,5 +120,128 @@ pub async fn serve(
     discord.shutdown().await;
     cluster.shutdown(false).await;
     admin.stop();
+    if let Some(server) = metrics_server {
+        server.stop();
+    }
     Ok(())
+}
+
+/// The admin server: health, the node API and (unless it has its own address) `/metrics`.
+async fn start_admin(
+    config: &Config,
+    cluster: &cluster::Cluster,
+    health: HealthContext,
+    scrape: Option<axum::Router>,
+) -> anyhow::Result<AdminServer> {
+    let router = admin::router(AdminState {
+        cluster: cluster.clone(),
+        token: config
+            .admin
+            .token
+            .as_ref()
+            .and_then(|t| AdminToken::new(t.expose()))
+            .map(Arc::new),
+        health: Some(health),
+    });
+    let router = match scrape {
+        Some(scrape) => router.merge(scrape),
+        None => router,
+    };
+    AdminServer::start(config.admin.listen, router)
+        .await
+        .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
+}
+
+/// The webhook notifier; its delivery outcomes are logged by it and counted here.
+fn start_alerts(
+    registry: &HealthRegistry,
+    hook: crate::config::Secret,
+    metrics: &telemetry::Metrics,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (tasks, mut events) = alerts::start(registry, hook, alerts::AlertSettings::default());
+    let metrics = metrics.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            event.record(&metrics);
+        }
+    });
+    tasks
+}
+
+/// `/metrics`: a router to merge into the admin server's, or a server of its own
+/// (`metrics.listen`), or neither (`metrics.enabled = false`).
+async fn metrics_endpoints(
+    config: &crate::config::MetricsConfig,
+    metrics: &telemetry::Metrics,
+) -> anyhow::Result<(Option<axum::Router>, Option<AdminServer>)> {
+    if !config.enabled {
+        return Ok((None, None));
+    }
+    let auth = ScrapeAuth::new(
+        config
+            .basic_auth
+            .as_ref()
+            .map(crate::config::Secret::expose),
+        config
+            .bearer_token
+            .as_ref()
+            .map(crate::config::Secret::expose),
+    );
+    let scrape = admin::metrics::router(metrics.clone(), auth);
+    match config.listen {
+        Some(listen) => {
+            let server = AdminServer::start(listen, scrape)
+                .await
+                .with_context(|| format!("metrics.listen: cannot listen on {listen}"))?;
+            Ok((None, Some(server)))
+        }
+        None => Ok((Some(scrape), None)),
+    }
+}
+
+/// Passes every cluster event to the metrics on its way to the bot.
+fn tap(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<cluster::ClusterEvent>,
+    metrics: telemetry::Metrics,
+) -> tokio::sync::mpsc::UnboundedReceiver<cluster::ClusterEvent> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            metrics.observe_cluster(&event);
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The shards as the metrics read them.
+struct ShardsOf(discord::Discord);
+
+impl telemetry::ShardSource for ShardsOf {
+    fn shards(&self) -> Vec<telemetry::ShardSample> {
+        self.0
+            .status()
+            .into_iter()
+            .map(|s| telemetry::ShardSample {
+                shard: s.shard,
+                connected: s.connected,
+                latency: s.latency,
+                last_event_age: s.last_event.map(|at| at.elapsed()),
+                identifies: u64::from(s.identifies),
+                resumes: u64::from(s.resumes),
+                disconnects: u64::from(s.disconnects),
+            })
+            .collect()
+    }
+}
+
+/// The bot's guilds as the metrics read them.
+struct GuildsOf(Bot);
+
+impl telemetry::GuildSource for GuildsOf {
+    fn guilds(&self) -> telemetry::GuildCounts {
+        self.0.guild_counts()
+    }
 }

@@ -58,6 +58,74 @@ pub struct Config {
     /// Health probes and alerts.
     #[serde(default)]
     pub health: HealthConfig,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` (`METRICS_ENABLED`).
+    #[serde(default = "defaults::metrics_enabled")]
+    pub enabled: bool,
+    /// A separate address for `/metrics`; unset serves it on the admin server.
+    pub listen: Option<SocketAddr>,
+    /// `user:password` a scraper must send as HTTP basic auth (`METRICS_BASIC_AUTH`).
+    pub basic_auth: Option<Secret>,
+    /// A bearer token a scraper may send instead.
+    pub bearer_token: Option<Secret>,
+}
+
+impl MetricsConfig {
+    fn validate(&self, admin_listen: SocketAddr) -> Result<(), ConfigError> {
+        if let Some(auth) = &self.basic_auth
+            && !auth
+                .expose()
+                .split_once(':')
+                .is_some_and(|(user, password)| !user.is_empty() && !password.is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.basic_auth".into(),
+                message: "must be user:password, both non-empty (value not shown: it is a secret)"
+                    .into(),
+            });
+        }
+        if self
+            .bearer_token
+            .as_ref()
+            .is_some_and(|t| t.expose().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.bearer_token".into(),
+                message: "is empty; leave it unset for an open /metrics".into(),
+            });
+        }
+        if self
+            .listen
+            .is_some_and(|l| l == admin_listen && l.port() != 0)
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.listen".into(),
+                message: format!(
+                    "is admin.listen ({admin_listen}); leave it unset to serve /metrics on the admin server"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: defaults::metrics_enabled(),
+            listen: None,
+            basic_auth: None,
+            bearer_token: None,
+        }
+    }
 }
 
 /// `[health]`.
@@ -312,6 +380,10 @@ mod defaults {
     use std::net::SocketAddr;
     use std::path::PathBuf;
 
+    pub fn metrics_enabled() -> bool {
+        true
+    }
+
     pub fn probe_interval_ms() -> u64 {
         5_000
     }
@@ -367,7 +439,13 @@ pub enum ConfigError {
 }
 
 /// Keys whose values must never appear in an error.
-const SECRET_KEYS: [&str; 4] = ["token", "password", "basic_auth", "alert_webhook"];
+const SECRET_KEYS: [&str; 5] = [
+    "token",
+    "password",
+    "basic_auth",
+    "bearer_token",
+    "alert_webhook",
+];
 
 impl Config {
     /// Reads `path` (when given), then the environment, and validates the result.
@@ -469,6 +547,7 @@ impl Config {
                     .into(),
             });
         }
+        self.metrics.validate(self.admin.listen)?;
         Ok(())
     }
 
@@ -517,6 +596,17 @@ fn env() -> Figment {
             Env::raw()
                 .only(&["HEALTH_CHECK_INTERVAL"])
                 .map(|_| "health.check_interval".into()),
+        )
+        // The names the metrics plan gave these.
+        .merge(
+            Env::raw()
+                .only(&["METRICS_ENABLED"])
+                .map(|_| "metrics.enabled".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["METRICS_BASIC_AUTH"])
+                .map(|_| "metrics.basic_auth".into()),
         )
 }
 
@@ -743,6 +833,38 @@ mod tests {
                 "{error}"
             );
             assert!(!error.to_string().contains("secret-token"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_metrics_plan_variables_are_accepted_and_checked() {
+        Jail::expect_with(|jail| {
+            assert!(Config::load(None).expect("defaults").metrics.enabled);
+            jail.set_env("METRICS_ENABLED", "false");
+            jail.set_env("METRICS_BASIC_AUTH", "prom:hunter2-secret");
+            let config = Config::load(None).expect("valid");
+            assert!(!config.metrics.enabled);
+            assert_eq!(
+                config.metrics.basic_auth.as_ref().map(Secret::expose),
+                Some("prom:hunter2-secret")
+            );
+            assert!(!format!("{config:?}").contains("hunter2"));
+            jail.set_env("METRICS_BASIC_AUTH", "hunter2-secret");
+            let error = Config::load(None).expect_err("no colon");
+            assert!(
+                error.to_string().starts_with("metrics.basic_auth"),
+                "{error}"
+            );
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+            jail.set_env("METRICS_BASIC_AUTH", "prom:pw");
+            jail.set_env("METRICS_ENABLED", "maybe");
+            let error = Config::load(None).expect_err("not a bool");
+            assert!(error.to_string().contains("metrics.enabled"), "{error}");
+            jail.set_env("METRICS_ENABLED", "true");
+            jail.set_env("DIMBY_METRICS__LISTEN", "127.0.0.1:8080");
+            let error = Config::load(None).expect_err("same as admin.listen");
+            assert!(error.to_string().starts_with("metrics.listen"), "{error}");
             Ok(())
         });
     }

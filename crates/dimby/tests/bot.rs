@@ -19,6 +19,7 @@ struct Rig {
     discord: DiscordSim,
     guild: GuildInfo,
     node: SimNode,
+    metrics: telemetry::Metrics,
     _dir: tempfile::TempDir,
     _bot: tokio::task::JoinHandle<()>,
 }
@@ -64,11 +65,13 @@ async fn start() -> Rig {
         Shell::new(cluster.clone(), Arc::new(store)),
         BotSettings::default(),
     );
+    let metrics = bot.metrics().clone();
     let task = tokio::spawn(async move {
         bot.run(discord_events, cluster_events, std::future::pending())
             .await;
     });
     Rig {
+        metrics,
         cluster,
         discord: discord_sim,
         guild,
@@ -313,4 +316,85 @@ async fn an_invalid_voice_session_is_rejoined() {
     })
     .await
     .expect("connected again");
+}
+
+/// The value of one series in the bot's metrics, if it has one.
+fn series(metrics: &telemetry::Metrics, name: &str) -> Option<f64> {
+    metrics
+        .encode(telemetry::Format::Prometheus)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn commands_are_counted_by_outcome_with_their_latency() {
+    let rig = start().await;
+    let alice = rig.guild.member("alice").expect("alice");
+    let play = || {
+        rig.slash("alice", "play")
+            .string("query", "sim:length:600000")
+    };
+
+    // Refused: not in voice.
+    let (_, ephemeral) = rig.command(play()).await;
+    assert!(ephemeral);
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    let (_, ephemeral) = rig.command(play()).await;
+    assert!(!ephemeral);
+    // Nothing found: a refusal too, and the load's result is counted.
+    let (_, ephemeral) = rig
+        .command(rig.slash("alice", "play").string("query", "sim:empty"))
+        .await;
+    assert!(ephemeral);
+
+    // The bot records a command once its answer is through, just after the stand-in saw it.
+    let m = &rig.metrics;
+    let count = r#"dimby_command_duration_seconds_count{command="play"}"#;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while series(m, count) != Some(3.0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("three commands recorded");
+    assert_eq!(
+        series(
+            m,
+            r#"dimby_commands_total{command="play",outcome="refused"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(m, r#"dimby_commands_total{command="play",outcome="ok"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(m, "dimby_interaction_ack_duration_seconds_count"),
+        Some(3.0)
+    );
+    // Two of the three reached Lavalink (the refusal for not being in voice did not).
+    assert_eq!(
+        series(
+            m,
+            r#"dimby_command_lavalink_duration_seconds_count{command="play"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(
+            m,
+            r#"dimby_track_loads_total{result="track",source="search"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(
+            m,
+            r#"dimby_track_loads_total{result="empty",source="search"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(series(m, "dimby_tracks_enqueued_total"), Some(1.0));
 }

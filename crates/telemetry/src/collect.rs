@@ -97,14 +97,14 @@ impl ScrapeTime {
         let counts = crate::read(&self.sources.guilds)
             .as_ref()
             .map(|source| source.guilds());
-        let sample = |value: Option<u64>| value.map(|v| (Unlabelled, v as f64));
-        gauge(
+        let sample = |value: Option<u64>| value.map(|v| v as f64);
+        gauge_one(
             encoder,
             "dimby_guilds_active",
             "Guilds with a player or a queue.",
             sample(counts.map(|c| c.active)),
         )?;
-        gauge(
+        gauge_one(
             encoder,
             "dimby_guilds_playing",
             "Guilds whose player is playing now.",
@@ -302,11 +302,11 @@ impl ScrapeTime {
             health::Status::Warn => 1.0,
             health::Status::Fail => 2.0,
         };
-        gauge(
+        gauge_one(
             encoder,
             "dimby_health_status",
             "The overall health status: 0 pass, 1 warn, 2 fail.",
-            registry.as_ref().map(|r| (Unlabelled, level(r.status()))),
+            registry.as_ref().map(|r| level(r.status())),
         )?;
         let labels = |r: &health::CheckResult| -> Labels {
             vec![
@@ -387,22 +387,20 @@ impl ScrapeTime {
     #[allow(clippy::cast_precision_loss)]
     fn encode_runtime(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
         let metrics = self.runtime.as_ref().map(tokio::runtime::Handle::metrics);
-        let value = |f: &dyn Fn(&tokio::runtime::RuntimeMetrics) -> f64| {
-            metrics.as_ref().map(|m| (Unlabelled, f(m)))
-        };
-        gauge(
+        let value = |f: &dyn Fn(&tokio::runtime::RuntimeMetrics) -> f64| metrics.as_ref().map(f);
+        gauge_one(
             encoder,
             "tokio_runtime_workers",
             "Worker threads of the tokio runtime.",
             value(&|m| m.num_workers() as f64),
         )?;
-        gauge(
+        gauge_one(
             encoder,
             "tokio_runtime_alive_tasks",
             "Tasks alive on the tokio runtime.",
             value(&|m| m.num_alive_tasks() as f64),
         )?;
-        gauge(
+        gauge_one(
             encoder,
             "tokio_runtime_global_queue_depth",
             "Tasks waiting in the tokio runtime's global queue.",
@@ -413,11 +411,11 @@ impl ScrapeTime {
                 .map(|worker| m.worker_total_busy_duration(worker).as_secs_f64())
                 .sum::<f64>()
         });
-        counter(
+        counter_one(
             encoder,
             "tokio_runtime_worker_busy_seconds",
             "Time the tokio workers spent busy, summed over workers.",
-            busy.map(|seconds| (Unlabelled, seconds)),
+            busy,
         )
     }
 }
@@ -425,71 +423,58 @@ impl ScrapeTime {
 #[allow(clippy::cast_precision_loss)]
 fn encode_process(encoder: &mut DescriptorEncoder) -> fmt::Result {
     let sample = ProcessSample::now();
-    let value = |f: fn(&ProcessSample) -> f64| sample.as_ref().map(|s| (Unlabelled, f(s)));
-    counter(
+    let value = |f: fn(&ProcessSample) -> f64| sample.as_ref().map(f);
+    counter_one(
         encoder,
         "process_cpu_seconds",
         "User and system CPU time of the process, seconds.",
         value(|s| s.cpu.as_secs_f64()),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_resident_memory_bytes",
         "Resident set size, bytes.",
         value(|s| s.resident_bytes as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_resident_memory_max_bytes",
         "Peak resident set size since start, bytes.",
         value(|s| s.peak_resident_bytes as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_virtual_memory_bytes",
         "Virtual memory size, bytes.",
         value(|s| s.virtual_bytes as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_open_fds",
         "Open file descriptors.",
         value(|s| s.open_fds as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_max_fds",
         "The open file descriptor limit.",
         sample
             .as_ref()
             .and_then(|s| s.max_fds)
-            .map(|max| (Unlabelled, max as f64)),
+            .map(|max| max as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_threads",
         "OS threads of the process.",
         value(|s| s.threads as f64),
     )?;
-    gauge(
+    gauge_one(
         encoder,
         "process_start_time_seconds",
         "Start time of the process since the Unix epoch, seconds.",
         value(|s| s.start_time_seconds),
     )
-}
-
-/// The label set of a family without labels.
-#[derive(Debug, Clone, Copy)]
-struct Unlabelled;
-
-impl EncodeLabelSet for Unlabelled {
-    fn encode(
-        &self,
-        _encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
-    ) -> fmt::Result {
-        Ok(())
-    }
 }
 
 /// A gauge family whose samples are known now.
@@ -519,6 +504,34 @@ fn counter<L: EncodeLabelSet, V: prometheus_client::encoding::EncodeCounterValue
         metric
             .encode_family(&labels)?
             .encode_counter::<NoLabelSet, V, f64>(&value, None)?;
+    }
+    Ok(())
+}
+
+/// A gauge without labels, if its value is known.
+fn gauge_one(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: Option<f64>,
+) -> fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    if let Some(value) = value {
+        metric.encode_gauge(&value)?;
+    }
+    Ok(())
+}
+
+/// A counter without labels kept elsewhere, if its value is known.
+fn counter_one(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: Option<f64>,
+) -> fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    if let Some(value) = value {
+        metric.encode_counter::<NoLabelSet, f64, f64>(&value, None)?;
     }
     Ok(())
 }

@@ -173,6 +173,7 @@ pub(crate) struct Families {
 }
 
 impl Families {
+    #[allow(clippy::too_many_lines)] // one line per family of the catalog
     pub(crate) fn register(registry: &mut Registry) -> Self {
         let families = Self {
             commands: Family::default(),

@@ -4,6 +4,7 @@
 
 mod auth;
 mod health;
+pub mod metrics;
 mod nodes;
 
 use std::net::SocketAddr;

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cluster::{ClusterError, ClusterEvent, MoveOutcome};
 use lavalink::model::{Event, LoadResult, Track, UpdatePlayer};
-use music::{GuildPlayer, LoopMode, Refusal};
+use music::{GuildPlayer, LoopMode, Refusal, StoreOp};
+use telemetry::{CommandOutcome, HealOutcome, Metrics, QuerySource, VoiceAction};
 use tokio::sync::mpsc;
 
 use super::shell::{Outcome, Shell};
@@ -69,6 +70,7 @@ struct Inner {
     discord: Discord,
     shell: Shell,
     settings: BotSettings,
+    metrics: Metrics,
     guilds: Mutex<HashMap<GuildId, Arc<tokio::sync::Mutex<GuildCtx>>>>,
 }
 
@@ -93,16 +95,59 @@ fn discord_guild(guild: lavalink::model::GuildId) -> Option<GuildId> {
 }
 
 impl Bot {
-    /// A bot over a connected Discord layer and the shell.
+    /// A bot over a connected Discord layer and the shell, with metrics of its own.
     pub fn new(discord: Discord, shell: Shell, settings: BotSettings) -> Self {
+        Self::with_metrics(discord, shell, settings, command_metrics())
+    }
+
+    /// A bot that records into `metrics` (see [`command_metrics`]).
+    pub fn with_metrics(
+        discord: Discord,
+        shell: Shell,
+        settings: BotSettings,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 discord,
                 shell,
                 settings,
+                metrics,
                 guilds: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// The metrics the bot records into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Guilds by activity, for the metrics. Reads without waiting: a guild busy with a command
+    /// counts as active.
+    pub fn guild_counts(&self) -> telemetry::GuildCounts {
+        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
+            .inner
+            .guilds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(g, c)| (*g, Arc::clone(c)))
+            .collect();
+        let cluster = self.inner.shell.cluster();
+        let mut counts = telemetry::GuildCounts::default();
+        for (guild, ctx) in guilds {
+            let active = ctx.try_lock().map_or(true, |ctx| {
+                ctx.player.current().is_some() || !ctx.player.queue().is_empty()
+            });
+            counts.active += u64::from(active);
+            counts.playing += u64::from(
+                cluster
+                    .player(lavalink_guild(guild))
+                    .is_some_and(|view| view.record.is_playing()),
+            );
+        }
+        counts
     }
 
     fn guild(&self, guild: GuildId) -> Arc<tokio::sync::Mutex<GuildCtx>> {
@@ -260,7 +305,16 @@ impl Bot {
             tracing::info!(guild = %guild, code, "voice socket closed; nothing to heal for this code");
             return;
         }
+        let discord = &self.inner.discord;
+        let action = match (code, discord.bot_voice_channel(guild)) {
+            (4015, Some(_)) => VoiceAction::Resend,
+            (_, Some(_)) => VoiceAction::Rejoin,
+            (_, None) => VoiceAction::Cleanup,
+        };
         if ctx.heals.len() >= CAP {
+            self.inner
+                .metrics
+                .record_voice_heal(action, HealOutcome::Capped);
             tracing::error!(guild = %guild, code, "voice keeps failing; self-healing capped");
             self.announce(
                 &ctx,
@@ -275,40 +329,51 @@ impl Bot {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1) * 2u32.saturating_pow(attempt - 1)).await;
         }
-        let discord = &self.inner.discord;
         let channel = discord.bot_voice_channel(guild);
-        match (code, channel) {
-            (4015, Some(_)) => {
-                if let Some(voice) = discord.voice_state(guild) {
+        let healed = match (code, channel) {
+            (4015, Some(_)) => match discord.voice_state(guild) {
+                Some(voice) => {
                     tracing::info!(guild = %guild, "voice server crashed: resending the voice state");
                     let update = UpdatePlayer {
                         voice: Some(voice),
                         ..UpdatePlayer::default()
                     };
-                    if let Err(error) = self
+                    let sent = self
                         .inner
                         .shell
                         .cluster()
                         .update(lavalink_guild(guild), update)
-                        .await
-                    {
+                        .await;
+                    if let Err(error) = &sent {
                         tracing::warn!(guild = %guild, %error, "could not resend the voice state");
                     }
+                    sent.is_ok()
                 }
-            }
+                None => false,
+            },
             (_, Some(channel)) => {
                 tracing::info!(guild = %guild, code, "voice session invalid: rejoining");
                 let _ = discord.leave_voice(guild);
-                if let Err(error) = discord.join_voice(guild, channel, true) {
+                let joined = discord.join_voice(guild, channel, true);
+                if let Err(error) = &joined {
                     tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
                 }
+                joined.is_ok()
             }
             (_, None) => {
                 tracing::info!(guild = %guild, code, "disconnected from voice: cleaning up");
                 let effects = ctx.player.leave();
-                self.carry_out(guild, &mut ctx, effects, None).await;
+                !self.carry_out(guild, &mut ctx, effects, None).await.failed
             }
-        }
+        };
+        self.inner.metrics.record_voice_heal(
+            action,
+            if healed {
+                HealOutcome::Ok
+            } else {
+                HealOutcome::Failed
+            },
+        );
     }
 
     /// Plays the /play requests that waited for a healthy node, if one is back.
@@ -339,9 +404,31 @@ impl Bot {
                         // Gone again: keep waiting.
                         ctx.waiting.push((query, requester));
                     }
-                    Err(LoadFailure::Other(text)) => self.announce(&ctx, &text).await,
+                    Err(LoadFailure::Empty(text) | LoadFailure::Failed(text)) => {
+                        self.announce(&ctx, &text).await;
+                    }
                 }
             }
+        }
+    }
+
+    /// Records when a command's first Lavalink call goes out (effects that reach the player).
+    fn reaching_lavalink(&self, inv: &CommandInvocation, effects: &[music::Effect]) {
+        let reaches = effects.iter().any(|effect| {
+            matches!(
+                effect,
+                music::Effect::Play { .. }
+                    | music::Effect::Stop
+                    | music::Effect::Pause(_)
+                    | music::Effect::Seek(_)
+                    | music::Effect::SetVolume(_)
+                    | music::Effect::Disconnect
+            )
+        });
+        if reaches {
+            self.inner
+                .metrics
+                .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
         }
     }
 
@@ -353,6 +440,26 @@ impl Bot {
         effects: Vec<music::Effect>,
         reply: Option<&mut Vec<String>>,
     ) -> Outcome {
+        let queue_changed = effects.iter().any(|effect| {
+            matches!(
+                effect,
+                music::Effect::Persist(
+                    StoreOp::Enqueue { .. }
+                        | StoreOp::Remove { .. }
+                        | StoreOp::Move { .. }
+                        | StoreOp::ClearQueue
+                        | StoreOp::ReplaceQueue(_)
+                        | StoreOp::Advance { .. }
+                )
+            )
+        });
+        let enqueued: usize = effects
+            .iter()
+            .map(|effect| match effect {
+                music::Effect::Persist(StoreOp::Enqueue { entries, .. }) => entries.len(),
+                _ => 0,
+            })
+            .sum();
         let outcome = match self.inner.shell.apply(lavalink_guild(guild), effects).await {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -362,9 +469,20 @@ impl Bot {
                     Some(lines) => lines.push(text),
                     None => self.announce(ctx, &text).await,
                 }
-                return Outcome::default();
+                return Outcome {
+                    failed: true,
+                    ..Outcome::default()
+                };
             }
         };
+        if enqueued > 0 {
+            self.inner.metrics.record_enqueued(enqueued);
+        }
+        if queue_changed {
+            self.inner
+                .metrics
+                .record_queue_length(ctx.player.queue().len());
+        }
         if outcome.disconnect
             && let Err(error) = self.inner.discord.leave_voice(guild)
         {
@@ -514,18 +632,28 @@ impl Bot {
 
     /// Answers one slash command.
     async fn command(&self, invocation: CommandInvocation) {
-        let reply = match self.run_command(&invocation).await {
-            Ok(text) => Reply::text(text),
-            Err(text) => Reply::text(text).ephemeral(),
+        let (reply, mut outcome) = match self.run_command(&invocation).await {
+            Ok(text) => (Reply::text(text), CommandOutcome::Ok),
+            Err(failure) => (Reply::text(failure.text).ephemeral(), failure.outcome),
         };
         if let Err(error) = invocation.responder.respond(&reply).await {
             tracing::warn!(command = %invocation.name, %error, "could not answer a command");
+            outcome = CommandOutcome::Error;
         }
+        let metrics = &self.inner.metrics;
+        if let Some(acked) = invocation.responder.acked_after() {
+            metrics.record_ack(acked);
+        }
+        metrics.record_command(
+            &invocation.name,
+            outcome,
+            invocation.responder.received().elapsed(),
+        );
     }
 
-    async fn run_command(&self, inv: &CommandInvocation) -> Result<String, String> {
+    async fn run_command(&self, inv: &CommandInvocation) -> Result<String, Failure> {
         let Some(guild) = inv.guild else {
-            return Err("Use my commands in a server.".to_owned());
+            return Err("Use my commands in a server.".to_owned().into());
         };
         let discord = &self.inner.discord;
         let caller = discord.user_voice_channel(guild, inv.user);
@@ -541,7 +669,7 @@ impl Bot {
             && let Some(bot) = bot_channel
             && caller != Some(bot)
         {
-            return Err(format!("Join <#{bot}> to control playback."));
+            return Err(format!("Join <#{bot}> to control playback.").into());
         }
         let player = &mut ctx.player;
         let effects: Result<Vec<music::Effect>, Refusal> = match inv.name.as_str() {
@@ -570,7 +698,8 @@ impl Bot {
                     other => {
                         return Err(format!(
                             "Unknown loop mode {other:?}: choose off, track or queue."
-                        ));
+                        )
+                        .into());
                     }
                 };
                 Ok(player.set_loop(mode))
@@ -586,21 +715,26 @@ impl Bot {
                 return player
                     .queue_page(page)
                     .map(|page| super::display::queue(&page, now_playing.as_ref()))
-                    .map_err(|refusal| refusal.to_string());
+                    .map_err(|refusal| refusal.to_string().into());
             }
             "nowplaying" => {
                 let bar = player.position_bar(now);
                 return player
                     .now_playing(now)
                     .map(|np| super::display::now_playing(&np, bar))
-                    .ok_or_else(|| "Nothing is playing.".to_owned());
+                    .ok_or_else(|| "Nothing is playing.".to_owned().into());
             }
-            other => return Err(format!("I don't know the command /{other}.")),
+            other => return Err(format!("I don't know the command /{other}.").into()),
         };
         let effects = effects.map_err(|refusal| refusal.to_string())?;
         let mut lines = Vec::new();
-        self.carry_out(guild, &mut ctx, effects, Some(&mut lines))
+        self.reaching_lavalink(inv, &effects);
+        let outcome = self
+            .carry_out(guild, &mut ctx, effects, Some(&mut lines))
             .await;
+        if outcome.failed {
+            return Err(Failure::failed(lines.join("\n")));
+        }
         if inv.name == "leave" {
             let _ = self.inner.discord.leave_voice(guild);
         }
@@ -618,36 +752,46 @@ impl Bot {
         caller: Option<ChannelId>,
         bot_channel: Option<ChannelId>,
         ctx: &Arc<tokio::sync::Mutex<GuildCtx>>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Failure> {
         let Some(channel) = caller else {
-            return Err("Join a voice channel first, then use /play.".to_owned());
+            return Err("Join a voice channel first, then use /play."
+                .to_owned()
+                .into());
         };
         let busy = ctx.lock().await.player.current().is_some();
         if let Some(bot) = bot_channel
             && bot != channel
             && busy
         {
-            return Err(format!(
-                "I'm playing in <#{bot}>: join that channel to add music."
-            ));
+            return Err(format!("I'm playing in <#{bot}>: join that channel to add music.").into());
         }
         match self.inner.discord.bot_can_play_in(channel) {
             Ok(true) => {}
             Ok(false) => {
-                return Err(format!(
-                    "I need the Connect and Speak permissions in <#{channel}>."
-                ));
+                return Err(
+                    format!("I need the Connect and Speak permissions in <#{channel}>.").into(),
+                );
             }
-            Err(error) => return Err(format!("I can't check my permissions there: {error}")),
+            Err(error) => {
+                return Err(Failure::failed(format!(
+                    "I can't check my permissions there: {error}"
+                )));
+            }
         }
         // Loading may take a while: the auto-defer guard keeps the interaction alive.
         let query = inv.string("query").unwrap_or_default().trim().to_owned();
         if query.is_empty() {
-            return Err("Tell me what to play: a URL or words to search for.".to_owned());
+            return Err("Tell me what to play: a URL or words to search for."
+                .to_owned()
+                .into());
         }
+        self.inner
+            .metrics
+            .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
         let tracks = match self.load(&query).await {
             Ok(tracks) => tracks,
-            Err(LoadFailure::Other(text)) => return Err(text),
+            Err(LoadFailure::Empty(text)) => return Err(text.into()),
+            Err(LoadFailure::Failed(text)) => return Err(Failure::failed(text)),
             Err(LoadFailure::NoNode) => {
                 if bot_channel != Some(channel) {
                     // Be in the channel already, so playback starts the moment a node is back.
@@ -664,7 +808,9 @@ impl Bot {
         if bot_channel != Some(channel)
             && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
         {
-            return Err(format!("I can't join <#{channel}>: {error}"));
+            return Err(Failure::failed(format!(
+                "I can't join <#{channel}>: {error}"
+            )));
         }
         let mut ctx = ctx.lock().await;
         ctx.text_channel = inv.channel.or(ctx.text_channel);
@@ -683,8 +829,12 @@ impl Bot {
             .play(tracks, inv.user.get(), now_ms())
             .map_err(|refusal| refusal.to_string())?;
         let mut lines = Vec::new();
-        self.carry_out(guild, &mut ctx, effects, Some(&mut lines))
+        let outcome = self
+            .carry_out(guild, &mut ctx, effects, Some(&mut lines))
             .await;
+        if outcome.failed {
+            return Err(Failure::failed(lines.join("\n")));
+        }
         Ok(if lines.is_empty() {
             "Queued.".to_owned()
         } else {
@@ -704,7 +854,24 @@ impl Bot {
         } else {
             format!("ytsearch:{query}")
         };
-        match self.inner.shell.cluster().load_tracks(&identifier).await {
+        let source = if query.starts_with("http://") || query.starts_with("https://") {
+            QuerySource::Url
+        } else {
+            QuerySource::Search
+        };
+        let result = self.inner.shell.cluster().load_tracks(&identifier).await;
+        self.inner.metrics.record_load(
+            result.as_ref().ok().map(|loaded| match loaded {
+                LoadResult::Track(_) => "track",
+                LoadResult::Playlist(_) => "playlist",
+                LoadResult::Search(_) => "search",
+                LoadResult::Empty => "empty",
+                LoadResult::Error(_) => "error",
+                LoadResult::Unknown(_) => "unknown",
+            }),
+            source,
+        );
+        match result {
             Ok(LoadResult::Track(track)) => Ok(vec![track]),
             Ok(LoadResult::Search(mut tracks)) if !tracks.is_empty() => {
                 Ok(vec![tracks.swap_remove(0)])
@@ -712,13 +879,13 @@ impl Bot {
             Ok(LoadResult::Playlist(playlist)) if !playlist.tracks.is_empty() => {
                 Ok(playlist.tracks)
             }
-            Ok(LoadResult::Error(exception)) => Err(LoadFailure::Other(format!(
+            Ok(LoadResult::Error(exception)) => Err(LoadFailure::Failed(format!(
                 "I could not load that: {}",
                 exception.message.unwrap_or(exception.cause)
             ))),
-            Ok(_) => Err(LoadFailure::Other(format!("Nothing found for {query}."))),
+            Ok(_) => Err(LoadFailure::Empty(format!("Nothing found for {query}."))),
             Err(ClusterError::NoNodeAvailable) => Err(LoadFailure::NoNode),
-            Err(error) => Err(LoadFailure::Other(format!("Loading failed: {error}"))),
+            Err(error) => Err(LoadFailure::Failed(format!("Loading failed: {error}"))),
         }
     }
 }
@@ -727,8 +894,42 @@ impl Bot {
 enum LoadFailure {
     /// No Lavalink node is healthy: the request can wait for one.
     NoNode,
-    /// An answer for the user.
-    Other(String),
+    /// The query found nothing (an answer for the user).
+    Empty(String),
+    /// The node could not load it or did not answer (an answer for the user).
+    Failed(String),
+}
+
+/// Why a command did not do what was asked, with the ephemeral answer.
+struct Failure {
+    text: String,
+    outcome: CommandOutcome,
+}
+
+impl Failure {
+    /// Our fault or a dependency's.
+    fn failed(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            outcome: CommandOutcome::Error,
+        }
+    }
+}
+
+/// A refusal: a check said no (not in voice, nothing playing, option out of range, ...).
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            outcome: CommandOutcome::Refused,
+        }
+    }
+}
+
+/// Metrics that know the bot's commands (the only values of their `command` label).
+pub fn command_metrics() -> Metrics {
+    let definitions = super::commands::definitions();
+    Metrics::new(definitions.iter().map(|command| command.name.as_str()))
 }
 
 fn position(inv: &CommandInvocation, name: &str) -> usize {

@@ -19,6 +19,8 @@ pub struct Outcome {
     /// No Lavalink node could take the player: its state is kept and playback starts by itself
     /// when a node returns ("audio nodes are unavailable, your queue is kept").
     pub nodes_unavailable: bool,
+    /// The effects could not be carried out (set by the caller that got the error).
+    pub failed: bool,
 }
 
 /// An effect that could not be carried out.

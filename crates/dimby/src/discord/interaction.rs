@@ -214,6 +214,10 @@ struct State {
     token: String,
     ack: Mutex<Ack>,
     defer_ephemeral: AtomicBool,
+    /// When the interaction arrived from the gateway.
+    received: std::time::Instant,
+    /// How long after `received` it was first acknowledged (response or defer).
+    acked_after: std::sync::OnceLock<Duration>,
 }
 
 impl State {
@@ -237,6 +241,7 @@ impl State {
             ephemeral,
             automatic,
         };
+        let _ = self.acked_after.set(self.received.elapsed());
         Ok(true)
     }
 }
@@ -274,6 +279,8 @@ impl Responder {
             token,
             ack: Mutex::new(Ack::Pending),
             defer_ephemeral: AtomicBool::new(false),
+            received: std::time::Instant::now(),
+            acked_after: std::sync::OnceLock::new(),
         });
         let guarded = Arc::clone(&state);
         let guard = tokio::spawn(async move {
@@ -303,6 +310,17 @@ impl Responder {
         self.state
             .defer_ephemeral
             .store(ephemeral, Ordering::Relaxed);
+    }
+
+    /// When the interaction arrived from the gateway.
+    pub fn received(&self) -> std::time::Instant {
+        self.state.received
+    }
+
+    /// How long after its arrival the interaction was first acknowledged (answered or
+    /// deferred); `None` while it is not.
+    pub fn acked_after(&self) -> Option<Duration> {
+        self.state.acked_after.get().copied()
     }
 
     /// How far the interaction is acknowledged.
@@ -340,6 +358,7 @@ impl Responder {
                     .create_response(self.state.id, &self.state.token, &response)
                     .await?;
                 *ack = Ack::Responded;
+                let _ = self.state.acked_after.set(self.state.received.elapsed());
             }
             Ack::Deferred { .. } => {
                 self.edit(reply).await?;

@@ -52,11 +52,15 @@ pub enum AlertEvent {
     },
     /// A message could not be delivered after every attempt.
     Failed {
+        /// Firing or recovery.
+        recovery: bool,
         /// The check key.
         check: String,
     },
     /// A message was dropped by the rate limit or a full queue.
     Suppressed {
+        /// Firing or recovery.
+        recovery: bool,
         /// The check key.
         check: String,
     },
@@ -120,9 +124,9 @@ async fn watch(
             _ => None,
         };
         if let Some(message) = message {
-            let check = message.check.clone();
+            let (check, recovery) = (message.check.clone(), message.recovery);
             if queue.try_send(message).is_err() {
-                let _ = events.send(AlertEvent::Suppressed { check });
+                let _ = events.send(AlertEvent::Suppressed { recovery, check });
             }
         }
     }
@@ -182,6 +186,7 @@ async fn send_all(
         if sent_at.len() >= settings.max_messages {
             suppressed += 1;
             let _ = events.send(AlertEvent::Suppressed {
+                recovery: message.recovery,
                 check: message.check,
             });
             continue;
@@ -229,9 +234,28 @@ async fn send_all(
             }
         } else {
             AlertEvent::Failed {
+                recovery: message.recovery,
                 check: message.check,
             }
         };
         let _ = events.send(event);
+    }
+}
+
+impl AlertEvent {
+    /// Records the event in the metrics.
+    pub fn record(&self, metrics: &telemetry::Metrics) {
+        use telemetry::{AlertKind, AlertResult};
+        let (recovery, result) = match self {
+            Self::Sent { recovery, .. } => (*recovery, AlertResult::Sent),
+            Self::Failed { recovery, .. } => (*recovery, AlertResult::Failed),
+            Self::Suppressed { recovery, .. } => (*recovery, AlertResult::Suppressed),
+        };
+        let kind = if recovery {
+            AlertKind::Recovery
+        } else {
+            AlertKind::Firing
+        };
+        metrics.record_alert(kind, result);
     }
 }
