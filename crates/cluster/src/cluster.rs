@@ -84,6 +84,21 @@ impl Link {
     }
 }
 
+/// One player's voice connection, as its node last reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceConnection {
+    /// The guild.
+    pub guild: GuildId,
+    /// The node playing it (`None` while pending).
+    pub node: Option<String>,
+    /// Whether it has a track and is not paused.
+    pub playing: bool,
+    /// Whether the node's voice connection is up.
+    pub connected: bool,
+    /// The node's voice gateway round trip, when connected.
+    pub ping_ms: Option<u64>,
+}
+
 /// A node as operators see it (no password).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NodeView {
@@ -566,6 +581,23 @@ impl Cluster {
             position_ms: record.position_at(now, alive_until),
             record: record.clone(),
         })
+    }
+
+    /// The voice connection of every player that has been given one.
+    pub fn voice_connections(&self) -> Vec<VoiceConnection> {
+        self.inner
+            .lock()
+            .players
+            .values()
+            .filter(|record| record.voice.is_some())
+            .map(|record| VoiceConnection {
+                guild: record.guild,
+                node: record.node.clone(),
+                playing: record.track.is_some() && !record.paused,
+                connected: record.connected,
+                ping_ms: record.ping_ms,
+            })
+            .collect()
     }
 
     /// Guilds with a player record.

@@ -39,6 +39,8 @@ pub struct PlayerRecord {
     pub end_time: Option<u64>,
     /// Whether the node's voice connection is up (from playerUpdates).
     pub connected: bool,
+    /// The node's voice gateway round trip from its last playerUpdate, when connected.
+    pub ping_ms: Option<u64>,
 }
 
 impl PlayerRecord {
@@ -58,6 +60,7 @@ impl PlayerRecord {
             filters: Filters::default(),
             end_time: None,
             connected: false,
+            ping_ms: None,
         }
     }
 
@@ -93,6 +96,7 @@ impl PlayerRecord {
             at,
         };
         self.connected = state.connected;
+        self.ping_ms = u64::try_from(state.ping).ok().filter(|_| state.connected);
     }
 
     /// Applies an update this cluster sent (and the node accepted) at `now`.

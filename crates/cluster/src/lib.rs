@@ -16,7 +16,9 @@ mod node;
 pub mod selection;
 
 pub use breaker::{Breaker, CircuitState, Transition};
-pub use cluster::{Applied, Cluster, ClusterError, DrainProgress, Link, NodeView, PlayerView};
+pub use cluster::{
+    Applied, Cluster, ClusterError, DrainProgress, Link, NodeView, PlayerView, VoiceConnection,
+};
 pub use config::{
     BreakerConfig, ClientTemplate, ClusterConfig, FailoverConfig, NodeSpec, ProbeConfig,
     RegionRule, SelectionPolicy, SpecError, validate_nodes,

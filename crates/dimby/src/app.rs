@@ -11,11 +11,13 @@ use health::HealthRegistry;
 
 use crate::admin::metrics::ScrapeAuth;
 use crate::admin::{self, AdminServer, AdminState, AdminToken};
-use crate::bot::runtime::{Bot, BotSettings, command_metrics};
+use crate::bot::health_command::HealthAccess;
+use crate::bot::runtime::{Bot, BotSettings, Observers, command_metrics};
 use crate::bot::shell::Shell;
 use crate::config::Config;
 use crate::discord::{self, Settings, Standby};
-use crate::health::{HealthContext, ProbeSettings, alerts};
+use crate::health::activity::Activity;
+use crate::health::{HealthContext, HealthOptions, ProbeSettings, alerts};
 
 /// What `serve` needs beyond the configuration.
 #[derive(Debug, Default)]
@@ -57,12 +59,8 @@ pub async fn serve(
 
     let registry = HealthRegistry::new(clock::SystemClock::shared());
     metrics.attach_health(registry.clone());
-    let health = HealthContext {
-        registry: registry.clone(),
-        cluster: cluster.clone(),
-        store: Some(Arc::clone(&store)),
-        discord: Some(discord.clone()),
-    };
+    let activity = Activity::new();
+    let health = health_context(&config, &registry, &cluster, &store, &discord, &activity);
     let probes = health.start(ProbeSettings {
         interval: config.health.check_interval,
         timeout: config
@@ -97,11 +95,19 @@ pub async fn serve(
         .context("registering the slash commands")?;
     tracing::info!(commands = registered.len(), "slash commands registered");
 
-    let bot = Bot::with_metrics(
+    let bot = Bot::observed(
         discord.clone(),
         Shell::new(cluster.clone(), store),
         options.bot,
-        metrics.clone(),
+        Observers {
+            metrics: metrics.clone(),
+            activity,
+            health: Some(registry.clone()),
+            health_access: HealthAccess {
+                users: config.health.admin_users.clone(),
+                roles: config.health.admin_roles.clone(),
+            },
+        },
     );
     metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
     bot.restore()
@@ -126,6 +132,32 @@ pub async fn serve(
     Ok(())
 }
 
+/// What the probes look at.
+fn health_context(
+    config: &Config,
+    registry: &HealthRegistry,
+    cluster: &cluster::Cluster,
+    store: &Arc<dyn store::Store>,
+    discord: &discord::Discord,
+    activity: &Activity,
+) -> HealthContext {
+    HealthContext {
+        registry: registry.clone(),
+        cluster: cluster.clone(),
+        store: Some(Arc::clone(store)),
+        discord: Some(discord.clone()),
+        options: HealthOptions {
+            activity: Some(activity.clone()),
+            control_channel: config
+                .health
+                .control_channel
+                .and_then(discord::ChannelId::new_checked),
+            probe_identifier: config.health.probe_identifier.clone(),
+            memory_warn_bytes: config.health.memory_warn_mb.map(|mb| mb * 1024 * 1024),
+        },
+    }
+}
+
 /// The admin server: health, the node API and (unless it has its own address) `/metrics`.
 async fn start_admin(
     config: &Config,
@@ -147,9 +179,37 @@ async fn start_admin(
         Some(scrape) => router.merge(scrape),
         None => router,
     };
+    let router = router.merge(admin::pprof::router(admin::pprof::PprofSettings {
+        enabled: config.profiling.enabled,
+        max_seconds: config.profiling.max_seconds,
+        token: config
+            .admin
+            .token
+            .as_ref()
+            .and_then(|t| AdminToken::new(t.expose()))
+            .map(Arc::new),
+    }));
+    if config.profiling.enabled {
+        start_profiling().await;
+    }
     AdminServer::start(config.admin.listen, router)
         .await
         .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
+}
+
+/// `profiling.enabled`: heap sampling from the start, so a heap profile covers the process's life.
+#[cfg_attr(not(feature = "profiling"), allow(clippy::unused_async))]
+async fn start_profiling() {
+    #[cfg(feature = "profiling")]
+    match crate::profiling::heap::set_active(true).await {
+        Ok(()) => tracing::info!("profiling enabled: /debug/pprof/* served, heap sampling on"),
+        Err(error) => tracing::warn!(%error, "profiling enabled, but heap sampling is not"),
+    }
+    #[cfg(not(feature = "profiling"))]
+    tracing::warn!(
+        "profiling.enabled is set, but {}; /debug/pprof/* answers 501",
+        crate::profiling::HOW_TO_BUILD
+    );
 }
 
 /// The webhook notifier; its delivery outcomes are logged by it and counted here.

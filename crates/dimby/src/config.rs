@@ -61,6 +61,46 @@ pub struct Config {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// CPU and heap profiles on the admin server.
+    #[serde(default)]
+    pub profiling: ProfilingConfig,
+}
+
+/// `[profiling]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilingConfig {
+    /// Serve `/debug/pprof/*` on the admin server (admin token required) and switch heap sampling
+    /// on at start (`DIMBY_PROFILING__ENABLED`). Needs a build with the `profiling` feature.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The longest CPU profile a request may ask for, in seconds (1..=3600).
+    #[serde(default = "defaults::profiling_max_seconds")]
+    pub max_seconds: u64,
+}
+
+impl Default for ProfilingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_seconds: defaults::profiling_max_seconds(),
+        }
+    }
+}
+
+impl ProfilingConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=3_600).contains(&self.max_seconds) {
+            return Err(ConfigError::Invalid {
+                key: "profiling.max_seconds".into(),
+                message: format!(
+                    "is {}; must be between 1 and 3600 (seconds of one CPU profile)",
+                    self.max_seconds
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `[metrics]`.
@@ -141,6 +181,19 @@ pub struct HealthConfig {
     /// Consecutive failures before a check fails.
     #[serde(default = "defaults::probe_failure_threshold")]
     pub failure_threshold: u32,
+    /// The channel admins and alerts use: the bot's permissions there are checked.
+    pub control_channel: Option<u64>,
+    /// An identifier every node must load (`lavalink:playerReady`), e.g. a short track URL
+    /// your nodes can reach; unset skips that probe.
+    pub probe_identifier: Option<String>,
+    /// Resident memory above this many MiB warns (`process:memory`).
+    pub memory_warn_mb: Option<u64>,
+    /// Users who may use `/health` without Manage Server (bot owners).
+    #[serde(default)]
+    pub admin_users: Vec<u64>,
+    /// Roles whose members may use `/health` without Manage Server.
+    #[serde(default)]
+    pub admin_roles: Vec<u64>,
 }
 
 impl Default for HealthConfig {
@@ -149,6 +202,11 @@ impl Default for HealthConfig {
             alert_webhook: None,
             check_interval: defaults::check_interval(),
             failure_threshold: defaults::probe_failure_threshold(),
+            control_channel: None,
+            probe_identifier: None,
+            memory_warn_mb: None,
+            admin_users: Vec::new(),
+            admin_roles: Vec::new(),
         }
     }
 }
@@ -383,6 +441,9 @@ mod defaults {
     pub fn metrics_enabled() -> bool {
         true
     }
+    pub fn profiling_max_seconds() -> u64 {
+        60
+    }
 
     pub fn probe_interval_ms() -> u64 {
         5_000
@@ -462,10 +523,21 @@ impl Config {
 
     /// Extracts and validates a configuration from any figment (tests use this directly).
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: Self = figment.extract().map_err(|error| {
+        let mut config: Self = figment.extract().map_err(|error| {
             let messages: Vec<String> = error.into_iter().map(|e| describe(&e)).collect();
             ConfigError::Load(messages.join("; "))
         })?;
+        // Optional secrets passed through unconditionally by an orchestrator (compose's
+        // `HEALTH_ALERT_WEBHOOK=${HEALTH_ALERT_WEBHOOK:-}`) arrive empty: that means unset.
+        for optional in [
+            &mut config.health.alert_webhook,
+            &mut config.metrics.basic_auth,
+            &mut config.metrics.bearer_token,
+        ] {
+            if optional.as_ref().is_some_and(|s| s.expose().is_empty()) {
+                *optional = None;
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -538,6 +610,29 @@ impl Config {
                 message: "must be greater than zero".into(),
             });
         }
+        if self.health.control_channel == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "health.control_channel".into(),
+                message: "must be a channel id (a snowflake, not 0)".into(),
+            });
+        }
+        if self
+            .health
+            .probe_identifier
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "health.probe_identifier".into(),
+                message: "is empty; leave it unset to skip the lavalink:playerReady probe".into(),
+            });
+        }
+        if self.health.memory_warn_mb == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "health.memory_warn_mb".into(),
+                message: "must be greater than zero".into(),
+            });
+        }
         if let Some(hook) = &self.health.alert_webhook
             && !(hook.expose().starts_with("http://") || hook.expose().starts_with("https://"))
         {
@@ -548,7 +643,7 @@ impl Config {
             });
         }
         self.metrics.validate(self.admin.listen)?;
-        Ok(())
+        self.profiling.validate()
     }
 
     /// The cluster's configuration for the bot user `user_id`.
@@ -857,7 +952,11 @@ mod tests {
                 "{error}"
             );
             assert!(!error.to_string().contains("hunter2"), "{error}");
-            jail.set_env("METRICS_BASIC_AUTH", "prom:pw");
+            jail.set_env("METRICS_BASIC_AUTH", "");
+            assert!(
+                Config::load(None).expect("empty is unset").metrics.basic_auth.is_none(),
+                "an empty METRICS_BASIC_AUTH means no auth"
+            );
             jail.set_env("METRICS_ENABLED", "maybe");
             let error = Config::load(None).expect_err("not a bool");
             assert!(error.to_string().contains("metrics.enabled"), "{error}");
@@ -865,6 +964,35 @@ mod tests {
             jail.set_env("DIMBY_METRICS__LISTEN", "127.0.0.1:8080");
             let error = Config::load(None).expect_err("same as admin.listen");
             assert!(error.to_string().starts_with("metrics.listen"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn profiling_section_loads_and_is_validated() {
+        Jail::expect_with(|jail| {
+            let defaults = Config::load(None).expect("defaults").profiling;
+            assert!(!defaults.enabled);
+            assert_eq!(defaults.max_seconds, 60);
+            let config = load_in(jail, "[profiling]\nenabled = true\nmax_seconds = 120\n")
+                .expect("valid");
+            assert!(config.profiling.enabled);
+            assert_eq!(config.profiling.max_seconds, 120);
+            for toml in ["max_seconds = 0", "max_seconds = 3601"] {
+                let error = load_in(jail, &format!("[profiling]\n{toml}\n")).expect_err(toml);
+                assert!(
+                    error.to_string().starts_with("profiling.max_seconds"),
+                    "{toml}: {error}"
+                );
+            }
+            let error =
+                load_in(jail, "[profiling]\nenable = true\n").expect_err("unknown key");
+            assert!(error.to_string().contains("enable"), "{error}");
+            jail.set_env("DIMBY_PROFILING__ENABLED", "yes please");
+            let error = Config::load(None).expect_err("not a bool");
+            assert!(error.to_string().contains("profiling.enabled"), "{error}");
+            jail.set_env("DIMBY_PROFILING__ENABLED", "true");
+            assert!(Config::load(None).expect("valid").profiling.enabled);
             Ok(())
         });
     }

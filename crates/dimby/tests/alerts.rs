@@ -60,6 +60,7 @@ async fn probed_node() -> (SimNode, HealthRegistry) {
         cluster,
         store: None,
         discord: None,
+        options: dimby::health::HealthOptions::default(),
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(50),

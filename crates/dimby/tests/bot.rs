@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
-use dimby::bot::runtime::{Bot, BotSettings};
+use dimby::bot::health_command::HealthAccess;
+use dimby::bot::runtime::{Bot, BotSettings, Observers};
 use dimby::bot::shell::Shell;
 use discord_support::{connect, settings, sim_with};
 use lavalink::model::{Event, IncomingMessage};
@@ -25,6 +26,11 @@ struct Rig {
 }
 
 async fn start() -> Rig {
+    start_with(|_, _| Observers::default()).await
+}
+
+/// A rig whose bot reports to the observers `observers` makes from the cluster and the guild.
+async fn start_with(observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers) -> Rig {
     let (discord_sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
     let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
     let node = SimNode::start(sim::lavalink::NodeConfig::default())
@@ -60,10 +66,11 @@ async fn start() -> Rig {
         .register_commands(&dimby::bot::commands::definitions())
         .await
         .expect("register");
-    let bot = Bot::new(
+    let bot = Bot::observed(
         discord,
         Shell::new(cluster.clone(), Arc::new(store)),
         BotSettings::default(),
+        observers(&cluster, &guild),
     );
     let metrics = bot.metrics().clone();
     let task = tokio::spawn(async move {
@@ -397,4 +404,53 @@ async fn commands_are_counted_by_outcome_with_their_latency() {
         Some(1.0)
     );
     assert_eq!(series(m, "dimby_tracks_enqueued_total"), Some(1.0));
+}
+
+#[tokio::test]
+async fn health_is_for_admins_and_shows_each_subsystem() {
+    let registry = health::HealthRegistry::new(clock::SystemClock::shared());
+    let probe_registry = registry.clone();
+    let rig = start_with(move |cluster, guild| Observers {
+        health: Some(registry),
+        health_access: HealthAccess {
+            users: vec![guild.member("bob").expect("bob").get()],
+            roles: Vec::new(),
+        },
+        ..Observers::default()
+    })
+    .await;
+    let settings = dimby::health::ProbeSettings::default();
+    let voice = dimby::health::bot_probes::VoiceConnectedProbe::new(rig.cluster.clone(), settings);
+    probe_registry.check(&voice).await;
+
+    // alice has neither Manage Server nor a configured role: a private refusal.
+    let (text, ephemeral) = rig.command(rig.slash("alice", "health")).await;
+    assert!(ephemeral && text.contains("Manage Server"), "{text}");
+
+    // The owner has Manage Server through the Admin role; bob is a configured admin user.
+    for who in ["owner", "bob"] {
+        let handle = rig
+            .discord
+            .invoke(&rig.slash(who, "health"))
+            .expect("invoke");
+        let message = tokio::time::timeout(Duration::from_secs(10), handle.original())
+            .await
+            .expect("an answer within the guard")
+            .expect("answered");
+        let ephemeral = message
+            .flags
+            .is_some_and(|f| f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL));
+        assert!(ephemeral, "{who}: the report is private");
+        assert!(message.content.contains("Overall: **pass**"), "{}", message.content);
+        let voice = message
+            .embeds
+            .iter()
+            .find(|e| e.title.as_deref().is_some_and(|t| t.ends_with("Voice")))
+            .expect("a Voice embed");
+        assert!(
+            voice.fields.iter().any(|f| f.name.contains("voice:connected")),
+            "{:?}",
+            voice.fields
+        );
+    }
 }

@@ -41,6 +41,7 @@ async fn shards_are_probed_and_gate_readiness() {
         cluster,
         store: None,
         discord: Some(discord.clone()),
+        options: dimby::health::HealthOptions::default(),
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(50),

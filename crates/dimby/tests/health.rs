@@ -15,6 +15,7 @@ const TOKEN: &str = "health-test-token";
 
 struct Rig {
     server: AdminServer,
+    cluster: Cluster,
     registry: HealthRegistry,
     nodes: Vec<SimNode>,
     _dir: tempfile::TempDir,
@@ -49,6 +50,7 @@ async fn start(nodes: usize) -> Rig {
         cluster: cluster.clone(),
         store: Some(Arc::new(store)),
         discord: None,
+        options: dimby::health::HealthOptions::default(),
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(100),
@@ -56,7 +58,7 @@ async fn start(nodes: usize) -> Rig {
         failure_threshold: 1,
     });
     let state = AdminState {
-        cluster,
+        cluster: cluster.clone(),
         token: AdminToken::new(TOKEN).map(Arc::new),
         health: Some(context),
     };
@@ -65,6 +67,7 @@ async fn start(nodes: usize) -> Rig {
         .expect("server");
     Rig {
         server,
+        cluster,
         registry,
         nodes,
         _dir: dir,
@@ -311,4 +314,75 @@ async fn the_direct_check_reads_the_config_and_asks_each_node() {
     let (code, out) = run("[admin]\nlisten = 5\n".to_owned()).await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("admin.listen"), "{out}");
+}
+
+#[tokio::test]
+async fn voice_probes_follow_the_nodes_voice_connections() {
+    use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack, VoiceState};
+    let rig = start(1).await;
+    rig.wait_status(probes::NODE_STATE, Some(rig.nodes[0].name()), Status::Pass)
+        .await;
+    let track = match rig.cluster.load_tracks("sim:length:600000").await {
+        Ok(lavalink::model::LoadResult::Track(track)) => track,
+        other => panic!("a track: {other:?}"),
+    };
+    let guild = GuildId(7);
+    rig.cluster
+        .update(
+            guild,
+            UpdatePlayer {
+                track: Some(Some(UpdatePlayerTrack::encoded(track.encoded))),
+                voice: Some(VoiceState {
+                    token: "voice-token".into(),
+                    endpoint: "sim-voice-eu-1.discord.media:443".into(),
+                    session_id: "voice-session".into(),
+                    channel_id: Some("70".into()),
+                }),
+                ..UpdatePlayer::default()
+            },
+        )
+        .await
+        .expect("a player");
+
+    // Connected: a pass that counts the connection (not the "no voice connection" pass). The
+    // probe runs every 100 ms; each wait listens from its start.
+    let registry = rig.registry.clone();
+    let wait = |want: Status, counted: bool| {
+        let mut updates = registry.subscribe();
+        async move {
+            tokio::time::timeout(Duration::from_secs(15), async {
+                loop {
+                    if let Ok(r) = updates.recv().await
+                        && r.spec.name == dimby::health::bot_probes::VOICE_CONNECTED
+                        && r.status == want
+                        && r.observation.output.is_none() == counted
+                    {
+                        return r;
+                    }
+                }
+            })
+            .await
+            .expect("the voice probe reached the state")
+        }
+    };
+    let up = wait(Status::Pass, true).await;
+    assert_eq!(up.observation.observed_value, Some(100.0.into()));
+    let ping = dimby::health::bot_probes::VoicePingProbe::new(
+        rig.cluster.clone(),
+        ProbeSettings::default(),
+    );
+    assert_eq!(health::Probe::check(&ping).await.status, Status::Pass);
+
+    // Discord closes the voice socket: the node reports it down and the check fails.
+    rig.nodes[0]
+        .close_voice(guild, 4006, "session no longer valid")
+        .expect("fault");
+    let down = wait(Status::Fail, false).await;
+    assert_eq!(down.observation.observed_value, Some(0.0.into()));
+    assert!(
+        down.observation
+            .output
+            .is_some_and(|o| o.contains("0 of 1")),
+        "names the count"
+    );
 }

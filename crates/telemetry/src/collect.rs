@@ -133,6 +133,14 @@ impl ScrapeTime {
         )?;
         gauge(
             encoder,
+            "dimby_lavalink_node_enabled",
+            "1 when the node is enabled (an operator disabled or drained it otherwise).",
+            views
+                .iter()
+                .map(|v| (node(&v.name), flag(v.enabled && v.draining.is_none()))),
+        )?;
+        gauge(
+            encoder,
             "dimby_lavalink_node_eligible",
             "1 when the node takes new players.",
             views.iter().map(|v| (node(&v.name), flag(v.eligible))),

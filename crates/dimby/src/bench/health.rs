@@ -109,6 +109,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         cluster: cluster.clone(),
         store: None,
         discord: None,
+        options: crate::health::HealthOptions::default(),
     };
     let _probes = context.start(ProbeSettings::default());
     let state = AdminState {

@@ -63,6 +63,11 @@ pub fn definitions() -> Vec<Command> {
             .build(),
         guild_only("clear", "Clear the queue (the current track keeps playing)").build(),
         guild_only("leave", "Stop, clear the queue and leave the voice channel").build(),
+        guild_only(
+            "health",
+            "Health of the bot's subsystems (Manage Server or a configured admin)",
+        )
+        .build(),
     ]
 }
 
@@ -89,9 +94,10 @@ mod tests {
             "move",
             "clear",
             "leave",
+            "health",
         ] {
             assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{name}");
         }
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod commands;
 mod display;
+pub mod health_command;
 pub mod runtime;
 pub mod shell;

@@ -14,10 +14,12 @@ use music::{GuildPlayer, LoopMode, Refusal, StoreOp};
 use telemetry::{CommandOutcome, HealOutcome, Metrics, QuerySource, VoiceAction};
 use tokio::sync::mpsc;
 
+use super::health_command::{self, HealthAccess};
 use super::shell::{Outcome, Shell};
 use crate::discord::{
     BotVoiceEvent, ChannelId, CommandInvocation, Discord, DiscordEvent, GuildId, Reply,
 };
+use crate::health::activity::{Activity, VoiceIncident};
 
 /// Bot behaviour that is not about Discord or Lavalink.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +72,7 @@ struct Inner {
     discord: Discord,
     shell: Shell,
     settings: BotSettings,
-    metrics: Metrics,
+    observers: Observers,
     guilds: Mutex<HashMap<GuildId, Arc<tokio::sync::Mutex<GuildCtx>>>>,
 }
 
@@ -95,24 +97,25 @@ fn discord_guild(guild: lavalink::model::GuildId) -> Option<GuildId> {
 }
 
 impl Bot {
-    /// A bot over a connected Discord layer and the shell, with metrics of its own.
+    /// A bot over a connected Discord layer and the shell, with metrics of its own and no
+    /// health registry (its `/health` says so).
     pub fn new(discord: Discord, shell: Shell, settings: BotSettings) -> Self {
-        Self::with_metrics(discord, shell, settings, command_metrics())
+        Self::observed(discord, shell, settings, Observers::default())
     }
 
-    /// A bot that records into `metrics` (see [`command_metrics`]).
-    pub fn with_metrics(
+    /// A bot that reports to `observers`.
+    pub fn observed(
         discord: Discord,
         shell: Shell,
         settings: BotSettings,
-        metrics: Metrics,
+        observers: Observers,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 discord,
                 shell,
                 settings,
-                metrics,
+                observers,
                 guilds: Mutex::new(HashMap::new()),
             }),
         }
@@ -120,7 +123,7 @@ impl Bot {
 
     /// The metrics the bot records into.
     pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+        &self.inner.observers.metrics
     }
 
     /// Guilds by activity, for the metrics. Reads without waiting: a guild busy with a command
@@ -301,6 +304,8 @@ impl Bot {
         let mut ctx = ctx.lock().await;
         let now = std::time::Instant::now();
         ctx.heals.retain(|t| now.duration_since(*t) < WINDOW);
+        let activity = &self.inner.observers.activity;
+        activity.voice(VoiceIncident::Closed(code));
         if !matches!(code, 4006 | 4014 | 4015) {
             tracing::info!(guild = %guild, code, "voice socket closed; nothing to heal for this code");
             return;
@@ -313,8 +318,10 @@ impl Bot {
         };
         if ctx.heals.len() >= CAP {
             self.inner
+                .observers
                 .metrics
                 .record_voice_heal(action, HealOutcome::Capped);
+            activity.voice(VoiceIncident::Capped);
             tracing::error!(guild = %guild, code, "voice keeps failing; self-healing capped");
             self.announce(
                 &ctx,
@@ -366,7 +373,7 @@ impl Bot {
                 !self.carry_out(guild, &mut ctx, effects, None).await.failed
             }
         };
-        self.inner.metrics.record_voice_heal(
+        self.inner.observers.metrics.record_voice_heal(
             action,
             if healed {
                 HealOutcome::Ok
@@ -374,6 +381,11 @@ impl Bot {
                 HealOutcome::Failed
             },
         );
+        self.inner.observers.activity.voice(if healed {
+            VoiceIncident::Healed
+        } else {
+            VoiceIncident::HealFailed
+        });
     }
 
     /// Plays the /play requests that waited for a healthy node, if one is back.
@@ -427,6 +439,7 @@ impl Bot {
         });
         if reaches {
             self.inner
+                .observers
                 .metrics
                 .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
         }
@@ -476,10 +489,11 @@ impl Bot {
             }
         };
         if enqueued > 0 {
-            self.inner.metrics.record_enqueued(enqueued);
+            self.inner.observers.metrics.record_enqueued(enqueued);
         }
         if queue_changed {
             self.inner
+                .observers
                 .metrics
                 .record_queue_length(ctx.player.queue().len());
         }
@@ -632,23 +646,51 @@ impl Bot {
 
     /// Answers one slash command.
     async fn command(&self, invocation: CommandInvocation) {
-        let (reply, mut outcome) = match self.run_command(&invocation).await {
-            Ok(text) => (Reply::text(text), CommandOutcome::Ok),
+        let answer = if invocation.name == "health" {
+            self.health_command(&invocation)
+        } else {
+            self.run_command(&invocation).await.map(Reply::text)
+        };
+        let (reply, mut outcome) = match answer {
+            Ok(reply) => (reply, CommandOutcome::Ok),
             Err(failure) => (Reply::text(failure.text).ephemeral(), failure.outcome),
         };
         if let Err(error) = invocation.responder.respond(&reply).await {
             tracing::warn!(command = %invocation.name, %error, "could not answer a command");
             outcome = CommandOutcome::Error;
         }
-        let metrics = &self.inner.metrics;
+        let metrics = &self.inner.observers.metrics;
         if let Some(acked) = invocation.responder.acked_after() {
             metrics.record_ack(acked);
+            self.inner.observers.activity.ack(acked);
         }
         metrics.record_command(
             &invocation.name,
             outcome,
             invocation.responder.received().elapsed(),
         );
+    }
+
+    /// `/health`: the probes' last results, for admins only.
+    fn health_command(&self, inv: &CommandInvocation) -> Result<Reply, Failure> {
+        let observers = &self.inner.observers;
+        if !observers.health_access.allows(inv) {
+            return Err(
+                "Only members with the Manage Server permission (or a configured bot \
+                        admin) can see the bot's health."
+                    .to_owned()
+                    .into(),
+            );
+        }
+        let Some(registry) = &observers.health else {
+            return Err(Failure::failed(
+                "Health checks are not running in this process.",
+            ));
+        };
+        Ok(health_command::report(
+            &registry.results(),
+            registry.status(),
+        ))
     }
 
     async fn run_command(&self, inv: &CommandInvocation) -> Result<String, Failure> {
@@ -786,6 +828,7 @@ impl Bot {
                 .into());
         }
         self.inner
+            .observers
             .metrics
             .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
         let tracks = match self.load(&query).await {
@@ -860,7 +903,7 @@ impl Bot {
             QuerySource::Search
         };
         let result = self.inner.shell.cluster().load_tracks(&identifier).await;
-        self.inner.metrics.record_load(
+        self.inner.observers.metrics.record_load(
             result.as_ref().ok().map(|loaded| match loaded {
                 LoadResult::Track(_) => "track",
                 LoadResult::Playlist(_) => "playlist",
@@ -922,6 +965,30 @@ impl From<String> for Failure {
         Self {
             text,
             outcome: CommandOutcome::Refused,
+        }
+    }
+}
+
+/// Where the bot reports: metrics, the health windows, and what `/health` reads.
+#[derive(Clone)]
+pub struct Observers {
+    /// The Prometheus metrics.
+    pub metrics: Metrics,
+    /// Recent interactions and voice incidents, for the probes.
+    pub activity: Activity,
+    /// The probes' results, for `/health` (`None`: no probes run in this process).
+    pub health: Option<health::HealthRegistry>,
+    /// Who may use `/health` besides members with Manage Guild.
+    pub health_access: HealthAccess,
+}
+
+impl Default for Observers {
+    fn default() -> Self {
+        Self {
+            metrics: command_metrics(),
+            activity: Activity::new(),
+            health: None,
+            health_access: HealthAccess::default(),
         }
     }
 }

@@ -1,10 +1,15 @@
 //! The bot's probes, readiness and liveness, on top of the `health` crate's framework.
 //!
-//! Probes so far: each Lavalink node (REST round trip, socket and circuit state from the cluster,
-//! age of its last sign of life), the store (a query round trip) and the process (runtime
-//! scheduling lag). The Discord and voice probes join with the bot.
+//! Probes: each Lavalink node (REST round trip, socket and circuit state from the cluster, age
+//! of its last sign of life and of its stats, and, when configured, whether it loads a probe
+//! identifier), the cluster (nodes that take players), each Discord shard (connected, heartbeat
+//! latency, last event), voice (share connected, ping, self-healing), interactions
+//! (acknowledgement latency), the bot's permissions, the store (a query round trip) and the
+//! process (runtime scheduling lag, memory). docs/runbooks/health-checks.md lists them all.
 
+pub mod activity;
 pub mod alerts;
+pub mod bot_probes;
 pub mod probes;
 
 use std::sync::Arc;
@@ -47,6 +52,21 @@ pub struct HealthContext {
     pub store: Option<Arc<dyn store::Store>>,
     /// The Discord layer, when the process runs shards.
     pub discord: Option<crate::discord::Discord>,
+    /// What the bot-level probes need.
+    pub options: HealthOptions,
+}
+
+/// What the bot-level probes need beyond the cluster and Discord.
+#[derive(Debug, Clone, Default)]
+pub struct HealthOptions {
+    /// The bot's recent interactions and voice incidents (when a bot runs here).
+    pub activity: Option<activity::Activity>,
+    /// The channel alerts and admins use, whose permissions are checked.
+    pub control_channel: Option<crate::discord::ChannelId>,
+    /// An identifier each node must load (`lavalink:playerReady`); unset skips that probe.
+    pub probe_identifier: Option<String>,
+    /// Resident memory above this many bytes warns.
+    pub memory_warn_bytes: Option<u64>,
 }
 
 /// One part of readiness.
@@ -122,11 +142,54 @@ impl HealthContext {
             self.registry
                 .spawn(Arc::new(probes::RuntimeLagProbe::new(settings))),
         );
+        tasks.push(self.registry.spawn(Arc::new(bot_probes::MemoryProbe::new(
+            self.options.memory_warn_bytes,
+            settings,
+        ))));
+        tasks.push(
+            self.registry
+                .spawn(Arc::new(bot_probes::VoiceConnectedProbe::new(
+                    self.cluster.clone(),
+                    settings,
+                ))),
+        );
+        tasks.push(
+            self.registry
+                .spawn(Arc::new(bot_probes::VoicePingProbe::new(
+                    self.cluster.clone(),
+                    settings,
+                ))),
+        );
+        if let Some(activity) = &self.options.activity {
+            tasks.push(
+                self.registry
+                    .spawn(Arc::new(bot_probes::VoiceHealingProbe::new(
+                        activity.clone(),
+                        settings,
+                    ))),
+            );
+            tasks.push(
+                self.registry
+                    .spawn(Arc::new(bot_probes::InteractionAckProbe::new(
+                        activity.clone(),
+                        settings,
+                    ))),
+            );
+        }
         tasks.push(self.registry.spawn(Arc::new(probes::ClusterProbe::new(
             self.cluster.clone(),
             settings,
         ))));
         if let Some(discord) = &self.discord {
+            tasks.push(
+                self.registry
+                    .spawn(Arc::new(bot_probes::PermissionsProbe::new(
+                        discord.clone(),
+                        self.cluster.clone(),
+                        self.options.control_channel,
+                        settings,
+                    ))),
+            );
             for shard in discord.status().iter().map(|s| s.shard) {
                 for probe in probes::ShardProbe::all(discord, shard, settings) {
                     tasks.push(self.registry.spawn(Arc::new(probe)));
@@ -137,6 +200,7 @@ impl HealthContext {
             self.registry.clone(),
             self.cluster.clone(),
             settings,
+            self.options.probe_identifier.clone(),
         )));
         tasks
     }

@@ -340,7 +340,15 @@ impl Probe for ShardProbe {
 }
 
 /// Keeps one set of node probes per node: new nodes get probes, removed ones lose theirs.
-pub async fn follow_nodes(registry: HealthRegistry, cluster: Cluster, settings: ProbeSettings) {
+pub async fn follow_nodes(
+    registry: HealthRegistry,
+    cluster: Cluster,
+    settings: ProbeSettings,
+    probe_identifier: Option<String>,
+) {
+    use super::bot_probes::{NODE_PLAYER_READY, NODE_STATS_AGE, NodeReadyProbe, NodeStatsAgeProbe};
+    // A node sends stats once a minute; two missed ones warn.
+    const STATS_STALE_AFTER: Duration = Duration::from_secs(150);
     let mut running: HashMap<String, Vec<JoinHandle<()>>> = HashMap::new();
     loop {
         let names: Vec<String> = cluster.nodes().into_iter().map(|v| v.name).collect();
@@ -355,7 +363,7 @@ pub async fn follow_nodes(registry: HealthRegistry, cluster: Cluster, settings: 
                     // One node down is handled by failover; the report warns rather than fails.
                     .severity(Severity::Warning)
             };
-            let probes: Vec<Arc<dyn Probe>> = vec![
+            let mut probes: Vec<Arc<dyn Probe>> = vec![
                 Arc::new(NodeResponseProbe {
                     spec: spec(NODE_RESPONSE),
                     cluster: cluster.clone(),
@@ -375,7 +383,21 @@ pub async fn follow_nodes(registry: HealthRegistry, cluster: Cluster, settings: 
                     stale_after: settings.interval * 3,
                     seen: true,
                 }),
+                Arc::new(NodeStatsAgeProbe::new(
+                    spec(NODE_STATS_AGE),
+                    cluster.clone(),
+                    name.clone(),
+                    STATS_STALE_AFTER,
+                )),
             ];
+            if let Some(identifier) = &probe_identifier {
+                probes.push(Arc::new(NodeReadyProbe::new(
+                    spec(NODE_PLAYER_READY),
+                    cluster.clone(),
+                    name.clone(),
+                    identifier.clone(),
+                )));
+            }
             let tasks = probes.into_iter().map(|p| registry.spawn(p)).collect();
             running.insert(name.clone(), tasks);
         }
@@ -383,7 +405,13 @@ pub async fn follow_nodes(registry: HealthRegistry, cluster: Cluster, settings: 
             let keep = names.contains(name);
             if !keep {
                 tasks.iter().for_each(JoinHandle::abort);
-                for check in [NODE_RESPONSE, NODE_STATE, NODE_SEEN] {
+                for check in [
+                    NODE_RESPONSE,
+                    NODE_STATE,
+                    NODE_SEEN,
+                    NODE_STATS_AGE,
+                    NODE_PLAYER_READY,
+                ] {
                     registry.forget(&format!("{check}#{name}"));
                 }
             }
