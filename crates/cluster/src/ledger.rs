@@ -144,10 +144,14 @@ impl PlayerRecord {
     /// The one complete update that recreates this player on another node at `position_ms`.
     pub fn recreate(&self, position_ms: u64) -> UpdatePlayer {
         UpdatePlayer {
-            track: self
-                .track
-                .as_ref()
-                .map(|t| Some(UpdatePlayerTrack::encoded(t.encoded.clone()))),
+            // The user data goes along: the bot tells its plays apart by it (events about an
+            // earlier play of the same track must not move the queue).
+            track: self.track.as_ref().map(|t| {
+                Some(UpdatePlayerTrack {
+                    user_data: (!t.user_data.is_empty()).then(|| t.user_data.clone()),
+                    ..UpdatePlayerTrack::encoded(t.encoded.clone())
+                })
+            }),
             position: self.track.as_ref().map(|_| position_ms),
             end_time: self.end_time.map(Some),
             volume: Some(i64::from(self.volume)),
@@ -263,15 +267,18 @@ mod tests {
             session_id: "s".into(),
             channel_id: Some("c".into()),
         });
+        if let Some(track) = record.track.as_mut() {
+            track
+                .user_data
+                .insert("dimbyPlay".into(), serde_json::json!(7));
+        }
         let update = record.recreate(1_234);
+        let track = update.track.clone().flatten().expect("a track");
+        assert_eq!(track.encoded.flatten().as_deref(), Some("enc"));
         assert_eq!(
-            update
-                .track
-                .flatten()
-                .and_then(|t| t.encoded)
-                .flatten()
-                .as_deref(),
-            Some("enc")
+            track.user_data.and_then(|d| d.get("dimbyPlay").cloned()),
+            Some(serde_json::json!(7)),
+            "the user data that tells plays apart goes along"
         );
         assert_eq!(update.position, Some(1_234));
         assert_eq!(update.paused, Some(true));

@@ -136,11 +136,12 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
     if config.discord.token.is_none() {
         anyhow::bail!("discord.token is not set: put it in the config file or DIMBY_DISCORD_TOKEN");
     }
+    let bot = config.bot.settings();
     crate::app::serve(
         config,
         crate::app::ServeOptions {
             config_path: args.config,
-            ..crate::app::ServeOptions::default()
+            bot,
         },
         shutdown_signal(),
     )

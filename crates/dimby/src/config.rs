@@ -61,6 +61,9 @@ pub struct Config {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Bot behaviour.
+    #[serde(default)]
+    pub bot: BotConfig,
     /// CPU and heap profiles on the admin server.
     #[serde(default)]
     pub profiling: ProfilingConfig,
@@ -98,6 +101,52 @@ impl ProfilingConfig {
                     self.max_seconds
                 ),
             });
+        }
+        Ok(())
+    }
+}
+
+/// `[bot]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// Leave a voice channel after it has had no listener for this long.
+    #[serde(default = "defaults::idle_leave", deserialize_with = "duration")]
+    pub idle_leave: Duration,
+    /// How often playing positions are written to the store (a kill -9 loses at most this much).
+    #[serde(default = "defaults::position_tick", deserialize_with = "duration")]
+    pub position_tick: Duration,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        Self {
+            idle_leave: defaults::idle_leave(),
+            position_tick: defaults::position_tick(),
+        }
+    }
+}
+
+impl BotConfig {
+    /// The bot's settings.
+    pub fn settings(&self) -> crate::bot::runtime::BotSettings {
+        crate::bot::runtime::BotSettings {
+            idle_leave: self.idle_leave,
+            position_tick: self.position_tick,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("bot.idle_leave", self.idle_leave),
+            ("bot.position_tick", self.position_tick),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: "must be greater than zero".into(),
+                });
+            }
         }
         Ok(())
     }
@@ -441,6 +490,12 @@ mod defaults {
     pub fn metrics_enabled() -> bool {
         true
     }
+    pub fn idle_leave() -> std::time::Duration {
+        std::time::Duration::from_secs(120)
+    }
+    pub fn position_tick() -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
     pub fn profiling_max_seconds() -> u64 {
         60
     }
@@ -643,6 +698,7 @@ impl Config {
             });
         }
         self.metrics.validate(self.admin.listen)?;
+        self.bot.validate()?;
         self.profiling.validate()
     }
 
@@ -954,7 +1010,11 @@ mod tests {
             assert!(!error.to_string().contains("hunter2"), "{error}");
             jail.set_env("METRICS_BASIC_AUTH", "");
             assert!(
-                Config::load(None).expect("empty is unset").metrics.basic_auth.is_none(),
+                Config::load(None)
+                    .expect("empty is unset")
+                    .metrics
+                    .basic_auth
+                    .is_none(),
                 "an empty METRICS_BASIC_AUTH means no auth"
             );
             jail.set_env("METRICS_ENABLED", "maybe");
@@ -974,8 +1034,8 @@ mod tests {
             let defaults = Config::load(None).expect("defaults").profiling;
             assert!(!defaults.enabled);
             assert_eq!(defaults.max_seconds, 60);
-            let config = load_in(jail, "[profiling]\nenabled = true\nmax_seconds = 120\n")
-                .expect("valid");
+            let config =
+                load_in(jail, "[profiling]\nenabled = true\nmax_seconds = 120\n").expect("valid");
             assert!(config.profiling.enabled);
             assert_eq!(config.profiling.max_seconds, 120);
             for toml in ["max_seconds = 0", "max_seconds = 3601"] {
@@ -985,14 +1045,37 @@ mod tests {
                     "{toml}: {error}"
                 );
             }
-            let error =
-                load_in(jail, "[profiling]\nenable = true\n").expect_err("unknown key");
+            let error = load_in(jail, "[profiling]\nenable = true\n").expect_err("unknown key");
             assert!(error.to_string().contains("enable"), "{error}");
             jail.set_env("DIMBY_PROFILING__ENABLED", "yes please");
             let error = Config::load(None).expect_err("not a bool");
             assert!(error.to_string().contains("profiling.enabled"), "{error}");
             jail.set_env("DIMBY_PROFILING__ENABLED", "true");
             assert!(Config::load(None).expect("valid").profiling.enabled);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bot_durations_load_and_are_checked() {
+        Jail::expect_with(|jail| {
+            let config = load_in(
+                jail,
+                "[bot]\nidle_leave = \"30s\"\nposition_tick = \"500ms\"\n",
+            )
+            .expect("valid");
+            assert_eq!(config.bot.idle_leave, Duration::from_secs(30));
+            assert_eq!(
+                config.bot.settings().position_tick,
+                Duration::from_millis(500)
+            );
+            let error = load_in(jail, "[bot]\nposition_tick = 0\n").expect_err("zero");
+            assert!(
+                error.to_string().starts_with("bot.position_tick"),
+                "{error}"
+            );
+            let error = load_in(jail, "[bot]\nidle_leave = \"soon\"\n").expect_err("bad");
+            assert!(error.to_string().contains("bot.idle_leave"), "{error}");
             Ok(())
         });
     }

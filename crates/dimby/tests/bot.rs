@@ -26,14 +26,22 @@ struct Rig {
 }
 
 async fn start() -> Rig {
-    start_with(|_, _| Observers::default()).await
+    start_with(BotSettings::default(), |_, _| Observers::default()).await
 }
 
-/// A rig whose bot reports to the observers `observers` makes from the cluster and the guild.
-async fn start_with(observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers) -> Rig {
+/// A rig whose bot has `settings` and reports to the observers `observers` makes from the
+/// cluster and the guild.
+async fn start_with(
+    bot_settings: BotSettings,
+    observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers,
+) -> Rig {
     let (discord_sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
     let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
-    let node = SimNode::start(sim::lavalink::NodeConfig::default())
+    // Lavalink's stuck threshold is a server setting (10 s by default); a short one keeps the
+    // stuck-track test quick.
+    let mut node_config = sim::lavalink::NodeConfig::default();
+    node_config.track_stuck_threshold = Duration::from_millis(500);
+    let node = SimNode::start(node_config)
         .await
         .expect("lavalink stand-in");
     let spec = NodeSpec {
@@ -69,7 +77,7 @@ async fn start_with(observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers) -
     let bot = Bot::observed(
         discord,
         Shell::new(cluster.clone(), Arc::new(store)),
-        BotSettings::default(),
+        bot_settings,
         observers(&cluster, &guild),
     );
     let metrics = bot.metrics().clone();
@@ -410,7 +418,7 @@ async fn commands_are_counted_by_outcome_with_their_latency() {
 async fn health_is_for_admins_and_shows_each_subsystem() {
     let registry = health::HealthRegistry::new(clock::SystemClock::shared());
     let probe_registry = registry.clone();
-    let rig = start_with(move |cluster, guild| Observers {
+    let rig = start_with(BotSettings::default(), move |_, guild| Observers {
         health: Some(registry),
         health_access: HealthAccess {
             users: vec![guild.member("bob").expect("bob").get()],
@@ -441,16 +449,113 @@ async fn health_is_for_admins_and_shows_each_subsystem() {
             .flags
             .is_some_and(|f| f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL));
         assert!(ephemeral, "{who}: the report is private");
-        assert!(message.content.contains("Overall: **pass**"), "{}", message.content);
+        assert!(
+            message.content.contains("Overall: **pass**"),
+            "{}",
+            message.content
+        );
         let voice = message
             .embeds
             .iter()
             .find(|e| e.title.as_deref().is_some_and(|t| t.ends_with("Voice")))
             .expect("a Voice embed");
         assert!(
-            voice.fields.iter().any(|f| f.name.contains("voice:connected")),
+            voice
+                .fields
+                .iter()
+                .any(|f| f.name.contains("voice:connected")),
             "{:?}",
             voice.fields
         );
     }
+}
+
+/// Waits for a message in the guild's text channel that contains `text`.
+async fn channel_says(rig: &Rig, text: &str) -> String {
+    rig.discord
+        .wait_for_message(rig.guild.text_channel(), |m| m.content.contains(text))
+        .await
+        .unwrap_or_else(|_| {
+            let said: Vec<String> = rig
+                .discord
+                .channel_messages(rig.guild.text_channel())
+                .into_iter()
+                .map(|m| m.content)
+                .collect();
+            panic!("no message containing {text:?}; the channel has {said:#?}")
+        })
+        .content
+}
+
+#[tokio::test]
+async fn a_track_exception_skips_with_a_message_and_a_stuck_track_restarts_once_then_skips() {
+    let rig = start().await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    let mut sent = rig.node.subscribe();
+    for query in [
+        "sim:exception:300:common",
+        "sim:stuck:300",
+        "sim:length:600000",
+    ] {
+        let (text, ephemeral) = rig
+            .command(rig.slash("alice", "play").string("query", query))
+            .await;
+        assert!(!ephemeral, "{text}");
+    }
+
+    // The exception: skipped, and the text channel says why.
+    let skipped = channel_says(&rig, "Skipping **Sim: throws at 300 ms**").await;
+    assert!(skipped.contains("Skipping"), "{skipped}");
+    // The stuck track: restarted once at its position, then skipped when it sticks again.
+    channel_says(&rig, "**Sim: stuck at 300 ms** got stuck; restarting it at").await;
+    channel_says(&rig, "Skipping **Sim: stuck at 300 ms**").await;
+    // And the queue goes on.
+    rig.lavalink_event(&mut sent, |e| {
+        matches!(e, Event::TrackStart(start) if start.track.info.identifier == "sim:length:600000")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_empty_voice_channel_is_left_after_the_idle_time() {
+    let settings = BotSettings {
+        idle_leave: Duration::from_millis(300),
+        ..BotSettings::default()
+    };
+    let rig = start_with(settings, |_, _| Observers::default()).await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    let mut sent = rig.node.subscribe();
+    rig.command(
+        rig.slash("alice", "play")
+            .string("query", "sim:length:600000"),
+    )
+    .await;
+    rig.lavalink_event(&mut sent, |e| matches!(e, Event::TrackStart(_)))
+        .await;
+    assert!(rig.node_player().is_some());
+
+    rig.discord
+        .leave_voice(rig.guild.id, alice)
+        .expect("alice leaves");
+    channel_says(&rig, "Nobody is listening").await;
+    // The bot left the channel and its player is gone from the node.
+    rig.discord
+        .wait_for_bot_voice(rig.guild.id, |state| {
+            state.is_none_or(|s| s.channel_id.is_none())
+        })
+        .await
+        .expect("the bot left voice");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while rig.node_player().is_some() {
+            let _ = sent.recv().await;
+        }
+    })
+    .await
+    .expect("the player was destroyed on the node");
 }

@@ -340,6 +340,10 @@ impl GuildPlayer {
         self.queue.extend(entries);
         let position = if self.current.is_none() {
             self.advance(Finished::Drop, now_unix_ms, false, &mut effects);
+            // The answer to /play says "Now playing": its TrackStart need not say it again.
+            if let Some(current) = self.current.as_mut() {
+                current.announced = true;
+            }
             None
         } else {
             Some(first_position)
