@@ -21,6 +21,7 @@ struct Rig {
     guild: GuildInfo,
     node: SimNode,
     metrics: telemetry::Metrics,
+    store: Arc<dyn store::Store>,
     _dir: tempfile::TempDir,
     _bot: tokio::task::JoinHandle<()>,
 }
@@ -39,8 +40,10 @@ async fn start_with(
     let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
     // Lavalink's stuck threshold is a server setting (10 s by default); a short one keeps the
     // stuck-track test quick.
-    let mut node_config = sim::lavalink::NodeConfig::default();
-    node_config.track_stuck_threshold = Duration::from_millis(500);
+    let node_config = sim::lavalink::NodeConfig {
+        track_stuck_threshold: Duration::from_millis(500),
+        ..sim::lavalink::NodeConfig::default()
+    };
     let node = SimNode::start(node_config)
         .await
         .expect("lavalink stand-in");
@@ -70,13 +73,14 @@ async fn start_with(
     let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
         .await
         .expect("store");
+    let store: Arc<dyn store::Store> = Arc::new(store);
     discord
         .register_commands(&dimby::bot::commands::definitions())
         .await
         .expect("register");
     let bot = Bot::observed(
         discord,
-        Shell::new(cluster.clone(), Arc::new(store)),
+        Shell::new(cluster.clone(), Arc::clone(&store)),
         bot_settings,
         observers(&cluster, &guild),
     );
@@ -87,6 +91,7 @@ async fn start_with(
     });
     Rig {
         metrics,
+        store,
         cluster,
         discord: discord_sim,
         guild,
@@ -270,6 +275,25 @@ async fn a_play_request_waits_for_a_node_and_then_plays() {
         text.contains("unavailable") && text.contains("as soon as one is back"),
         "{text}"
     );
+    // The request is in the store, so a restart now would not lose it.
+    let stored = rig
+        .store
+        .load_guild(rig.guild.id.get())
+        .await
+        .expect("read")
+        .expect("the guild is stored");
+    assert_eq!(
+        stored
+            .waiting
+            .iter()
+            .map(|w| w.query.as_str())
+            .collect::<Vec<_>>(),
+        ["sim:length:600000"]
+    );
+    assert_eq!(
+        stored.voice_channel_id,
+        Some(rig.guild.voice_channel(0).get())
+    );
 
     // The node comes back: the request plays without anyone asking again.
     let mut sent = rig.node.subscribe();
@@ -283,6 +307,22 @@ async fn a_play_request_waits_for_a_node_and_then_plays() {
             .as_deref(),
         Some("sim:length:600000")
     );
+    // Played: no longer waiting in the store (dropped right after the play went out).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let state = rig
+                .store
+                .load_guild(rig.guild.id.get())
+                .await
+                .expect("read");
+            if state.is_some_and(|s| s.waiting.is_empty() && s.current.is_some()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the played request left the store");
 }
 
 #[tokio::test]

@@ -47,6 +47,7 @@ pub async fn run_all(store: &dyn Store) {
     volume_out_of_range(store).await;
     big_ids(store).await;
     forget_guild(store).await;
+    waiting_requests(store).await;
     load_all_guilds(store).await;
     gateway_sessions(store).await;
     lavalink_sessions(store).await;
@@ -703,6 +704,68 @@ pub async fn forget_guild(store: &dyn Store) {
         (o.queue.len(), o.current.is_some(), o.volume),
         (3, true, 30)
     );
+}
+
+/// Waiting `/play` requests are kept in arrival order, come back with the guild, are removed one
+/// by one, refuse an empty query, and go with `forget_guild`.
+pub async fn waiting_requests(store: &dyn Store) {
+    let (guild, other) = (1_025, 1_026);
+    forget(store, &[guild, other]).await;
+    let first = store
+        .add_waiting(guild, "never gonna", 7, 1_000)
+        .await
+        .expect("add");
+    let second = store
+        .add_waiting(guild, "https://example.invalid/2", 8, 2_000)
+        .await
+        .expect("add");
+    store
+        .add_waiting(other, "elsewhere", 9, 3_000)
+        .await
+        .expect("add");
+    assert!(second.id > first.id, "ids grow with arrival");
+    assert_eq!(
+        (
+            first.query.as_str(),
+            first.requester_id,
+            first.requested_at_unix_ms
+        ),
+        ("never gonna", 7, 1_000)
+    );
+    // A guild that had nothing else stored now has state, with default settings.
+    let s = state(store, guild).await;
+    assert_eq!(s.waiting, vec![first.clone(), second.clone()]);
+    assert_eq!(s.volume, GuildState::new(guild).volume);
+    assert!(matches!(
+        store.add_waiting(guild, "  ", 7, 4_000).await,
+        Err(crate::Error::EmptyQuery { guild_id }) if guild_id == guild
+    ));
+    assert_eq!(
+        state(store, guild).await.waiting.len(),
+        2,
+        "nothing changed"
+    );
+
+    assert!(store.remove_waiting(guild, first.id).await.expect("remove"));
+    assert!(!store.remove_waiting(guild, first.id).await.expect("again"));
+    assert!(
+        !store
+            .remove_waiting(other, second.id)
+            .await
+            .expect("wrong guild"),
+        "a request is removed only from its own guild"
+    );
+    let all = store.load_all_guilds().await.expect("load all");
+    let waiting_of = |g: u64| {
+        all.iter()
+            .find(|s| s.guild_id == g)
+            .map(|s| s.waiting.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(waiting_of(guild), vec![second]);
+    assert_eq!(waiting_of(other).len(), 1);
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    assert!(store.load_guild(guild).await.expect("load").is_none());
 }
 
 /// `load_all_guilds` returns every guild, ordered by id, each as `load_guild` sees it.

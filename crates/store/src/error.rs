@@ -80,6 +80,13 @@ pub enum Error {
         volume: u16,
     },
 
+    /// A waiting `/play` request with an empty query. Nothing was changed.
+    #[error("a waiting request of guild {guild_id} needs a query")]
+    EmptyQuery {
+        /// The guild.
+        guild_id: u64,
+    },
+
     /// Filters that cannot be written as JSON. Nothing was changed.
     #[error("cannot encode the filters of guild {guild_id} as JSON: {source}")]
     EncodeFilters {

@@ -158,6 +158,22 @@ pub struct GuildState {
     pub voice_channel_id: Option<u64>,
     /// The text channel where the bot reports (now playing, errors).
     pub text_channel_id: Option<u64>,
+    /// `/play` requests waiting for a Lavalink node, oldest first.
+    pub waiting: Vec<WaitingRequest>,
+}
+
+/// A `/play` request that could not be looked up because no Lavalink node took players; it is
+/// played when one is back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingRequest {
+    /// Its id (increasing with arrival), for [`Store::remove_waiting`].
+    pub id: u64,
+    /// What was asked for.
+    pub query: String,
+    /// Who asked.
+    pub requester_id: u64,
+    /// When, unix milliseconds.
+    pub requested_at_unix_ms: u64,
 }
 
 impl GuildState {
@@ -175,6 +191,7 @@ impl GuildState {
             loop_mode: LoopMode::Off,
             voice_channel_id: None,
             text_channel_id: None,
+            waiting: Vec::new(),
         }
     }
 
@@ -314,6 +331,19 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Deletes everything stored for the guild; returns whether there was anything.
     async fn forget_guild(&self, guild_id: u64) -> Result<bool>;
+
+    /// Keeps a `/play` request that waits for a Lavalink node (creating the guild's state if
+    /// needed) and returns it with its id. An empty query is [`Error::EmptyQuery`].
+    async fn add_waiting(
+        &self,
+        guild_id: u64,
+        query: &str,
+        requester_id: u64,
+        requested_at_unix_ms: u64,
+    ) -> Result<WaitingRequest>;
+
+    /// Drops a waiting request (played, or failed for good); returns whether it was there.
+    async fn remove_waiting(&self, guild_id: u64, id: u64) -> Result<bool>;
 
     /// Records a shard's gateway session for a successor, replacing any earlier one for that shard.
     async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()>;

@@ -15,7 +15,7 @@ use sqlx::{Row, Sqlite};
 
 use crate::{
     Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
-    PositionSnapshot, QueueEntry, Result, Store,
+    PositionSnapshot, QueueEntry, Result, Store, WaitingRequest,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -252,6 +252,17 @@ fn entry_from_row(row: &SqliteRow, table: &'static str, guild_id: u64) -> Result
     })
 }
 
+fn waiting_from_row(row: &SqliteRow, guild_id: u64) -> Result<WaitingRequest> {
+    const T: &str = "waiting_requests";
+    let g = Some(guild_id);
+    Ok(WaitingRequest {
+        id: from_db(column(row, "id", T, g)?),
+        query: column(row, "query", T, g)?,
+        requester_id: from_db(column(row, "requester_id", T, g)?),
+        requested_at_unix_ms: from_db(column(row, "requested_at_unix_ms", T, g)?),
+    })
+}
+
 fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
     const T: &str = "guilds";
     let guild_id = from_db(column(row, "guild_id", T, None)?);
@@ -293,6 +304,7 @@ fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
         loop_mode,
         voice_channel_id: column::<Option<i64>>(row, "voice_channel_id", T, g)?.map(from_db),
         text_channel_id: column::<Option<i64>>(row, "text_channel_id", T, g)?.map(from_db),
+        waiting: Vec::new(),
     })
 }
 
@@ -475,12 +487,23 @@ impl SqliteStore {
              FROM current_entries WHERE guild_id = ?1",
         )
         .bind(guild)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db("load_guild", g))?;
         state.current = current
             .map(|row| entry_from_row(&row, "current_entries", state.guild_id))
             .transpose()?;
+        let waiting = sqlx::query(
+            "SELECT id, query, requester_id, requested_at_unix_ms FROM waiting_requests \
+             WHERE guild_id = ?1 ORDER BY id",
+        )
+        .bind(guild)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("load_guild", g))?;
+        for row in &waiting {
+            state.waiting.push(waiting_from_row(row, state.guild_id)?);
+        }
         Ok(())
     }
 }
@@ -563,6 +586,20 @@ impl Store for SqliteStore {
                 .get_mut(&from_db(raw))
                 .ok_or_else(|| orphan("current_entries", raw))?;
             state.current = Some(entry_from_row(&row, "current_entries", state.guild_id)?);
+        }
+        for row in sqlx::query(
+            "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests \
+             ORDER BY guild_id, id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        {
+            let raw: i64 = column(&row, "guild_id", "waiting_requests", None)?;
+            let state = guilds
+                .get_mut(&from_db(raw))
+                .ok_or_else(|| orphan("waiting_requests", raw))?;
+            state.waiting.push(waiting_from_row(&row, state.guild_id)?);
         }
         tx.commit().await.map_err(db(OP, None))?;
         Ok(guilds.into_values().collect())
@@ -873,6 +910,50 @@ impl Store for SqliteStore {
         .await
         .map_err(db("set_channels", Some(guild_id)))
         .map(drop)
+    }
+
+    async fn add_waiting(
+        &self,
+        guild_id: u64,
+        query: &str,
+        requester_id: u64,
+        requested_at_unix_ms: u64,
+    ) -> Result<WaitingRequest> {
+        const OP: &str = "add_waiting";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        if query.trim().is_empty() {
+            return Err(Error::EmptyQuery { guild_id });
+        }
+        let mut tx = self.begin_write(OP, g).await?;
+        ensure_guild(&mut tx, guild).await.map_err(db(OP, g))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO waiting_requests (guild_id, query, requester_id, requested_at_unix_ms) \
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(guild)
+        .bind(query)
+        .bind(to_db(requester_id))
+        .bind(to_db(requested_at_unix_ms))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(WaitingRequest {
+            id: from_db(id),
+            query: query.to_owned(),
+            requester_id,
+            requested_at_unix_ms,
+        })
+    }
+
+    async fn remove_waiting(&self, guild_id: u64, id: u64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM waiting_requests WHERE guild_id = ?1 AND id = ?2")
+            .bind(to_db(guild_id))
+            .bind(to_db(id))
+            .execute(&self.pool)
+            .await
+            .map_err(db("remove_waiting", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn forget_guild(&self, guild_id: u64) -> Result<bool> {

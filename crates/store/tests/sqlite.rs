@@ -61,6 +61,7 @@ conformance_tests!(
     volume_out_of_range,
     big_ids,
     forget_guild,
+    waiting_requests,
     load_all_guilds,
     gateway_sessions,
     lavalink_sessions,

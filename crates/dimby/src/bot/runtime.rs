@@ -50,7 +50,7 @@ struct GuildCtx {
     rejoin: Option<ChannelId>,
     /// /play requests that could not be looked up because no Lavalink node was healthy, with
     /// who asked: played in order as soon as a node is back.
-    waiting: Vec<(String, u64)>,
+    waiting: Vec<store::WaitingRequest>,
     /// When voice self-healing acted lately (for its cap).
     heals: Vec<std::time::Instant>,
 }
@@ -182,6 +182,7 @@ impl Bot {
             ctx.text_channel = r.text_channel.and_then(ChannelId::new_checked);
             ctx.resume_on_voice = playing;
             ctx.rejoin = r.voice_channel.and_then(ChannelId::new_checked);
+            ctx.waiting = r.waiting;
         }
         tracing::info!(guilds = count, "restored guilds from the store");
         Ok(count)
@@ -404,21 +405,32 @@ impl Bot {
         for (guild, ctx) in guilds {
             let mut ctx = ctx.lock().await;
             let waiting = std::mem::take(&mut ctx.waiting);
-            for (query, requester) in waiting {
-                match self.load(&query).await {
-                    Ok(tracks) => match ctx.player.play(tracks, requester, now_ms()) {
+            for request in waiting {
+                match self.load(&request.query).await {
+                    Ok(tracks) => match ctx.player.play(tracks, request.requester_id, now_ms()) {
                         Ok(effects) => {
                             self.carry_out(guild, &mut ctx, effects, None).await;
                         }
                         Err(refusal) => self.announce(&ctx, &refusal.to_string()).await,
                     },
                     Err(LoadFailure::NoNode) => {
-                        // Gone again: keep waiting.
-                        ctx.waiting.push((query, requester));
+                        // Gone again: keep waiting (it is still in the store).
+                        ctx.waiting.push(request);
+                        continue;
                     }
                     Err(LoadFailure::Empty(text) | LoadFailure::Failed(text)) => {
                         self.announce(&ctx, &text).await;
                     }
+                }
+                // Played (its tracks are in the stored queue now) or failed for good.
+                if let Err(error) = self
+                    .inner
+                    .shell
+                    .store()
+                    .remove_waiting(guild.get(), request.id)
+                    .await
+                {
+                    tracing::warn!(guild = %guild, %error, "could not drop a played waiting request");
                 }
             }
         }
@@ -787,6 +799,50 @@ impl Bot {
         })
     }
 
+    /// No node can load the query now: join the caller's channel already, keep the request (in
+    /// the store too) and say it will play when a node is back.
+    async fn keep_waiting(
+        &self,
+        inv: &CommandInvocation,
+        guild: GuildId,
+        channel: ChannelId,
+        bot_channel: Option<ChannelId>,
+        ctx: &Arc<tokio::sync::Mutex<GuildCtx>>,
+        query: &str,
+    ) -> Result<String, Failure> {
+        if bot_channel != Some(channel) {
+            // Be in the channel already, so playback starts the moment a node is back.
+            let _ = self.inner.discord.join_voice(guild, channel, true);
+        }
+        let mut ctx = ctx.lock().await;
+        ctx.text_channel = inv.channel.or(ctx.text_channel);
+        // Kept in the store too: a restart before a node is back does not lose it.
+        let store = self.inner.shell.store();
+        let text = ctx.text_channel.map(ChannelId::get);
+        if let Err(error) = store
+            .set_channels(guild.get(), Some(channel.get()), text)
+            .await
+        {
+            tracing::warn!(guild = %guild, %error, "could not store the channels");
+        }
+        let request = match store
+            .add_waiting(guild.get(), query, inv.user.get(), now_ms())
+            .await
+        {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::error!(guild = %guild, %error, "could not store a waiting request");
+                return Err(Failure::failed(format!(
+                    "Audio nodes are unavailable and I could not keep your request ({error}): try again in a moment."
+                )));
+            }
+        };
+        ctx.waiting.push(request);
+        Ok(format!(
+            "Audio nodes are unavailable right now, your queue is kept: I'll play \"{query}\" as soon as one is back."
+        ))
+    }
+
     async fn play(
         &self,
         inv: &CommandInvocation,
@@ -836,16 +892,9 @@ impl Bot {
             Err(LoadFailure::Empty(text)) => return Err(text.into()),
             Err(LoadFailure::Failed(text)) => return Err(Failure::failed(text)),
             Err(LoadFailure::NoNode) => {
-                if bot_channel != Some(channel) {
-                    // Be in the channel already, so playback starts the moment a node is back.
-                    let _ = self.inner.discord.join_voice(guild, channel, true);
-                }
-                let mut ctx = ctx.lock().await;
-                ctx.text_channel = inv.channel.or(ctx.text_channel);
-                ctx.waiting.push((query.clone(), inv.user.get()));
-                return Ok(format!(
-                    "Audio nodes are unavailable right now, your queue is kept: I'll play \"{query}\" as soon as one is back."
-                ));
+                return self
+                    .keep_waiting(inv, guild, channel, bot_channel, ctx, &query)
+                    .await;
             }
         };
         if bot_channel != Some(channel)

@@ -150,6 +150,8 @@ pub struct Restored {
     pub voice_channel: Option<u64>,
     /// The text channel it reported to.
     pub text_channel: Option<u64>,
+    /// `/play` requests waiting for a Lavalink node.
+    pub waiting: Vec<store::WaitingRequest>,
 }
 
 fn restored(state: &store::GuildState) -> Restored {
@@ -180,6 +182,7 @@ fn restored(state: &store::GuildState) -> Restored {
         player: GuildPlayer::restore(snapshot),
         voice_channel: state.voice_channel_id,
         text_channel: state.text_channel_id,
+        waiting: state.waiting.clone(),
     }
 }
 
