@@ -33,6 +33,9 @@ pub struct DemoArgs {
     /// Where the demo keeps its store (a fresh temporary directory when unset).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// A webhook for health alerts (a Discord webhook, or any URL taking `{"content": ...}`).
+    #[arg(long, env = "HEALTH_ALERT_WEBHOOK", hide_env_values = true)]
+    pub alert_webhook: Option<String>,
 }
 
 /// The admin token the demo's admin API uses.
@@ -84,6 +87,7 @@ pub async fn run(
     config.admin.listen = args.admin_listen;
     config.admin.token = Some(Secret::new(DEMO_ADMIN_TOKEN));
     config.store.data_dir.clone_from(&data_dir);
+    config.health.alert_webhook = args.alert_webhook.clone().map(Secret::new);
     config.lavalink.nodes = nodes
         .iter()
         .map(|n| NodeSpec {
@@ -110,6 +114,15 @@ pub async fn run(
     println!(
         "  nodes          dimby nodes list --url http://{} --token {DEMO_ADMIN_TOKEN}",
         args.admin_listen
+    );
+    println!("  metrics        curl http://{}/metrics", args.admin_listen);
+    println!(
+        "  alerts         {}",
+        if args.alert_webhook.is_some() {
+            "to the webhook given (--alert-webhook)"
+        } else {
+            "off (--alert-webhook URL or HEALTH_ALERT_WEBHOOK to see them)"
+        }
     );
     for node in &nodes {
         println!("  {:<14} {}", node.name(), node.rest_url());
