@@ -102,6 +102,22 @@ pub async fn run(
         .collect();
     config.validate()?;
 
+    print_banner(&args, &nodes);
+
+    let listeners = tokio::spawn(listen(Arc::clone(&discord), guilds, args.every));
+    let outcome = crate::app::serve(config, crate::app::ServeOptions::default(), stop).await;
+    listeners.abort();
+    for node in nodes {
+        node.shutdown().await;
+    }
+    if args.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    outcome
+}
+
+/// What the demo runs and how to poke at it.
+fn print_banner(args: &DemoArgs, nodes: &[sim::lavalink::SimNode]) {
     println!("DimbyBot demo");
     println!(
         "  admin server   http://{} (token: {DEMO_ADMIN_TOKEN})",
@@ -136,24 +152,16 @@ pub async fn run(
         );
     }
     println!("  Ctrl-C stops it.");
-
-    let listeners = tokio::spawn(listen(Arc::clone(&discord), guilds, args.every));
-    let outcome = crate::app::serve(config, crate::app::ServeOptions::default(), stop).await;
-    listeners.abort();
-    for node in nodes {
-        node.shutdown().await;
-    }
-    if args.data_dir.is_none() {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    outcome
 }
 
 /// The scripted listeners: in every guild someone joins voice and plays something; then, over
 /// time, people queue more, skip, and look at the queue.
 async fn listen(discord: Arc<DiscordSim>, guilds: Vec<GuildInfo>, every: u64) {
     // The bot is ready for listeners once its commands exist and its gateway session is up.
-    if discord.wait_for_global_commands(15).await.is_err()
+    if discord
+        .wait_for_global_commands(crate::bot::commands::definitions().len())
+        .await
+        .is_err()
         || discord
             .wait_for_sessions(|sessions| !sessions.is_empty())
             .await
