@@ -140,7 +140,7 @@ fn print_banner(args: &DemoArgs, nodes: &[sim::lavalink::SimNode]) {
             "off (--alert-webhook URL or HEALTH_ALERT_WEBHOOK to see them)"
         }
     );
-    for node in &nodes {
+    for node in nodes {
         println!("  {:<14} {}", node.name(), node.rest_url());
     }
     if let Some(node) = nodes.first() {
