@@ -599,3 +599,114 @@ async fn an_empty_voice_channel_is_left_after_the_idle_time() {
     .await
     .expect("the player was destroyed on the node");
 }
+
+#[tokio::test]
+async fn queue_commands_seek_and_the_remaining_refusals() {
+    use twilight_model::channel::permission_overwrite::{
+        PermissionOverwrite, PermissionOverwriteType,
+    };
+    use twilight_model::guild::Permissions;
+
+    let rig = start().await;
+    let (alice, bob) = (
+        rig.guild.member("alice").expect("alice"),
+        rig.guild.member("bob").expect("bob"),
+    );
+    // The bot lacks Connect and Speak in the second voice channel.
+    rig.discord
+        .set_channel_overwrite(
+            rig.guild.voice_channel(1),
+            PermissionOverwrite {
+                allow: Permissions::empty(),
+                deny: Permissions::CONNECT | Permissions::SPEAK,
+                id: rig.guild.everyone_role.cast(),
+                kind: PermissionOverwriteType::Role,
+            },
+        )
+        .expect("overwrite");
+    rig.discord
+        .join_voice(rig.guild.id, bob, rig.guild.voice_channel(1))
+        .expect("bob joins");
+    let (text, ephemeral) = rig
+        .command(
+            rig.slash("bob", "play")
+                .string("query", "sim:length:600000"),
+        )
+        .await;
+    assert!(ephemeral && text.contains("Connect and Speak"), "{text}");
+
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    // Nothing playing yet.
+    for command in [
+        rig.slash("alice", "pause"),
+        rig.slash("alice", "skip"),
+        rig.slash("alice", "seek").string("position", "1:00"),
+    ] {
+        let (text, ephemeral) = rig.command(command).await;
+        assert!(ephemeral && text.contains("nothing is playing"), "{text}");
+    }
+
+    let mut sent = rig.node.subscribe();
+    for query in [
+        "sim:length:600000",
+        "sim:track:b",
+        "sim:track:c",
+        "sim:track:d",
+    ] {
+        let (text, ephemeral) = rig
+            .command(rig.slash("alice", "play").string("query", query))
+            .await;
+        assert!(!ephemeral, "{text}");
+    }
+    rig.lavalink_event(&mut sent, |e| matches!(e, Event::TrackStart(_)))
+        .await;
+
+    // Seek: visible on the node's player; a bad time says what a good one looks like.
+    rig.command(rig.slash("alice", "seek").string("position", "1:30"))
+        .await;
+    let position = rig.node_player().expect("player").state.position;
+    assert!((90_000..100_000).contains(&position), "at {position} ms");
+    let (text, ephemeral) = rig
+        .command(rig.slash("alice", "seek").string("position", "banana"))
+        .await;
+    assert!(ephemeral && text.contains("1:23"), "{text}");
+
+    // Queue editing: remove c (2nd), move d (now 2nd) to the front, out-of-range refusals.
+    let (text, _) = rig
+        .command(rig.slash("alice", "remove").integer("position", 2))
+        .await;
+    assert!(text.contains("Removed **Sim: c**"), "{text}");
+    rig.command(
+        rig.slash("alice", "move")
+            .integer("from", 2)
+            .integer("to", 1),
+    )
+    .await;
+    let (queue, _) = rig.command(rig.slash("alice", "queue")).await;
+    let (d, b) = (
+        queue.find("Sim: d").expect("d queued"),
+        queue.find("Sim: b").expect("b queued"),
+    );
+    assert!(d < b && !queue.contains("Sim: c"), "{queue}");
+    let (text, ephemeral) = rig
+        .command(rig.slash("alice", "remove").integer("position", 5))
+        .await;
+    assert!(ephemeral && text.contains("out of range"), "{text}");
+
+    let (text, ephemeral) = rig
+        .command(rig.slash("alice", "loop").string("mode", "queue"))
+        .await;
+    assert!(!ephemeral && text.contains("Looping the queue"), "{text}");
+    let (text, ephemeral) = rig.command(rig.slash("alice", "shuffle")).await;
+    assert!(!ephemeral && text.contains("Shuffled 2 tracks"), "{text}");
+    let (text, _) = rig.command(rig.slash("alice", "clear")).await;
+    assert!(text.contains("Removed 2 tracks"), "{text}");
+    let (queue, _) = rig.command(rig.slash("alice", "queue")).await;
+    assert!(queue.contains("The queue is empty"), "{queue}");
+    let (text, ephemeral) = rig.command(rig.slash("alice", "shuffle")).await;
+    assert!(ephemeral && text.contains("nothing to shuffle"), "{text}");
+    // The track plays on through all of it.
+    assert!(rig.node_player().expect("player").track.is_some());
+}
