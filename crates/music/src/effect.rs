@@ -52,8 +52,8 @@ pub enum Effect {
     Notify(Notice),
 }
 
-/// What to do with the entry that was current when the stored queue advances (mirrors the store's
-/// `Finished`).
+/// What to do with the entry that was current when the queue advances (the store's
+/// `advance` takes it as it is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Finished {
     /// Drop it (loop off or track, a failure, a skip with loop off).

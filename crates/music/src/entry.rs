@@ -89,8 +89,8 @@ impl Entry {
 
 /// Where playback was in the current track, and when that was true.
 ///
-/// The same shape as the store's snapshot, so that a [`StoreOp`](crate::StoreOp) maps onto it
-/// field for field.
+/// The store keeps this very type (`store` re-exports it), so a [`StoreOp`](crate::StoreOp) is
+/// written as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct PositionSnapshot {
     /// Position in the current track, milliseconds.
@@ -106,6 +106,11 @@ impl PositionSnapshot {
             position_ms,
             at_unix_ms,
         }
+    }
+
+    /// The start of a track, at `at_unix_ms`.
+    pub const fn start(at_unix_ms: u64) -> Self {
+        Self::new(0, at_unix_ms)
     }
 }
 

@@ -21,10 +21,12 @@ mod error;
 mod sqlite;
 
 use std::fmt;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 pub use lavalink::model::Filters;
+/// The engine's own types, stored as they are: the loop mode (by name), the position snapshot and
+/// what an advance does with the finished entry.
+pub use music::{Finished, LoopMode, PositionSnapshot, UnknownLoopMode};
 
 pub use error::{Error, Result};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
@@ -52,87 +54,6 @@ pub struct QueueEntry {
     pub uri: Option<String>,
     /// When it was added to the queue, unix milliseconds.
     pub added_at_unix_ms: u64,
-}
-
-/// Where playback was in the current track, and when that was true.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct PositionSnapshot {
-    /// Position in the current track, milliseconds.
-    pub position_ms: u64,
-    /// The wall-clock time at which the track was at `position_ms`, unix milliseconds.
-    pub at_unix_ms: u64,
-}
-
-impl PositionSnapshot {
-    /// A snapshot of `position_ms` taken at `at_unix_ms`.
-    pub const fn new(position_ms: u64, at_unix_ms: u64) -> Self {
-        Self {
-            position_ms,
-            at_unix_ms,
-        }
-    }
-
-    /// The start of a track, at `at_unix_ms`.
-    pub const fn start(at_unix_ms: u64) -> Self {
-        Self::new(0, at_unix_ms)
-    }
-}
-
-/// What repeats when a track ends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum LoopMode {
-    /// Nothing: finished tracks are dropped.
-    #[default]
-    Off,
-    /// The current track plays again.
-    Track,
-    /// Finished tracks go to the back of the queue.
-    Queue,
-}
-
-impl LoopMode {
-    /// The mode's name as stored and as shown: `off`, `track` or `queue`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Track => "track",
-            Self::Queue => "queue",
-        }
-    }
-}
-
-impl fmt::Display for LoopMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A loop mode name that is not `off`, `track` or `queue`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown loop mode {0:?} (expected off, track or queue)")]
-pub struct UnknownLoopMode(pub String);
-
-impl FromStr for LoopMode {
-    type Err = UnknownLoopMode;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "off" => Ok(Self::Off),
-            "track" => Ok(Self::Track),
-            "queue" => Ok(Self::Queue),
-            other => Err(UnknownLoopMode(other.to_owned())),
-        }
-    }
-}
-
-/// What [`Store::advance`] does with the entry that was current.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Finished {
-    /// Drop it (loop off, or a skip).
-    Drop,
-    /// Append it to the back of the queue before the head is taken (loop queue), so a queue of one
-    /// track plays that track again.
-    Requeue,
 }
 
 /// Everything stored about one guild: what the music engine restores after a restart.

@@ -105,27 +105,19 @@ impl Shell {
             }
             StoreOp::SetCurrent { entry, position } => {
                 let entry = entry.as_ref().map(to_store);
-                self.store
-                    .set_current(g, entry.as_ref(), position_to_store(position))
-                    .await
+                self.store.set_current(g, entry.as_ref(), position).await
             }
             StoreOp::Advance {
                 finished,
                 at_unix_ms,
-            } => {
-                let finished = match finished {
-                    music::Finished::Drop => store::Finished::Drop,
-                    music::Finished::Requeue => store::Finished::Requeue,
-                };
-                self.store.advance(g, finished, at_unix_ms).await.map(drop)
-            }
+            } => self.store.advance(g, finished, at_unix_ms).await.map(drop),
             StoreOp::SavePosition { position, paused } => self
                 .store
-                .save_position(g, position_to_store(position), paused)
+                .save_position(g, position, paused)
                 .await
                 .map(drop),
             StoreOp::SetVolume(volume) => self.store.set_volume(g, volume).await,
-            StoreOp::SetLoop(mode) => self.store.set_loop(g, loop_to_store(mode)).await,
+            StoreOp::SetLoop(mode) => self.store.set_loop(g, mode).await,
             StoreOp::ForgetGuild => self.store.forget_guild(g).await.map(drop),
         }
     }
@@ -165,17 +157,10 @@ fn restored(state: &store::GuildState) -> Restored {
     let snapshot = Snapshot {
         queue: state.queue.iter().filter_map(entry).collect(),
         current: state.current.as_ref().and_then(entry),
-        position: music::PositionSnapshot::new(
-            state.position.position_ms,
-            state.position.at_unix_ms,
-        ),
+        position: state.position,
         paused: state.paused,
         volume: state.volume,
-        loop_mode: match state.loop_mode {
-            store::LoopMode::Off => music::LoopMode::Off,
-            store::LoopMode::Track => music::LoopMode::Track,
-            store::LoopMode::Queue => music::LoopMode::Queue,
-        },
+        loop_mode: state.loop_mode,
     };
     Restored {
         guild: GuildId(state.guild_id),
@@ -235,17 +220,5 @@ fn to_store(entry: &Entry) -> store::QueueEntry {
         length_ms: entry.info.length,
         uri: entry.info.uri.clone(),
         added_at_unix_ms: entry.added_at_unix_ms,
-    }
-}
-
-fn position_to_store(position: music::PositionSnapshot) -> store::PositionSnapshot {
-    store::PositionSnapshot::new(position.position_ms, position.at_unix_ms)
-}
-
-fn loop_to_store(mode: music::LoopMode) -> store::LoopMode {
-    match mode {
-        music::LoopMode::Off => store::LoopMode::Off,
-        music::LoopMode::Track => store::LoopMode::Track,
-        music::LoopMode::Queue => store::LoopMode::Queue,
     }
 }
