@@ -26,6 +26,9 @@ pub struct ServeOptions {
     pub config_path: Option<PathBuf>,
     /// Bot behaviour (idle leave, position ticks).
     pub bot: BotSettings,
+    /// The metrics to record into (a benchmark keeps a handle to switch recording); `None`
+    /// makes a fresh registry.
+    pub metrics: Option<telemetry::Metrics>,
 }
 
 /// Runs the bot until `stop` completes, then shuts down cleanly.
@@ -50,9 +53,15 @@ pub async fn serve(
     let (cluster, cluster_events) =
         cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
             .context("starting the Lavalink cluster")?;
-    let metrics = command_metrics();
+    let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
     metrics.attach_cluster(cluster.clone());
-    let cluster_events = tap(cluster_events, metrics.clone());
+    let cluster_events = if config.metrics.enabled {
+        tap(cluster_events, metrics.clone())
+    } else {
+        // metrics.enabled = false: nothing is recorded and /metrics is not served.
+        metrics.set_recording(false);
+        cluster_events
+    };
 
     let (discord, discord_events) = standby.start(&[]).context("starting the gateway shards")?;
     metrics.attach_shards(Arc::new(ShardsOf(discord.clone())));

@@ -45,6 +45,12 @@ pub enum Command {
     /// Health checks for CI/CD gates.
     #[command(subcommand)]
     Health(HealthCommand),
+    /// CPU and heap profiles: of a running bot, or of a benchmark workload (docs/profiling.md).
+    #[command(subcommand)]
+    Profile(crate::profile_cli::ProfileCommand),
+    /// The performance regression guard's tools (docs/profiling.md).
+    #[command(subcommand)]
+    Perf(crate::perf::PerfCommand),
 }
 
 /// The health commands.
@@ -70,13 +76,20 @@ pub enum BenchCommand {
     Failover(crate::bench::failover::Args),
     /// Health endpoint latency under load, and node-failure-to-alert times.
     Health(crate::bench::health::Args),
+    /// Slash command latency, memory per guild and CPU per command: the real bot, 1,000 guilds.
+    Commands(crate::bench::commands::Args),
+    /// What recording metrics costs (on/off rounds interleaved) and what a /metrics scrape costs.
+    MetricsOverhead(crate::bench::metrics_overhead::Args),
 }
 
 impl Command {
     /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
-            Self::Bench(_) | Self::Nodes(_) | Self::Health(_) => "warn",
+            Self::Bench(_) | Self::Nodes(_) | Self::Health(_) | Self::Perf(_) => "warn",
+            // A profiled workload injects faults on purpose: their warnings would bury the
+            // progress line.
+            Self::Profile(_) => "error",
             Self::Sim(_) | Self::Run(_) | Self::Demo(_) => "info",
         }
     }
@@ -87,6 +100,20 @@ impl Command {
 pub enum SimCommand {
     /// A Lavalink v4 node: REST API, event socket, synthetic catalogue, fault control (docs/sim.md).
     Lavalink(SimLavalinkArgs),
+    /// Discord's gateway v10 and REST API with a demo guild (docs/sim-discord.md).
+    Discord(SimDiscordArgs),
+}
+
+/// Options of `dimby sim discord`.
+#[derive(Debug, Args)]
+pub struct SimDiscordArgs {
+    /// Address to listen on, gateway and REST on one port (port 0 picks a free one; the chosen
+    /// URL is printed on stdout).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// The bot token the stand-in accepts (default: `sim::discord::DEFAULT_TOKEN`).
+    #[arg(long)]
+    pub token: Option<String>,
 }
 
 /// Options of `dimby sim lavalink`.
@@ -120,9 +147,22 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => run_bot(args).await,
         Command::Demo(args) => crate::demo::run(args, shutdown_signal()).await,
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
+        Command::Sim(SimCommand::Discord(args)) => sim_discord(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
         Command::Bench(BenchCommand::Health(args)) => crate::bench::health::run(&args).await,
+        Command::Bench(BenchCommand::Commands(args)) => crate::bench::commands::run(&args).await,
+        Command::Bench(BenchCommand::MetricsOverhead(args)) => {
+            crate::bench::metrics_overhead::run(&args).await
+        }
         Command::Nodes(command) => crate::nodes_cli::run(command).await,
+        Command::Profile(command) => crate::profile_cli::run(command).await,
+        Command::Perf(command) => {
+            if !crate::perf::run(&command)? {
+                // A regression: the table said which figure; the exit code says so to scripts.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Health(HealthCommand::Check(args)) => {
             let verdict = crate::health_cli::run(&args).await;
             // The verdict is the exit code; nothing else to report.
@@ -142,6 +182,7 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
         crate::app::ServeOptions {
             config_path: args.config,
             bot,
+            metrics: None,
         },
         shutdown_signal(),
     )
@@ -162,6 +203,26 @@ async fn sim_lavalink(args: SimLavalinkArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping the Lavalink stand-in");
     node.shutdown().await;
+    Ok(())
+}
+
+async fn sim_discord(args: SimDiscordArgs) -> anyhow::Result<()> {
+    let config = sim::discord::DiscordConfig::standalone(args.listen, args.token);
+    let sim = sim::discord::DiscordSim::start(config)
+        .await
+        .with_context(|| format!("starting the Discord stand-in on {}", args.listen))?;
+    // The first line on stdout is the contract for scripts that start us on port 0.
+    println!("listening on http://{}", sim.rest_addr());
+    // As `sim::discord::run_standalone` does: a stand-in's token is no secret.
+    tracing::info!(
+        gateway = %sim.gateway_url(),
+        rest = %sim.rest_base(),
+        token = %sim.token(),
+        "Discord stand-in running; Ctrl-C stops it",
+    );
+    shutdown_signal().await;
+    tracing::info!("stopping the Discord stand-in");
+    sim.shutdown().await;
     Ok(())
 }
 

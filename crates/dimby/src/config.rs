@@ -697,6 +697,11 @@ impl Config {
                     .into(),
             });
         }
+        self.validate_sections()
+    }
+
+    /// The sections that check themselves.
+    fn validate_sections(&self) -> Result<(), ConfigError> {
         self.metrics.validate(self.admin.listen)?;
         self.bot.validate()?;
         self.profiling.validate()

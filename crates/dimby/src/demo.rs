@@ -86,6 +86,8 @@ pub async fn run(
     config.discord.rest_proxy = Some(discord.rest_addr().to_string());
     config.admin.listen = args.admin_listen;
     config.admin.token = Some(Secret::new(DEMO_ADMIN_TOKEN));
+    // /debug/pprof/* (answers 501 in a build without the `profiling` feature).
+    config.profiling.enabled = true;
     config.store.data_dir.clone_from(&data_dir);
     config.health.alert_webhook = args.alert_webhook.clone().map(Secret::new);
     config.lavalink.nodes = nodes
@@ -138,6 +140,15 @@ fn print_banner(args: &DemoArgs, nodes: &[sim::lavalink::SimNode]) {
             "to the webhook given (--alert-webhook)"
         } else {
             "off (--alert-webhook URL or HEALTH_ALERT_WEBHOOK to see them)"
+        }
+    );
+    println!(
+        "  profile        dimby profile cpu --url http://{} --token {DEMO_ADMIN_TOKEN} --seconds 10{}",
+        args.admin_listen,
+        if crate::profiling::BUILT_WITH_PROFILING {
+            ""
+        } else {
+            "  (needs a build with --features profiling)"
         }
     );
     for node in nodes {

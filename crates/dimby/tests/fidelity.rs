@@ -1,6 +1,8 @@
-//! Fidelity proofs: the Lavalink v4 stand-in (`dimby sim lavalink`) driven by independent Python
-//! clients, `tests/fidelity/lavalink_py_client.py` (Lavalink.py, unchanged) and
-//! `tests/fidelity/conformance.py` (checks written from Lavalink's docs and server source).
+//! Fidelity proofs: the stand-ins driven by independent Python clients. The Lavalink v4 stand-in
+//! (`dimby sim lavalink`) by `tests/fidelity/lavalink_py_client.py` (Lavalink.py, unchanged) and
+//! `tests/fidelity/conformance.py` (checks written from Lavalink's docs and server source); the
+//! Discord stand-in (`sim::discord`) by `tests/fidelity/discord_py_client.py` (discord.py,
+//! unchanged).
 //!
 //! Each test starts its own stand-in on a free loopback port, runs one script against it with the
 //! interpreter named by `DIMBY_PYTHON` (set by `./scripts/test` to a virtualenv holding
@@ -14,6 +16,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use sim::discord::{
+    DiscordConfig, DiscordSim, GuildInfo, GuildSpec, InteractionRecord, SlashCommand,
+};
+use twilight_model::application::command::CommandOptionType;
+use twilight_model::channel::message::MessageFlags;
+use twilight_model::gateway::Intents;
+use twilight_model::http::interaction::InteractionResponseType;
 
 const PASSWORD: &str = "youshallnotpass";
 /// How long the stand-in may take to print its address.
@@ -100,21 +110,27 @@ struct Node {
     _child: KillOnDrop,
 }
 
+/// The Lavalink stand-in, as the Lavalink scripts expect it.
 fn start_node() -> Node {
+    start_stand_in(&[
+        "sim",
+        "lavalink",
+        "--listen",
+        "127.0.0.1:0",
+        "--password",
+        PASSWORD,
+        "--player-update-interval-ms",
+        "500",
+        "--stats-interval-ms",
+        "2000",
+    ])
+}
+
+/// Runs `dimby <args>` (a `sim` subcommand on port 0) and reads its address.
+fn start_stand_in(args: &[&str]) -> Node {
     let mut child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_dimby"))
-            .args([
-                "sim",
-                "lavalink",
-                "--listen",
-                "127.0.0.1:0",
-                "--password",
-                PASSWORD,
-                "--player-update-interval-ms",
-                "500",
-                "--stats-interval-ms",
-                "2000",
-            ])
+            .args(args)
             .env("DIMBY_LOG_FORMAT", "text")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -189,15 +205,25 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs one fidelity script against a fresh stand-in and asserts it passed.
+/// Runs one Lavalink fidelity script against a fresh stand-in and asserts it passed.
 fn run_script(name: &str) {
     let interpreter = python();
     let node = start_node();
+    run_script_against(
+        &interpreter,
+        name,
+        &node,
+        &["--url", &node.url, "--password", PASSWORD],
+    );
+}
+
+/// Runs one fidelity script with `args` against a running stand-in and asserts it passed.
+fn run_script_against(interpreter: &Path, name: &str, node: &Node, args: &[&str]) {
     let started = Instant::now();
     let mut child = KillOnDrop(
-        Command::new(&interpreter)
+        Command::new(interpreter)
             .arg(script(name))
-            .args(["--url", &node.url, "--password", PASSWORD])
+            .args(args)
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
@@ -245,4 +271,342 @@ fn lavalink_py_client_drives_the_stand_in() {
 #[test]
 fn stand_in_conforms_to_the_lavalink_v4_docs() {
     run_script("conformance.py");
+}
+
+/// The token `dimby sim discord` is given (any non-empty token; this one proves `--token`).
+const SIM_DISCORD_TOKEN: &str = "ZmlkZWxpdHk.discord-py.stand-in-token";
+
+/// `dimby sim discord` as a process: discord.py logs in to it with the token it was given, finds
+/// the demo guild and registers its commands (no interaction: nobody types in a process's guild).
+#[test]
+fn discord_py_client_logs_in_to_dimby_sim_discord() {
+    let interpreter = python();
+    let node = start_stand_in(&[
+        "sim",
+        "discord",
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        SIM_DISCORD_TOKEN,
+    ]);
+    let rest_base = format!("{}/api/v10", node.url);
+    run_script_against(
+        &interpreter,
+        "discord_py_client.py",
+        &node,
+        &[
+            "--rest-base",
+            &rest_base,
+            "--token",
+            SIM_DISCORD_TOKEN,
+            "--no-interaction",
+            "--guild-name",
+            "DimbyBot demo",
+            "--member-count",
+            "4",
+        ],
+    );
+}
+
+/// What `discord_py_client.py` prints, followed by a command name, when it waits for that command.
+const AWAITING: &str = "# awaiting /";
+/// What the scripted user types after `/echo text:`.
+const ECHO_TEXT: &str = "hello from alice";
+
+/// `discord_py_client.py` running against an in-process stand-in: its stdout line by line (every
+/// line kept for the report and sent on a channel that disconnects when the pipe ends, i.e. when
+/// the script exits) and its stderr.
+struct DiscordScript {
+    child: KillOnDrop,
+    started: Instant,
+    out: Arc<Mutex<Vec<u8>>>,
+    lines: mpsc::Receiver<String>,
+    err: Drain,
+}
+
+impl DiscordScript {
+    const NAME: &str = "discord_py_client.py";
+
+    fn start(interpreter: &Path, args: &[String]) -> Self {
+        let mut child = KillOnDrop(
+            Command::new(interpreter)
+                .arg(script(Self::NAME))
+                .args(args)
+                .env("PYTHONUNBUFFERED", "1")
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|err| {
+                    panic!("run {} {}: {err}", interpreter.display(), Self::NAME)
+                }),
+        );
+        let stdout = child.0.stdout.take().expect("stdout pipe");
+        let err = drain(child.0.stderr.take().expect("stderr pipe"));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&out);
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                sink.lock()
+                    .expect("line buffer")
+                    .extend_from_slice(line.as_bytes());
+                // Nobody may listen any more; keep draining so that the script never blocks.
+                let _ = tx.send(line.trim_end().to_owned());
+                line.clear();
+            }
+        });
+        Self {
+            child,
+            started: Instant::now(),
+            out,
+            lines,
+            err,
+        }
+    }
+
+    fn left(&self) -> Duration {
+        SCRIPT_TIMEOUT.saturating_sub(self.started.elapsed())
+    }
+
+    /// Waits until the script says it waits for `/command`.
+    fn awaiting(&self, command: &str) -> Result<(), String> {
+        let wanted = format!("{AWAITING}{command}");
+        loop {
+            match self.lines.recv_timeout(self.left()) {
+                Ok(line) if line == wanted => return Ok(()),
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("no {wanted:?} within {SCRIPT_TIMEOUT:?}"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("the script ended before {wanted:?}"));
+                }
+            }
+        }
+    }
+
+    /// Waits for the script's end (killing it past the guard); its exit status (`None` when it
+    /// had to be killed) and the report of its output.
+    fn finish(mut self) -> (Option<std::process::ExitStatus>, String) {
+        let status = loop {
+            match self.lines.recv_timeout(self.left()) {
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    break Some(self.child.0.wait().expect("wait for the script"));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.0.kill();
+                    let _ = self.child.0.wait();
+                    break None;
+                }
+            }
+        };
+        let report = format!(
+            "--- {name} stdout ---\n{}\n--- {name} stderr ---\n{}",
+            text(&self.out),
+            self.err.finish(),
+            name = Self::NAME,
+        );
+        (status, report)
+    }
+
+    /// Ends the test: stops the script and shows its output so far with the reason.
+    fn fail(mut self, why: &str) -> ! {
+        let _ = self.child.0.kill();
+        let (status, report) = self.finish();
+        panic!("{} ({status:?}): {why}\n{report}", Self::NAME);
+    }
+}
+
+/// The arguments that tell the script what the stand-in holds.
+fn discord_script_args(sim: &DiscordSim, guild: &GuildInfo, alice: &str) -> Vec<String> {
+    [
+        ("--rest-base", sim.rest_base()),
+        ("--token", sim.token().to_owned()),
+        ("--guild-id", guild.id.to_string()),
+        ("--guild-name", "Fidelity guild".to_owned()),
+        ("--member-count", "4".to_owned()),
+        ("--bot-user-id", sim.bot_user_id().to_string()),
+        ("--application-id", sim.application_id().to_string()),
+        ("--voice-user-id", alice.to_owned()),
+        ("--invoker-id", alice.to_owned()),
+        ("--echo-text", ECHO_TEXT.to_owned()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_owned(), value])
+    .collect()
+}
+
+/// The connected session and the commands CommandTree.sync registered, while the script waits.
+fn check_registration(sim: &DiscordSim, guild: &GuildInfo) -> Result<(), String> {
+    // One session on shard [0, 1] with discord.py's default (unprivileged) intents.
+    let sessions = sim.sessions();
+    let wanted = Intents::GUILDS | Intents::GUILD_VOICE_STATES | Intents::GUILD_MESSAGES;
+    let fine = matches!(sessions.as_slice(), [session]
+        if session.connected && session.shard == [0, 1] && session.intents.contains(wanted));
+    if !fine {
+        return Err(format!("gateway sessions {sessions:?}"));
+    }
+    let mut commands: Vec<_> = sim
+        .guild_commands(guild.id)
+        .into_iter()
+        .map(|command| {
+            let options: Vec<_> = command
+                .options
+                .iter()
+                .map(|option| (option.name.clone(), option.kind, option.required))
+                .collect();
+            (command.name, command.guild_id, options)
+        })
+        .collect();
+    commands.sort_by(|a, b| a.0.cmp(&b.0));
+    let text = ("text".to_owned(), CommandOptionType::String, Some(true));
+    let expected = [
+        ("echo".to_owned(), Some(guild.id), vec![text]),
+        ("later".to_owned(), Some(guild.id), Vec::new()),
+    ];
+    if commands != expected {
+        return Err(format!("the guild's commands {commands:?}"));
+    }
+    Ok(())
+}
+
+/// /echo: a message answered with the response, read, edited and followed up.
+fn check_echo(record: &InteractionRecord, report: &str) {
+    assert!(
+        record.rejections.is_empty(),
+        "the stand-in refused some of the bot's /echo calls: {:?}\n{report}",
+        record.rejections
+    );
+    let callback = record.callback.as_ref().expect("the /echo callback");
+    assert_eq!(
+        callback.kind,
+        InteractionResponseType::ChannelMessageWithSource,
+        "{report}"
+    );
+    let content = callback
+        .data
+        .as_ref()
+        .and_then(|data| data.content.as_deref());
+    assert_eq!(content, Some("echo: hello from alice"), "{report}");
+    let original = record.original_content().expect("the original response");
+    assert_eq!(
+        original.content, "echo (edited): hello from alice",
+        "{report}"
+    );
+    assert_eq!(record.original_edits, 1, "{report}");
+    assert!(!record.original_deleted, "{report}");
+    let followups: Vec<&str> = record
+        .followups
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(followups, ["followup: hello from alice"], "{report}");
+}
+
+/// /later: deferred (ephemeral), completed by the first follow-up, which created no message.
+fn check_later(record: &InteractionRecord, report: &str) {
+    assert!(
+        record.rejections.is_empty(),
+        "the stand-in refused some of the bot's /later calls: {:?}\n{report}",
+        record.rejections
+    );
+    let kind = record.callback.as_ref().map(|callback| callback.kind);
+    assert_eq!(
+        kind,
+        Some(InteractionResponseType::DeferredChannelMessageWithSource),
+        "{report}"
+    );
+    let original = record
+        .original_content()
+        .expect("the completed deferred response");
+    assert_eq!(original.content, "later: done", "{report}");
+    let ephemeral = original
+        .flags
+        .is_some_and(|flags| flags.contains(MessageFlags::EPHEMERAL));
+    assert!(ephemeral, "{report}");
+    assert!(record.followups.is_empty(), "{report}");
+}
+
+/// discord.py (unchanged) drives the Discord stand-in: login, READY and GUILD_CREATE into its
+/// cache, the bot's voice state, guild commands registered through `CommandTree.sync`, then slash
+/// commands invoked here by a scripted user and answered through discord.py's interaction API
+/// (a response read back, edited and followed up; a deferred one completed by its follow-up).
+/// The script checks what discord.py saw; this test checks what the stand-in recorded.
+#[test]
+fn discord_py_client_drives_the_discord_stand_in() {
+    let interpreter = python();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime for the stand-in");
+    let sim = runtime
+        .block_on(DiscordSim::start(DiscordConfig::default()))
+        .expect("start the Discord stand-in");
+    let guild = sim
+        .create_guild(&GuildSpec::named("Fidelity guild"))
+        .expect("create the guild");
+    let alice = guild.member("alice").expect("the default guild has alice");
+    // Someone in voice before the bot connects: GUILD_CREATE carries her member and voice state.
+    sim.join_voice(guild.id, alice, guild.voice_channel(0))
+        .expect("alice joins Music");
+
+    let script = DiscordScript::start(
+        &interpreter,
+        &discord_script_args(&sim, &guild, &alice.to_string()),
+    );
+    if let Err(why) = script
+        .awaiting("echo")
+        .and_then(|()| check_registration(&sim, &guild))
+    {
+        script.fail(&why);
+    }
+    let echo =
+        SlashCommand::new(guild.id, guild.text_channel(), alice, "echo").string("text", ECHO_TEXT);
+    let echo = sim.invoke(&echo).expect("invoke /echo as alice");
+    if let Err(why) = script.awaiting("later") {
+        script.fail(&why);
+    }
+    let later = SlashCommand::new(guild.id, guild.text_channel(), alice, "later");
+    let later = sim.invoke(&later).expect("invoke /later as alice");
+    let (status, report) = script.finish();
+    let Some(status) = status else {
+        panic!("the script did not finish within {SCRIPT_TIMEOUT:?}\n{report}");
+    };
+    assert!(status.success(), "the script failed ({status})\n{report}");
+
+    // What the stand-in recorded of the bot's answers.
+    check_echo(&echo.record(), &report);
+    check_later(&later.record(), &report);
+    // In the channel: /echo's two messages; /later's answer is ephemeral.
+    let in_channel: Vec<String> = sim
+        .channel_messages(guild.text_channel())
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        in_channel,
+        [
+            "echo (edited): hello from alice",
+            "followup: hello from alice"
+        ],
+        "{report}"
+    );
+    // The op 4s of Guild.change_voice_state: join Music self-deafened, then leave.
+    let voice: Vec<_> = sim
+        .voice_commands()
+        .into_iter()
+        .map(|command| (command.guild_id, command.channel_id, command.self_deaf))
+        .collect();
+    let expected = [
+        (guild.id, Some(guild.voice_channel(0)), true),
+        (guild.id, None, false),
+    ];
+    assert_eq!(voice, expected, "{report}");
+    assert!(sim.bot_voice_state(guild.id).is_none(), "{report}");
+    // One identify: discord.py never had to reconnect.
+    assert_eq!(sim.identify_count(), 1, "{report}");
+    println!("{report}");
+    runtime.block_on(sim.shutdown());
 }

@@ -688,10 +688,7 @@ fn track_start_confirms_and_announces_once() {
     let (mut player, current) = playing([1, 2]);
     // The answer to /play already said "Now playing": the start only confirms it. (A track that
     // starts later, when the queue moves on, is announced: `finished_with_loop_off_plays_the_next`.)
-    assert_eq!(
-        player.track_start(&current, 1_500),
-        [save(0, 1_500, false)]
-    );
+    assert_eq!(player.track_start(&current, 1_500), [save(0, 1_500, false)]);
     assert_eq!(player.track_start(&current, 1_600), [], "a repeated start");
     let stale = echoed(&entry(2, T0), 99);
     assert_eq!(player.track_start(&stale, 1_600), []);
@@ -1055,7 +1052,11 @@ fn on_event_dispatches_and_ignores_voice_closes() {
         guild_id,
         track: current.clone(),
     });
-    assert_eq!(player.on_event(&start, 2_000).len(), 1, "confirmed, not re-announced");
+    assert_eq!(
+        player.on_event(&start, 2_000).len(),
+        1,
+        "confirmed, not re-announced"
+    );
     let exception_event = Event::TrackException(TrackException {
         guild_id,
         track: current.clone(),

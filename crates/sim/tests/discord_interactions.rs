@@ -482,3 +482,54 @@ async fn rate_limit_fault_is_retried_by_twilight_after_retry_after() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn rate_limits_count_each_channel_and_each_interaction_on_its_own() {
+    let config = DiscordConfig {
+        rest_bucket: (2, Duration::from_secs(60)),
+        ..DiscordConfig::default()
+    };
+    let sim = start(config).await;
+    let spec = GuildSpec {
+        text_channels: vec!["general".into(), "music".into()],
+        ..GuildSpec::default()
+    };
+    let guild = sim.create_guild(&spec).expect("guild");
+    let raw = reqwest::Client::new();
+    let post = |channel: twilight_model::id::Id<twilight_model::id::marker::ChannelMarker>| {
+        raw.post(format!("{}/channels/{channel}/messages", sim.rest_base()))
+            .header("Authorization", format!("Bot {}", sim.token()))
+            .json(&serde_json::json!({"content": "hi"}))
+            .send()
+    };
+    let [general, music] = [guild.text_channels[0], guild.text_channels[1]];
+    for _ in 0..2 {
+        assert_eq!(post(general).await.expect("request").status(), 200);
+    }
+    assert_eq!(post(general).await.expect("request").status(), 429);
+    // Another channel is another resource: its own count.
+    assert_eq!(post(music).await.expect("request").status(), 200);
+
+    // Every interaction's callback is counted on its own too (webhook id + token).
+    let client = http(&sim);
+    client
+        .interaction(sim.application_id())
+        .set_global_commands(&[play_command()])
+        .await
+        .expect("register");
+    for _ in 0..3 {
+        let handle = sim.invoke(&play(&guild)).expect("invoke");
+        let response = raw
+            .post(format!(
+                "{}/interactions/{}/{}/callback",
+                sim.rest_base(),
+                handle.interaction.id,
+                handle.interaction.token
+            ))
+            .json(&message("ok"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 204);
+    }
+}

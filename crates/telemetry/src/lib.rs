@@ -21,6 +21,7 @@ mod collect;
 mod families;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -165,6 +166,9 @@ struct Inner {
     families: Families,
     sources: Arc<Sources>,
     commands: HashSet<String>,
+    /// Off: every `record_*`/`observe_*` returns at once (`metrics.enabled = false`, and the
+    /// overhead benchmark's "off" rounds).
+    recording: AtomicBool,
 }
 
 impl Metrics {
@@ -185,8 +189,20 @@ impl Metrics {
                 families,
                 sources,
                 commands: commands.into_iter().map(str::to_owned).collect(),
+                recording: AtomicBool::new(true),
             }),
         }
+    }
+
+    /// Turns recording on or off. Off, events cost one relaxed atomic load and change nothing;
+    /// the scrape-time families still answer.
+    pub fn set_recording(&self, on: bool) {
+        self.inner.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether events are recorded.
+    pub fn recording(&self) -> bool {
+        self.inner.recording.load(Ordering::Relaxed)
     }
 
     /// Reads node gauges from `cluster` at scrape time.
@@ -226,11 +242,17 @@ impl Metrics {
 
     /// Takes one cluster event.
     pub fn observe_cluster(&self, event: &ClusterEvent) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.observe_cluster(event);
     }
 
     /// A slash command finished: `elapsed` from the interaction's arrival to the final answer.
     pub fn record_command(&self, command: &str, outcome: CommandOutcome, elapsed: Duration) {
+        if !self.recording() {
+            return;
+        }
         let command = self.command_label(command);
         self.inner
             .families
@@ -239,6 +261,9 @@ impl Metrics {
 
     /// A command's first Lavalink REST call went out `elapsed` after its interaction arrived.
     pub fn record_command_reached_lavalink(&self, command: &str, elapsed: Duration) {
+        if !self.recording() {
+            return;
+        }
         let command = self.command_label(command);
         self.inner
             .families
@@ -247,33 +272,51 @@ impl Metrics {
 
     /// An interaction was acknowledged (answered or deferred) `elapsed` after it arrived.
     pub fn record_ack(&self, elapsed: Duration) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.ack.observe(elapsed.as_secs_f64());
     }
 
     /// A guild's queue changed and now holds `length` tracks.
     pub fn record_queue_length(&self, length: usize) {
+        if !self.recording() {
+            return;
+        }
         #[allow(clippy::cast_precision_loss)]
         self.inner.families.queue_length.observe(length as f64);
     }
 
     /// `count` tracks were added to a queue.
     pub fn record_enqueued(&self, count: usize) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.enqueued.inc_by(count as u64);
     }
 
     /// A `loadtracks` call answered with Lavalink's `load_type` (`track`, `playlist`, `search`,
     /// `empty`, `error`), or `None` when it got no answer.
     pub fn record_load(&self, load_type: Option<&str>, source: QuerySource) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.record_load(load_type, source);
     }
 
     /// A voice self-healing action and how it went.
     pub fn record_voice_heal(&self, action: VoiceAction, outcome: HealOutcome) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.record_voice_heal(action, outcome);
     }
 
     /// An alert message and what became of it.
     pub fn record_alert(&self, kind: AlertKind, result: AlertResult) {
+        if !self.recording() {
+            return;
+        }
         self.inner.families.record_alert(kind, result);
     }
 
@@ -392,6 +435,36 @@ mod tests {
             sample(
                 &text,
                 r#"dimby_lavalink_socket_losses_total{node="a",loss="abnormal"}"#
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn nothing_is_recorded_while_recording_is_off() {
+        let metrics = Metrics::new(["play"]);
+        metrics.set_recording(false);
+        metrics.record_command("play", CommandOutcome::Ok, Duration::from_millis(1));
+        metrics.observe_cluster(&closed(4014));
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_commands_total{command="play",outcome="ok"}"#
+            ),
+            None
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_voice_closes_total{code="4014"}"#),
+            None
+        );
+        metrics.set_recording(true);
+        metrics.record_command("play", CommandOutcome::Ok, Duration::from_millis(1));
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_commands_total{command="play",outcome="ok"}"#
             ),
             Some(1.0)
         );

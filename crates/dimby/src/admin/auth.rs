@@ -5,7 +5,7 @@ use std::fmt;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::AdminState;
 use super::nodes::error;
@@ -40,25 +40,52 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = &state.token else {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the admin API is disabled: configure admin.token (DIMBY_ADMIN__TOKEN)",
-        );
-    };
-    match bearer(request.headers()) {
-        None => {
-            let mut response = error(StatusCode::UNAUTHORIZED, "missing bearer token");
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            response
-        }
-        Some(presented) if token.matches(presented) => next.run(request).await,
-        Some(_) => error(StatusCode::FORBIDDEN, "wrong admin token"),
+    match check(state.token.as_deref(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.response(),
     }
-    .into_response()
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// No token is configured: the admin API is disabled.
+    Disabled,
+    /// The request has no bearer token.
+    Missing,
+    /// The request has another token.
+    Wrong,
+}
+
+impl Refusal {
+    /// 403 when the admin API is disabled or the token is wrong, 401 when there is none.
+    pub(super) fn response(self) -> Response {
+        match self {
+            Self::Disabled => error(
+                StatusCode::FORBIDDEN,
+                "the admin API is disabled: configure admin.token (DIMBY_ADMIN__TOKEN)",
+            ),
+            Self::Missing => {
+                let mut response = error(StatusCode::UNAUTHORIZED, "missing bearer token");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                response
+            }
+            Self::Wrong => error(StatusCode::FORBIDDEN, "wrong admin token"),
+        }
+    }
+}
+
+/// Whether `headers` carry the admin token.
+pub(super) fn check(token: Option<&AdminToken>, headers: &HeaderMap) -> Result<(), Refusal> {
+    let token = token.ok_or(Refusal::Disabled)?;
+    match bearer(headers) {
+        None => Err(Refusal::Missing),
+        Some(presented) if token.matches(presented) => Ok(()),
+        Some(_) => Err(Refusal::Wrong),
+    }
 }
 
 /// The bearer token of a request, if any.

@@ -6,6 +6,7 @@ mod auth;
 mod health;
 pub mod metrics;
 mod nodes;
+pub mod pprof;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -30,6 +30,10 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the run's figures (CPU, peak RSS, work, latency; `bench/figures.rs`) to this
+    /// file, for `dimby perf compare`.
+    #[arg(long, value_name = "FILE")]
+    pub figures: Option<std::path::PathBuf>,
 }
 
 /// The figures.
@@ -51,7 +55,11 @@ const TOKEN: &str = "bench-admin-token";
 
 /// Runs the scenario and prints its figures.
 pub async fn run(args: &Args) -> anyhow::Result<()> {
+    let measuring = super::figures::Measuring::start();
     let report = measure(args).await?;
+    if let Some(path) = &args.figures {
+        super::figures::Figures::of_health(&report, measuring.finish()).write(path)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,11 +2,14 @@
 //! stand-ins over loopback. Each prints its figures (JSON with `--json`); none asserts a target,
 //! since these machines are shared and noisy: targets are compared by a reader, as ratios.
 
+pub mod commands;
 pub mod failover;
+pub mod figures;
 pub mod health;
+pub mod metrics_overhead;
 
 /// Percentiles of a sample, in the sample's unit.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
     /// How many values.
     pub count: usize,

@@ -17,7 +17,7 @@ use twilight_model::gateway::payload::outgoing::update_voice_state::UpdateVoiceS
 use twilight_model::gateway::{Intents, ShardId};
 use twilight_model::guild::UnavailableGuild;
 use twilight_model::id::Id;
-use twilight_model::id::marker::GuildMarker;
+use twilight_model::id::marker::{GuildMarker, InteractionMarker};
 use twilight_model::oauth::{ApplicationFlags, PartialApplication};
 
 use super::compression::Compressor;
@@ -92,6 +92,9 @@ pub mod close_code {
 pub(crate) enum Outbound {
     /// Send this payload.
     Text(String),
+    /// Send this INTERACTION_CREATE payload and note when it was written (the interaction's
+    /// `dispatched_at`).
+    Interaction(String, Id<InteractionMarker>),
     /// Send a close frame with this code and end.
     Close(u16),
     /// End without a close frame.
@@ -241,7 +244,14 @@ impl Sessions {
             session.buffer.pop_front();
         }
         if let Some(connection) = session.connection {
-            self.send(connection, Outbound::Text(payload));
+            let interaction = (name == "INTERACTION_CREATE")
+                .then(|| data["id"].as_str()?.parse().ok().and_then(Id::new_checked))
+                .flatten();
+            let outbound = match interaction {
+                Some(id) => Outbound::Interaction(payload, id),
+                None => Outbound::Text(payload),
+            };
+            self.send(connection, outbound);
         }
     }
 
@@ -418,6 +428,15 @@ async fn run(shared: Arc<Shared>, query: GatewayQuery, socket: WebSocket) {
                                 break 'run Ended::Dropped;
                             }
                         }
+                        Some(Outbound::Interaction(text, interaction)) => {
+                            if shared.read(|core| core.sessions.is_zombie(id)) {
+                                continue;
+                            }
+                            let Some(writing) = conn.send_stamped(text).await else {
+                                break 'run Ended::Dropped;
+                            };
+                            shared.with(|core| core.interactions.dispatched(interaction, writing));
+                        }
                         Some(Outbound::Close(code)) => break 'run conn.close(code).await,
                         Some(Outbound::Drop) | None => break 'run Ended::Dropped,
                     }
@@ -443,6 +462,12 @@ async fn run(shared: Arc<Shared>, query: GatewayQuery, socket: WebSocket) {
 impl Conn {
     /// Sends one payload (compressed if asked), after the delay fault if any.
     async fn send(&mut self, text: String) -> bool {
+        self.send_stamped(text).await.is_some()
+    }
+
+    /// Sends one payload as [`Conn::send`] does; answers the instant the frame began to be
+    /// written (after the delay fault and compression), or `None` if the connection failed.
+    async fn send_stamped(&mut self, text: String) -> Option<Instant> {
         let delay = self.shared.read(|core| core.faults.gateway_delay);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -452,13 +477,14 @@ impl Conn {
                 Ok(bytes) => WsMessage::Binary(bytes.into()),
                 Err(error) => {
                     tracing::warn!(%error, "gateway compression failed");
-                    return false;
+                    return None;
                 }
             }
         } else {
             WsMessage::Text(text.into())
         };
-        self.socket.send(message).await.is_ok()
+        let writing = Instant::now();
+        self.socket.send(message).await.ok().map(|()| writing)
     }
 
     async fn close(&mut self, code: u16) -> Ended {

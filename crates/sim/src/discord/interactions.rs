@@ -48,6 +48,23 @@ pub struct InteractionRecord {
     pub followups: Vec<Message>,
     /// Discord error codes the stand-in answered for this interaction (10062, 40060, ...).
     pub rejections: Vec<u64>,
+    /// When INTERACTION_CREATE was first written to a bot's gateway connection (a live send, not
+    /// a replay on resume): the instant its frame began to be written, after compression, so no
+    /// reaction of the bot can come before it. Real time (`Instant::now()`, whatever clock the
+    /// stand-in runs on), for latency measurements; a recording only.
+    pub dispatched_at: Option<Instant>,
+    /// When the first accepted callback arrived (real time, as `dispatched_at`).
+    pub callback_at: Option<Instant>,
+    /// When the original response first became a real message: a type 4 callback, or the edit
+    /// (or first follow-up) that completed a deferred one (real time, as `dispatched_at`).
+    pub answered_at: Option<Instant>,
+}
+
+/// Whether a message is a deferred response's loading state.
+fn is_loading(message: &Message) -> bool {
+    message
+        .flags
+        .is_some_and(|flags| flags.contains(MessageFlags::LOADING))
 }
 
 impl InteractionRecord {
@@ -89,6 +106,14 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn record(&self, id: Id<InteractionMarker>) -> Option<&InteractionRecord> {
         self.by_id.get(&id).map(|state| &state.record)
+    }
+
+    /// Notes that INTERACTION_CREATE of `id` was written to a gateway connection at `at` (the
+    /// first time counts).
+    pub(crate) fn dispatched(&mut self, id: Id<InteractionMarker>, at: Instant) {
+        if let Some(state) = self.by_id.get_mut(&id) {
+            state.record.dispatched_at.get_or_insert(at);
+        }
     }
 
     fn by_token_mut(&mut self, token: &str) -> Option<&mut InteractionState> {
@@ -250,9 +275,13 @@ pub(crate) fn create_slash(
             record: InteractionRecord::default(),
         },
     );
+    let mut data = serde_json::to_value(&interaction).unwrap_or(Value::Null);
+    // "version: integer, read-only property, always 1" (Interaction Structure); twilight-model
+    // has no field for it, so it is added to the payload.
+    data["version"] = json!(1);
     let dispatch = Dispatch {
         name: "INTERACTION_CREATE",
-        data: serde_json::to_value(&interaction).unwrap_or(Value::Null),
+        data,
         guild: Some(spec.guild_id),
         intent: None,
     };
@@ -339,7 +368,8 @@ impl InteractionHandle {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct CallbackQuery {
-    with_response: Option<bool>,
+    /// A boolean query string (`true`/`True`/`1`, `false`/`False`/`0`); discord.py sends `1`.
+    with_response: Option<String>,
 }
 
 /// `POST /interactions/{id}/{token}/callback`.
@@ -351,6 +381,8 @@ pub(crate) async fn callback(
 ) -> ApiResult {
     let id = rest::snowflake::<InteractionMarker>(&id)
         .map_err(|_| ApiError::unknown(10062, "interaction"))?;
+    let received = Instant::now();
+    let with_response = rest::query_bool("with_response", query.with_response.as_deref())?;
     let now = shared.config.clock.now();
     let deadline = shared.config.interaction_deadline;
     let buffer = shared.config.replay_buffer;
@@ -403,7 +435,11 @@ pub(crate) async fn callback(
             }
         };
         state.record.callback = Some(response.clone());
+        state.record.callback_at = Some(received);
         if let Some(message) = created.clone() {
+            if !is_loading(&message) {
+                state.record.answered_at.get_or_insert(received);
+            }
             state.record.original = Some(message);
         }
         let component_message = state.component_message;
@@ -428,7 +464,7 @@ pub(crate) async fn callback(
                 core.dispatch(&dispatch, buffer);
             }
         }
-        if query.with_response == Some(true) {
+        if with_response == Some(true) {
             return ok(&callback_response(
                 id,
                 state_kind,
@@ -614,6 +650,7 @@ pub(crate) async fn edit_original(
     Path((app, token)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
+    let received = Instant::now();
     let edit = rest::parse_body::<MessageBody>(&body)?.into_content()?;
     let buffer = shared.config.replay_buffer;
     shared.with(|core| {
@@ -631,6 +668,7 @@ pub(crate) async fn edit_original(
         }
         let message = message.clone();
         state.record.original_edits += 1;
+        state.record.answered_at.get_or_insert(received);
         update_channel_copy(core, channel, &message, buffer);
         ok(&message)
     })
@@ -682,6 +720,7 @@ pub(crate) async fn create_followup(
     Path((app, token)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
+    let received = Instant::now();
     let content = rest::parse_body::<MessageBody>(&body)?.into_content()?;
     let buffer = shared.config.replay_buffer;
     let app_id = shared.config.application_id;
@@ -714,6 +753,7 @@ pub(crate) async fn create_followup(
             message.edited_timestamp = None;
             let message = message.clone();
             state.record.original_edits += 1;
+            state.record.answered_at.get_or_insert(received);
             update_channel_copy(core, channel, &message, buffer);
             return ok(&message);
         }

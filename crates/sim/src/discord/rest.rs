@@ -125,6 +125,22 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
         .map_err(|error| ApiError::invalid_form("_body", "BASE_TYPE_INVALID", &error.to_string()))
 }
 
+/// Parses a boolean query string parameter the way Discord documents them ("Boolean Query
+/// Strings" in the API reference): `True`, `true` or `1` for true, `False`, `false` or `0` for
+/// false. Anything else is refused with 50035 (the stand-in's choice of answer).
+pub(crate) fn query_bool(name: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match raw {
+        None => Ok(None),
+        Some("True" | "true" | "1") => Ok(Some(true)),
+        Some("False" | "false" | "0") => Ok(Some(false)),
+        Some(_) => Err(ApiError::invalid_form(
+            name,
+            "BOOLEAN_TYPE_CONVERT",
+            "Must be either true or false.",
+        )),
+    }
+}
+
 /// Parses a snowflake from a path segment (Discord answers 404 for ones that are not numbers).
 pub(crate) fn snowflake<T>(raw: &str) -> Result<Id<T>, ApiError> {
     raw.parse::<u64>()
@@ -277,9 +293,13 @@ fn bucket_hash(method: &Method, template: &str) -> String {
 }
 
 /// The top-level resource of a path (channel, guild, webhook + token), which Discord's limits
-/// count separately.
+/// count separately. The path is the one the API router sees, without `/api/v10` (axum strips a
+/// nested router's prefix); both forms are accepted.
 fn major_parameter(path: &str) -> String {
-    let mut segments = path.trim_start_matches("/api/v10/").split('/');
+    let mut segments = path
+        .trim_start_matches("/api/v10")
+        .trim_start_matches('/')
+        .split('/');
     match segments.next() {
         Some(kind @ ("channels" | "guilds")) => {
             format!("{kind}/{}", segments.next().unwrap_or_default())
@@ -814,4 +834,28 @@ pub(crate) async fn get_voice_state(
             .and_then(|state| state.voice_states.get(&user))
             .map_or_else(|| Err(ApiError::unknown(10065, "Voice State")), ok)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_bool;
+
+    #[test]
+    fn boolean_query_strings_take_the_documented_spellings() {
+        for raw in ["True", "true", "1"] {
+            assert_eq!(query_bool("b", Some(raw)).ok(), Some(Some(true)), "{raw}");
+        }
+        for raw in ["False", "false", "0"] {
+            assert_eq!(query_bool("b", Some(raw)).ok(), Some(Some(false)), "{raw}");
+        }
+        assert_eq!(query_bool("b", None).ok(), Some(None));
+        for raw in ["yes", "TRUE", "2", ""] {
+            let error = query_bool("with_response", Some(raw)).err();
+            assert_eq!(
+                error.map(|e| (e.status.as_u16(), e.code)),
+                Some((400, 50035)),
+                "{raw}"
+            );
+        }
+    }
 }

@@ -109,4 +109,4 @@ pub use catalogue::{SEARCH_RESULTS, STREAM_LENGTH};
 pub use config::{DEFAULT_PASSWORD, LAVALINK_VERSION, LAVAPLAYER_VERSION, NodeConfig, SimError};
 pub use control::{SessionSnapshot, SimState};
 pub use faults::{Fault, FaultSummary};
-pub use node::{SentMessage, SimNode, run_standalone, start_nodes};
+pub use node::{ReceivedRequest, SentMessage, SimNode, run_standalone, start_nodes};

@@ -30,6 +30,23 @@ pub struct SentMessage {
     pub message: IncomingMessage,
 }
 
+/// An HTTP request as it reached the node: a recording for latency measurements (what the node
+/// does with the request is unchanged). Every request counts, REST, socket handshake and control
+/// endpoint alike, whatever faults, authorization or routing later make of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    /// When its head had been read, before any fault, authorization or routing: real time
+    /// (`Instant::now()`, not the node's clock), so it compares with other stand-ins' recordings
+    /// and with the caller's own instants.
+    pub at: Instant,
+    /// The method (`GET`, `PATCH`, ...).
+    pub method: String,
+    /// The path (`/v4/sessions/{id}/players/{guild}`, ...).
+    pub path: String,
+    /// The raw query string, if any (`identifier=ytsearch%3A...`).
+    pub query: Option<String>,
+}
+
 /// Everything the node's tasks share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -47,6 +64,8 @@ pub(crate) struct Shared {
     flushed: Notify,
     pub in_flight: Arc<AtomicU64>,
     events: broadcast::Sender<SentMessage>,
+    /// Requests as they arrive (see [`ReceivedRequest`]); built only while someone listens.
+    pub requests: broadcast::Sender<ReceivedRequest>,
     sent: AtomicU64,
     next_conn: AtomicU64,
     /// Open client sockets, for a graceful shutdown to wait on.
@@ -521,6 +540,7 @@ impl SimNode {
             flushed: Notify::new(),
             in_flight,
             events: broadcast::channel(4096).0,
+            requests: broadcast::channel(4096).0,
             sent: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             sockets: watch::channel(0).0,
@@ -669,6 +689,13 @@ impl SimNode {
     /// Every message written to any client socket from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SentMessage> {
         self.shared.events.subscribe()
+    }
+
+    /// Every HTTP request reaching the node from now on, stamped on arrival (real time), before
+    /// faults, authorization and routing: for measuring how long a client took to call. The
+    /// channel keeps the last 4096; a receiver that falls further behind gets `Lagged`.
+    pub fn requests(&self) -> broadcast::Receiver<ReceivedRequest> {
+        self.shared.requests.subscribe()
     }
 
     /// How many messages have been written to client sockets so far.

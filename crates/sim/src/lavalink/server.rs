@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::control;
 use super::faults;
-use super::node::{AppState, Shared, flipped};
+use super::node::{AppState, ReceivedRequest, Shared, flipped};
 use super::rest;
 use super::socket;
 
@@ -50,7 +50,28 @@ pub(crate) fn router(shared: AppState) -> Router {
         .merge(node)
         .layer(from_fn_with_state(Arc::clone(&shared), rest::error_body))
         .layer(from_fn(rest::api_version))
+        .layer(from_fn_with_state(Arc::clone(&shared), record_request))
         .with_state(shared)
+}
+
+/// The outermost layer: stamps each request as it arrives, for whoever listens
+/// ([`super::SimNode::requests`]); nothing else changes.
+async fn record_request(
+    axum::extract::State(shared): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if shared.requests.receiver_count() > 0 {
+        let at = std::time::Instant::now();
+        // Nobody listening any more is fine.
+        let _ = shared.requests.send(ReceivedRequest {
+            at,
+            method: request.method().as_str().to_owned(),
+            path: request.uri().path().to_owned(),
+            query: request.uri().query().map(str::to_owned),
+        });
+    }
+    next.run(request).await
 }
 
 /// Accepts connections until the kill switch flips; each connection dies with it.

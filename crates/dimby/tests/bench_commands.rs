@@ -1,0 +1,126 @@
+//! `dimby bench commands`, tiny: the real bot against the stand-ins with 20 guilds at 50
+//! commands a second for 2 s. Structure only (every command answered, counts that add up,
+//! ordered percentiles); no timed assertion, since these machines are shared and noisy.
+
+use dimby::bench::Percentiles;
+use dimby::bench::commands::{Args, CommandStats, measure};
+
+fn ordered(what: &str, p: &Percentiles) {
+    assert!(
+        p.p50 <= p.p99 && p.p99 <= p.max,
+        "{what}: p50 {} <= p99 {} <= max {}",
+        p.p50,
+        p.p99,
+        p.max
+    );
+    assert!(p.p50 >= 0.0, "{what}: latencies are never negative");
+}
+
+fn complete(phase: &str, s: &CommandStats, sent: usize) {
+    assert_eq!(s.sent, sent, "{phase}: sent");
+    assert_eq!(s.answered, sent, "{phase}: every command answered: {s:?}");
+    assert_eq!(s.unanswered, 0, "{phase}: unanswered");
+    assert_eq!(
+        s.error_replies, 0,
+        "{phase}: error replies: {:?}",
+        s.error_samples
+    );
+    assert_eq!(s.lavalink_requests_lost, 0, "{phase}: recordings lost");
+    assert_eq!(
+        s.lavalink_seen, s.lavalink_expected,
+        "{phase}: a Lavalink call for every command that makes one"
+    );
+    assert_eq!(
+        s.to_answer_ms.count, sent,
+        "{phase}: an answer latency each"
+    );
+    assert_eq!(s.to_lavalink_ms.count, s.lavalink_seen, "{phase}");
+    ordered(phase, &s.to_answer_ms);
+    ordered(phase, &s.to_lavalink_ms);
+    ordered(phase, &s.send_lag_ms);
+    let by_command: usize = s.by_command.values().map(|c| c.sent).sum();
+    assert_eq!(by_command, sent, "{phase}: commands by name add up");
+    for (name, c) in &s.by_command {
+        ordered(name, &c.to_answer_ms);
+        ordered(name, &c.to_lavalink_ms);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_run_answers_every_command_and_reports_ordered_figures() {
+    let args = Args {
+        guilds: 20,
+        rate: 50,
+        seconds: 2,
+        nodes: 2,
+        json: true,
+        figures: None,
+    };
+    let report = measure(&args).await.expect("the benchmark runs");
+
+    assert_eq!(report.commands, 100);
+    assert_eq!(report.shards, 1);
+    assert_eq!(
+        report.guilds_playing, 20,
+        "every guild plays after the warm-up"
+    );
+    complete("measured", &report.measured, 100);
+    complete("warm-up", &report.warmup, 20);
+    // Every warm-up /play loads its search on a node.
+    assert_eq!(report.warmup.lavalink_expected, 20);
+    assert_eq!(
+        report.warmup.by_command.keys().collect::<Vec<_>>(),
+        ["play"]
+    );
+    // The measured mix calls Lavalink for most commands, not for /queue and /nowplaying.
+    assert!(report.measured.lavalink_expected > 0);
+    assert!(report.measured.by_command.len() > 3, "a mix of commands");
+
+    let m = &report.memory.rss;
+    assert!(m.baseline_bytes > 0 && m.idle_bytes > 0 && m.playing_bytes > 0);
+    assert!(report.peak_rss_bytes >= m.baseline_bytes);
+    assert!(report.cpu_seconds >= 0.0);
+    assert!(report.cpu.measured_bot_cpu_seconds <= report.cpu.measured_cpu_seconds + 1e-9);
+
+    // The JSON a later `dimby perf compare` reads.
+    let json = serde_json::to_value(&report).expect("serializes");
+    for key in [
+        "commands",
+        "cpu_seconds",
+        "peak_rss_bytes",
+        "measured",
+        "memory",
+        "cpu",
+    ] {
+        assert!(json.get(key).is_some(), "{key} in the JSON");
+    }
+    assert!(json["measured"]["to_answer_ms"]["p99"].is_number());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_overhead_alternates_rounds_and_scrapes_what_the_bot_recorded() {
+    let args = dimby::bench::metrics_overhead::Args {
+        guilds: 10,
+        rate: 20,
+        seconds: 1,
+        rounds: 2,
+        nodes: 2,
+        scrapes: 3,
+        json: true,
+    };
+    let report = dimby::bench::metrics_overhead::measure(&args)
+        .await
+        .expect("the benchmark runs");
+    let sides: Vec<bool> = report.rounds.iter().map(|r| r.metrics).collect();
+    assert_eq!(sides, [true, false, true, false], "A B A B");
+    for round in &report.rounds {
+        assert_eq!(round.answered, round.commands, "{round:?}");
+        assert!(round.bot_cpu_per_1000_ms > 0.0, "{round:?}");
+    }
+    assert_eq!(report.scrape_ms.count, 3);
+    ordered("scrape", &report.scrape_ms);
+    assert!(
+        report.scrape_series > 100 && report.scrape_bytes > 10_000,
+        "{report:?}"
+    );
+}
