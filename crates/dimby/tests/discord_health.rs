@@ -65,3 +65,56 @@ async fn shards_are_probed_and_gate_readiness() {
         "{parts:?}"
     );
 }
+
+#[tokio::test]
+async fn the_control_channels_permissions_are_probed() {
+    use twilight_model::channel::permission_overwrite::{
+        PermissionOverwrite, PermissionOverwriteType,
+    };
+    use twilight_model::guild::Permissions;
+
+    let (sim, guild, discord, _events) = setup().await;
+    let (cluster, _cluster_events) = Cluster::start(
+        ClusterConfig::new(1, Vec::new()),
+        clock::SystemClock::shared(),
+    )
+    .expect("cluster");
+    let probe = dimby::health::bot_probes::PermissionsProbe::new(
+        discord.clone(),
+        cluster,
+        Some(guild.text_channel()),
+        ProbeSettings::default(),
+    );
+    let pass = health::Probe::check(&probe).await;
+    assert_eq!(pass.status, Status::Pass, "{pass:?}");
+
+    // Someone takes Embed Links away from @everyone in the control channel.
+    sim.set_channel_overwrite(
+        guild.text_channel(),
+        PermissionOverwrite {
+            allow: Permissions::empty(),
+            deny: Permissions::EMBED_LINKS,
+            id: guild.everyone_role.cast(),
+            kind: PermissionOverwriteType::Role,
+        },
+    )
+    .expect("overwrite");
+    let failed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let observation = health::Probe::check(&probe).await;
+            if observation.status == Status::Fail {
+                return observation;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the cache saw the overwrite and the probe failed");
+    assert!(
+        failed
+            .output
+            .as_deref()
+            .is_some_and(|o| o.contains("control channel lacks") && o.contains("EMBED_LINKS")),
+        "{failed:?}"
+    );
+}

@@ -386,3 +386,54 @@ async fn voice_probes_follow_the_nodes_voice_connections() {
         "names the count"
     );
 }
+
+#[tokio::test]
+async fn node_player_readiness_and_stats_age_are_probed() {
+    use dimby::health::bot_probes::{NodeReadyProbe, NodeStatsAgeProbe};
+    let rig = start(1).await;
+    let node = rig.nodes[0].name().to_owned();
+    rig.wait_status(probes::NODE_STATE, Some(&node), Status::Pass)
+        .await;
+    let spec = || {
+        health::ProbeSpec::new(
+            "lavalink:playerReady",
+            "component",
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .component(node.clone())
+    };
+    let ready = |identifier: &str| {
+        NodeReadyProbe::new(
+            spec(),
+            rig.cluster.clone(),
+            node.clone(),
+            identifier.to_owned(),
+        )
+    };
+    let check = |probe: NodeReadyProbe| async move { health::Probe::check(&probe).await.status };
+    assert_eq!(check(ready("sim:track:probe")).await, Status::Pass);
+    assert_eq!(
+        check(ready("sim:empty")).await,
+        Status::Warn,
+        "found nothing"
+    );
+    assert_eq!(
+        check(ready("sim:error:fault")).await,
+        Status::Fail,
+        "a load error"
+    );
+
+    // Stats: a real node sends them once a minute; the stand-in's first comes at once.
+    let stats = |stale_after| {
+        NodeStatsAgeProbe::new(spec(), rig.cluster.clone(), node.clone(), stale_after)
+    };
+    let fresh = health::Probe::check(&stats(Duration::from_secs(3600))).await;
+    assert_eq!(fresh.status, Status::Pass, "{fresh:?}");
+    let stale = health::Probe::check(&stats(Duration::ZERO)).await;
+    assert_eq!(stale.status, Status::Warn, "{stale:?}");
+
+    // The node crashes: it can no longer load anything.
+    rig.nodes[0].crash();
+    assert_eq!(check(ready("sim:track:probe")).await, Status::Fail);
+}

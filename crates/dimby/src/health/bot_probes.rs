@@ -519,6 +519,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn memory_warns_above_the_configured_limit_only() {
+        let unlimited = super::MemoryProbe::new(None, ProbeSettings::default())
+            .check()
+            .await;
+        assert_eq!(unlimited.status, Status::Pass);
+        assert_eq!(unlimited.observed_unit.as_deref(), Some("MiB"));
+        let tiny = super::MemoryProbe::new(Some(1), ProbeSettings::default())
+            .check()
+            .await;
+        assert_eq!(tiny.status, Status::Warn, "{tiny:?}");
+    }
+
+    #[tokio::test]
     async fn ack_latency_warns_and_fails_on_its_p95() {
         let activity = Activity::new();
         let probe = InteractionAckProbe::new(activity.clone(), ProbeSettings::default());
