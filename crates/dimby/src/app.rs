@@ -55,6 +55,7 @@ pub async fn serve(
             .context("starting the Lavalink cluster")?;
     let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
     metrics.attach_cluster(cluster.clone());
+    metrics.attach_allocator(Arc::new(Jemalloc));
     let cluster_events = if config.metrics.enabled {
         tap(cluster_events, metrics.clone())
     } else {
@@ -303,6 +304,24 @@ impl telemetry::ShardSource for ShardsOf {
                 disconnects: u64::from(s.disconnects),
             })
             .collect()
+    }
+}
+
+/// The allocator's figures as the metrics read them (jemalloc's statistics, which need no
+/// profiling feature).
+struct Jemalloc;
+
+impl telemetry::AllocatorSource for Jemalloc {
+    fn allocator(&self) -> Option<telemetry::AllocatorSample> {
+        let stats = crate::profiling::allocator_stats().ok()?;
+        Some(telemetry::AllocatorSample {
+            allocated: stats.allocated_bytes,
+            active: stats.active_bytes,
+            resident: stats.resident_bytes,
+            mapped: stats.mapped_bytes,
+            retained: stats.retained_bytes,
+            metadata: stats.metadata_bytes,
+        })
     }
 }
 

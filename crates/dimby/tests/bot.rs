@@ -452,6 +452,15 @@ async fn commands_are_counted_by_outcome_with_their_latency() {
         Some(1.0)
     );
     assert_eq!(series(m, "dimby_tracks_enqueued_total"), Some(1.0));
+    // The /play that started a track is timed to its TrackStart.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let count = r#"dimby_command_track_start_duration_seconds_count{command="play"}"#;
+        while series(m, count) != Some(1.0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the play's TrackStart was timed");
 }
 
 #[tokio::test]

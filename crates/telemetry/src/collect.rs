@@ -55,6 +55,29 @@ pub trait GuildSource: Send + Sync {
     fn guilds(&self) -> GuildCounts;
 }
 
+/// The allocator's figures, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocatorSample {
+    /// Held by the application.
+    pub allocated: u64,
+    /// In pages handed out (at least `allocated`).
+    pub active: u64,
+    /// In resident pages the allocator maps.
+    pub resident: u64,
+    /// Mapped.
+    pub mapped: u64,
+    /// Kept mapped but returned to the OS.
+    pub retained: u64,
+    /// The allocator's own metadata.
+    pub metadata: u64,
+}
+
+/// Whatever knows the allocator (jemalloc in the binary).
+pub trait AllocatorSource: Send + Sync {
+    /// The figures now, if the allocator reports them.
+    fn allocator(&self) -> Option<AllocatorSample>;
+}
+
 pub(crate) fn register(
     registry: &mut Registry,
     sources: &Arc<Sources>,
@@ -85,6 +108,7 @@ impl Collector for ScrapeTime {
         self.encode_health(&mut encoder)?;
         self.encode_shards(&mut encoder)?;
         encode_process(&mut encoder)?;
+        self.encode_allocator(&mut encoder)?;
         self.encode_runtime(&mut encoder)
     }
 }
@@ -389,6 +413,29 @@ impl ScrapeTime {
             "dimby_gateway_disconnects",
             "Gateway connections lost or closed.",
             shards.iter().map(|s| (shard(s), s.disconnects)),
+        )
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn encode_allocator(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
+        let sample = crate::read(&self.sources.allocator)
+            .as_ref()
+            .and_then(|source| source.allocator());
+        gauge(
+            encoder,
+            "dimby_allocator_bytes",
+            "The memory allocator's figures by kind (allocated, active, resident, mapped, retained, metadata).",
+            sample.into_iter().flat_map(|a| {
+                [
+                    ("allocated", a.allocated),
+                    ("active", a.active),
+                    ("resident", a.resident),
+                    ("mapped", a.mapped),
+                    ("retained", a.retained),
+                    ("metadata", a.metadata),
+                ]
+                .map(|(kind, bytes)| (vec![("kind", kind.to_owned())], bytes as f64))
+            }),
         )
     }
 

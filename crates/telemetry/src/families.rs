@@ -147,6 +147,7 @@ pub(crate) struct Families {
     commands: Family<CommandOutcomeLabels, Counter>,
     command_duration: HistogramFamily<CommandLabels>,
     command_lavalink: HistogramFamily<CommandLabels>,
+    command_track_start: HistogramFamily<CommandLabels>,
     pub(crate) ack: Histogram,
     pub(crate) queue_length: Histogram,
     pub(crate) enqueued: Counter,
@@ -179,6 +180,7 @@ impl Families {
             commands: Family::default(),
             command_duration: Family::new_with_constructor(latency_histogram),
             command_lavalink: Family::new_with_constructor(latency_histogram),
+            command_track_start: Family::new_with_constructor(latency_histogram),
             ack: latency_histogram(),
             queue_length: Histogram::new([
                 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
@@ -220,6 +222,11 @@ impl Families {
             "dimby_command_lavalink_duration_seconds",
             "Interaction received to the Lavalink REST call that carries it out",
             f.command_lavalink.clone(),
+        );
+        r.register(
+            "dimby_command_track_start_duration_seconds",
+            "Interaction received to the TrackStart of the play it caused (queue processing time)",
+            f.command_track_start.clone(),
         );
         r.register(
             "dimby_interaction_ack_duration_seconds",
@@ -342,6 +349,12 @@ impl Families {
                 outcome: outcome.as_str(),
             })
             .inc();
+    }
+
+    pub(crate) fn record_command_track_start(&self, command: String, elapsed: Duration) {
+        self.command_track_start
+            .get_or_create(&CommandLabels { command })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn record_command_lavalink(&self, command: String, elapsed: Duration) {

@@ -29,7 +29,9 @@ use cluster::{Cluster, ClusterEvent};
 use health::HealthRegistry;
 use prometheus_client::registry::Registry;
 
-pub use collect::{GuildCounts, GuildSource, ShardSample, ShardSource};
+pub use collect::{
+    AllocatorSample, AllocatorSource, GuildCounts, GuildSource, ShardSample, ShardSource,
+};
 pub use exposition::Format;
 use families::Families;
 
@@ -146,6 +148,7 @@ pub struct Sources {
     health: RwLock<Option<HealthRegistry>>,
     shards: RwLock<Option<Arc<dyn ShardSource>>>,
     guilds: RwLock<Option<Arc<dyn GuildSource>>>,
+    allocator: RwLock<Option<Arc<dyn AllocatorSource>>>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -220,6 +223,11 @@ impl Metrics {
         *write(&self.inner.sources.shards) = Some(shards);
     }
 
+    /// Reads the allocator's figures from `allocator` at scrape time.
+    pub fn attach_allocator(&self, allocator: Arc<dyn AllocatorSource>) {
+        *write(&self.inner.sources.allocator) = Some(allocator);
+    }
+
     /// Reads guild counts from `guilds` at scrape time.
     pub fn attach_guilds(&self, guilds: Arc<dyn GuildSource>) {
         *write(&self.inner.sources.guilds) = Some(guilds);
@@ -268,6 +276,18 @@ impl Metrics {
         self.inner
             .families
             .record_command_lavalink(command, elapsed);
+    }
+
+    /// The play a command caused started on its node (`TrackStart`) `elapsed` after the command's
+    /// interaction arrived.
+    pub fn record_command_track_start(&self, command: &str, elapsed: Duration) {
+        if !self.recording() {
+            return;
+        }
+        let command = self.command_label(command);
+        self.inner
+            .families
+            .record_command_track_start(command, elapsed);
     }
 
     /// An interaction was acknowledged (answered or deferred) `elapsed` after it arrived.

@@ -132,6 +132,20 @@ impl ShardSource for Shards {
     }
 }
 
+struct Allocator;
+impl telemetry::AllocatorSource for Allocator {
+    fn allocator(&self) -> Option<telemetry::AllocatorSample> {
+        Some(telemetry::AllocatorSample {
+            allocated: 1,
+            active: 2,
+            resident: 3,
+            mapped: 4,
+            retained: 5,
+            metadata: 6,
+        })
+    }
+}
+
 struct Guilds;
 impl GuildSource for Guilds {
     fn guilds(&self) -> GuildCounts {
@@ -171,6 +185,7 @@ const TRACK: &str = r#"{"encoded":"QAAAjQIAJVJpY2sgQXN0bGV5IC0gTmV2ZXIgR29ubmEgR
 fn feed_every_event(metrics: &Metrics) {
     metrics.record_command("play", CommandOutcome::Ok, Duration::from_millis(3));
     metrics.record_command_reached_lavalink("play", Duration::from_millis(1));
+    metrics.record_command_track_start("play", Duration::from_millis(5));
     metrics.record_ack(Duration::from_millis(2));
     metrics.record_queue_length(4);
     metrics.record_enqueued(2);
@@ -296,6 +311,7 @@ async fn catalog_matches_registry() {
     metrics.attach_health(registry);
     metrics.attach_shards(Arc::new(Shards));
     metrics.attach_guilds(Arc::new(Guilds));
+    metrics.attach_allocator(Arc::new(Allocator));
     feed_every_event(&metrics);
 
     let text = metrics.encode(Format::Prometheus);

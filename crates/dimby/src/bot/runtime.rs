@@ -53,6 +53,9 @@ struct GuildCtx {
     waiting: Vec<store::WaitingRequest>,
     /// When voice self-healing acted lately (for its cap).
     heals: Vec<std::time::Instant>,
+    /// The play a command started and when its interaction arrived: its `TrackStart` gives the
+    /// command-to-music time.
+    awaiting_start: Option<(u64, String, std::time::Instant)>,
 }
 
 impl GuildCtx {
@@ -64,6 +67,7 @@ impl GuildCtx {
             rejoin: None,
             waiting: Vec::new(),
             heals: Vec::new(),
+            awaiting_start: None,
         }
     }
 }
@@ -264,6 +268,14 @@ impl Bot {
                 tokio::spawn(async move {
                     let ctx = bot.guild(guild);
                     let mut ctx = ctx.lock().await;
+                    if let Event::TrackStart(start) = &event
+                        && let Some((play, command, received)) = &ctx.awaiting_start
+                        && music::play_id_of(&start.track) == Some(*play)
+                    {
+                        bot.metrics()
+                            .record_command_track_start(command, received.elapsed());
+                        ctx.awaiting_start = None;
+                    }
                     let effects = ctx.player.on_event(&event, now_ms());
                     bot.carry_out(guild, &mut ctx, effects, None).await;
                 });
@@ -433,6 +445,16 @@ impl Bot {
                     tracing::warn!(guild = %guild, %error, "could not drop a played waiting request");
                 }
             }
+        }
+    }
+
+    /// Remembers the play a command starts, to time it to its `TrackStart`.
+    fn await_start(ctx: &mut GuildCtx, inv: &CommandInvocation, effects: &[music::Effect]) {
+        if let Some(play) = effects.iter().find_map(|effect| match effect {
+            music::Effect::Play { play_id, .. } => Some(*play_id),
+            _ => None,
+        }) {
+            ctx.awaiting_start = Some((play, inv.name.clone(), inv.responder.received()));
         }
     }
 
@@ -783,6 +805,7 @@ impl Bot {
         let effects = effects.map_err(|refusal| refusal.to_string())?;
         let mut lines = Vec::new();
         self.reaching_lavalink(inv, &effects);
+        Self::await_start(&mut ctx, inv, &effects);
         let outcome = self
             .carry_out(guild, &mut ctx, effects, Some(&mut lines))
             .await;
@@ -920,6 +943,7 @@ impl Bot {
             .player
             .play(tracks, inv.user.get(), now_ms())
             .map_err(|refusal| refusal.to_string())?;
+        Self::await_start(&mut ctx, inv, &effects);
         let mut lines = Vec::new();
         let outcome = self
             .carry_out(guild, &mut ctx, effects, Some(&mut lines))
