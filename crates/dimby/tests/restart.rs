@@ -133,6 +133,12 @@ async fn a_killed_bot_restores_queue_and_position_and_plays_on() {
         .wait_for_global_commands(commands)
         .await
         .expect("the bot registered its commands");
+    // The commands are registered over REST while the gateway session comes up: an interaction
+    // needs the session (the stand-in delivers it to connected sessions only).
+    discord
+        .wait_for_sessions(|sessions| sessions.iter().any(|s| s.connected))
+        .await
+        .expect("the bot's gateway session");
     let alice = guild.member("alice").expect("alice");
     discord
         .join_voice(guild.id, alice, guild.voice_channel(0))
