@@ -418,13 +418,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
 }
 
 async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
-    let data_dir = std::env::temp_dir().join(format!(
-        "dimby-bench-commands-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
+    let data_dir = super::fresh_data_dir("commands");
     rig.start_bot(rig.bot_config(data_dir)?, ServeOptions::default())
         .await?;
     settle().await;
@@ -493,11 +487,7 @@ async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
     let cpu = cpu_figures(&measured, &idle_cpu);
     Ok(Report {
         scenario: "commands",
-        build: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
+        build: super::BUILD,
         guilds: args.guilds,
         rate: args.rate,
         seconds: args.seconds,

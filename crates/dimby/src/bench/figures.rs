@@ -71,12 +71,7 @@ impl Figures {
         Self {
             schema: SCHEMA,
             scenario: scenario.to_owned(),
-            build: if cfg!(debug_assertions) {
-                "debug"
-            } else {
-                "release"
-            }
-            .to_owned(),
+            build: super::BUILD.to_owned(),
             work: BTreeMap::new(),
             cpu_seconds: measured.cpu_seconds,
             peak_rss_bytes: measured.peak_rss_bytes,

@@ -103,13 +103,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
 }
 
 async fn rounds(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
-    let data_dir = std::env::temp_dir().join(format!(
-        "dimby-bench-metrics-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
+    let data_dir = super::fresh_data_dir("metrics");
     let mut config = rig.bot_config(data_dir)?;
     // A known port for the scrapes.
     let admin = std::net::TcpListener::bind("127.0.0.1:0")
@@ -171,11 +165,7 @@ async fn rounds(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
         scrape(&format!("http://{admin}/metrics"), args.scrapes).await?;
     Ok(Report {
         scenario: "metrics-overhead",
-        build: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
+        build: super::BUILD,
         guilds: args.guilds,
         rate: args.rate,
         rounds,

@@ -8,6 +8,24 @@ pub mod figures;
 pub mod health;
 pub mod metrics_overhead;
 
+/// The build the figures come from: `"release"` or `"debug"` (debug figures are not comparable).
+pub const BUILD: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
+
+/// A fresh store directory for a benchmark's bot, unique to this process and moment.
+pub fn fresh_data_dir(scenario: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!(
+        "dimby-bench-{scenario}-{}-{nanos}",
+        std::process::id()
+    ))
+}
+
 /// Percentiles of a sample, in the sample's unit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
