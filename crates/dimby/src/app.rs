@@ -38,7 +38,13 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     discord::install_crypto_provider();
-    let settings = Settings::from_config(&config.discord).context("discord settings")?;
+    let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
+    if !config.metrics.enabled {
+        // metrics.enabled = false: nothing is recorded and /metrics is not served.
+        metrics.set_recording(false);
+    }
+    let mut settings = Settings::from_config(&config.discord).context("discord settings")?;
+    settings.metrics = Some(metrics.clone());
     let standby = Standby::connect(settings)
         .await
         .context("connecting to Discord's REST API (is discord.token right?)")?;
@@ -53,14 +59,11 @@ pub async fn serve(
     let (cluster, cluster_events) =
         cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
             .context("starting the Lavalink cluster")?;
-    let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
     metrics.attach_cluster(cluster.clone());
     metrics.attach_allocator(Arc::new(Jemalloc));
     let cluster_events = if config.metrics.enabled {
         tap(cluster_events, metrics.clone())
     } else {
-        // metrics.enabled = false: nothing is recorded and /metrics is not served.
-        metrics.set_recording(false);
         cluster_events
     };
 

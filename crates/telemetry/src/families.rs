@@ -13,7 +13,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::{AlertKind, AlertResult, CommandOutcome, HealOutcome, QuerySource, VoiceAction};
+use crate::{
+    AlertKind, AlertResult, CommandOutcome, DiscordRestCall, HealOutcome, QuerySource, VoiceAction,
+};
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -101,6 +103,56 @@ struct AlertLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatusLabels {
+    route: &'static str,
+    status: &'static str,
+}
+
+/// The HTTP statuses Discord documents for its REST API
+/// (discord.com/developers/docs/topics/opcodes-and-status-codes#http); any other status is
+/// labelled by its class (`2xx` ... `5xx`), so the label stays bounded.
+const DISCORD_HTTP_STATUSES: [(u16, &str); 11] = [
+    (200, "200"),
+    (201, "201"),
+    (204, "204"),
+    (304, "304"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (429, "429"),
+    (502, "502"),
+];
+
+/// The `status` label of a Discord REST call: the documented code, its class, or `none` when no
+/// answer came.
+fn discord_status_label(status: Option<u16>) -> &'static str {
+    let Some(code) = status else {
+        return "none";
+    };
+    if let Some((_, label)) = DISCORD_HTTP_STATUSES
+        .iter()
+        .find(|(known, _)| *known == code)
+    {
+        return label;
+    }
+    match code {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
 /// Discord voice close codes (discord.com/developers/docs/topics/opcodes-and-status-codes);
 /// anything else is `other`, so the label stays bounded.
 const VOICE_CLOSE_CODES: [(u16, &str); 17] = [
@@ -169,6 +221,10 @@ pub(crate) struct Families {
     drain_remaining: Family<NodeLabels, Gauge>,
     drains: Family<DrainLabels, Counter>,
     alerts: Family<AlertLabels, Counter>,
+    discord_rest: Family<RouteStatusLabels, Counter>,
+    discord_rest_duration: HistogramFamily<RouteLabels>,
+    discord_rest_wait: HistogramFamily<RouteLabels>,
+    discord_rest_rate_limited: Family<RouteLabels, Counter>,
     /// Nodes whose socket was lost and has not been ready since: the next ready is a reconnect.
     lost_nodes: Mutex<HashSet<String>>,
 }
@@ -204,6 +260,10 @@ impl Families {
             drain_remaining: Family::default(),
             drains: Family::default(),
             alerts: Family::default(),
+            discord_rest: Family::default(),
+            discord_rest_duration: Family::new_with_constructor(latency_histogram),
+            discord_rest_wait: Family::new_with_constructor(latency_histogram),
+            discord_rest_rate_limited: Family::default(),
             lost_nodes: Mutex::new(HashSet::new()),
         };
         let f = &families;
@@ -329,7 +389,49 @@ impl Families {
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
         );
+        r.register(
+            "dimby_discord_rest_requests",
+            "Discord REST calls by route group and the final answer's HTTP status (none: no answer)",
+            f.discord_rest.clone(),
+        );
+        r.register(
+            "dimby_discord_rest_request_duration_seconds",
+            "Discord REST calls, issued to the final answer (rate-limit waits and retries included)",
+            f.discord_rest_duration.clone(),
+        );
+        r.register(
+            "dimby_discord_rest_rate_limit_wait_seconds",
+            "Discord REST calls, issued to the final attempt sent: waits on the rate limiter and 429 retries",
+            f.discord_rest_wait.clone(),
+        );
+        r.register(
+            "dimby_discord_rest_rate_limited",
+            "429 answers from Discord's REST API (each was waited out and retried)",
+            f.discord_rest_rate_limited.clone(),
+        );
         families
+    }
+
+    pub(crate) fn record_discord_rest(&self, call: &DiscordRestCall) {
+        let route = call.route.as_str();
+        self.discord_rest
+            .get_or_create(&RouteStatusLabels {
+                route,
+                status: discord_status_label(call.status),
+            })
+            .inc();
+        let labels = RouteLabels { route };
+        self.discord_rest_duration
+            .get_or_create(&labels)
+            .observe(call.elapsed.as_secs_f64());
+        self.discord_rest_wait
+            .get_or_create(&labels)
+            .observe(call.waited.as_secs_f64());
+        if call.rate_limited > 0 {
+            self.discord_rest_rate_limited
+                .get_or_create(&labels)
+                .inc_by(u64::from(call.rate_limited));
+        }
     }
 
     pub(crate) fn record_command(

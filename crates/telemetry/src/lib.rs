@@ -120,6 +120,61 @@ impl HealOutcome {
     }
 }
 
+/// The Discord REST routes the bot calls, grouped the way an operator reads them (and Discord's
+/// rate limits bucket them). The `route` label takes only these values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscordRoute {
+    /// `POST /interactions/{id}/{token}/callback`: an interaction's first answer or deferral.
+    InteractionCallback,
+    /// `/webhooks/{application}/{token}/...`: edits of an interaction's answer and follow-ups.
+    InteractionWebhook,
+    /// `POST /channels/{id}/messages`: announcements in a text channel.
+    ChannelMessages,
+    /// `PUT /applications/{id}/commands` (or a guild's): registering the slash commands.
+    ApplicationCommands,
+    /// `GET /users/@me`, `/applications/@me`, `/gateway/bot`: the checks at start-up.
+    Session,
+}
+
+impl DiscordRoute {
+    /// Every route, in catalog order.
+    pub const ALL: [Self; 5] = [
+        Self::InteractionCallback,
+        Self::InteractionWebhook,
+        Self::ChannelMessages,
+        Self::ApplicationCommands,
+        Self::Session,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InteractionCallback => "interaction_callback",
+            Self::InteractionWebhook => "interaction_webhook",
+            Self::ChannelMessages => "channel_messages",
+            Self::ApplicationCommands => "application_commands",
+            Self::Session => "session",
+        }
+    }
+}
+
+/// One finished Discord REST call: the event behind the `dimby_discord_rest_*` families (and the
+/// log line the Discord layer writes for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscordRestCall {
+    /// What was called.
+    pub route: DiscordRoute,
+    /// The HTTP status of the final answer; `None` when none came (timeout, connection error).
+    pub status: Option<u16>,
+    /// Issued to the final answer, waits included.
+    pub elapsed: Duration,
+    /// Issued to the final attempt going out: time spent waiting on the rate limiter and on
+    /// retries after 429 answers.
+    pub waited: Duration,
+    /// 429 answers before the final one (each was waited out and retried).
+    pub rate_limited: u32,
+}
+
 /// Which alert message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertKind {
@@ -340,6 +395,14 @@ impl Metrics {
         self.inner.families.record_alert(kind, result);
     }
 
+    /// A Discord REST call finished.
+    pub fn record_discord_rest(&self, call: &DiscordRestCall) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_discord_rest(call);
+    }
+
     fn command_label(&self, command: &str) -> String {
         if self.inner.commands.contains(command) {
             command.to_owned()
@@ -366,7 +429,7 @@ mod tests {
     use cluster::ClusterEvent;
     use lavalink::model::{GuildId, IncomingMessage};
 
-    use super::{CommandOutcome, Format, Metrics};
+    use super::{CommandOutcome, DiscordRestCall, DiscordRoute, Format, Metrics};
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -423,6 +486,66 @@ mod tests {
         assert!(
             !text.contains("guild=") && !text.contains("=\"7\""),
             "the guild id of the events appears in no label"
+        );
+    }
+
+    #[test]
+    fn discord_rest_calls_are_counted_by_route_and_bounded_status() {
+        let metrics = Metrics::new([]);
+        let call = |status, rate_limited| DiscordRestCall {
+            route: DiscordRoute::ChannelMessages,
+            status,
+            elapsed: Duration::from_millis(900),
+            waited: Duration::from_millis(700),
+            rate_limited,
+        };
+        metrics.record_discord_rest(&call(Some(200), 2));
+        metrics.record_discord_rest(&call(Some(403), 0));
+        metrics.record_discord_rest(&call(Some(418), 0)); // undocumented: its class
+        metrics.record_discord_rest(&call(Some(503), 0));
+        metrics.record_discord_rest(&call(None, 0));
+        let text = metrics.encode(Format::Prometheus);
+        for status in ["200", "403", "4xx", "5xx", "none"] {
+            assert_eq!(
+                sample(
+                    &text,
+                    &format!(
+                        r#"dimby_discord_rest_requests_total{{route="channel_messages",status="{status}"}}"#
+                    )
+                ),
+                Some(1.0),
+                "status {status}"
+            );
+        }
+        assert!(!text.contains(r#"status="418""#));
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_discord_rest_rate_limited_total{route="channel_messages"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_discord_rest_rate_limit_wait_seconds_count{route="channel_messages"}"#
+            ),
+            Some(5.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_discord_rest_request_duration_seconds_bucket{le="0.512",route="channel_messages"}"#
+            ),
+            Some(0.0),
+            "900 ms is above the 512 ms bucket"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_discord_rest_request_duration_seconds_bucket{le="1.024",route="channel_messages"}"#
+            ),
+            Some(5.0)
         );
     }
 

@@ -14,8 +14,8 @@ use cluster::{
 };
 use lavalink::model::{GuildId, IncomingMessage};
 use telemetry::{
-    AlertKind, AlertResult, CommandOutcome, Format, GuildCounts, GuildSource, HealOutcome, Metrics,
-    QuerySource, ShardSample, ShardSource, VoiceAction,
+    AlertKind, AlertResult, CommandOutcome, DiscordRestCall, DiscordRoute, Format, GuildCounts,
+    GuildSource, HealOutcome, Metrics, QuerySource, ShardSample, ShardSource, VoiceAction,
 };
 
 /// A catalog row: type and label names.
@@ -192,6 +192,13 @@ fn feed_every_event(metrics: &Metrics) {
     metrics.record_load(Some("search"), QuerySource::Search);
     metrics.record_voice_heal(VoiceAction::Rejoin, HealOutcome::Ok);
     metrics.record_alert(AlertKind::Firing, AlertResult::Sent);
+    metrics.record_discord_rest(&DiscordRestCall {
+        route: DiscordRoute::InteractionCallback,
+        status: Some(204),
+        elapsed: Duration::from_millis(40),
+        waited: Duration::from_millis(1),
+        rate_limited: 1,
+    });
     for json in [
         format!(r#"{{"op":"event","type":"TrackStartEvent","guildId":"1","track":{TRACK}}}"#),
         format!(r#"{{"op":"event","type":"TrackEndEvent","guildId":"1","track":{TRACK},"reason":"finished"}}"#),

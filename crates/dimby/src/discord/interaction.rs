@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use telemetry::DiscordRoute;
 use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
-use twilight_http::Client;
 use twilight_model::application::interaction::application_command::{
     CommandData, CommandDataOption, CommandOptionValue,
 };
@@ -23,6 +23,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, GenericMarker};
 
 use super::error::DiscordError;
+use super::rest::Rest;
 use super::{ChannelId, GuildId, InteractionId, MessageId, RoleId, UserId};
 
 /// A slash command someone invoked.
@@ -208,7 +209,7 @@ pub enum Ack {
 }
 
 struct State {
-    http: Arc<Client>,
+    rest: Rest,
     application: Id<ApplicationMarker>,
     id: InteractionId,
     token: String,
@@ -233,9 +234,12 @@ impl State {
                 ..InteractionResponseData::default()
             }),
         };
-        self.http
-            .interaction(self.application)
-            .create_response(self.id, &self.token, &response)
+        let interaction = self.rest.client().interaction(self.application);
+        self.rest
+            .send(
+                DiscordRoute::InteractionCallback,
+                interaction.create_response(self.id, &self.token, &response),
+            )
             .await?;
         *ack = Ack::Deferred {
             ephemeral,
@@ -266,14 +270,14 @@ impl fmt::Debug for Responder {
 
 impl Responder {
     pub(crate) fn new(
-        http: Arc<Client>,
+        rest: Rest,
         application: Id<ApplicationMarker>,
         id: InteractionId,
         token: String,
         auto_defer: Duration,
     ) -> Self {
         let state = Arc::new(State {
-            http,
+            rest,
             application,
             id,
             token,
@@ -352,10 +356,13 @@ impl Responder {
                         ..InteractionResponseData::default()
                     }),
                 };
+                let interaction = self.state.rest.client().interaction(self.state.application);
                 self.state
-                    .http
-                    .interaction(self.state.application)
-                    .create_response(self.state.id, &self.state.token, &response)
+                    .rest
+                    .send(
+                        DiscordRoute::InteractionCallback,
+                        interaction.create_response(self.state.id, &self.state.token, &response),
+                    )
                     .await?;
                 *ack = Ack::Responded;
                 let _ = self.state.acked_after.set(self.state.received.elapsed());
@@ -386,7 +393,7 @@ impl Responder {
         if self.ack().await == Ack::Pending {
             self.defer(reply.ephemeral).await?;
         }
-        let interaction = self.state.http.interaction(self.state.application);
+        let interaction = self.state.rest.client().interaction(self.state.application);
         let mut request = interaction
             .create_followup(&self.state.token)
             .flags(reply.flags());
@@ -396,19 +403,28 @@ impl Responder {
         if !reply.embeds.is_empty() {
             request = request.embeds(&reply.embeds);
         }
-        let message = request.await?.model().await?;
+        let message = self
+            .state
+            .rest
+            .send(DiscordRoute::InteractionWebhook, request)
+            .await?
+            .model()
+            .await?;
         Ok(message.id)
     }
 
     async fn edit(&self, reply: &Reply) -> Result<(), DiscordError> {
-        let interaction = self.state.http.interaction(self.state.application);
+        let interaction = self.state.rest.client().interaction(self.state.application);
         let mut request = interaction
             .update_response(&self.state.token)
             .content(reply.content.as_deref());
         if !reply.embeds.is_empty() {
             request = request.embeds(Some(&reply.embeds));
         }
-        request.await?;
+        self.state
+            .rest
+            .send(DiscordRoute::InteractionWebhook, request)
+            .await?;
         Ok(())
     }
 }
@@ -416,7 +432,7 @@ impl Responder {
 /// The invocation in an INTERACTION_CREATE, if it is a slash command.
 pub(crate) fn invocation(
     interaction: Interaction,
-    http: &Arc<Client>,
+    rest: &Rest,
     auto_defer: Duration,
 ) -> Option<CommandInvocation> {
     if interaction.kind != InteractionType::ApplicationCommand {
@@ -444,7 +460,7 @@ pub(crate) fn invocation(
         options: options(&data.options),
         locale: interaction.locale,
         responder: Responder::new(
-            Arc::clone(http),
+            rest.clone(),
             interaction.application_id,
             interaction.id,
             interaction.token,

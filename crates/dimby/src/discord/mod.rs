@@ -23,6 +23,7 @@
 mod error;
 mod event;
 mod interaction;
+mod rest;
 mod shard;
 mod voice;
 
@@ -31,6 +32,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use telemetry::{DiscordRoute, Metrics};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use twilight_cache_inmemory::{InMemoryCache, ResourceType};
@@ -102,6 +104,8 @@ pub struct Settings {
     pub intents: Intents,
     /// Unanswered interactions are deferred after this long ([`AUTO_DEFER`] by default).
     pub auto_defer: Duration,
+    /// Where every REST call is reported (`dimby_discord_rest_*`); none by default.
+    pub metrics: Option<Metrics>,
 }
 
 impl fmt::Debug for Settings {
@@ -114,6 +118,7 @@ impl fmt::Debug for Settings {
             .field("shards", &self.shards)
             .field("intents", &self.intents)
             .field("auto_defer", &self.auto_defer)
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -129,6 +134,7 @@ impl Settings {
             shards: None,
             intents: INTENTS,
             auto_defer: AUTO_DEFER,
+            metrics: None,
         }
     }
 
@@ -169,7 +175,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct Standby {
     settings: Settings,
-    http: Arc<Client>,
+    rest: rest::Rest,
     bot: UserId,
     application: ApplicationId,
     recommended_shards: u32,
@@ -191,10 +197,26 @@ impl Standby {
         if let Some(proxy) = &settings.rest_proxy {
             builder = builder.proxy(proxy.clone(), true);
         }
-        let http = Arc::new(builder.build());
-        let bot = http.current_user().await?.model().await?.id;
-        let application = http.current_user_application().await?.model().await?.id;
-        let gateway = http.gateway().authed().await?.model().await?;
+        let rest = rest::Rest::new(builder.build(), settings.metrics.clone());
+        let http = rest.client();
+        let session = DiscordRoute::Session;
+        let bot = rest
+            .send(session, http.current_user())
+            .await?
+            .model()
+            .await?
+            .id;
+        let application = rest
+            .send(session, http.current_user_application())
+            .await?
+            .model()
+            .await?
+            .id;
+        let gateway = rest
+            .send(session, http.gateway().authed())
+            .await?
+            .model()
+            .await?;
         let limit = gateway.session_start_limit;
         tracing::info!(
             %bot,
@@ -205,7 +227,7 @@ impl Standby {
         );
         Ok(Self {
             settings,
-            http,
+            rest,
             bot,
             application,
             recommended_shards: gateway.shards.max(1),
@@ -264,7 +286,7 @@ impl Standby {
         );
         let (events, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(shard::Shared {
-            http: Arc::clone(&self.http),
+            rest: self.rest.clone(),
             cache,
             bot: self.bot,
             auto_defer: self.settings.auto_defer,
@@ -372,11 +394,6 @@ impl Discord {
         self.inner.application
     }
 
-    /// The REST client (an escape hatch: prefer the methods here).
-    pub fn http(&self) -> &Client {
-        &self.inner.shared.http
-    }
-
     /// The cache (an escape hatch: prefer the methods here).
     pub fn cache(&self) -> &InMemoryCache {
         &self.inner.shared.cache
@@ -411,10 +428,11 @@ impl Discord {
         &self,
         commands: &[Command],
     ) -> Result<Vec<Command>, DiscordError> {
-        Ok(self
-            .http()
-            .interaction(self.inner.application)
-            .set_global_commands(commands)
+        let rest = &self.inner.shared.rest;
+        let interaction = rest.client().interaction(self.inner.application);
+        let request = interaction.set_global_commands(commands);
+        Ok(rest
+            .send(DiscordRoute::ApplicationCommands, request)
             .await?
             .models()
             .await?)
@@ -426,10 +444,11 @@ impl Discord {
         guild: GuildId,
         commands: &[Command],
     ) -> Result<Vec<Command>, DiscordError> {
-        Ok(self
-            .http()
-            .interaction(self.inner.application)
-            .set_guild_commands(guild, commands)
+        let rest = &self.inner.shared.rest;
+        let interaction = rest.client().interaction(self.inner.application);
+        let request = interaction.set_guild_commands(guild, commands);
+        Ok(rest
+            .send(DiscordRoute::ApplicationCommands, request)
             .await?
             .models()
             .await?)
@@ -441,14 +460,20 @@ impl Discord {
         channel: ChannelId,
         reply: &Reply,
     ) -> Result<MessageId, DiscordError> {
-        let mut request = self.http().create_message(channel);
+        let rest = &self.inner.shared.rest;
+        let mut request = rest.client().create_message(channel);
         if let Some(content) = &reply.content {
             request = request.content(content);
         }
         if !reply.embeds.is_empty() {
             request = request.embeds(&reply.embeds);
         }
-        Ok(request.await?.model().await?.id)
+        Ok(rest
+            .send(DiscordRoute::ChannelMessages, request)
+            .await?
+            .model()
+            .await?
+            .id)
     }
 
     fn sender(&self, guild: GuildId) -> Result<&MessageSender, DiscordError> {

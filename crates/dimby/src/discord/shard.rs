@@ -15,11 +15,11 @@ use twilight_cache_inmemory::InMemoryCache;
 use twilight_gateway::error::ReceiveMessageError;
 use twilight_gateway::queue::InMemoryQueue;
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Message, Session, Shard, ShardState};
-use twilight_http::Client;
 use twilight_model::gateway::payload::incoming::GuildCreate;
 
 use super::event::{DiscordEvent, ShardStatus};
 use super::interaction;
+use super::rest::Rest;
 use super::voice::VoiceTracker;
 use super::{UserId, lock};
 
@@ -48,7 +48,7 @@ pub(crate) enum Control {
 
 /// What every shard task shares.
 pub(crate) struct Shared {
-    pub(crate) http: Arc<Client>,
+    pub(crate) rest: Rest,
     pub(crate) cache: Arc<InMemoryCache>,
     pub(crate) bot: UserId,
     pub(crate) auto_defer: Duration,
@@ -193,7 +193,7 @@ impl Shared {
             }),
             Event::InteractionCreate(created) => {
                 if let Some(invocation) =
-                    interaction::invocation(created.0, &self.http, self.auto_defer)
+                    interaction::invocation(created.0, &self.rest, self.auto_defer)
                 {
                     self.emit(DiscordEvent::Command(Box::new(invocation)));
                 }
