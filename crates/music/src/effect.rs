@@ -109,7 +109,8 @@ pub enum StoreOp {
         /// The time of the new position 0, unix milliseconds.
         at_unix_ms: u64,
     },
-    /// `save_position(position, paused)`: record a position snapshot and the paused flag.
+    /// `save_position(position, paused)`: record a position snapshot and the paused flag (the
+    /// position tick writes those of all playing guilds with one `save_positions`).
     SavePosition {
         /// The position.
         position: PositionSnapshot,

@@ -5,7 +5,9 @@
 //! happen as a result. It does no IO, has no async and reads no clock: every input that needs the
 //! time takes `now_unix_ms` (unix milliseconds) from the caller. The bot (the imperative shell)
 //! feeds inputs in and carries out the returned [`Effect`]s in order: Lavalink updates through the
-//! cluster, store writes ([`StoreOp`], one store call each), messages ([`Notice`]).
+//! cluster, store writes ([`StoreOp`], one store call each, except that the bot's position tick
+//! writes the `SavePosition` of every playing guild's `player_update` in one batch call),
+//! messages ([`Notice`]).
 //!
 //! One [`GuildPlayer`] per guild holds the queue ([`Entry`]: encoded track, its `TrackInfo`, the
 //! requester), the current entry, the [`LoopMode`], the volume (0-200, the same number Lavalink

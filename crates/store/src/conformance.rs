@@ -1,12 +1,12 @@
 //! The [`Store`] trait's semantics as a test suite that every backend runs.
 //!
 //! Each function checks one behaviour against any store and panics (like a failed `assert!`) when
-//! the store does not behave. Each uses guild ids of its own (1001 to 1033, and some above 2^63) and
-//! forgets them before it starts, so they can run one after another on one store ([`run_all`], even
-//! twice), on a store with other data in it, or each on a fresh one (one `#[tokio::test]` per
-//! function). The handover
-//! functions take whatever sessions are stored before they start, so they expect no other process
-//! to be handing over through the same database meanwhile.
+//! the store does not behave. Each uses guild ids of its own (1001 to 1037, 1100 to 2299, and some
+//! above 2^63) and forgets them before it starts, so they can run one after another on one store
+//! ([`run_all`], even twice), on a store with other data in it, or each on a fresh one (one
+//! `#[tokio::test]` per function). The handover functions take whatever sessions are stored before
+//! they start, so they expect no other process to be handing over through the same database
+//! meanwhile.
 //!
 //! ```ignore
 //! #[tokio::test]
@@ -18,7 +18,7 @@
 
 use crate::{
     Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
-    PositionSnapshot, QueueEntry, Store,
+    PositionSnapshot, PositionWrite, QueueEntry, Store,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -43,6 +43,8 @@ pub async fn run_all(store: &dyn Store) {
     advance_requeue(store).await;
     advance_empty_and_unknown(store).await;
     save_position(store).await;
+    save_positions(store).await;
+    save_positions_large(store).await;
     settings(store).await;
     volume_out_of_range(store).await;
     big_ids(store).await;
@@ -579,6 +581,122 @@ pub async fn save_position(store: &dyn Store) {
     assert_eq!(s.position.position_ms, 62_000);
 }
 
+/// `save_positions` writes what one `save_position` per guild would; it skips unknown guilds
+/// (creating none), never puts an older snapshot over a stored one that is as new or newer, keeps a
+/// guild's newest write when the batch has two, counts the guilds it wrote, and does nothing when
+/// empty.
+pub async fn save_positions(store: &dyn Store) {
+    let (batched, single, newer, twice, unknown) = (1_034, 1_035, 1_036, 1_037, 1_100);
+    forget(store, &[batched, single, newer, twice, unknown]).await;
+    for guild in [batched, single, newer, twice] {
+        store
+            .set_current(guild, Some(&entry(1)), PositionSnapshot::new(1_000, 10_000))
+            .await
+            .expect("set_current");
+        store.set_volume(guild, 70).await.expect("set_volume");
+    }
+    let before = state(store, batched).await;
+    assert_eq!(store.save_positions(&[]).await.expect("empty batch"), 0);
+    assert_eq!(
+        state(store, batched).await,
+        before,
+        "an empty batch changed something"
+    );
+
+    // A command wrote `newer` after the batch's snapshots were taken.
+    store
+        .save_position(newer, PositionSnapshot::new(5_000, 30_000), true)
+        .await
+        .expect("save_position");
+    let position = PositionSnapshot::new(61_000, 1_700_000_000_123);
+    assert!(
+        store
+            .save_position(single, position, true)
+            .await
+            .expect("save_position")
+    );
+    let written = store
+        .save_positions(&[
+            PositionWrite::new(batched, position, true),
+            PositionWrite::new(unknown, PositionSnapshot::new(1, 20_000), false),
+            PositionWrite::new(newer, PositionSnapshot::new(2_000, 25_000), false),
+            PositionWrite::new(twice, PositionSnapshot::new(7_000, 40_000), true),
+            PositionWrite::new(twice, PositionSnapshot::new(6_000, 39_000), false),
+        ])
+        .await
+        .expect("save_positions");
+    assert_eq!(written, 2, "batched and twice written, the others not");
+    let by_batch = state(store, batched).await;
+    let by_single = state(store, single).await;
+    assert_eq!(
+        by_batch,
+        GuildState {
+            guild_id: batched,
+            ..by_single
+        },
+        "as a single write"
+    );
+    assert_eq!((by_batch.position, by_batch.paused), (position, true));
+    assert_eq!(
+        (by_batch.volume, by_batch.current),
+        (70, Some(entry(1))),
+        "the rest kept"
+    );
+    let kept = state(store, newer).await;
+    assert_eq!(
+        (kept.position, kept.paused),
+        (PositionSnapshot::new(5_000, 30_000), true)
+    );
+    let newest = state(store, twice).await;
+    assert_eq!(
+        (newest.position, newest.paused),
+        (PositionSnapshot::new(7_000, 40_000), true)
+    );
+    assert_eq!(store.load_guild(unknown).await.expect("load"), None);
+
+    // A snapshot of the same time as the stored one is not newer: left alone too.
+    let same_time = PositionWrite::new(newer, PositionSnapshot::new(9_000, 30_000), false);
+    assert_eq!(store.save_positions(&[same_time]).await.expect("save"), 0);
+    assert_eq!(state(store, newer).await.position.position_ms, 5_000);
+}
+
+/// `save_positions` of more rows than a backend writes per transaction (SQLite: 500) writes every
+/// known guild wherever it is in the batch, and creates none of the unknown ones.
+pub async fn save_positions_large(store: &dyn Store) {
+    let known = [1_034, 1_035, 1_036, 1_037];
+    let unknown: Vec<u64> = (1_100..2_300).collect();
+    forget(store, &known).await;
+    forget(store, &unknown).await;
+    for guild in known {
+        store.set_volume(guild, 70).await.expect("set_volume");
+    }
+    let snapshot = |n: u64| PositionSnapshot::new(100 + n, 1_800_000_000_000 + n);
+    let mut writes: Vec<PositionWrite> = unknown
+        .iter()
+        .map(|&guild| PositionWrite::new(guild, PositionSnapshot::new(3, 50_000), true))
+        .collect();
+    for (n, (guild, index)) in (0u64..).zip(known.into_iter().zip([0, 499, 500, 1_199])) {
+        writes[index] = PositionWrite::new(guild, snapshot(n), n % 2 == 0);
+    }
+    assert_eq!(
+        store.save_positions(&writes).await.expect("large batch"),
+        known.len()
+    );
+    for (n, guild) in (0u64..).zip(known) {
+        let stored = state(store, guild).await;
+        assert_eq!(
+            (stored.position, stored.paused),
+            (snapshot(n), n % 2 == 0),
+            "guild {guild}"
+        );
+    }
+    let all = store.load_all_guilds().await.expect("load_all");
+    assert!(
+        all.iter().all(|g| !(1_100..2_300).contains(&g.guild_id)),
+        "save_positions created a guild"
+    );
+}
+
 /// Volume, filters, loop mode and channels are each set on their own and read back.
 pub async fn settings(store: &dyn Store) {
     let guild = 1_019;
@@ -658,6 +776,22 @@ pub async fn big_ids(store: &dyn Store) {
             (Some(u64::MAX), Some(1 << 63))
         );
         assert_eq!(numbers(&s.queue), [0, 1]);
+    }
+    // The batch position write finds them too (and does not create 0).
+    let writes: Vec<PositionWrite> = (1u64..)
+        .zip([BIG_ID, 1 << 63, u64::MAX, 0])
+        .map(|(n, g)| PositionWrite::new(g, PositionSnapshot::new(n, 1 << 62), true))
+        .collect();
+    assert_eq!(
+        store.save_positions(&writes).await.expect("save_positions"),
+        3
+    );
+    for (n, guild) in (1u64..).zip([BIG_ID, 1 << 63, u64::MAX]) {
+        let s = state(store, guild).await;
+        assert_eq!(
+            (s.position, s.paused),
+            (PositionSnapshot::new(n, 1 << 62), true)
+        );
     }
     // (1 << 63) and 0 differ only in the top bit; u64::MAX is -1 as an i64.
     assert_eq!(store.load_guild(0).await.expect("load"), None);

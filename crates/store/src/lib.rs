@@ -7,10 +7,10 @@
 //! leaves for its successor.
 //!
 //! The store is the [`Store`] trait, used as `Arc<dyn Store>`. Every operation is one transaction
-//! and is written through at once, so a crash loses at most the write in flight. [`SqliteStore`] is
-//! the default backend (one SQLite file in WAL mode, which two processes can open at once); the
-//! trait's semantics are written down as a backend-independent test suite in `store::conformance`
-//! (cargo feature `conformance`) that every backend runs.
+//! (a batch of positions: one per chunk) and is written through at once, so a crash loses at most
+//! the write in flight. [`SqliteStore`] is the default backend (one SQLite file in WAL mode, which
+//! two processes can open at once); the trait's semantics are written down as a backend-independent
+//! test suite in `store::conformance` (cargo feature `conformance`) that every backend runs.
 //!
 //! Ids (guild, user, channel) are Discord's `u64`s throughout; times are unix milliseconds and
 //! positions and lengths milliseconds, all passed in by the caller (the store never reads a clock).
@@ -132,6 +132,29 @@ impl GuildState {
     }
 }
 
+/// One guild's position for [`Store::save_positions`]: what one [`Store::save_position`] call
+/// takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PositionWrite {
+    /// The guild.
+    pub guild_id: u64,
+    /// Where its current entry was, and when.
+    pub position: PositionSnapshot,
+    /// Whether its player is paused.
+    pub paused: bool,
+}
+
+impl PositionWrite {
+    /// The write of `position` and `paused` for `guild_id`.
+    pub const fn new(guild_id: u64, position: PositionSnapshot, paused: bool) -> Self {
+        Self {
+            guild_id,
+            position,
+            paused,
+        }
+    }
+}
+
 /// A shard's Discord gateway session, left by a process that hands over so its successor can
 /// resume it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -163,10 +186,10 @@ pub struct LavalinkSession {
 
 /// The persistent state, independent of the database behind it.
 ///
-/// Every method is one transaction: it happens completely or not at all, and once it returns `Ok`
-/// it is durable against a crash of the process. Queue indices are 0-based, index 0 being the entry
-/// that plays next. Bad input (an index out of range, a volume above [`MAX_VOLUME`]) is an error
-/// that changes nothing.
+/// Every method is one transaction (except [`Store::save_positions`], a batch of independent
+/// writes): it happens completely or not at all, and once it returns `Ok` it is durable against a
+/// crash of the process. Queue indices are 0-based, index 0 being the entry that plays next. Bad
+/// input (an index out of range, a volume above [`MAX_VOLUME`]) is an error that changes nothing.
 ///
 /// Writes that set something (enqueue, replace, set current, settings) create the guild's state
 /// with defaults if there was none; writes that only take something away (remove, move, clear,
@@ -232,6 +255,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         position: PositionSnapshot,
         paused: bool,
     ) -> Result<bool>;
+
+    /// The position tick: [`Store::save_position`] for many guilds in one go (the SQLite backend
+    /// writes up to 500 rows per transaction, so a large batch never holds the write lock for
+    /// long). Returns how many guilds were written.
+    ///
+    /// Like `save_position` it never creates a guild, and in addition it never puts an older
+    /// snapshot over a newer one: a guild whose stored snapshot is as new as the write's or newer
+    /// (`at_unix_ms`) is left alone. The tick takes its snapshots under each guild's lock but
+    /// writes them after letting go, so a command that wrote the guild in between (a pause, a
+    /// seek, a skip: all stamped with their own, later, time) must win. Each write stands alone:
+    /// on an error, some of the batch may be written and some not; an empty batch does nothing.
+    async fn save_positions(&self, writes: &[PositionWrite]) -> Result<usize>;
 
     /// Sets the volume, 0 to [`MAX_VOLUME`].
     async fn set_volume(&self, guild_id: u64, volume: u16) -> Result<()>;

@@ -1,7 +1,8 @@
 //! The SQLite backend: one file in a data directory, in WAL mode, which two processes can open at
 //! once.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use sqlx::{Row, Sqlite};
 
 use crate::{
     Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
-    PositionSnapshot, QueueEntry, Result, Store, WaitingRequest,
+    PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -183,6 +184,11 @@ async fn migrate(pool: &SqlitePool) -> std::result::Result<(), MigrateError> {
         }
     }
 }
+
+/// The most rows [`Store::save_positions`] writes in one transaction: a tick of thousands of
+/// guilds is cut into transactions of this many, so that it never holds the write lock for long
+/// and other writes (a command's) get their turn in between.
+const POSITIONS_PER_TRANSACTION: usize = 500;
 
 // --- conversions -------------------------------------------------------------------------------
 
@@ -438,6 +444,53 @@ async fn fetch_queue_entry(
     .bind(pos)
     .fetch_optional(conn)
     .await
+}
+
+/// `writes` with each guild once, keeping its newest snapshot (of equal ones, the last): a
+/// statement that joins a guild's row to two writes would apply one of them at random.
+fn newest_per_guild(writes: &[PositionWrite]) -> Vec<PositionWrite> {
+    let mut index = HashMap::with_capacity(writes.len());
+    let mut unique: Vec<PositionWrite> = Vec::with_capacity(writes.len());
+    for write in writes {
+        match index.entry(write.guild_id) {
+            Entry::Vacant(slot) => {
+                slot.insert(unique.len());
+                unique.push(*write);
+            }
+            Entry::Occupied(slot) => {
+                let kept = &mut unique[*slot.get()];
+                if write.position.at_unix_ms >= kept.position.at_unix_ms {
+                    *kept = *write;
+                }
+            }
+        }
+    }
+    unique
+}
+
+/// Position writes as the JSON array the batch `UPDATE` reads with `json_each`: one
+/// `[guild_id, position_ms, position_at_unix_ms, paused]` per write, each number as it is stored
+/// (the `i64` with the same bits).
+fn positions_json(writes: &[PositionWrite]) -> String {
+    use std::fmt::Write as _;
+    let mut json = String::with_capacity(2 + writes.len() * 48);
+    json.push('[');
+    for (i, write) in writes.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(
+            json,
+            "[{},{},{},{}]",
+            to_db(write.guild_id),
+            to_db(write.position.position_ms),
+            to_db(write.position.at_unix_ms),
+            i64::from(write.paused)
+        );
+    }
+    json.push(']');
+    json
 }
 
 fn len_from_db(len: i64, guild_id: u64) -> Result<usize> {
@@ -846,6 +899,32 @@ impl Store for SqliteStore {
         .await
         .map_err(db("save_position", Some(guild_id)))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn save_positions(&self, writes: &[PositionWrite]) -> Result<usize> {
+        const OP: &str = "save_positions";
+        let writes = newest_per_guild(writes);
+        let mut written = 0;
+        for chunk in writes.chunks(POSITIONS_PER_TRANSACTION) {
+            // One statement, so one transaction (a write statement takes the write lock before
+            // it reads, as `BEGIN IMMEDIATE` does), one round trip to SQLite's thread and one
+            // commit for the whole chunk, its rows passed as one JSON array: measured 1.3 ms for
+            // 1,000 rows against 4 ms for a prepared UPDATE run once per row in one transaction,
+            // and 80 ms for 1,000 autocommit `save_position`s (see docs/store.md).
+            let done = sqlx::query(
+                "UPDATE guilds SET position_ms = w.value ->> 1, \
+                 position_at_unix_ms = w.value ->> 2, paused = w.value ->> 3 \
+                 FROM json_each(?1) AS w \
+                 WHERE guilds.guild_id = w.value ->> 0 \
+                 AND guilds.position_at_unix_ms < w.value ->> 2",
+            )
+            .bind(positions_json(chunk))
+            .execute(&self.pool)
+            .await
+            .map_err(db(OP, None))?;
+            written += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+        }
+        Ok(written)
     }
 
     async fn set_volume(&self, guild_id: u64, volume: u16) -> Result<()> {

@@ -57,6 +57,8 @@ conformance_tests!(
     advance_requeue,
     advance_empty_and_unknown,
     save_position,
+    save_positions,
+    save_positions_large,
     settings,
     volume_out_of_range,
     big_ids,

@@ -656,24 +656,59 @@ impl Bot {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
-                .inner
-                .guilds
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-                .map(|(g, c)| (*g, Arc::clone(c)))
-                .collect();
-            for (guild, ctx) in guilds {
-                let Some(view) = self.inner.shell.cluster().player(lavalink_guild(guild)) else {
-                    continue;
-                };
-                if !view.record.is_playing() {
-                    continue;
+            self.save_positions_once().await;
+        }
+    }
+
+    /// One position tick. Each playing guild's engine takes the node's position, one guild at a
+    /// time under that guild's lock (the engine's snapshot stays the one source of the position);
+    /// the position saves that come out are then written in one batch, with no lock held. A
+    /// command that writes a guild between its snapshot and the batch is not undone: the store
+    /// does not put an older snapshot over a newer one. Effects other than position saves (none
+    /// today) are carried out at once, as every other input's are.
+    async fn save_positions_once(&self) {
+        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
+            .inner
+            .guilds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(g, c)| (*g, Arc::clone(c)))
+            .collect();
+        let mut writes = Vec::with_capacity(guilds.len());
+        for (guild, ctx) in guilds {
+            let Some(view) = self.inner.shell.cluster().player(lavalink_guild(guild)) else {
+                continue;
+            };
+            if !view.record.is_playing() {
+                continue;
+            }
+            let mut ctx = ctx.lock().await;
+            let effects = ctx.player.player_update(view.position_ms, now_ms());
+            match Shell::position_write(lavalink_guild(guild), &effects) {
+                Some(write) => writes.push(write),
+                None => {
+                    self.carry_out(guild, &mut ctx, effects, None).await;
                 }
-                let mut ctx = ctx.lock().await;
-                let effects = ctx.player.player_update(view.position_ms, now_ms());
-                self.carry_out(guild, &mut ctx, effects, None).await;
+            }
+        }
+        if writes.is_empty() {
+            return;
+        }
+        match self.inner.shell.save_positions(&writes).await {
+            Ok(written) => {
+                tracing::debug!(
+                    guilds = writes.len(),
+                    written,
+                    "saved the playing positions"
+                );
+            }
+            Err(error) => {
+                tracing::error!(
+                    guilds = writes.len(),
+                    %error,
+                    "could not save the positions of the playing guilds"
+                );
             }
         }
     }

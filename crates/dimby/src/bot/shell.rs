@@ -7,7 +7,7 @@ use std::sync::Arc;
 use cluster::{Applied, Cluster, ClusterError};
 use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack};
 use music::{Effect, Entry, GuildPlayer, Notice, Snapshot, StoreOp};
-use store::Store;
+use store::{PositionWrite, Store};
 
 /// What carrying out a batch of effects produced.
 #[derive(Debug, Default)]
@@ -87,6 +87,29 @@ impl Shell {
             }
         }
         Ok(outcome)
+    }
+
+    /// The position write that `effects` stand for when they are nothing but position saves (what
+    /// [`GuildPlayer::player_update`] returns), or `None` for anything else (to carry out with
+    /// [`Shell::apply`], in order). The position tick collects these from every playing guild
+    /// and writes them with one [`Shell::save_positions`].
+    pub fn position_write(guild: GuildId, effects: &[Effect]) -> Option<PositionWrite> {
+        let mut write = None;
+        for effect in effects {
+            match effect {
+                Effect::Persist(StoreOp::SavePosition { position, paused }) => {
+                    write = Some(PositionWrite::new(guild.0, *position, *paused));
+                }
+                _ => return None,
+            }
+        }
+        write
+    }
+
+    /// Writes the position saves of many guilds in one store call ([`Store::save_positions`]: a
+    /// guild the store holds a newer position for is left alone); returns how many were written.
+    pub async fn save_positions(&self, writes: &[PositionWrite]) -> Result<usize, store::Error> {
+        self.store.save_positions(writes).await
     }
 
     async fn persist(&self, guild: GuildId, op: StoreOp) -> Result<(), store::Error> {
@@ -220,5 +243,51 @@ fn to_store(entry: &Entry) -> store::QueueEntry {
         length_ms: entry.info.length,
         uri: entry.info.uri.clone(),
         added_at_unix_ms: entry.added_at_unix_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use music::{Effect, Notice, PositionSnapshot, StoreOp};
+    use store::PositionWrite;
+
+    use super::{GuildId, Shell};
+
+    fn save(position_ms: u64, at: u64, paused: bool) -> Effect {
+        Effect::Persist(StoreOp::SavePosition {
+            position: PositionSnapshot::new(position_ms, at),
+            paused,
+        })
+    }
+
+    #[test]
+    fn only_position_saves_become_a_position_write() {
+        let guild = GuildId(7);
+        assert_eq!(
+            Shell::position_write(guild, &[save(1_000, 5, false)]),
+            Some(PositionWrite::new(
+                7,
+                PositionSnapshot::new(1_000, 5),
+                false
+            ))
+        );
+        // The last save is what the store ends up with.
+        assert_eq!(
+            Shell::position_write(guild, &[save(1, 1, true), save(2, 2, false)]),
+            Some(PositionWrite::new(7, PositionSnapshot::new(2, 2), false))
+        );
+        assert_eq!(Shell::position_write(guild, &[]), None);
+        // Anything else goes through `apply`, in order, saves included.
+        assert_eq!(
+            Shell::position_write(guild, &[save(1, 1, false), Effect::Pause(true)]),
+            None
+        );
+        assert_eq!(
+            Shell::position_write(
+                guild,
+                &[save(1, 1, false), Effect::Notify(Notice::QueueFinished)]
+            ),
+            None
+        );
     }
 }
