@@ -24,7 +24,7 @@ async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
     let metrics = Metrics::new([]);
     let mut settings = settings(&sim);
     settings.metrics = Some(metrics.clone());
-    let (discord, mut events) = connect(settings, &guild).await;
+    let (discord, _events) = connect(settings, &guild).await;
 
     // Start-up: /users/@me, /applications/@me, /gateway/bot.
     let text = metrics.encode(Format::Prometheus);
@@ -90,6 +90,21 @@ async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
         "recorded wait {waited} s, two 429s of {retry_after:?}"
     );
 
+    assert!(
+        !text.contains(sim.token()) && !text.contains("4242424242"),
+        "no token and no channel id in any label"
+    );
+    discord.shutdown().await;
+}
+
+#[tokio::test]
+async fn interaction_answers_and_command_registration_have_their_own_routes() {
+    let (sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
+    let metrics = Metrics::new([]);
+    let mut settings = settings(&sim);
+    settings.metrics = Some(metrics.clone());
+    let (discord, mut events) = connect(settings, &guild).await;
+
     // An interaction: registered, answered (the callback), then a follow-up (its webhook).
     discord
         .register_commands(&[play_command()])
@@ -131,9 +146,5 @@ async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
             "{route}: {text}"
         );
     }
-    assert!(
-        !text.contains(sim.token()) && !text.contains("4242424242"),
-        "no token and no channel id in any label"
-    );
     discord.shutdown().await;
 }
