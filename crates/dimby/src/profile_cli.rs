@@ -382,6 +382,7 @@ mod local {
                     nodes: 3,
                     json: false,
                     figures: None,
+                    cpu_sampling_hz: None,
                 })
                 .await?;
                 work.rounds = 1;

@@ -55,6 +55,7 @@ async fn a_tiny_run_answers_every_command_and_reports_ordered_figures() {
         nodes: 2,
         json: true,
         figures: None,
+        cpu_sampling_hz: None,
     };
     let report = measure(&args).await.expect("the benchmark runs");
 
@@ -122,5 +123,34 @@ async fn metrics_overhead_alternates_rounds_and_scrapes_what_the_bot_recorded() 
     assert!(
         report.scrape_series > 100 && report.scrape_bytes > 10_000,
         "{report:?}"
+    );
+}
+
+/// `--cpu-sampling-hz` needs the CPU profiler: a build without it refuses the option at once,
+/// naming the option and the feature.
+#[cfg(not(feature = "profiling"))]
+#[test]
+fn cpu_sampling_is_refused_without_the_profiling_feature() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args([
+            "bench",
+            "commands",
+            "--guilds",
+            "1",
+            "--seconds",
+            "1",
+            "--cpu-sampling-hz",
+            "99",
+        ])
+        .output()
+        .expect("dimby bench commands");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused: {stderr}");
+    assert!(stderr.contains("--cpu-sampling-hz"), "{stderr}");
+    assert!(stderr.contains("--features profiling"), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "no benchmark ran: {}",
+        String::from_utf8_lossy(&output.stdout)
     );
 }

@@ -171,3 +171,53 @@ fn profile_run_writes_a_flamegraph_with_frames_of_our_crates() {
         );
     }
 }
+
+/// `dimby bench commands --cpu-sampling-hz`: the CPU sampler runs over the measured phase and the
+/// figures say which variant ran (scripts/profiling-overhead tells its runs apart by them).
+#[test]
+fn a_bench_run_with_cpu_sampling_records_its_variant() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = |extra: &[&str], name: &str| {
+        let figures = out.path().join(name);
+        let output = Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args([
+                "bench",
+                "commands",
+                "--guilds",
+                "10",
+                "--rate",
+                "20",
+                "--seconds",
+                "1",
+                "--nodes",
+                "1",
+                "--figures",
+            ])
+            .arg(&figures)
+            .args(extra)
+            .output()
+            .expect("dimby bench commands");
+        assert!(
+            output.status.success(),
+            "dimby bench commands {extra:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(&figures).expect("figures");
+        serde_json::from_str::<dimby::bench::figures::Figures>(&text).expect("figures JSON")
+    };
+    let inactive = run(&[], "inactive.json");
+    assert_eq!(inactive.profiling, Some(true));
+    assert_eq!(inactive.cpu_sampling, None);
+    assert_eq!(inactive.variant(), "profiling compiled in, inactive");
+
+    let sampled = run(&["--cpu-sampling-hz", "99"], "sampled.json");
+    assert_eq!(sampled.profiling, Some(true));
+    let sampling = sampled.cpu_sampling.expect("the sampler's figures");
+    assert_eq!(sampling.hz, 99);
+    assert!(sampling.profile_build_peak_rss_bytes > 0, "{sampling:?}");
+    assert_eq!(
+        sampled.variant(),
+        "profiling compiled in, CPU sampling at 99 Hz"
+    );
+}

@@ -64,6 +64,11 @@ pub struct Args {
     /// file, for `dimby perf compare`.
     #[arg(long, value_name = "FILE")]
     pub figures: Option<PathBuf>,
+    /// Sample the CPU at this many Hz over the measured phase, with the profiler
+    /// `/debug/pprof/profile` uses (its profile is built afterwards and discarded): what CPU
+    /// profiling costs. Needs a build with the `profiling` feature.
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub cpu_sampling_hz: Option<u32>,
 }
 
 /// Guilds per gateway shard. A shard may send 120 gateway commands a minute (twilight keeps the
@@ -112,6 +117,10 @@ pub struct Report {
     pub cpu_seconds: f64,
     /// Peak resident set size of the process at the end (bot and stand-ins), bytes.
     pub peak_rss_bytes: u64,
+    /// Whether the `profiling` feature was compiled in.
+    pub profiling: bool,
+    /// The CPU sampler over the measured phase (`--cpu-sampling-hz`), when it ran.
+    pub cpu_sampling: Option<super::figures::CpuSampling>,
     /// The measured phase.
     pub measured: CommandStats,
     /// The warm-up: one /play per guild (the bot joins voice and starts playing).
@@ -297,6 +306,19 @@ fn print_table(r: &Report) {
         "commands bench: {} guilds, {} commands/s for {} s, {} Lavalink stand-ins, {} shards ({} build)",
         r.guilds, r.rate, r.seconds, r.nodes, r.shards, r.build
     );
+    match (&r.cpu_sampling, r.profiling) {
+        (Some(s), _) => println!(
+            "  CPU sampled at {} Hz over the measured phase ({} samples); building the profile \
+             afterwards took {:.2} s CPU in {:.2} s, peak RSS {:.1} MiB (neither in the figures below)",
+            s.hz,
+            s.samples,
+            s.profile_build_cpu_seconds,
+            s.profile_build_wall_seconds,
+            mib(s.profile_build_peak_rss_bytes)
+        ),
+        (None, true) => println!("  profiling compiled in, inactive"),
+        (None, false) => println!("  without the profiling feature"),
+    }
     print_phase("measured", &r.measured);
     print_phase(
         "warm-up (one /play per guild: voice join, first track)",
@@ -410,6 +432,8 @@ fn print_phase(name: &str, s: &CommandStats) {
 
 /// Sets everything up, runs the phases and collects the figures.
 pub async fn measure(args: &Args) -> anyhow::Result<Report> {
+    // Refused before anything starts.
+    super::sampling::check(args.cpu_sampling_hz)?;
     let nodes = usize::try_from(args.nodes)?;
     let mut rig = Rig::start_stand_ins(args.guilds, nodes).await?;
     let outcome = phases(&mut rig, args).await;
@@ -444,10 +468,14 @@ async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
 
     let count = usize::try_from(u64::from(args.rate) * args.seconds)?;
     tracing::info!(count, "bench phase: measured");
+    // With --cpu-sampling-hz the sampler runs over the whole measured phase, so its cost is in
+    // the phase's CPU; building its profile comes after the phase's figures are read.
+    let sampler = super::sampling::Sampler::start(args.cpu_sampling_hz)?;
     let measured = rig
         .workload(&mut script, f64::from(args.rate), count)
         .await?;
     let peak_rss_bytes = ProcessSample::now().map_or(0, |s| s.peak_resident_bytes);
+    let cpu_sampling = sampler.finish().await?;
 
     // The stand-ins' share of the memory steps, now that the figures are taken.
     tracing::info!("bench phase: the stand-ins' share of memory");
@@ -497,6 +525,8 @@ async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
         guilds_playing,
         cpu_seconds: measured.cpu_seconds,
         peak_rss_bytes,
+        profiling: crate::profiling::BUILT_WITH_PROFILING,
+        cpu_sampling,
         measured,
         warmup,
         memory,

@@ -15,7 +15,13 @@
 //!   "latency_ms": {
 //!     "recovery": { "count": 358, "p50": 246.0, "p99": 278.0, "max": 278.0 }
 //!   },
-//!   "instructions": 1234567890
+//!   "instructions": 1234567890,
+//!   "profiling": true,
+//!   "cpu_sampling": {
+//!     "hz": 99, "samples": 412,
+//!     "profile_build_cpu_seconds": 1.9, "profile_build_wall_seconds": 1.7,
+//!     "profile_build_peak_rss_bytes": 283115520
+//!   }
 //! }
 //! ```
 //!
@@ -29,6 +35,13 @@
 //!   `max`).
 //! - `instructions` (optional): instructions retired by the run, where something outside measured
 //!   them (`perf stat` in `scripts/perf-check`).
+//! - `profiling` (optional; absent in figures from before it was recorded): whether the build had
+//!   the `profiling` feature compiled in.
+//! - `cpu_sampling` (optional): the CPU sampler that ran over the measured part
+//!   (`dimby bench commands --cpu-sampling-hz`): its frequency, the samples it took, and what
+//!   building its profile took afterwards (CPU, wall time, the process's peak RSS after it), which
+//!   is *not* in `cpu_seconds` or `peak_rss_bytes`. `profiling` and `cpu_sampling.hz` make the
+//!   run's variant ([`Figures::variant`]), which `scripts/profiling-overhead` compares.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -63,6 +76,30 @@ pub struct Figures {
     /// Instructions retired, when measured from outside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<u64>,
+    /// Whether the `profiling` feature was compiled in (`None`: not recorded, older figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiling: Option<bool>,
+    /// The CPU sampler over the measured part, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_sampling: Option<CpuSampling>,
+}
+
+/// The CPU sampler that ran over a benchmark's measured part (the one `/debug/pprof/profile`
+/// uses), and what building its profile took once the measured part was over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CpuSampling {
+    /// Samples a CPU-second.
+    pub hz: u32,
+    /// Samples taken.
+    pub samples: u64,
+    /// Process CPU seconds while the profile was built (symbolized and encoded as pprof), after
+    /// the measured part: not in [`Figures::cpu_seconds`].
+    pub profile_build_cpu_seconds: f64,
+    /// Wall seconds the build took.
+    pub profile_build_wall_seconds: f64,
+    /// The process's peak RSS once the profile was built (symbolizing reads the binary's debug
+    /// information): not in [`Figures::peak_rss_bytes`], which is read before.
+    pub profile_build_peak_rss_bytes: u64,
 }
 
 impl Figures {
@@ -77,6 +114,21 @@ impl Figures {
             peak_rss_bytes: measured.peak_rss_bytes,
             latency_ms: BTreeMap::new(),
             instructions: None,
+            profiling: Some(crate::profiling::BUILT_WITH_PROFILING),
+            cpu_sampling: None,
+        }
+    }
+
+    /// What ran, in words: whether the `profiling` feature was compiled in and whether the CPU
+    /// sampler ran.
+    pub fn variant(&self) -> String {
+        match (self.profiling, self.cpu_sampling) {
+            (_, Some(sampling)) => {
+                format!("profiling compiled in, CPU sampling at {} Hz", sampling.hz)
+            }
+            (Some(true), None) => "profiling compiled in, inactive".to_owned(),
+            (Some(false), None) => "without the profiling feature".to_owned(),
+            (None, None) => "profiling feature not recorded".to_owned(),
         }
     }
 
@@ -136,6 +188,14 @@ impl Figures {
         .work("commands", u64::try_from(report.commands).unwrap_or(0))
         .latency("to_answer", report.measured.to_answer_ms)
         .latency("to_lavalink", report.measured.to_lavalink_ms)
+        .sampled(report.cpu_sampling)
+    }
+
+    /// Records the CPU sampler that ran over the measured part, if one did.
+    #[must_use]
+    pub fn sampled(mut self, sampling: Option<CpuSampling>) -> Self {
+        self.cpu_sampling = sampling;
+        self
     }
 }
 
@@ -195,5 +255,34 @@ mod tests {
         )
         .expect("optional fields");
         assert!(minimal.latency_ms.is_empty());
+        assert_eq!(minimal.profiling, None);
+        assert_eq!(minimal.variant(), "profiling feature not recorded");
+    }
+
+    #[test]
+    fn the_variant_says_what_ran() {
+        let figures = Figures::new("commands", Measured::default());
+        assert_eq!(
+            figures.profiling,
+            Some(crate::profiling::BUILT_WITH_PROFILING)
+        );
+        let expected = if crate::profiling::BUILT_WITH_PROFILING {
+            "profiling compiled in, inactive"
+        } else {
+            "without the profiling feature"
+        };
+        assert_eq!(figures.variant(), expected);
+        let sampled = figures.sampled(Some(CpuSampling {
+            hz: 99,
+            ..CpuSampling::default()
+        }));
+        assert_eq!(
+            sampled.variant(),
+            "profiling compiled in, CPU sampling at 99 Hz"
+        );
+        let json = serde_json::to_value(&sampled).expect("json");
+        assert_eq!(json["cpu_sampling"]["hz"], 99);
+        let back: Figures = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, sampled);
     }
 }

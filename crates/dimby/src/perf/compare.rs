@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 
 use crate::bench::Percentiles;
-use crate::bench::figures::Figures;
+use crate::bench::figures::{CpuSampling, Figures};
 
 /// `20%`, `20` → 0.20.
 pub fn parse_percent(text: &str) -> Result<f64, String> {
@@ -25,6 +25,12 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
 /// Reads runs: one figures object, a JSON array of them, or a directory of `*.json` files (each
 /// one or an array). Several runs are reduced to their medians.
 pub fn load(path: &Path) -> anyhow::Result<Figures> {
+    let runs = load_runs(path)?;
+    median(&runs).with_context(|| format!("figures in {}", path.display()))
+}
+
+/// Reads runs as [`load`] does, without reducing them: a directory's files in name order.
+pub fn load_runs(path: &Path) -> anyhow::Result<Vec<Figures>> {
     let mut runs = Vec::new();
     if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)
@@ -40,7 +46,10 @@ pub fn load(path: &Path) -> anyhow::Result<Figures> {
     } else {
         runs = read(path)?;
     }
-    median(&runs).with_context(|| format!("figures in {}", path.display()))
+    if runs.is_empty() {
+        bail!("no runs in {}", path.display());
+    }
+    Ok(runs)
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<Figures>> {
@@ -61,7 +70,8 @@ fn read(path: &Path) -> anyhow::Result<Vec<Figures>> {
     })
 }
 
-fn median_of(mut values: Vec<f64>) -> f64 {
+/// The median of the finite values (NaN when there are none).
+pub fn median_of(mut values: Vec<f64>) -> f64 {
     values.retain(|v| v.is_finite());
     if values.is_empty() {
         return f64::NAN;
@@ -94,6 +104,13 @@ pub fn median(runs: &[Figures]) -> anyhow::Result<Figures> {
             "runs of different scenarios ({} and {}) cannot be combined",
             first.scenario,
             other.scenario
+        );
+    }
+    if let Some(other) = runs.iter().find(|r| r.variant() != first.variant()) {
+        bail!(
+            "runs of different variants ({} and {}) cannot be combined",
+            first.variant(),
+            other.variant()
         );
     }
     if runs.len() == 1 {
@@ -132,6 +149,19 @@ pub fn median(runs: &[Figures]) -> anyhow::Result<Figures> {
     let instructions: Vec<u64> = runs.iter().filter_map(|r| r.instructions).collect();
     result.instructions =
         (instructions.len() == runs.len()).then(|| median_u64(instructions.into_iter()));
+    result.cpu_sampling = first.cpu_sampling.map(|s| {
+        let all: Vec<_> = runs.iter().filter_map(|r| r.cpu_sampling).collect();
+        let pick = |f: fn(&CpuSampling) -> f64| median_of(all.iter().map(f).collect());
+        CpuSampling {
+            hz: s.hz,
+            samples: median_u64(all.iter().map(|a| a.samples)),
+            profile_build_cpu_seconds: pick(|a| a.profile_build_cpu_seconds),
+            profile_build_wall_seconds: pick(|a| a.profile_build_wall_seconds),
+            profile_build_peak_rss_bytes: median_u64(
+                all.iter().map(|a| a.profile_build_peak_rss_bytes),
+            ),
+        }
+    });
     Ok(result)
 }
 
@@ -157,6 +187,10 @@ pub struct Row {
 pub struct Comparison {
     /// The scenario compared.
     pub scenario: String,
+    /// What ran on the baseline's side ([`Figures::variant`]).
+    pub base_variant: String,
+    /// What ran on the candidate's side.
+    pub new_variant: String,
     /// The threshold (0.20 = 20 %).
     pub max_regression: f64,
     /// Every figure.
@@ -179,6 +213,13 @@ impl Comparison {
             .unwrap_or(6)
             .max(6);
         let mut out = String::new();
+        if self.base_variant != self.new_variant {
+            let _ = writeln!(
+                out,
+                "base: {}; new: {}",
+                self.base_variant, self.new_variant
+            );
+        }
         let _ = writeln!(
             out,
             "{:<width$}  {:>14}  {:>14}  {:>7}",
@@ -233,7 +274,8 @@ fn number(value: f64) -> String {
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
         // Counts and bytes: whole numbers, in full.
         format!("{value:.0}")
-    } else if value.abs() >= 1e6 || (value != 0.0 && value.abs() < 1e-3) {
+    } else if value.abs() >= 1e6 || (value != 0.0 && value.abs() < 1e-2) {
+        // Large and small ones (CPU seconds per unit of work) with their significant digits.
         format!("{value:.4e}")
     } else {
         format!("{value:.4}")
@@ -308,6 +350,8 @@ pub fn compare(base: &Figures, new: &Figures, max_regression: f64) -> anyhow::Re
     }
     Ok(Comparison {
         scenario: base.scenario.clone(),
+        base_variant: base.variant(),
+        new_variant: new.variant(),
         max_regression,
         rows,
     })
@@ -397,6 +441,12 @@ mod tests {
         other.scenario = "health".into();
         assert!(compare(&runs[0], &other, 0.2).is_err());
         assert!(super::median(&[runs[0].clone(), other]).is_err());
+        let mut unrecorded = run(1.0, 1, 1.0);
+        unrecorded.profiling = None;
+        let error = super::median(&[runs[0].clone(), unrecorded])
+            .expect_err("two variants")
+            .to_string();
+        assert!(error.contains("variants"), "{error}");
     }
 
     #[test]
