@@ -7,9 +7,9 @@ mod discord_support;
 
 use std::time::Duration;
 
-use dimby::discord::{ChannelId, Reply};
+use dimby::discord::{ChannelId, Discord, Events, Reply};
 use discord_support::{connect, invocation, play_command, settings, sim_with};
-use sim::discord::{DiscordConfig, GuildSpec, SlashCommand};
+use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use telemetry::{Format, Metrics};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -18,13 +18,19 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.parse().ok())
 }
 
-#[tokio::test]
-async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
+/// The Discord layer connected to a stand-in with one guild, reporting to a fresh registry.
+async fn observed() -> (DiscordSim, GuildInfo, Metrics, Discord, Events) {
     let (sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
     let metrics = Metrics::new([]);
     let mut settings = settings(&sim);
     settings.metrics = Some(metrics.clone());
-    let (discord, _events) = connect(settings, &guild).await;
+    let (discord, events) = connect(settings, &guild).await;
+    (sim, guild, metrics, discord, events)
+}
+
+#[tokio::test]
+async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
+    let (sim, guild, metrics, discord, _events) = observed().await;
 
     // Start-up: /users/@me, /applications/@me, /gateway/bot.
     let text = metrics.encode(Format::Prometheus);
@@ -99,11 +105,7 @@ async fn rest_calls_are_counted_by_route_and_status_with_429s_and_their_wait() {
 
 #[tokio::test]
 async fn interaction_answers_and_command_registration_have_their_own_routes() {
-    let (sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
-    let metrics = Metrics::new([]);
-    let mut settings = settings(&sim);
-    settings.metrics = Some(metrics.clone());
-    let (discord, mut events) = connect(settings, &guild).await;
+    let (sim, guild, metrics, discord, mut events) = observed().await;
 
     // An interaction: registered, answered (the callback), then a follow-up (its webhook).
     discord

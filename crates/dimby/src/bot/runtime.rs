@@ -130,17 +130,22 @@ impl Bot {
         &self.inner.observers.metrics
     }
 
-    /// Guilds by activity, for the metrics. Reads without waiting: a guild busy with a command
-    /// counts as active.
-    pub fn guild_counts(&self) -> telemetry::GuildCounts {
-        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
-            .inner
+    /// Every guild's context, copied out of the map so no lock on it is held while they are
+    /// visited.
+    fn guild_contexts(&self) -> Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> {
+        self.inner
             .guilds
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|(g, c)| (*g, Arc::clone(c)))
-            .collect();
+            .collect()
+    }
+
+    /// Guilds by activity, for the metrics. Reads without waiting: a guild busy with a command
+    /// counts as active.
+    pub fn guild_counts(&self) -> telemetry::GuildCounts {
+        let guilds = self.guild_contexts();
         let cluster = self.inner.shell.cluster();
         let mut counts = telemetry::GuildCounts::default();
         for (guild, ctx) in guilds {
@@ -406,14 +411,7 @@ impl Bot {
         if !self.inner.shell.cluster().has_eligible_node() {
             return;
         }
-        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
-            .inner
-            .guilds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(g, c)| (*g, Arc::clone(c)))
-            .collect();
+        let guilds = self.guild_contexts();
         for (guild, ctx) in guilds {
             let mut ctx = ctx.lock().await;
             let waiting = std::mem::take(&mut ctx.waiting);
@@ -667,14 +665,7 @@ impl Bot {
     /// does not put an older snapshot over a newer one. Effects other than position saves (none
     /// today) are carried out at once, as every other input's are.
     async fn save_positions_once(&self) {
-        let guilds: Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> = self
-            .inner
-            .guilds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(g, c)| (*g, Arc::clone(c)))
-            .collect();
+        let guilds = self.guild_contexts();
         let mut writes = Vec::with_capacity(guilds.len());
         for (guild, ctx) in guilds {
             let Some(view) = self.inner.shell.cluster().player(lavalink_guild(guild)) else {
