@@ -110,10 +110,10 @@ pub enum CodecError {
         /// The byte found.
         value: u8,
     },
-    /// A negative length or position, which [`TrackInfo`] cannot hold.
+    /// A negative position, which [`TrackInfo`] cannot hold.
     #[error("{field} is negative ({value})")]
     NegativeValue {
-        /// `length` or `position`.
+        /// The field (`position`).
         field: &'static str,
         /// The value in the message.
         value: i64,
@@ -121,7 +121,7 @@ pub enum CodecError {
     /// A length or position above `i64::MAX`, which a Java `long` cannot hold.
     #[error("{field} {value} does not fit a Java long")]
     ValueTooLarge {
-        /// `length` or `position`.
+        /// The field (`position`).
         field: &'static str,
         /// The value given.
         value: u64,
@@ -208,7 +208,8 @@ pub fn decode_message(bytes: &[u8]) -> Result<DecodedTrack, CodecError> {
 
     let title = reader.utf("title")?;
     let author = reader.utf("author")?;
-    let length = reader.length("length")?;
+    // A Java long: servers that do not know a length write -1.
+    let length = i64::from_be_bytes(reader.array("length")?);
     let identifier = reader.utf("identifier")?;
     let is_stream = reader.boolean("isStream")?;
     let uri = if version >= 2 {
@@ -272,7 +273,7 @@ fn encode_parts(version: u8, info: &TrackInfo, source_data: &[u8]) -> Result<Vec
     absent("uri", info.uri.is_some(), 2)?;
     absent("artworkUrl", info.artwork_url.is_some(), 3)?;
     absent("isrc", info.isrc.is_some(), 3)?;
-    let length = java_long("length", info.length)?;
+    let length = info.length;
     let position = java_long("position", info.position)?;
 
     let texts = [
@@ -387,10 +388,6 @@ impl<'a> Reader<'a> {
             1 => Ok(true),
             value => Err(CodecError::InvalidBoolean { field, value }),
         }
-    }
-
-    fn length(&mut self, field: &'static str) -> Result<u64, CodecError> {
-        non_negative(field, i64::from_be_bytes(self.array(field)?))
     }
 
     fn utf(&mut self, field: &'static str) -> Result<String, CodecError> {

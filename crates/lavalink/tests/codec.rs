@@ -17,7 +17,7 @@ struct Vector {
     version: u8,
     title: &'static str,
     author: &'static str,
-    length: u64,
+    length: i64,
     identifier: &'static str,
     is_stream: bool,
     uri: Option<&'static str>,
@@ -491,15 +491,14 @@ fn bad_field_values_are_rejected() {
     let bytes = raw(&LAVALINK_DOCS_V2);
     // Offsets in the docs vector: header 4, version 1, title 2+37, author 2+14, length 8.
     let length_at = 4 + 1 + 2 + 37 + 2 + 14;
-    let mut negative = bytes.clone();
-    negative[length_at] = 0xFF;
-    assert!(matches!(
-        decode_message(&negative),
-        Err(CodecError::NegativeValue {
-            field: "length",
-            ..
-        })
-    ));
+    // A length is a Java long: -1 (a server that does not know it) decodes and re-encodes
+    // byte for byte.
+    let mut unknown = bytes.clone();
+    unknown[length_at..length_at + 8].copy_from_slice(&(-1_i64).to_be_bytes());
+    let decoded = decode_message(&unknown).expect("a length of -1 decodes");
+    assert_eq!(decoded.info.length, -1);
+    assert_eq!(decoded.info.known_length(), None);
+    assert_eq!(encode_message(&decoded).expect("encodes"), unknown);
 
     let is_stream_at = length_at + 8 + 2 + 11;
     let mut boolean = bytes.clone();
@@ -677,16 +676,8 @@ fn strings_over_65535_encoded_bytes_are_rejected() {
 #[test]
 fn out_of_range_numbers_are_rejected() {
     let mut info = info_titled("t");
-    info.length = u64::MAX;
-    assert_eq!(
-        encode_track(&info),
-        Err(CodecError::ValueTooLarge {
-            field: "length",
-            value: u64::MAX
-        })
-    );
     // Streams use i64::MAX (lavaplayer's unknown duration), which fits.
-    info.length = u64::try_from(i64::MAX).expect("fits");
+    info.length = i64::MAX;
     info.position = 1 << 63;
     assert_eq!(
         encode_track(&info),
@@ -799,7 +790,7 @@ prop_compose! {
     fn track_info(version: u8)(
         identifier in text(),
         author in text(),
-        length in java_long(),
+        length in any::<i64>(),
         is_stream in any::<bool>(),
         position in java_long(),
         title in text(),

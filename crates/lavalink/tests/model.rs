@@ -318,3 +318,24 @@ fn voice_state_without_channel_is_incomplete() {
     };
     assert!(!voice.is_complete());
 }
+
+#[test]
+fn a_track_of_unknown_length_loads() {
+    // NodeLink 2.3.0 reports local files with `length: -1`; streams carry Long.MAX_VALUE.
+    let mut local = track();
+    local["info"]["length"] = json!(-1);
+    local["info"]["isSeekable"] = json!(false);
+    let result: LoadResult = serde_json::from_value(json!({"loadType": "track", "data": local}))
+        .expect("a track of length -1 loads");
+    let track = &result.tracks()[0];
+    assert_eq!(track.info.length, -1);
+    assert_eq!(track.info.known_length(), None, "unknown, not zero");
+
+    let mut stream = self::track();
+    stream["info"]["length"] = json!(i64::MAX);
+    stream["info"]["isStream"] = json!(true);
+    let stream: lavalink::model::Track = serde_json::from_value(stream).expect("a stream");
+    assert_eq!(stream.info.known_length(), None);
+    let normal: lavalink::model::Track = serde_json::from_value(self::track()).expect("a track");
+    assert_eq!(normal.info.known_length(), Some(212_000));
+}

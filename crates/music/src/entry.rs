@@ -70,9 +70,9 @@ impl Entry {
     }
 
     /// The track's length in milliseconds, or `None` for a live stream (whose length is a
-    /// sentinel).
+    /// sentinel) and for a track whose server does not know its length (-1).
     pub fn length_ms(&self) -> Option<u64> {
-        (!self.info.is_stream).then_some(self.info.length)
+        self.info.known_length()
     }
 
     /// Whether a seek within the track can work: its source allows it and it is not a stream.

@@ -468,10 +468,12 @@ impl GuildPlayer {
                 title: entry.info.title,
             });
         }
-        if position_ms > entry.info.length {
+        if let Some(length_ms) = entry.length_ms()
+            && position_ms > length_ms
+        {
             return Err(Refusal::SeekBeyondEnd {
                 position_ms,
-                length_ms: entry.info.length,
+                length_ms,
             });
         }
         self.position = PositionSnapshot::new(position_ms, now_unix_ms);

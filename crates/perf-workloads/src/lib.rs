@@ -102,7 +102,7 @@ pub fn track_codec(iterations: u64) -> u64 {
             return 0;
         };
         checksum = checksum
-            .wrapping_add(decoded.info.length)
+            .wrapping_add(decoded.info.length.unsigned_abs())
             .wrapping_add(encoded.len() as u64);
     }
     checksum

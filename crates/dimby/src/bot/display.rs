@@ -31,7 +31,8 @@ pub fn queue(page: &QueuePage<'_>, now_playing: Option<&NowPlaying<'_>>) -> Stri
         let length = if info.is_stream {
             "live".to_owned()
         } else {
-            format_duration(info.length)
+            info.known_length()
+                .map_or_else(|| "?".to_owned(), format_duration)
         };
         let _ = writeln!(
             text,

@@ -240,7 +240,8 @@ fn to_store(entry: &Entry) -> store::QueueEntry {
         requester_id: entry.requester_id,
         title: entry.info.title.clone(),
         author: entry.info.author.clone(),
-        length_ms: entry.info.length,
+        // A server that does not know the length says -1: kept as 0 (the column is unsigned).
+        length_ms: u64::try_from(entry.info.length).unwrap_or(0),
         uri: entry.info.uri.clone(),
         added_at_unix_ms: entry.added_at_unix_ms,
     }

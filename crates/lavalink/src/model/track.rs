@@ -29,8 +29,10 @@ pub struct TrackInfo {
     pub is_seekable: bool,
     /// Author or uploader.
     pub author: String,
-    /// Length in milliseconds (for streams a large sentinel).
-    pub length: u64,
+    /// Length in milliseconds, a Java `long` on the wire: streams carry a large sentinel, and
+    /// some servers send -1 when they do not know it (NodeLink for local files). Read it through
+    /// [`TrackInfo::known_length`].
+    pub length: i64,
     /// Whether it is a live stream.
     pub is_stream: bool,
     /// Current (or start) position in milliseconds.
@@ -47,6 +49,17 @@ pub struct TrackInfo {
     pub isrc: Option<String>,
     /// The source manager that loaded it (`youtube`, `soundcloud`, `http`, ...).
     pub source_name: String,
+}
+
+impl TrackInfo {
+    /// The length in milliseconds when the track has a known, finite one: not a stream, and not
+    /// a negative "unknown" from the server.
+    pub fn known_length(&self) -> Option<u64> {
+        if self.is_stream {
+            return None;
+        }
+        u64::try_from(self.length).ok()
+    }
 }
 
 /// Severity of a Lavalink exception.

@@ -16,7 +16,7 @@ pub fn info(n: u32) -> TrackInfo {
         identifier: format!("id-{n}"),
         is_seekable: true,
         author: "Author".to_owned(),
-        length: LENGTH,
+        length: i64::try_from(LENGTH).expect("a test length"),
         is_stream: false,
         position: 0,
         title: format!("Track {n}"),
@@ -42,7 +42,7 @@ pub fn stream(n: u32) -> Track {
     let mut t = track(n);
     t.info.is_stream = true;
     t.info.is_seekable = false;
-    t.info.length = u64::MAX;
+    t.info.length = i64::MAX;
     t
 }
 

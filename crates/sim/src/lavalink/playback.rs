@@ -595,7 +595,8 @@ impl Active {
 
     /// The first position ahead (or at) the anchor where playback changes.
     fn next_point(&self) -> Option<Point> {
-        let length = self.decoded.info.length;
+        // A length the server did not know (-1) plays on, as a stream does.
+        let length = u64::try_from(self.decoded.info.length).unwrap_or(STREAM_LENGTH);
         let end = match (
             self.decoded.info.is_stream || length >= STREAM_LENGTH,
             self.end_time,
