@@ -20,8 +20,12 @@ use tokio::task::AbortHandle;
 use crate::breaker::{Breaker, CircuitState, Transition};
 use crate::config::{ClusterConfig, NodeSpec, SpecError, validate_nodes};
 use crate::events::{ClusterEvent, DrainMode};
-use crate::ledger::PlayerRecord;
+use crate::ledger::{PlayerRecord, Recreate};
 use crate::selection::{self, Candidate, Choice};
+use crate::window::{MoveWindow, WindowConfig};
+
+/// Moves in flight onto a node before its answers have shown how many it takes at once.
+const INITIAL_MOVE_WINDOW: usize = 4;
 
 /// A request the cluster could not carry out.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +198,14 @@ pub(crate) struct Node {
     pub placed_since_stats: u64,
     pub rtt: Option<Duration>,
     pub drain: Option<Drain>,
-    pub target_permits: Arc<Semaphore>,
+    /// Moves onto this node: how many at once, adapting to how fast it answers them.
+    pub window: Arc<MoveWindow>,
+    /// Whether its `cpu.systemLoad` has shown itself to be a load average (above one), so that
+    /// later low values are read the same way.
+    pub load_is_average: bool,
+    /// Whether its session can resume. A server that refuses to configure resuming (NodeLink
+    /// answers 404) loses its players with its socket: they move at once, no resume window.
+    pub resumable: bool,
     /// Players we left behind on this node (session, guild), to delete once it answers.
     pub orphans: Vec<(String, GuildId)>,
     /// Moves off this node that are still deleting their player here.
@@ -284,14 +295,22 @@ impl State {
             .nodes
             .values()
             .filter(|n| n.eligible() && !exclude.contains(&n.spec.name))
-            .map(|n| Candidate {
-                name: &n.spec.name,
-                region: n.spec.region.as_deref(),
-                priority: n.spec.priority,
-                weight: n.spec.weight * n.breaker.weight_factor(now),
-                stats: n.stats.as_ref(),
-                placed_since_stats: n.placed_since_stats,
-                rtt: n.rtt,
+            .map(|n| {
+                let window = n.window.view();
+                Candidate {
+                    name: &n.spec.name,
+                    region: n.spec.region.as_deref(),
+                    priority: n.spec.priority,
+                    weight: n.spec.weight * n.breaker.weight_factor(now),
+                    stats: n.stats.as_ref(),
+                    load_is_average: n.load_is_average,
+                    // Moves headed there count as players placed from the moment they are
+                    // picked, so a burst spreads over every eligible node.
+                    placed_since_stats: n.placed_since_stats
+                        + u64::try_from(window.queued).unwrap_or(u64::MAX),
+                    rtt: n.rtt,
+                    move_wait: window.expected_wait,
+                }
             })
             .collect();
         selection::choose(&candidates, config.selection, region)
@@ -733,9 +752,17 @@ impl Cluster {
         if let Some(record) = state.players.get_mut(&guild) {
             record.node = Some(choice.node.clone());
         }
+        // A player this cluster left on that node earlier is overwritten field by field.
+        let mode = match state.nodes.get_mut(&choice.node) {
+            Some(node) if node.orphans.iter().any(|(_, g)| *g == guild) => {
+                node.orphans.retain(|(_, g)| *g != guild);
+                Recreate::Overwrite
+            }
+            _ => Recreate::Fresh,
+        };
         Some(Send {
             node: choice.node,
-            body: merged.recreate(merged.position_at(now, None)),
+            body: merged.recreate(merged.position_at(now, None), mode),
             client,
             new: true,
             leave,
@@ -871,7 +898,10 @@ pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), Clus
     } else {
         (None, None)
     };
-    let per_target = inner.config.failover.max_concurrent_per_target.max(1);
+    let window = MoveWindow::new(WindowConfig {
+        initial: INITIAL_MOVE_WINDOW,
+        max: inner.config.failover.max_concurrent_per_target.max(1),
+    });
     let mut node = Node {
         spec,
         client,
@@ -889,7 +919,9 @@ pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), Clus
         placed_since_stats: 0,
         rtt: None,
         drain: None,
-        target_permits: Arc::new(Semaphore::new(per_target)),
+        window,
+        load_is_average: false,
+        resumable: true,
         orphans: Vec::new(),
         leaving: 0,
         tasks: Vec::new(),

@@ -11,7 +11,8 @@ use lavalink::model::GuildId;
 
 use crate::cluster::{Drain, Inner, Link};
 use crate::events::{ClusterEvent, DrainReport, MoveCause, MoveOutcome};
-use crate::ledger::Observed;
+use crate::ledger::{Observed, Recreate};
+use crate::window::{Outcome, Reservation};
 
 /// How long a soft-drained player that just went idle waits for the bot's next track before it is
 /// moved idle.
@@ -132,7 +133,6 @@ impl Drop for InFlight {
 struct Target {
     name: String,
     client: lavalink::NodeClient,
-    permits: Arc<tokio::sync::Semaphore>,
     version: u64,
 }
 
@@ -168,15 +168,14 @@ pub(crate) async fn move_player(
         let Ok(_global) = Arc::clone(&inner.moves).acquire_owned().await else {
             return; // closed: shutting down
         };
-        let Some(target) = pick_target(&inner, guild, from.as_deref(), &tried) else {
+        let Some((target, reservation)) = pick_target(&inner, guild, from.as_deref(), &tried)
+        else {
             if still_here(&inner, guild, from.as_deref()) {
                 break;
             }
             return;
         };
-        let Ok(_target_permit) = Arc::clone(&target.permits).acquire_owned().await else {
-            return;
-        };
+        let permit = reservation.ready().await;
         attempts += 1;
         // The position is computed at the last moment before the one PATCH.
         let Some((update, position, rewind)) = build_update(
@@ -185,13 +184,30 @@ pub(crate) async fn move_player(
             from.as_deref(),
             make_before_break,
             strip_track.is_some(),
+            &target.name,
         ) else {
             return;
         };
         // Claim the player for the target before the PATCH: the target's first playerUpdate and
         // TrackStart may arrive before its answer does.
         claim(&inner, guild, &target.name, position, strip_track.is_some());
-        match target.client.update_player(guild, &update, false).await {
+        let sent = std::time::Instant::now();
+        let result = target.client.update_player(guild, &update, false).await;
+        let answered = matches!(
+            &result,
+            Ok(_) | Err(RestError::Api { .. } | RestError::Decode { .. })
+        );
+        if answered {
+            permit.finish(Outcome::Answered(sent.elapsed()));
+            // An answer is a sign of life: a node busy with our moves is not a dead node.
+            let now = inner.now();
+            if let Some(node) = inner.lock().nodes.get_mut(&target.name) {
+                node.last_alive = Some(now);
+            }
+        } else {
+            permit.finish(Outcome::NoAnswer);
+        }
+        match result {
             Ok(player) => {
                 let moved = Moved {
                     target: &target,
@@ -207,6 +223,12 @@ pub(crate) async fn move_player(
             Err(error) => {
                 unclaim(&inner, guild, &target.name, from.as_deref());
                 tracing::warn!(guild = %guild, to = %target.name, %error, "move attempt failed");
+                if error.may_have_been_applied() {
+                    // Without an answer the node may still carry the PATCH out (a server that
+                    // serves them one at a time does, after our timeout): undo it there, or the
+                    // guild would play on two nodes at once.
+                    undo_on(&inner, &target.name, guild);
+                }
                 match &error {
                     RestError::Api {
                         status, message, ..
@@ -380,6 +402,8 @@ fn claim(inner: &Inner, guild: GuildId, target: &str, position_ms: u64, strip_tr
         at: now,
     };
     record.connected = false;
+    record.started = false;
+    record.reset_rate();
     if strip_track {
         record.track = None;
     }
@@ -407,6 +431,24 @@ fn unclaim(inner: &Inner, guild: GuildId, target: &str, from: Option<&str>) {
     }
 }
 
+/// Deletes the guild's player on `node` after an attempt whose outcome is unknown, unless the
+/// guild plays there by then; if the node does not answer the delete either, it is remembered as
+/// an orphan and deleted when the node answers again.
+fn undo_on(inner: &Arc<Inner>, node: &str, guild: GuildId) {
+    let inner = Arc::clone(inner);
+    let node = node.to_owned();
+    tokio::spawn(async move {
+        let returned = inner
+            .lock()
+            .players
+            .get(&guild)
+            .is_some_and(|p| p.node.as_deref() == Some(node.as_str()));
+        if !returned {
+            leave_behind(&inner, &node, guild, true).await;
+        }
+    });
+}
+
 fn still_here(inner: &Inner, guild: GuildId, from: Option<&str>) -> bool {
     inner
         .lock()
@@ -420,7 +462,7 @@ fn pick_target(
     guild: GuildId,
     from: Option<&str>,
     tried: &HashSet<String>,
-) -> Option<Target> {
+) -> Option<(Target, Reservation)> {
     let now = inner.now();
     let state = inner.lock();
     let record = state.players.get(&guild)?;
@@ -433,12 +475,13 @@ fn pick_target(
         .and_then(|v| crate::selection::region_of(&v.endpoint, &inner.config.regions));
     let choice = state.choose(&inner.config, region, tried, now)?;
     let node = state.nodes.get(&choice.node)?;
-    Some(Target {
+    let target = Target {
         name: choice.node.clone(),
         client: node.client.clone()?,
-        permits: Arc::clone(&node.target_permits),
         version: state.version(guild),
-    })
+    };
+    // Reserved while the state is locked, so the next pick already counts this move.
+    Some((target, node.window.reserve()))
 }
 
 fn build_update(
@@ -447,9 +490,19 @@ fn build_update(
     from: Option<&str>,
     make_before_break: bool,
     strip_track: bool,
+    target: &str,
 ) -> Option<(lavalink::model::UpdatePlayer, u64, Duration)> {
     let now = inner.now();
-    let state = inner.lock();
+    let mut state = inner.lock();
+    // A player this cluster left on the target (not deleted yet) is overwritten field by field;
+    // it is no orphan any more once the guild plays there again.
+    let mode = match state.nodes.get_mut(target) {
+        Some(node) if node.orphans.iter().any(|(_, g)| *g == guild) => {
+            node.orphans.retain(|(_, g)| *g != guild);
+            Recreate::Overwrite
+        }
+        _ => Recreate::Fresh,
+    };
     let record = state.players.get(&guild)?;
     // A lost node stopped playing at its last sign of life; a draining one is still playing.
     let alive_until = if make_before_break {
@@ -460,7 +513,7 @@ fn build_update(
     };
     let position = record.position_at(now, alive_until);
     let rewind = Duration::from_millis(record.position_at(now, None).saturating_sub(position));
-    let mut update = record.recreate(position);
+    let mut update = record.recreate(position, mode);
     if strip_track {
         update.track = None;
         update.position = None;
@@ -471,8 +524,13 @@ fn build_update(
 
 /// The bot changed the player while the move was in flight: send the whole state again.
 async fn resend(inner: &Inner, guild: GuildId, target: &Target) {
-    let Some((update, _, _)) = build_update(inner, guild, Some(&target.name), true, false) else {
-        return;
+    let now = inner.now();
+    let update = {
+        let state = inner.lock();
+        let Some(record) = state.players.get(&guild) else {
+            return;
+        };
+        record.recreate(record.position_at(now, None), Recreate::Overwrite)
     };
     if let Err(error) = target.client.update_player(guild, &update, false).await {
         tracing::warn!(guild = %guild, node = %target.name, %error, "could not resend a raced update");

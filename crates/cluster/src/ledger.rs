@@ -7,6 +7,39 @@ use lavalink::model::{
     Filters, GuildId, PlayerState, Track, UpdatePlayer, UpdatePlayerTrack, VoiceState,
 };
 
+/// A new player's volume on a node.
+const DEFAULT_VOLUME: i64 = 100;
+
+/// What the node a player is recreated on may already hold for its guild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recreate {
+    /// Nothing: only what differs from a new player's defaults is sent.
+    Fresh,
+    /// Possibly an old player (one this cluster left there): every field is sent.
+    Overwrite,
+}
+
+/// Whether two tracks are the same play: the same track (by source and identifier; the encoded
+/// form changes as it plays) with the same user data (the bot numbers its plays there).
+pub fn same_play(a: &Track, b: &Track) -> bool {
+    a.info.identifier == b.info.identifier
+        && a.info.source_name == b.info.source_name
+        && a.user_data == b.user_data
+}
+
+/// `elapsed` of wall time at `rate`, in whole milliseconds.
+fn scaled_ms(elapsed: Duration, rate: f64) -> u64 {
+    let ms = elapsed.as_secs_f64() * 1000.0 * rate;
+    if ms.is_finite() && ms > 0.0 {
+        // Bounded by the elapsed time (rate <= RATE_BOUNDS.1): far below u64::MAX.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ms = ms.round() as u64;
+        ms
+    } else {
+        0
+    }
+}
+
 /// A position observed at a monotonic instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observed {
@@ -41,7 +74,22 @@ pub struct PlayerRecord {
     pub connected: bool,
     /// The node's voice gateway round trip from its last playerUpdate, when connected.
     pub ping_ms: Option<u64>,
+    /// How fast the node's position advances against its own clock, from its last two
+    /// playerUpdates of the same play (1.0 until measured; a loaded server runs slow).
+    pub rate: f64,
+    /// The node's last playerUpdate of the current play (cleared whenever the cluster changes
+    /// the position or the play), the base of the next rate measurement.
+    pub last_update: Option<PlayerState>,
+    /// Whether the node that plays it has reported the current play's `TrackStart` (a second
+    /// one for the same play only repeats it: some servers start a player twice).
+    pub started: bool,
 }
+
+/// The slowest and fastest playback rate a measurement may set: a bound on input from a server.
+const RATE_BOUNDS: (f64, f64) = (0.5, 1.05);
+
+/// Node time between two playerUpdates below which a rate is not measured (too little signal).
+const MIN_RATE_SPAN_MS: u64 = 1_000;
 
 impl PlayerRecord {
     /// A fresh record with nothing playing.
@@ -61,6 +109,9 @@ impl PlayerRecord {
             end_time: None,
             connected: false,
             ping_ms: None,
+            rate: 1.0,
+            last_update: None,
+            started: false,
         }
     }
 
@@ -69,9 +120,9 @@ impl PlayerRecord {
         self.track.is_some() && !self.paused && self.connected
     }
 
-    /// The position at `now`, extrapolated while playing, but never past `alive_until` (the last
-    /// sign of life of the node that plays it: audio stops when the node does), nor past the
-    /// track's end.
+    /// The position at `now`, extrapolated at the node's measured rate while playing, but never
+    /// past `alive_until` (the last sign of life of the node that plays it: audio stops when the
+    /// node does), nor past the track's end.
     pub fn position_at(&self, now: Instant, alive_until: Option<Instant>) -> u64 {
         let base = self.position.position_ms;
         if !self.is_playing() {
@@ -79,24 +130,48 @@ impl PlayerRecord {
         }
         let until = alive_until.map_or(now, |alive| alive.min(now));
         let elapsed = until.saturating_duration_since(self.position.at);
-        let position = base.saturating_add(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        let position = base.saturating_add(scaled_ms(elapsed, self.rate));
         let end = self.end_time.or_else(|| {
             self.track
                 .as_ref()
                 .filter(|t| !t.info.is_stream)
-                .map(|t| t.info.length)
+                .and_then(|t| t.info.known_length())
         });
         end.map_or(position, |end| position.min(end))
     }
 
-    /// Takes a playerUpdate's state, received at `at`.
+    /// Takes a playerUpdate's state, received at `at`, and measures the node's playback rate
+    /// against the previous one of the same play (both from the node, connected, not paused).
     pub fn observe(&mut self, state: &PlayerState, at: Instant) {
+        if let Some(previous) = self.last_update
+            && previous.connected
+            && state.connected
+            && !self.paused
+            && self.track.is_some()
+        {
+            let span = state.time.saturating_sub(previous.time);
+            if span >= MIN_RATE_SPAN_MS && state.position >= previous.position {
+                #[allow(clippy::cast_precision_loss)] // spans and positions are far below 2^52
+                let measured = (state.position - previous.position) as f64 / span as f64;
+                if measured.is_finite() {
+                    self.rate = measured.clamp(RATE_BOUNDS.0, RATE_BOUNDS.1);
+                }
+            }
+        }
+        self.last_update = Some(*state);
         self.position = Observed {
             position_ms: state.position,
             at,
         };
         self.connected = state.connected;
         self.ping_ms = u64::try_from(state.ping).ok().filter(|_| state.connected);
+    }
+
+    /// Forgets what the node said about the rate: the player moved, or the cluster changed its
+    /// position or play (the next two playerUpdates measure again).
+    pub fn reset_rate(&mut self) {
+        self.rate = 1.0;
+        self.last_update = None;
     }
 
     /// Applies an update this cluster sent (and the node accepted) at `now`.
@@ -124,6 +199,13 @@ impl PlayerRecord {
         if let Some(position) = update.position {
             self.position.position_ms = position;
         }
+        if update.position.is_some() || update.paused.is_some() || update.track.is_some() {
+            // The next rate measurement starts from the node's next playerUpdate.
+            self.last_update = None;
+        }
+        if update.track.is_some() || update.encoded_track.is_some() {
+            self.started = false;
+        }
         if let Some(paused) = update.paused {
             self.paused = paused;
         }
@@ -141,8 +223,15 @@ impl PlayerRecord {
         }
     }
 
-    /// The one complete update that recreates this player on another node at `position_ms`.
-    pub fn recreate(&self, position_ms: u64) -> UpdatePlayer {
+    /// The one update that recreates this player on another node at `position_ms`.
+    ///
+    /// On a node that has no player for the guild ([`Recreate::Fresh`]) it carries only what
+    /// differs from a new player's defaults: some servers send any `position` or `filters`
+    /// through a seek path that decodes the whole track and starts the player twice, so a start
+    /// at 0 carries no position and default filters are left out. On a node that may still hold
+    /// an old player of the guild ([`Recreate::Overwrite`]) every field is explicit.
+    pub fn recreate(&self, position_ms: u64, mode: Recreate) -> UpdatePlayer {
+        let full = mode == Recreate::Overwrite;
         UpdatePlayer {
             // The user data goes along: the bot tells its plays apart by it (events about an
             // earlier play of the same track must not move the queue).
@@ -152,11 +241,15 @@ impl PlayerRecord {
                     ..UpdatePlayerTrack::encoded(t.encoded.clone())
                 })
             }),
-            position: self.track.as_ref().map(|_| position_ms),
+            position: self
+                .track
+                .as_ref()
+                .map(|_| position_ms)
+                .filter(|p| full || *p > 0),
             end_time: self.end_time.map(Some),
-            volume: Some(i64::from(self.volume)),
-            paused: Some(self.paused),
-            filters: Some(self.filters.clone()),
+            volume: Some(i64::from(self.volume)).filter(|v| full || *v != DEFAULT_VOLUME),
+            paused: Some(self.paused).filter(|p| full || *p),
+            filters: Some(self.filters.clone()).filter(|f| full || *f != Filters::default()),
             voice: self.voice.clone(),
             ..UpdatePlayer::default()
         }
@@ -174,7 +267,7 @@ mod tests {
 
     use super::*;
 
-    fn track(length: u64) -> Track {
+    fn track(length: i64) -> Track {
         Track {
             encoded: "enc".into(),
             info: TrackInfo {
@@ -272,7 +365,7 @@ mod tests {
                 .user_data
                 .insert("dimbyPlay".into(), serde_json::json!(7));
         }
-        let update = record.recreate(1_234);
+        let update = record.recreate(1_234, Recreate::Overwrite);
         let track = update.track.clone().flatten().expect("a track");
         assert_eq!(track.encoded.flatten().as_deref(), Some("enc"));
         assert_eq!(
@@ -286,5 +379,127 @@ mod tests {
         assert_eq!(update.end_time, Some(Some(50_000)));
         assert!(update.filters.is_some());
         assert!(update.voice.is_some_and(|v| v.is_complete()));
+    }
+
+    #[test]
+    fn a_fresh_player_is_sent_only_what_differs_from_the_defaults() {
+        let t0 = Instant::now();
+        let mut record = playing(t0);
+        record.voice = Some(VoiceState {
+            token: "t".into(),
+            endpoint: "e".into(),
+            session_id: "s".into(),
+            channel_id: Some("c".into()),
+        });
+        // A new player at 0: track and voice only (no position, filters, volume or pause that
+        // some servers would take for a seek).
+        let update = record.recreate(0, Recreate::Fresh);
+        assert!(update.track.is_some());
+        assert!(update.voice.is_some());
+        assert_eq!(update.position, None);
+        assert_eq!(update.filters, None);
+        assert_eq!(update.volume, None);
+        assert_eq!(update.paused, None);
+        assert_eq!(update.end_time, None);
+        let body = serde_json::to_value(&update).expect("serializes");
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["track", "voice"]);
+
+        // A move carries the position, and what the player changed.
+        record.volume = 40;
+        record.paused = true;
+        record.filters.volume = Some(0.5);
+        let update = record.recreate(61_000, Recreate::Fresh);
+        assert_eq!(update.position, Some(61_000));
+        assert_eq!(update.volume, Some(40));
+        assert_eq!(update.paused, Some(true));
+        assert_eq!(update.filters.and_then(|f| f.volume), Some(0.5));
+    }
+
+    fn update_at(time: u64, position: u64) -> PlayerState {
+        PlayerState {
+            time,
+            position,
+            connected: true,
+            ping: 10,
+        }
+    }
+
+    #[test]
+    fn a_node_that_plays_slow_is_extrapolated_at_its_own_rate() {
+        let t0 = Instant::now();
+        let mut record = playing(t0);
+        // The node's position advanced 3 s in 5 s of its own time: it plays at 0.6.
+        record.observe(&update_at(1_000_000, 10_000), t0);
+        record.observe(
+            &update_at(1_005_000, 13_000),
+            t0 + Duration::from_millis(5_000),
+        );
+        assert!((record.rate - 0.6).abs() < 1e-9, "{}", record.rate);
+        assert_eq!(
+            record.position_at(t0 + Duration::from_millis(7_000), None),
+            14_200,
+            "2 s after the last update at 0.6"
+        );
+        // A rate is input from a server: bounded.
+        record.observe(
+            &update_at(1_010_000, 13_000),
+            t0 + Duration::from_millis(10_000),
+        );
+        assert!((record.rate - 0.5).abs() < 1e-9);
+        record.observe(
+            &update_at(1_015_000, 63_000),
+            t0 + Duration::from_millis(15_000),
+        );
+        assert!((record.rate - 1.05).abs() < 1e-9);
+        // A move starts the measurement again at the nominal rate.
+        record.reset_rate();
+        assert!((record.rate - 1.0).abs() < 1e-9);
+        assert_eq!(record.last_update, None);
+    }
+
+    #[test]
+    fn no_rate_is_measured_across_a_seek_or_too_short_a_span() {
+        let t0 = Instant::now();
+        let mut record = playing(t0);
+        record.observe(&update_at(1_000_000, 10_000), t0);
+        record.observe(&update_at(1_000_500, 10_100), t0);
+        assert!(
+            (record.rate - 1.0).abs() < 1e-9,
+            "half a second is too short"
+        );
+        let seek = UpdatePlayer {
+            position: Some(90_000),
+            ..UpdatePlayer::default()
+        };
+        record.apply(&seek, None, t0 + Duration::from_secs(1));
+        record.observe(&update_at(1_005_000, 93_000), t0 + Duration::from_secs(5));
+        assert!(
+            (record.rate - 1.0).abs() < 1e-9,
+            "the seek is no playback: {}",
+            record.rate
+        );
+    }
+
+    #[test]
+    fn the_same_play_is_told_by_track_and_user_data() {
+        let a = track(60_000);
+        let mut later = a.clone();
+        later.encoded = "re-encoded with a later position".into();
+        assert!(same_play(&a, &later));
+        let mut next_play = a.clone();
+        next_play
+            .user_data
+            .insert("dimbyPlay".into(), serde_json::json!(8));
+        assert!(!same_play(&a, &next_play));
+        let mut other = a.clone();
+        other.info.identifier = "other".into();
+        assert!(!same_play(&a, &other));
     }
 }

@@ -14,6 +14,7 @@ mod failover;
 mod ledger;
 mod node;
 pub mod selection;
+pub mod window;
 
 pub use breaker::{Breaker, CircuitState, Transition};
 pub use cluster::{
@@ -24,4 +25,4 @@ pub use config::{
     RegionRule, SelectionPolicy, SpecError, validate_nodes,
 };
 pub use events::{ClusterEvent, DrainMode, DrainReport, MoveCause, MoveOutcome};
-pub use ledger::{Observed, PlayerRecord};
+pub use ledger::{Observed, PlayerRecord, Recreate};

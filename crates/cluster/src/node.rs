@@ -12,6 +12,7 @@ use crate::breaker::CircuitState;
 use crate::cluster::{Inner, Link, Node};
 use crate::events::{ClusterEvent, MoveCause};
 use crate::failover;
+use crate::ledger::same_play;
 
 /// Applies one node's events in the order its client reported them.
 pub(crate) async fn pump(
@@ -32,14 +33,25 @@ pub(crate) async fn pump(
             NodeEvent::Lost(loss) => on_lost(&inner, &name, generation, &loss),
             NodeEvent::Stopped(reason) => on_stopped(&inner, &name, generation, &reason),
             NodeEvent::ResumeConfigFailed(error) => {
-                tracing::warn!(node = %name, %error, "resuming is off for this node's session: a blip will move its players");
+                // A server without session resuming (NodeLink answers 404): nothing would resume
+                // after a lost socket, so waiting for it would only lengthen the silence.
+                let unsupported = error.is_not_found();
+                with_node(&inner, &name, generation, |node| {
+                    node.resumable = !unsupported;
+                });
+                if unsupported {
+                    tracing::warn!(node = %name, %error, "this node does not offer session resuming: a lost socket moves its players at once");
+                } else {
+                    tracing::warn!(node = %name, %error, "resuming is off for this node's session: a blip will move its players");
+                }
+            }
+            NodeEvent::ResumeEnabled(_) => {
+                with_node(&inner, &name, generation, |node| node.resumable = true);
             }
             NodeEvent::BadMessage(error) => {
                 tracing::warn!(node = %name, %error, "node sent a message we could not read");
             }
-            NodeEvent::ResumeEnabled(_)
-            | NodeEvent::Reconnecting { .. }
-            | NodeEvent::Unknown(_) => {}
+            NodeEvent::Reconnecting { .. } | NodeEvent::Unknown(_) => {}
         }
     }
 }
@@ -115,6 +127,7 @@ fn on_ready(inner: &Arc<Inner>, name: &str, generation: u64, session: &str, resu
 
 fn on_stats(inner: &Inner, name: &str, generation: u64, stats: Received<Stats>) {
     with_node(inner, name, generation, |node| {
+        node.load_is_average |= crate::selection::is_load_average(&stats.value.cpu);
         node.stats = Some(stats.value);
         node.placed_since_stats = 0;
         node.last_alive = Some(stats.at);
@@ -165,13 +178,23 @@ fn on_player_event(inner: &Arc<Inner>, name: &str, generation: u64, event: Recei
             return;
         }
         let mut idle = false;
+        // Some servers start a player twice (NodeLink, for a PATCH carrying a position or
+        // filters): a TrackStart of the play already started only repeats it.
+        let mut repeated = false;
         match &event.value {
             Event::TrackStart(start) => {
+                repeated = record.started
+                    && record
+                        .track
+                        .as_ref()
+                        .is_some_and(|current| same_play(current, &start.track));
+                record.started = true;
                 record.track = Some(start.track.clone());
             }
             Event::TrackEnd(end)
                 if end.reason.may_start_next() || end.reason.as_str() == "stopped" =>
             {
+                record.started = false;
                 record.track = None;
                 record.position.position_ms = 0;
                 record.position.at = event.at;
@@ -182,8 +205,11 @@ fn on_player_event(inner: &Arc<Inner>, name: &str, generation: u64, event: Recei
             }
             _ => {}
         }
-        let after_move =
-            matches!(event.value, Event::TrackStart(_)) && state.after_move.remove(&guild);
+        let after_move = matches!(event.value, Event::TrackStart(_))
+            && (state.after_move.remove(&guild) || repeated);
+        if repeated {
+            tracing::debug!(node = name, guild = %guild, "a repeated TrackStart of the same play");
+        }
         (after_move, idle)
     };
     inner.emit(ClusterEvent::Player {
@@ -203,12 +229,15 @@ fn on_lost(inner: &Arc<Inner>, name: &str, generation: u64, loss: &Loss) {
         node: name.to_owned(),
         loss: loss.kind().to_owned(),
     });
+    let resumable = with_node(inner, name, generation, |node| node.resumable).unwrap_or(true);
     let cause = match loss {
         Loss::GracefulClose { .. } => Some(MoveCause::GracefulClose),
         Loss::Silence { .. } => Some(MoveCause::Silence),
         Loss::AuthRefused { .. } => Some(MoveCause::AuthRefused),
-        // Might be a blip: wait for a resume first.
-        Loss::AbnormalClose { .. } | Loss::Reset { .. } | Loss::FrameTooLarge { .. } => None,
+        // Might be a blip: wait for a resume first, if the node can resume at all.
+        Loss::AbnormalClose { .. } | Loss::Reset { .. } | Loss::FrameTooLarge { .. } => {
+            (!resumable).then_some(MoveCause::ConnectionLost)
+        }
         // The node's process is gone (nothing listens): if we were waiting for its session to
         // resume, stop waiting, there is nothing left to resume.
         Loss::ConnectionRefused { .. } => {
@@ -327,6 +356,7 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
         inner.emit_transition(&name, transition);
 
         let started = Instant::now();
+        let sent_at = inner.now();
         let result = tokio::time::timeout(probe.timeout, async {
             client.rest().version().await?;
             client.rest().stats().await
@@ -339,6 +369,7 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
             let transition = if let Ok(Ok(stats)) = &result {
                 node.rtt = Some(rtt);
                 node.last_alive = Some(now);
+                node.load_is_average |= crate::selection::is_load_average(&stats.cpu);
                 // Keep the socket's frame stats: the REST stats never carry them.
                 let frames = node.stats.and_then(|s| s.frame_stats);
                 node.stats = Some(Stats {
@@ -347,6 +378,13 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
                 });
                 node.placed_since_stats = 0;
                 node.breaker.record_success(now)
+            } else if result.is_err() && node.last_sign_of_life().is_some_and(|t| t >= sent_at) {
+                // The probe timed out, but the node answered something else meanwhile (our own
+                // moves, a message on its socket): it is busy, not dead. Slow counts against it
+                // in selection; only silence or errors open its circuit.
+                tracing::debug!(node = %name, "probe timed out while the node answered other requests: counted as slow");
+                node.rtt = Some(rtt);
+                None
             } else {
                 node.breaker.record_failure(now)
             };

@@ -24,10 +24,17 @@ pub struct Candidate<'a> {
     pub weight: f64,
     /// Its last stats.
     pub stats: Option<&'a Stats>,
-    /// Players this cluster placed on it since those stats.
+    /// Whether its `cpu.systemLoad` is a load average (some servers, NodeLink among them, send
+    /// `os.loadavg()[0]` where Lavalink sends a 0..1 fraction).
+    pub load_is_average: bool,
+    /// Players this cluster placed on it since those stats, and moves headed there that have
+    /// not been answered yet.
     pub placed_since_stats: u64,
     /// The last probe round trip.
     pub rtt: Option<Duration>,
+    /// How long a move sent there now can expect to wait for its answer (the node's typical
+    /// answer time and the moves already headed there).
+    pub move_wait: Duration,
 }
 
 /// Frames a healthy player sends a minute (one per 20 ms).
@@ -39,21 +46,56 @@ pub fn penalty(candidate: &Candidate<'_>) -> f64 {
     let placed = to_f64(candidate.placed_since_stats);
     let Some(stats) = candidate.stats else {
         // No stats yet: only what we placed there counts, plus latency.
-        return placed + latency_penalty(candidate.rtt);
+        return placed + latency_penalty(candidate.rtt) + wait_penalty(candidate.move_wait);
     };
     let playing = to_f64(stats.playing_players) + placed;
-    let cpu = 1.05f64.powf(100.0 * stats.cpu.system_load) * 10.0 - 10.0;
+    let load = cpu_load(&stats.cpu, candidate.load_is_average);
+    let cpu = 1.05f64.powf(100.0 * load) * 10.0 - 10.0;
     let (nulled, deficit) = stats.frame_stats.map_or((0.0, 0.0), |frames| {
-        let nulled = (1.03f64.powf(500.0 * (to_f64_signed(frames.nulled) / FRAMES_PER_MINUTE))
-            * 300.0
-            - 300.0)
-            * 2.0;
-        let deficit = 1.03f64.powf(500.0 * (to_f64_signed(frames.deficit) / FRAMES_PER_MINUTE))
-            * 600.0
-            - 600.0;
-        (nulled.max(0.0), deficit.max(0.0))
+        let nulled = (1.03f64.powf(500.0 * frame_share(frames.nulled)) * 300.0 - 300.0) * 2.0;
+        let deficit = 1.03f64.powf(500.0 * frame_share(frames.deficit)) * 600.0 - 600.0;
+        (nulled, deficit)
     });
-    playing + cpu.round() + nulled + deficit + latency_penalty(candidate.rtt)
+    playing
+        + cpu.round()
+        + nulled
+        + deficit
+        + latency_penalty(candidate.rtt)
+        + wait_penalty(candidate.move_wait)
+}
+
+/// One point per 10 ms a move would wait there, as for probe latency: a node that answers
+/// player updates one at a time gets fewer of a burst's moves.
+fn wait_penalty(wait: Duration) -> f64 {
+    wait.as_secs_f64() * 100.0
+}
+
+/// A node's CPU load as the 0..1 fraction the penalty is made for. Stats are input from a
+/// server: a load average is divided by the cores it reports, and anything else out of range
+/// (negative, not a number, above one) is bounded, so that one node's odd figure can never blind
+/// the choice (1.05^(100 * 8) is 1e17: the players placed would no longer count).
+pub fn cpu_load(cpu: &lavalink::model::Cpu, is_load_average: bool) -> f64 {
+    let load = cpu.system_load;
+    let fraction = if is_load_average || load > 1.0 {
+        load / f64::from(cpu.cores.max(1))
+    } else {
+        load
+    };
+    if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Whether a reported system load can only be a load average (a fraction never exceeds one).
+pub fn is_load_average(cpu: &lavalink::model::Cpu) -> bool {
+    cpu.system_load.is_finite() && cpu.system_load > 1.0
+}
+
+/// The share of a minute's frames a count stands for, bounded to 0..1.
+fn frame_share(frames: i64) -> f64 {
+    (to_f64_signed(frames) / FRAMES_PER_MINUTE).clamp(0.0, 1.0)
 }
 
 /// One point per 10 ms of probe round trip above 20 ms.
@@ -179,8 +221,10 @@ mod tests {
             priority: 0,
             weight: 1.0,
             stats,
+            load_is_average: false,
             placed_since_stats: 0,
             rtt: None,
+            move_wait: Duration::ZERO,
         }
     }
 
@@ -195,6 +239,67 @@ mod tests {
         // deficit 300 of 3000: 1.03^50 * 600 - 600
         let expected = 1.0 + 1.03f64.powf(50.0) * 600.0 - 600.0;
         assert!((penalty(&candidate("a", Some(&starving))) - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_load_average_is_read_as_a_share_of_the_cores() {
+        // NodeLink's systemLoad is os.loadavg()[0]: 8 on a node with 4 cores is fully loaded,
+        // 2 is half.
+        let mut full = stats(10, 8.0, None);
+        full.cpu.cores = 4;
+        let mut half = stats(10, 2.0, None);
+        half.cpu.cores = 4;
+        assert!((cpu_load(&full.cpu, false) - 1.0).abs() < 1e-9);
+        assert!((cpu_load(&half.cpu, false) - 0.5).abs() < 1e-9);
+        // Once a node is known to send load averages, a quiet 0.8 is 0.2 of its 4 cores.
+        let mut quiet = stats(10, 0.8, None);
+        quiet.cpu.cores = 4;
+        assert!((cpu_load(&quiet.cpu, true) - 0.2).abs() < 1e-9);
+        assert!((cpu_load(&quiet.cpu, false) - 0.8).abs() < 1e-9);
+        for odd in [f64::NAN, f64::INFINITY, -3.0] {
+            let mut s = stats(1, 0.0, None);
+            s.cpu.system_load = odd;
+            let load = cpu_load(&s.cpu, false);
+            assert!((0.0..=1.0).contains(&load), "{odd} -> {load}");
+        }
+    }
+
+    #[test]
+    fn placed_players_still_count_on_nodes_that_report_load_averages() {
+        // Three nodes on one machine report the same load average of 8 (2 cores): the penalty
+        // stays finite and every player placed changes the choice, so a burst spreads.
+        let mut loaded = stats(10, 8.0, None);
+        loaded.cpu.cores = 2;
+        let mut counts = std::collections::HashMap::new();
+        let mut placed = [0_u64; 3];
+        for _ in 0..30 {
+            let candidates: Vec<Candidate<'_>> = ["a", "b", "c"]
+                .iter()
+                .zip(placed)
+                .map(|(name, placed)| Candidate {
+                    placed_since_stats: placed,
+                    ..candidate(name, Some(&loaded))
+                })
+                .collect();
+            let picked = choose(&candidates, SelectionPolicy::Penalty, None).expect("a node");
+            assert!(picked.score.is_finite());
+            let index = ["a", "b", "c"]
+                .iter()
+                .position(|n| *n == picked.node)
+                .expect("known");
+            placed[index] += 1;
+            *counts.entry(picked.node).or_insert(0) += 1;
+        }
+        assert_eq!(placed, [10, 10, 10], "{counts:?}");
+    }
+
+    #[test]
+    fn frame_counts_out_of_range_are_bounded() {
+        let wild = stats(1, 0.0, Some((1 << 40, 1 << 40)));
+        let bounded = stats(1, 0.0, Some((3000, 3000)));
+        let p = penalty(&candidate("a", Some(&wild)));
+        assert!(p.is_finite());
+        assert!((p - penalty(&candidate("a", Some(&bounded)))).abs() < 1e-6);
     }
 
     #[test]

@@ -150,6 +150,19 @@ impl RestError {
         self.status() == Some(404)
     }
 
+    /// Whether the node may have carried the request out although the call failed: no answer
+    /// came (a server keeps working on a request whose client gave up), or an answer came that
+    /// could not be read, or an error answer (a node may apply part of a player update before
+    /// it fails on the track). A refused password, a missing session or a connection that was
+    /// never made rule it out.
+    pub fn may_have_been_applied(&self) -> bool {
+        match self {
+            Self::Unauthorized { .. } | Self::NoSession { .. } => false,
+            Self::Transport { source, .. } => !source.is_connect(),
+            Self::Timeout { .. } | Self::Api { .. } | Self::Decode { .. } => true,
+        }
+    }
+
     /// A bounded label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
