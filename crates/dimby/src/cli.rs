@@ -80,6 +80,9 @@ pub enum BenchCommand {
     Commands(crate::bench::commands::Args),
     /// What recording metrics costs (on/off rounds interleaved) and what a /metrics scrape costs.
     MetricsOverhead(crate::bench::metrics_overhead::Args),
+    /// The cluster against real Lavalink-compatible servers on loopback (../shared/realserver):
+    /// a node is killed, stopped or hung; audio gaps as the fake voice server heard them.
+    RealFailover(crate::bench::realserver::Args),
 }
 
 impl Command {
@@ -149,6 +152,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Sim(SimCommand::Discord(args)) => sim_discord(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
+        Command::Bench(BenchCommand::RealFailover(args)) => {
+            crate::bench::realserver::run(&args).await
+        }
         Command::Bench(BenchCommand::Health(args)) => crate::bench::health::run(&args).await,
         Command::Bench(BenchCommand::Commands(args)) => crate::bench::commands::run(&args).await,
         Command::Bench(BenchCommand::MetricsOverhead(args)) => {

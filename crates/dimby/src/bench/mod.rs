@@ -7,6 +7,7 @@ pub mod failover;
 pub mod figures;
 pub mod health;
 pub mod metrics_overhead;
+pub mod realserver;
 pub mod sampling;
 
 /// The build the figures come from: `"release"` or `"debug"` (debug figures are not comparable).
