@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::LogFormat;
 
@@ -142,6 +142,28 @@ pub struct SimLavalinkArgs {
     /// How often each session gets `stats`, in milliseconds (a real node sends them every 60000).
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub stats_interval_ms: u64,
+    /// Which server it behaves like where Lavalink-compatible servers differ (docs/sim.md,
+    /// "Behaving like other servers").
+    #[arg(long, value_enum, default_value_t = BehavesLike::Lavalink)]
+    pub behaves_like: BehavesLike,
+}
+
+/// The servers `dimby sim lavalink --behaves-like` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BehavesLike {
+    /// Lavalink 4.2.
+    Lavalink,
+    /// NodeLink 2.3.0, as measured.
+    Nodelink,
+}
+
+impl BehavesLike {
+    fn behaviour(self) -> sim::lavalink::ServerBehaviour {
+        match self {
+            Self::Lavalink => sim::lavalink::ServerBehaviour::lavalink(),
+            Self::Nodelink => sim::lavalink::ServerBehaviour::nodelink(),
+        }
+    }
 }
 
 /// Runs a parsed command to completion.
@@ -200,6 +222,7 @@ async fn sim_lavalink(args: SimLavalinkArgs) -> anyhow::Result<()> {
         sim::lavalink::NodeConfig::standalone(args.listen, args.password, Some(args.name));
     config.player_update_interval = Duration::from_millis(args.player_update_interval_ms);
     config.stats_interval = Duration::from_millis(args.stats_interval_ms);
+    config.behaviour = args.behaves_like.behaviour();
     let node = sim::lavalink::SimNode::start(config)
         .await
         .with_context(|| format!("starting the Lavalink stand-in on {}", args.listen))?;

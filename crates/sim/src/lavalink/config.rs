@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clock::{SharedClock, SystemClock};
 use lavalink::model::GuildId;
+use serde::{Deserialize, Serialize};
 
 /// The password a Lavalink node ships with in its example configuration.
 pub const DEFAULT_PASSWORD: &str = "youshallnotpass";
@@ -41,6 +42,9 @@ pub struct NodeConfig {
     pub cores: u32,
     /// Seed of the random numbers behind the REST error rate fault.
     pub seed: u64,
+    /// Which server's ways it follows where Lavalink-compatible servers differ (Lavalink 4.2's
+    /// by default).
+    pub behaviour: ServerBehaviour,
 }
 
 impl Default for NodeConfig {
@@ -57,6 +61,7 @@ impl Default for NodeConfig {
             version: LAVALINK_VERSION.into(),
             cores: 4,
             seed: 0x5eed,
+            behaviour: ServerBehaviour::lavalink(),
         }
     }
 }
@@ -97,12 +102,182 @@ impl NodeConfig {
         self
     }
 
+    /// The same configuration behaving like another server (see [`ServerBehaviour`]).
+    #[must_use]
+    pub fn with_behaviour(mut self, behaviour: ServerBehaviour) -> Self {
+        self.behaviour = behaviour;
+        self
+    }
+
     /// The same configuration with other update intervals.
     #[must_use]
     pub fn with_intervals(mut self, player_update: Duration, stats: Duration) -> Self {
         self.player_update_interval = player_update;
         self.stats_interval = stats;
         self
+    }
+}
+
+/// Where Lavalink-compatible servers behave differently from Lavalink 4.2 in ways a client
+/// notices, each switchable on its own. [`ServerBehaviour::lavalink`] (the default) is Lavalink
+/// 4.2; [`ServerBehaviour::nodelink`] is NodeLink 2.3.0 (commit `fae1694`), from measurements of
+/// a running node and its source. See docs/sim.md, "Behaving like other servers".
+///
+/// Delays on the node's clock (start-ups, the second TrackStart) follow
+/// [`NodeConfig::clock`]; the serial PATCH service takes real time, as the `slow` fault does.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each one fact about a server"
+)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerBehaviour {
+    /// How long a newly started track takes before it plays (node's clock): until then its
+    /// position stays at its start position and it pulls no frames. Models the audio pipeline's
+    /// start-up: a real node sends no audio, and no playerUpdate with an advancing position,
+    /// until its decoder has produced the first frames. Lavalink: zero (the stand-in's model).
+    #[serde(rename = "audioStartDelayMs", with = "millis")]
+    pub audio_start_delay: Duration,
+    /// The same start-up for a PATCH that carries `position` (a new track started at a position,
+    /// or a seek of the playing track): on NodeLink such a PATCH goes through an ffmpeg seek
+    /// path, which takes longer to produce audio than a plain start.
+    #[serde(rename = "audioStartDelayAtPositionMs", with = "millis")]
+    pub audio_start_delay_at_position: Duration,
+    /// Whether a track's `TrackStartEvent` waits until its audio starts (after the start-up
+    /// delay) rather than going out with the PATCH. NodeLink sends it when the voice library's
+    /// player turns `playing`, which happens when the new audio stream is first readable;
+    /// Lavalink sends it from lavaplayer's `startTrack`, before any frame is decoded.
+    pub track_start_waits_for_audio: bool,
+    /// Player PATCHes (`PATCH /v4/sessions/{id}/players/{guild}`) are served one at a time, in
+    /// order of arrival, each taking this long in real time before it is applied and answered;
+    /// other routes are not held. Measured on NodeLink 2.3.0 under load: concurrent player
+    /// PATCHes answered ~0.55 s apart (in a burst of 11-12 to one node, the 7th and later took
+    /// more than 5 s). Lavalink: `None` (served concurrently).
+    #[serde(rename = "serialPlayerPatchesMs", with = "option_millis")]
+    pub serial_player_patches: Option<Duration>,
+    /// Whether `cpu.systemLoad` (in the `stats` op and `GET /v4/stats`) is a load average, the
+    /// number of cores times the load fraction, as NodeLink's `os.loadavg()[0]` (e.g. 2.76 on 2
+    /// cores), instead of Lavalink's fraction of 0 to 1.
+    pub system_load_as_load_average: bool,
+    /// Whether sessions can be resumed. Without: `PATCH /v4/sessions/{id}` answers 404 (the
+    /// route does not exist, as on NodeLink), so resuming can never be switched on: a reconnect
+    /// with `Session-Id` gets a new session (`Session-Resumed: false`) and a session ends, with
+    /// its players, when its socket closes.
+    pub session_resuming: bool,
+    /// After a player PATCH that carries `position`, `filters` or `endTime` and leaves the player
+    /// with a track, the node sends a second `TrackStartEvent` for the same track this long
+    /// (node's clock) after the first: NodeLink plays such a PATCH through its seek path, which
+    /// starts a new audio stream, and every stream that starts sends TrackStart (measured: two
+    /// TrackStartEvents ~1 s apart after a move with `position`; `endTime` takes the same path in
+    /// its source). The first is the PATCH's own TrackStart when it started the track, else the
+    /// PATCH itself. Lavalink: `None`.
+    #[serde(rename = "secondTrackStartAfterSeekMs", with = "option_millis")]
+    pub second_track_start_after_seek: Option<Duration>,
+    /// Whether a shutdown (`shutdown`, `restart`, SIGTERM of the standalone node) closes every
+    /// session socket with 1001 first, as Lavalink does; without, the sockets are just reset
+    /// (no close frame), as NodeLink's process exits on SIGTERM.
+    pub close_sockets_on_shutdown: bool,
+}
+
+impl ServerBehaviour {
+    /// Lavalink 4.2, what the stand-in models (the default).
+    pub const fn lavalink() -> Self {
+        Self {
+            audio_start_delay: Duration::ZERO,
+            audio_start_delay_at_position: Duration::ZERO,
+            track_start_waits_for_audio: false,
+            serial_player_patches: None,
+            system_load_as_load_average: false,
+            session_resuming: true,
+            second_track_start_after_seek: None,
+            close_sockets_on_shutdown: true,
+        }
+    }
+
+    /// NodeLink 2.3.0 (commit `fae1694`), calibrated from measurements of a running node
+    /// (shared/realserver): player PATCHes served one at a time, 550 ms each; systemLoad a load
+    /// average; no session resuming; a second TrackStart 1 s after a PATCH with a position or
+    /// filters; sockets reset on shutdown; TrackStart when the audio starts. The start-ups,
+    /// 300 ms for a plain start and 1,000 ms for a start at a position, are placeholders until
+    /// NodeLink's are measured: change them here.
+    pub const fn nodelink() -> Self {
+        Self {
+            audio_start_delay: Duration::from_millis(300),
+            audio_start_delay_at_position: Duration::from_millis(1000),
+            track_start_waits_for_audio: true,
+            serial_player_patches: Some(Duration::from_millis(550)),
+            system_load_as_load_average: true,
+            session_resuming: false,
+            second_track_start_after_seek: Some(Duration::from_secs(1)),
+            close_sockets_on_shutdown: false,
+        }
+    }
+
+    /// The profile this is, by name: `lavalink`, `nodelink`, or `custom` for anything else.
+    pub fn profile(&self) -> &'static str {
+        if *self == Self::lavalink() {
+            "lavalink"
+        } else if *self == Self::nodelink() {
+            "nodelink"
+        } else {
+            "custom"
+        }
+    }
+
+    /// The start-up delay of a track started (or sought) now.
+    pub(crate) fn start_up(&self, at_position: bool) -> Duration {
+        if at_position {
+            self.audio_start_delay_at_position
+        } else {
+            self.audio_start_delay
+        }
+    }
+}
+
+impl Default for ServerBehaviour {
+    fn default() -> Self {
+        Self::lavalink()
+    }
+}
+
+/// A duration as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// An optional duration as whole milliseconds (`null` for none).
+mod option_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` hands over a reference
+    pub fn serialize<S: Serializer>(
+        duration: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match duration {
+            Some(duration) => {
+                serializer.serialize_some(&u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(deserializer).map(|ms| ms.map(Duration::from_millis))
     }
 }
 

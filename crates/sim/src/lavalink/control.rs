@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use lavalink::model::GuildId;
 use serde::{Deserialize, Serialize};
 
-use super::config::SimError;
+use super::config::{ServerBehaviour, SimError};
 use super::faults::{Fault, FaultSummary};
 use super::node::AppState;
 use super::rest::{self, ApiError};
@@ -29,6 +29,11 @@ const ANSWER_FIRST: Duration = Duration::from_millis(50);
 pub struct SimState {
     /// The node's name.
     pub name: String,
+    /// The server it behaves like: `lavalink`, `nodelink` or `custom`
+    /// ([`ServerBehaviour::profile`]).
+    pub behaves_like: String,
+    /// How it behaves where servers differ.
+    pub behaviour: ServerBehaviour,
     /// Whether it listens.
     pub up: bool,
     /// Its address.

@@ -48,7 +48,10 @@ pub enum Fault {
         #[serde(default)]
         restart_after_ms: Option<u64>,
     },
-    /// Graceful shutdown: every session socket closed with 1001, then the node stops listening.
+    /// Graceful shutdown: every session socket closed with 1001 (reset instead, without a close
+    /// frame, when the server does not close its sockets on shutdown,
+    /// [`ServerBehaviour::close_sockets_on_shutdown`](super::ServerBehaviour::close_sockets_on_shutdown)),
+    /// then the node stops listening.
     Shutdown {
         /// Restart after this many milliseconds.
         #[serde(default)]

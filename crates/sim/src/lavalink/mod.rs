@@ -12,8 +12,8 @@
 //! wakes and emits, in time order and each at its own instant, everything that fell due. A test
 //! then reads the messages from its socket (or [`SimNode::subscribe`]), or calls
 //! [`SimNode::settle`] to have them emitted and written. `PlayerState.time` is a wall-clock
-//! origin plus the clock's elapsed time. Only the injected latency and delayed restarts use real
-//! time.
+//! origin plus the clock's elapsed time. Only the injected latency, delayed restarts and the
+//! serial player PATCHes of [`ServerBehaviour::serial_player_patches`] use real time.
 //!
 //! # Playback model (as lavaplayer)
 //!
@@ -27,6 +27,14 @@
 //! (`finished`); streams never end. `playerUpdate` goes out at track start and then every
 //! interval while the player has a track (paused or not, as Lavalink's scheduler does), on seek,
 //! on filter changes, when the voice connection opens, after a stuck event and on resume.
+//!
+//! # Behaving like other servers
+//!
+//! [`NodeConfig::behaviour`] switches, one by one, the ways in which another Lavalink-compatible
+//! server differs from Lavalink 4.2: audio start-ups, TrackStart waiting for the audio, player
+//! PATCHes served one at a time, `systemLoad` as a load average, no session resuming, a second
+//! TrackStart after a seek, sockets reset on shutdown. [`ServerBehaviour::lavalink`] (the
+//! default) is Lavalink 4.2; [`ServerBehaviour::nodelink`] is NodeLink 2.3.0 as measured.
 //!
 //! # Catalogue grammar
 //!
@@ -106,7 +114,9 @@ mod session;
 mod socket;
 
 pub use catalogue::{SEARCH_RESULTS, STREAM_LENGTH};
-pub use config::{DEFAULT_PASSWORD, LAVALINK_VERSION, LAVAPLAYER_VERSION, NodeConfig, SimError};
+pub use config::{
+    DEFAULT_PASSWORD, LAVALINK_VERSION, LAVAPLAYER_VERSION, NodeConfig, ServerBehaviour, SimError,
+};
 pub use control::{SessionSnapshot, SimState};
 pub use faults::{Fault, FaultSummary};
 pub use node::{ReceivedRequest, SentMessage, SimNode, run_standalone, start_nodes};

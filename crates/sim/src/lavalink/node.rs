@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     next_conn: AtomicU64,
     /// Open client sockets, for a graceful shutdown to wait on.
     pub sockets: watch::Sender<usize>,
+    /// The turn of a player PATCH, on a server that serves them one at a time (FIFO).
+    pub player_patches: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -187,6 +189,7 @@ impl Shared {
             update_interval: self.config.player_update_interval,
             stuck_threshold: self.config.track_stuck_threshold,
             ping: self.config.voice_ping_ms,
+            behaviour: self.config.behaviour,
         };
         NodeState::new(
             timing,
@@ -228,9 +231,19 @@ impl Shared {
         self.stopping.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Closes every session socket with 1001, waits (briefly) for them to go, then stops.
+    /// Closes every session socket with 1001, waits (briefly) for them to go, then stops; on a
+    /// server that does not close its sockets on shutdown, they are reset instead (no close
+    /// frame), as its exiting process leaves them.
     pub async fn graceful_shutdown(&self) {
         if !self.lock_life().up {
+            return;
+        }
+        if !self.config.behaviour.close_sockets_on_shutdown {
+            self.crash_quietly();
+            tracing::info!(
+                node = self.config.name,
+                "shut down without closing sockets (they were reset)"
+            );
             return;
         }
         self.lock_state().close_all(1001, "Shutting down");
@@ -427,6 +440,8 @@ impl Shared {
         });
         SimState {
             name: self.config.name.clone(),
+            behaves_like: self.config.behaviour.profile().to_owned(),
+            behaviour: self.config.behaviour,
             up: self.is_up(),
             addr: self.addr.to_string(),
             faults,
@@ -514,6 +529,7 @@ impl SimNode {
             update_interval: config.player_update_interval,
             stuck_threshold: config.track_stuck_threshold,
             ping: config.voice_ping_ms,
+            behaviour: config.behaviour,
         };
         let state = NodeState::new(
             placeholder,
@@ -544,6 +560,7 @@ impl SimNode {
             sent: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             sockets: watch::channel(0).0,
+            player_patches: tokio::sync::Mutex::new(()),
         });
         shared.serve(listener);
         let (stop_ticker, stop) = watch::channel(false);
@@ -595,7 +612,8 @@ impl SimNode {
         self.shared.crash();
     }
 
-    /// Closes every session socket with 1001 and stops listening (sessions lost).
+    /// Closes every session socket with 1001 and stops listening (sessions lost); resets them
+    /// instead when [`ServerBehaviour::close_sockets_on_shutdown`](super::ServerBehaviour::close_sockets_on_shutdown) is off.
     pub async fn graceful_shutdown(&self) {
         self.shared.graceful_shutdown().await;
     }
@@ -709,7 +727,8 @@ impl SimNode {
         self.shared.settle().await;
     }
 
-    /// Stops the node for good: a graceful shutdown, then the ticker ends.
+    /// Stops the node for good: a graceful shutdown (as [`SimNode::graceful_shutdown`]), then the
+    /// ticker ends.
     pub async fn shutdown(self) {
         self.shared.graceful_shutdown().await;
         // Dropping stops the ticker.
@@ -736,7 +755,9 @@ pub async fn start_nodes(n: usize, config: NodeConfig) -> Result<Vec<SimNode>, S
     Ok(nodes)
 }
 
-/// Runs one node on the system clock until Ctrl-C (or SIGTERM), then shuts it down gracefully.
+/// Runs one node on the system clock until Ctrl-C (or SIGTERM), then shuts it down as its
+/// server does (gracefully, closing sockets with 1001, unless
+/// [`ServerBehaviour::close_sockets_on_shutdown`](super::ServerBehaviour::close_sockets_on_shutdown) is off).
 /// This is what `dimby sim lavalink --listen ... --password ... [--name ...]` calls.
 pub async fn run_standalone(config: NodeConfig) -> Result<(), SimError> {
     let node = SimNode::start(config).await?;

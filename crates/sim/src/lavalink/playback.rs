@@ -11,6 +11,12 @@
 //! media connection (and its frame poller) alone, so the player reports `connected: false` but
 //! keeps pulling frames; the next voice state from the client reconnects both.
 //!
+//! A server may need time before a started track plays (its audio pipeline's start-up,
+//! [`ServerBehaviour::audio_start_delay`]): until then the position stays at the start position
+//! and no frames are pulled; a server may send TrackStart only then, and may start a track a
+//! second time after a seek ([`ServerBehaviour::second_track_start_after_seek`]). Lavalink 4.2,
+//! the default, does neither.
+//!
 //! While the node hangs, a player is frozen: the process pulls no frames, so the position stands
 //! still (and nothing falls due) until the node is healed, and then goes on from there.
 //!
@@ -27,8 +33,9 @@ use lavalink::model::{
 use serde_json::{Map, Value};
 
 use super::catalogue::{Behaviour, STREAM_LENGTH};
+use super::config::ServerBehaviour;
 
-/// Node-wide numbers a player needs to describe itself.
+/// Node-wide numbers and settings a player needs to describe itself.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
     /// The clock instant that corresponds to `wall_origin_ms`.
@@ -41,6 +48,8 @@ pub(crate) struct Timing {
     pub stuck_threshold: Duration,
     /// Voice ping of a connected player.
     pub ping: i64,
+    /// Which server's ways it follows (start-ups, a second TrackStart after a seek).
+    pub behaviour: ServerBehaviour,
 }
 
 impl Timing {
@@ -80,6 +89,12 @@ struct Active {
     stall: Option<Stall>,
     stall_armed: bool,
     fail_at: Option<Instant>,
+    /// The audio pipeline is starting: no frames are pulled before this instant.
+    audio_from: Option<Instant>,
+    /// Its TrackStart waits for the audio to start.
+    start_pending: bool,
+    /// When it starts a second time (after a seek), sending TrackStart again.
+    second_start_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +168,8 @@ impl LossCounter {
 /// Something that falls due at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Due {
+    AudioStart,
+    SecondStart,
     FailStart,
     Point(Point),
     StuckReport,
@@ -350,8 +367,9 @@ impl SimPlayer {
         }
     }
 
-    /// Seeks the current track (ignored for tracks that cannot seek, as lavaplayer does).
-    pub fn seek(&mut self, at: Instant, position: u64) {
+    /// Seeks the current track (ignored for tracks that cannot seek, as lavaplayer does); the
+    /// audio starts again after the server's start-up at a position.
+    pub fn seek(&mut self, at: Instant, position: u64, timing: &Timing) {
         if let Some(track) = &mut self.track {
             if !track.decoded.info.is_seekable {
                 return;
@@ -359,6 +377,7 @@ impl SimPlayer {
             track.base_pos = position;
             track.base_at = at;
             track.stall = None;
+            track.audio_from = start_up_until(at, timing.behaviour.start_up(true));
             if let Behaviour::StuckAt(stall_at) = track.behaviour {
                 track.stall_armed = position <= stall_at;
             }
@@ -374,8 +393,17 @@ impl SimPlayer {
         }
     }
 
-    /// Starts a track, replacing the current one: TrackEnd `replaced`, then TrackStart.
-    pub fn play(&mut self, at: Instant, new: NewTrack, paused: bool) -> Vec<IncomingMessage> {
+    /// Starts a track, replacing the current one: TrackEnd `replaced`, then TrackStart (once its
+    /// audio starts, on a server whose TrackStart waits for it). `at_position`: the PATCH carried
+    /// a position, so the server's start-up at a position applies.
+    pub fn play(
+        &mut self,
+        at: Instant,
+        new: NewTrack,
+        paused: bool,
+        at_position: bool,
+        timing: &Timing,
+    ) -> Vec<IncomingMessage> {
         let mut out = Vec::new();
         // Lavalink sets the pause state before it plays.
         self.pause_flag(at, paused);
@@ -386,6 +414,8 @@ impl SimPlayer {
         let start = new.position.filter(|_| seekable).unwrap_or(0);
         let fail_at = matches!(new.behaviour, Behaviour::FailOnStart(_)).then_some(at);
         let stall_armed = matches!(new.behaviour, Behaviour::StuckAt(stall) if start <= stall);
+        let audio_from = start_up_until(at, timing.behaviour.start_up(at_position));
+        let start_pending = timing.behaviour.track_start_waits_for_audio && audio_from.is_some();
         let track = Active {
             decoded: new.decoded,
             encoded: new.encoded,
@@ -398,16 +428,42 @@ impl SimPlayer {
             stall: None,
             stall_armed,
             fail_at,
+            audio_from,
+            start_pending,
+            second_start_at: None,
         };
-        out.push(IncomingMessage::Event(Event::TrackStart(TrackStart {
-            guild_id: self.guild,
-            track: track.to_track(start),
-        })));
+        if !start_pending {
+            out.push(self.start_event(&track, start));
+        }
         self.loss.started(at);
+        // The update that goes with the start goes with its TrackStart.
+        self.next_update = Some(audio_from.filter(|_| start_pending).unwrap_or(at));
         self.track = Some(track);
-        self.next_update = Some(at);
         self.rebase(at);
         out
+    }
+
+    /// After a PATCH that took the server's seek path (it carried a position, filters or an end
+    /// time): on a server that starts such a track again, the second TrackStart falls due that
+    /// long after the first (the pending one, or this PATCH).
+    pub fn seek_path_taken(&mut self, at: Instant, timing: &Timing) {
+        let Some(delay) = timing.behaviour.second_track_start_after_seek else {
+            return;
+        };
+        if let Some(track) = &mut self.track {
+            let first = track
+                .audio_from
+                .filter(|_| track.start_pending)
+                .unwrap_or(at);
+            track.second_start_at = Some(first + delay);
+        }
+    }
+
+    fn start_event(&self, track: &Active, position: u64) -> IncomingMessage {
+        IncomingMessage::Event(Event::TrackStart(TrackStart {
+            guild_id: self.guild,
+            track: track.to_track(position),
+        }))
     }
 
     /// Stops the current track: TrackEnd `stopped`.
@@ -452,6 +508,12 @@ impl SimPlayer {
             }
         };
         if let Some(track) = &self.track {
+            if let Some(audio_from) = track.audio_from {
+                consider(audio_from, Due::AudioStart);
+            }
+            if let Some(second) = track.second_start_at {
+                consider(second, Due::SecondStart);
+            }
             if let Some(fail_at) = track.fail_at {
                 consider(fail_at, Due::FailStart);
             }
@@ -477,6 +539,31 @@ impl SimPlayer {
             Due::Update => {
                 self.next_update = Some(at + timing.update_interval);
                 vec![self.update_message(at, timing)]
+            }
+            Due::AudioStart => {
+                let Some(track) = &mut self.track else {
+                    return Vec::new();
+                };
+                track.audio_from = None;
+                let pending = std::mem::take(&mut track.start_pending);
+                self.rebase(at);
+                self.track
+                    .as_ref()
+                    .filter(|_| pending)
+                    .map(|track| self.start_event(track, track.position(at)))
+                    .into_iter()
+                    .collect()
+            }
+            Due::SecondStart => {
+                let Some(track) = &mut self.track else {
+                    return Vec::new();
+                };
+                track.second_start_at = None;
+                self.track
+                    .as_ref()
+                    .map(|track| self.start_event(track, track.position(at)))
+                    .into_iter()
+                    .collect()
             }
             Due::FailStart => self.fail(at, TrackEndReason::LoadFailed),
             Due::Point(Point::End(position)) => {
@@ -575,7 +662,10 @@ impl SimPlayer {
         if let Some(track) = &mut self.track {
             track.base_pos = track.position(at);
             track.base_at = at;
-            track.running = playing && track.stall.is_none() && track.fail_at.is_none();
+            track.running = playing
+                && track.stall.is_none()
+                && track.fail_at.is_none()
+                && track.audio_from.is_none();
         }
     }
 }
@@ -630,6 +720,11 @@ impl Active {
             user_data: self.user_data.clone(),
         }
     }
+}
+
+/// The end of a start-up of `delay` begun at `at` (none for no delay).
+fn start_up_until(at: Instant, delay: Duration) -> Option<Instant> {
+    (!delay.is_zero()).then(|| at + delay)
 }
 
 /// Whole milliseconds of a duration, saturating.

@@ -164,7 +164,11 @@ pub(crate) async fn authorize(
 
 /// Anything no route matched (Spring's message for a missing resource).
 pub(crate) async fn not_found(request: Request) -> ApiError {
-    let path = request.uri().path().trim_start_matches('/').to_owned();
+    no_route(request.uri())
+}
+
+fn no_route(uri: &Uri) -> ApiError {
+    let path = uri.path().trim_start_matches('/');
     ApiError::not_found(format!("No static resource {path}."))
 }
 
@@ -289,12 +293,18 @@ pub(crate) async fn decode_tracks(body: Bytes) -> Result<Json<Vec<Track>>, ApiEr
     Ok(Json(tracks))
 }
 
-/// `PATCH /v4/sessions/{sessionId}`.
+/// `PATCH /v4/sessions/{sessionId}`; on a server without session resuming the route does not
+/// exist: 404 as for any unknown path, whatever the session and body.
 pub(crate) async fn update_session(
     State(shared): State<AppState>,
     Path(session_id): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Result<Json<SessionInfo>, ApiError> {
+    if !shared.config.behaviour.session_resuming {
+        tracing::debug!(session = session_id, "no session resuming on this server");
+        return Err(no_route(&uri));
+    }
     let update: UpdateSession = parse_body(&body)?;
     shared.with_state(|state, _| {
         let session = state
@@ -394,13 +404,23 @@ enum TrackRequest {
 }
 
 /// `PATCH /v4/sessions/{sessionId}/players/{guildId}?noReplace=`, in the order of Lavalink's
-/// `PlayerRestHandler.patchPlayer`.
+/// `PlayerRestHandler.patchPlayer`. On a server that serves player PATCHes one at a time, each
+/// waits its turn (in order of arrival), takes its time (real time), and is applied and
+/// answered at the end of it.
 pub(crate) async fn update_player(
     State(shared): State<AppState>,
     Path((session_id, guild)): Path<(String, String)>,
     Query(query): Query<PatchQuery>,
     body: Bytes,
 ) -> Result<Json<Player>, ApiError> {
+    let _turn = match shared.config.behaviour.serial_player_patches {
+        Some(each) => {
+            let turn = shared.player_patches.lock().await;
+            tokio::time::sleep(each).await;
+            Some(turn)
+        }
+        None => None,
+    };
     let guild = parse_guild(&guild)?;
     let mut update: UpdatePlayer = parse_body(&body)?;
     if update.track == Some(None) {
@@ -503,6 +523,9 @@ fn apply(
     } = request;
     let mut out = Vec::new();
     let playing_new = new_track.is_some();
+    // NodeLink plays a PATCH with any of these through its ffmpeg seek path.
+    let seek_path =
+        update.position.is_some() || update.filters.is_some() || update.end_time.is_some();
     // A changed voice state (re)connects; the voice gateway becoming ready sends an update.
     if update
         .voice
@@ -523,7 +546,7 @@ fn apply(
     }
     if !playing_new {
         if let Some(position) = update.position.filter(|_| player.has_track()) {
-            player.seek(now, position);
+            player.seek(now, position, timing);
             out.push(player.update_message(now, timing));
         }
         if let Some(end_time) = update.end_time {
@@ -547,7 +570,9 @@ fn apply(
                 new.user_data = user_data;
             }
             new.end_time = update.end_time.flatten();
-            out.extend(player.play(now, *new, update.paused.unwrap_or(false)));
+            let paused = update.paused.unwrap_or(false);
+            let at_position = update.position.is_some();
+            out.extend(player.play(now, *new, paused, at_position, timing));
             Ok(())
         }
         Some(Ok(TrackRequest::Stop)) => {
@@ -558,6 +583,9 @@ fn apply(
         Some(Err(error)) => Err(error),
         None => Ok(()),
     };
+    if seek_path && result.is_ok() {
+        player.seek_path_taken(now, timing);
+    }
     (out, result)
 }
 

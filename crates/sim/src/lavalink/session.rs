@@ -474,6 +474,7 @@ impl NodeState {
         let frame_stats = session
             .and_then(|id| self.sessions.get(id))
             .and_then(|session| frame_stats(session, load, at, self.started));
+        let system_load = 0.05 + 0.95 * load;
         let allocated = 256 * MIB;
         let used = (64 + players * 2).min(240) * MIB;
         Stats {
@@ -488,7 +489,12 @@ impl NodeState {
             },
             cpu: Cpu {
                 cores: self.cores,
-                system_load: 0.05 + 0.95 * load,
+                system_load: if self.timing.behaviour.system_load_as_load_average {
+                    // A load average: runnable processes, about cores times the busy fraction.
+                    f64::from(self.cores) * system_load
+                } else {
+                    system_load
+                },
                 lavalink_load: 0.02 + 0.93 * load,
             },
             frame_stats,
