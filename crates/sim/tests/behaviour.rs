@@ -522,16 +522,60 @@ async fn serial_player_patches_answer_one_after_another() {
 }
 
 #[tokio::test]
-async fn serial_player_patches_hold_no_other_route() {
-    // A turn far longer than the failure guard: a route held behind it would fail the test.
+async fn a_serial_patch_is_carried_out_after_its_client_gave_up() {
+    // A real server finishes a request whose client has gone: a PATCH that timed out at the
+    // client still creates the player (the ghost a failover must clean up).
     let config = NodeConfig::default().with_behaviour(lavalink_with(|b| {
-        b.serial_player_patches = Some(Duration::from_secs(600));
+        b.serial_player_patches = Some(Duration::from_millis(300));
     }));
+    let node = SimNode::start(config).await.expect("node");
+    let socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .expect("http client");
+    let sent = impatient
+        .patch(format!(
+            "{}/v4/sessions/{session}/players/{GUILD}",
+            node.rest_url()
+        ))
+        .header("Authorization", node.password())
+        .json(&json!({ "volume": 70 }))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|e| e.is_timeout()), "the client gave up");
+    assert!(node.player(&session, GUILD).is_none(), "not yet applied");
+    let deadline = tokio::time::Instant::now() + GUARD;
+    let player = loop {
+        if let Some(player) = node.player(&session, GUILD) {
+            break player;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the PATCH was dropped with its client"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(player.volume, 70);
+}
+
+#[tokio::test]
+async fn other_requests_wait_for_the_patches_ahead_but_take_no_time() {
+    // One event loop: a probe that arrives behind two PATCHes is answered after both; one that
+    // arrives with nothing queued is answered at once (a turn far longer than the guard would
+    // fail the test if it were held).
+    const EACH: Duration = Duration::from_millis(150);
+    let config = NodeConfig::default()
+        .with_behaviour(lavalink_with(|b| b.serial_player_patches = Some(EACH)));
     let node = SimNode::start(config).await.expect("node");
     let rest = Rest::new(&node);
     let socket = connect(&node).await;
     let session = socket.session_id.clone();
+    assert_eq!(rest.get("/v4/stats").await.status, 200, "nothing queued");
     let mut arrived = node.requests();
+    let sent_at = Instant::now();
     let patches: Vec<_> = (0..2u64)
         .map(|i| {
             let rest = rest.clone();
@@ -553,22 +597,19 @@ async fn serial_player_patches_hold_no_other_route() {
     })
     .await
     .expect("the PATCHes reached the node");
-    assert_eq!(rest.get("/v4/info").await.status, 200);
-    assert_eq!(rest.get("/v4/stats").await.status, 200);
-    assert_eq!(
-        rest.get(&format!("/v4/sessions/{session}/players/{GUILD}"))
-            .await
-            .status,
-        404,
-        "GET on the player route is not held (and the held PATCH created nothing yet)"
+    let version = rest.get("/version").await;
+    let answered_after = sent_at.elapsed();
+    assert_eq!(version.status, 200);
+    assert!(
+        answered_after >= EACH * 2,
+        "the probe waited for both PATCHes: {answered_after:?}"
     );
-    let deleted = rest
-        .delete(&format!("/v4/sessions/{session}/players/{GUILD}"))
-        .await;
-    assert_eq!(deleted.status, 204);
     for patch in patches {
-        patch.abort();
+        assert_eq!(patch.await.expect("patch").status, 200);
     }
+    // Both PATCHes were applied before the probe was answered.
+    assert!(node.player(&session, GUILD).is_some());
+    assert!(node.player(&session, GUILD + 1).is_some());
 }
 
 #[tokio::test]

@@ -148,11 +148,14 @@ pub struct ServerBehaviour {
     /// player turns `playing`, which happens when the new audio stream is first readable;
     /// Lavalink sends it from lavaplayer's `startTrack`, before any frame is decoded.
     pub track_start_waits_for_audio: bool,
-    /// Player PATCHes (`PATCH /v4/sessions/{id}/players/{guild}`) are served one at a time, in
-    /// order of arrival, each taking this long in real time before it is applied and answered;
-    /// other routes are not held. Measured on NodeLink 2.3.0 under load: concurrent player
-    /// PATCHes answered ~0.55 s apart (in a burst of 11-12 to one node, the 7th and later took
-    /// more than 5 s). Lavalink: `None` (served concurrently).
+    /// The node serves its REST requests one at a time, in order of arrival (one event loop),
+    /// and each player PATCH (`PATCH /v4/sessions/{id}/players/{guild}`) takes this long of it in
+    /// real time before it is applied and answered; other requests take no time of their own
+    /// but wait for the PATCHes ahead of them (a probe behind a burst of moves is slow), and
+    /// every request is carried out even when its client gave up waiting. Measured on NodeLink
+    /// 2.3.0 under load: concurrent player PATCHes answered ~0.55 s apart (in a burst of 11-12
+    /// to one node, the 7th and later took more than 5 s), and a probe of a node during such a
+    /// burst timed out. Lavalink: `None` (served concurrently).
     #[serde(rename = "serialPlayerPatchesMs", with = "option_millis")]
     pub serial_player_patches: Option<Duration>,
     /// Whether `cpu.systemLoad` (in the `stats` op and `GET /v4/stats`) is a load average, the

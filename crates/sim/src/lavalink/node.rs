@@ -71,7 +71,7 @@ pub(crate) struct Shared {
     /// Open client sockets, for a graceful shutdown to wait on.
     pub sockets: watch::Sender<usize>,
     /// The turn of a player PATCH, on a server that serves them one at a time (FIFO).
-    pub player_patches: tokio::sync::Mutex<()>,
+    pub rest_turns: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -560,7 +560,7 @@ impl SimNode {
             sent: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             sockets: watch::channel(0).0,
-            player_patches: tokio::sync::Mutex::new(()),
+            rest_turns: tokio::sync::Mutex::new(()),
         });
         shared.serve(listener);
         let (stop_ticker, stop) = watch::channel(false);

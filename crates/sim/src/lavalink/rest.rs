@@ -404,25 +404,52 @@ enum TrackRequest {
 }
 
 /// `PATCH /v4/sessions/{sessionId}/players/{guildId}?noReplace=`, in the order of Lavalink's
-/// `PlayerRestHandler.patchPlayer`. On a server that serves player PATCHes one at a time, each
-/// waits its turn (in order of arrival), takes its time (real time), and is applied and
-/// answered at the end of it.
+/// `PlayerRestHandler.patchPlayer`. On a server that serves requests one at a time
+/// ([`super::ServerBehaviour::serial_player_patches`], see [`serial_service`]) it takes its time
+/// (real time) and is applied and answered at the end of it.
 pub(crate) async fn update_player(
     State(shared): State<AppState>,
     Path((session_id, guild)): Path<(String, String)>,
     Query(query): Query<PatchQuery>,
     body: Bytes,
 ) -> Result<Json<Player>, ApiError> {
-    let _turn = match shared.config.behaviour.serial_player_patches {
-        Some(each) => {
-            let turn = shared.player_patches.lock().await;
-            tokio::time::sleep(each).await;
-            Some(turn)
-        }
-        None => None,
-    };
-    let guild = parse_guild(&guild)?;
-    let mut update: UpdatePlayer = parse_body(&body)?;
+    if let Some(each) = shared.config.behaviour.serial_player_patches {
+        tokio::time::sleep(each).await;
+    }
+    patch_player(&shared, &session_id, &guild, &query, &body)
+}
+
+/// On a server that serves its REST requests one at a time (a single event loop kept busy by
+/// player PATCHes, as NodeLink under load), every request waits for those ahead of it, in order
+/// of arrival, and runs to the end on a task of its own: a client that gives up waiting does not
+/// stop it (a real server carries out a request whose client has gone).
+pub(crate) async fn serial_service(
+    State(shared): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if shared.config.behaviour.serial_player_patches.is_none() {
+        return next.run(request).await;
+    }
+    let served = tokio::spawn(async move {
+        let _turn = shared.rest_turns.lock().await;
+        next.run(request).await
+    });
+    served
+        .await
+        .unwrap_or_else(|_| ApiError::internal("the request was cancelled").into_response())
+}
+
+/// One player PATCH, checked and applied.
+fn patch_player(
+    shared: &AppState,
+    session_id: &str,
+    guild: &str,
+    query: &PatchQuery,
+    body: &[u8],
+) -> Result<Json<Player>, ApiError> {
+    let guild = parse_guild(guild)?;
+    let mut update: UpdatePlayer = parse_body(body)?;
     if update.track == Some(None) {
         // Lavalink's `track` is a non-nullable `Omissible<PlayerUpdateTrack>`: kotlinx refuses
         // the null while reading the body, before the session is looked up.
@@ -430,7 +457,7 @@ pub(crate) async fn update_player(
         return Err(malformed_body());
     }
     shared
-        .with_state(|state, _| state.open_session(&session_id).map(|_| ()))
+        .with_state(|state, _| state.open_session(session_id).map(|_| ()))
         .ok_or_else(session_not_found)?;
 
     let (encoded, identifier, user_data) = match update.track.take().flatten() {
@@ -484,7 +511,7 @@ pub(crate) async fn update_player(
     shared.with_state(|state, now| {
         let timing = state.timing;
         let session = state
-            .open_session(&session_id)
+            .open_session(session_id)
             .ok_or_else(session_not_found)?;
         let player = session
             .players
@@ -493,7 +520,7 @@ pub(crate) async fn update_player(
         let (out, result) = apply(player, now, &timing, request);
         let answer = player.to_model(now, &timing);
         for message in out {
-            state.send(&session_id, message);
+            state.send(session_id, message);
         }
         result.map(|()| Json(answer))
     })
