@@ -142,6 +142,11 @@ pub struct NodeView {
     pub system_load: Option<f64>,
     /// Consecutive failed probes.
     pub probe_failures: u32,
+    /// Whether its session can resume (false on a server without resuming: a lost socket moves
+    /// its players at once).
+    pub resumable: bool,
+    /// Moves onto it allowed in flight at once now (its adaptive window).
+    pub move_window: usize,
     /// Age of its last sign of life in milliseconds.
     pub last_seen_ms: Option<u64>,
 }
@@ -579,6 +584,8 @@ impl Cluster {
                 node_playing_players: n.stats.map(|s| s.playing_players),
                 system_load: n.stats.map(|s| s.cpu.system_load),
                 probe_failures: n.breaker.consecutive_failures(),
+                resumable: n.resumable,
+                move_window: n.window.view().limit,
                 last_seen_ms: n.last_sign_of_life().map(|t| {
                     u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
                 }),
@@ -752,13 +759,20 @@ impl Cluster {
         if let Some(record) = state.players.get_mut(&guild) {
             record.node = Some(choice.node.clone());
         }
-        // A player this cluster left on that node earlier is overwritten field by field.
+        // Counted now, not when the PATCH answers, so that players placed at the same moment (a
+        // restart restoring every guild) spread over the nodes. A player this cluster left on
+        // that node earlier is overwritten field by field.
         let mode = match state.nodes.get_mut(&choice.node) {
-            Some(node) if node.orphans.iter().any(|(_, g)| *g == guild) => {
-                node.orphans.retain(|(_, g)| *g != guild);
-                Recreate::Overwrite
+            Some(node) => {
+                node.placed_since_stats += 1;
+                if node.orphans.iter().any(|(_, g)| *g == guild) {
+                    node.orphans.retain(|(_, g)| *g != guild);
+                    Recreate::Overwrite
+                } else {
+                    Recreate::Fresh
+                }
             }
-            _ => Recreate::Fresh,
+            None => Recreate::Fresh,
         };
         Some(Send {
             node: choice.node,
@@ -786,11 +800,21 @@ impl Cluster {
         let player = match client.update_player(guild, &body, false).await {
             Ok(player) => player,
             Err(source) => {
-                if new
-                    && let Some(record) = self.inner.lock().players.get_mut(&guild)
-                    && record.node.as_deref() == Some(node.as_str())
-                {
-                    record.node.clone_from(&leave);
+                if new {
+                    let mut state = self.inner.lock();
+                    if let Some(record) = state.players.get_mut(&guild)
+                        && record.node.as_deref() == Some(node.as_str())
+                    {
+                        record.node.clone_from(&leave);
+                    }
+                    if let Some(target) = state.nodes.get_mut(&node) {
+                        target.placed_since_stats = target.placed_since_stats.saturating_sub(1);
+                    }
+                    drop(state);
+                    if source.may_have_been_applied() {
+                        // The node may create the player after all: delete it there.
+                        crate::failover::undo_on(&self.inner, &node, guild);
+                    }
                 }
                 return Err(ClusterError::Node { node, source });
             }
@@ -805,9 +829,6 @@ impl Cluster {
                 if player.track.is_none() {
                     record.track = None;
                 }
-            }
-            if new && let Some(target) = state.nodes.get_mut(&node) {
-                target.placed_since_stats += 1;
             }
             if let Some(drain) = leave
                 .as_ref()

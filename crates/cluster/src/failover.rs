@@ -434,7 +434,7 @@ fn unclaim(inner: &Inner, guild: GuildId, target: &str, from: Option<&str>) {
 /// Deletes the guild's player on `node` after an attempt whose outcome is unknown, unless the
 /// guild plays there by then; if the node does not answer the delete either, it is remembered as
 /// an orphan and deleted when the node answers again.
-fn undo_on(inner: &Arc<Inner>, node: &str, guild: GuildId) {
+pub(crate) fn undo_on(inner: &Arc<Inner>, node: &str, guild: GuildId) {
     let inner = Arc::clone(inner);
     let node = node.to_owned();
     tokio::spawn(async move {

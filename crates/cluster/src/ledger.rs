@@ -19,6 +19,16 @@ pub enum Recreate {
     Overwrite,
 }
 
+/// Whether an update starts a track (rather than changing the one playing, or stopping it).
+fn starts_a_track(update: &UpdatePlayer) -> bool {
+    let in_track = update
+        .track
+        .as_ref()
+        .and_then(Option::as_ref)
+        .is_some_and(|t| matches!(t.encoded, Some(Some(_))) || t.identifier.is_some());
+    in_track || matches!(update.encoded_track, Some(Some(_))) || update.identifier.is_some()
+}
+
 /// Whether two tracks are the same play: the same track (by source and identifier; the encoded
 /// form changes as it plays) with the same user data (the bot numbers its plays there).
 pub fn same_play(a: &Track, b: &Track) -> bool {
@@ -115,9 +125,24 @@ impl PlayerRecord {
         }
     }
 
-    /// Whether the position is moving: a track, not paused, a voice connection.
+    /// Whether the position is moving: a track that its node has started (a TrackStart or a
+    /// playerUpdate of it came: a real node needs time before a new or moved player plays), not
+    /// paused, a voice connection.
     pub fn is_playing(&self) -> bool {
-        self.track.is_some() && !self.paused && self.connected
+        self.track.is_some() && self.started && !self.paused && self.connected
+    }
+
+    /// The node reported the play's `TrackStart` at `at`: the position moves from now on (it
+    /// stood at the start position while the node prepared the audio).
+    pub fn start(&mut self, at: Instant) {
+        if !self.started {
+            let position = self.position_at(at, None);
+            self.position = Observed {
+                position_ms: position,
+                at,
+            };
+            self.started = true;
+        }
     }
 
     /// The position at `now`, extrapolated at the node's measured rate while playing, but never
@@ -163,6 +188,9 @@ impl PlayerRecord {
             position_ms: state.position,
             at,
         };
+        // A node that reports a connected player's position is playing it (also one adopted
+        // from another process, whose TrackStart this one never saw).
+        self.started |= state.connected && self.track.is_some();
         self.connected = state.connected;
         self.ping_ms = u64::try_from(state.ping).ok().filter(|_| state.connected);
     }
@@ -190,8 +218,19 @@ impl PlayerRecord {
             self.track = None;
             self.end_time = None;
         } else if let Some(track) = track {
+            if starts_a_track(update) {
+                // A new play stands at its start until its node starts it; its TrackStart may
+                // have come before the node's answer, then it is started already.
+                let started = self.started
+                    && self
+                        .track
+                        .as_ref()
+                        .is_some_and(|current| same_play(current, &track));
+                self.started = started;
+                self.position.position_ms = update.position.unwrap_or(0);
+            }
+            // Otherwise it is the node's view of the same play: the position stays.
             self.track = Some(track);
-            self.position.position_ms = update.position.unwrap_or(0);
         }
         if matches!(update.encoded_track, Some(None)) {
             self.track = None;
@@ -202,9 +241,6 @@ impl PlayerRecord {
         if update.position.is_some() || update.paused.is_some() || update.track.is_some() {
             // The next rate measurement starts from the node's next playerUpdate.
             self.last_update = None;
-        }
-        if update.track.is_some() || update.encoded_track.is_some() {
-            self.started = false;
         }
         if let Some(paused) = update.paused {
             self.paused = paused;
@@ -292,6 +328,7 @@ mod tests {
         let mut record = PlayerRecord::new(GuildId(1), now);
         record.track = Some(track(60_000));
         record.connected = true;
+        record.started = true;
         record.position = Observed {
             position_ms: 1_000,
             at: now,
@@ -501,5 +538,29 @@ mod tests {
         let mut other = a.clone();
         other.info.identifier = "other".into();
         assert!(!same_play(&a, &other));
+    }
+
+    #[test]
+    fn a_play_stands_at_its_start_until_the_node_starts_it() {
+        let t0 = Instant::now();
+        let mut record = playing(t0);
+        record.started = false;
+        record.position.position_ms = 41_000;
+        // NodeLink needs about a second to start a moved player at a position.
+        assert_eq!(
+            record.position_at(t0 + Duration::from_secs(1), None),
+            41_000
+        );
+        record.start(t0 + Duration::from_secs(1));
+        assert_eq!(
+            record.position_at(t0 + Duration::from_millis(3_500), None),
+            43_500
+        );
+        // A repeated TrackStart changes nothing.
+        record.start(t0 + Duration::from_secs(3));
+        assert_eq!(
+            record.position_at(t0 + Duration::from_millis(3_500), None),
+            43_500
+        );
     }
 }

@@ -188,7 +188,7 @@ fn on_player_event(inner: &Arc<Inner>, name: &str, generation: u64, event: Recei
                         .track
                         .as_ref()
                         .is_some_and(|current| same_play(current, &start.track));
-                record.started = true;
+                record.start(event.at);
                 record.track = Some(start.track.clone());
             }
             Event::TrackEnd(end)
@@ -378,10 +378,15 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
                 });
                 node.placed_since_stats = 0;
                 node.breaker.record_success(now)
-            } else if result.is_err() && node.last_sign_of_life().is_some_and(|t| t >= sent_at) {
+            } else if result.is_err()
+                && (node.last_sign_of_life().is_some_and(|t| t >= sent_at)
+                    || node.window.view().in_flight > 0)
+            {
                 // The probe timed out, but the node answered something else meanwhile (our own
-                // moves, a message on its socket): it is busy, not dead. Slow counts against it
-                // in selection; only silence or errors open its circuit.
+                // moves, a message on its socket), or is still working on moves we sent it
+                // (their own answers or timeouts will tell): it is busy, not dead. Slow counts
+                // against it in selection; silence, errors, or timeouts once none of our moves
+                // is waiting on it open its circuit (a hung node's moves time out first).
                 tracing::debug!(node = %name, "probe timed out while the node answered other requests: counted as slow");
                 node.rtt = Some(rtt);
                 None

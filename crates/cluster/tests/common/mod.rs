@@ -41,8 +41,18 @@ pub async fn rig(n: usize) -> Rig {
 }
 
 pub async fn rig_with(n: usize, tweak: impl FnOnce(&mut ClusterConfig)) -> Rig {
+    rig_like(n, |_| {}, tweak).await
+}
+
+/// `n` stand-ins set up by `node` (a server behaviour, cores...) and a cluster over them.
+pub async fn rig_like(
+    n: usize,
+    node: impl FnOnce(&mut sim::lavalink::NodeConfig),
+    tweak: impl FnOnce(&mut ClusterConfig),
+) -> Rig {
     let clock = ManualClock::new();
-    let config = sim::lavalink::NodeConfig::default().with_clock(clock.shared());
+    let mut config = sim::lavalink::NodeConfig::default().with_clock(clock.shared());
+    node(&mut config);
     let nodes = sim::lavalink::start_nodes(n, config)
         .await
         .expect("stand-ins");
