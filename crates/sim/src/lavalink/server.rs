@@ -36,7 +36,10 @@ pub(crate) fn router(shared: AppState) -> Router {
                 .delete(rest::destroy_player),
         )
         .fallback(rest::not_found)
-        .layer(from_fn_with_state(Arc::clone(&shared), rest::serial_service))
+        .layer(from_fn_with_state(
+            Arc::clone(&shared),
+            rest::serial_service,
+        ))
         .layer(from_fn_with_state(Arc::clone(&shared), faults::error_rate))
         .layer(from_fn_with_state(Arc::clone(&shared), rest::authorize));
     let node = Router::new()
