@@ -22,7 +22,7 @@ use crate::config::{ClusterConfig, NodeSpec, SpecError, validate_nodes};
 use crate::events::{ClusterEvent, DrainMode};
 use crate::ledger::{PlayerRecord, Recreate};
 use crate::selection::{self, Candidate, Choice};
-use crate::window::{MoveWindow, WindowConfig};
+use crate::window::{MoveWindow, Reservation, WindowConfig};
 
 /// Moves in flight onto a node before its answers have shown how many it takes at once.
 const INITIAL_MOVE_WINDOW: usize = 4;
@@ -733,7 +733,7 @@ impl Cluster {
                 node: node.spec.name.clone(),
                 body: update.clone(),
                 client,
-                new: false,
+                new: None,
                 leave: None,
             });
         }
@@ -759,26 +759,22 @@ impl Cluster {
         if let Some(record) = state.players.get_mut(&guild) {
             record.node = Some(choice.node.clone());
         }
-        // Counted now, not when the PATCH answers, so that players placed at the same moment (a
+        // Reserved now, not when the PATCH is sent, so that players placed at the same moment (a
         // restart restoring every guild) spread over the nodes. A player this cluster left on
         // that node earlier is overwritten field by field.
-        let mode = match state.nodes.get_mut(&choice.node) {
-            Some(node) => {
-                node.placed_since_stats += 1;
-                if node.orphans.iter().any(|(_, g)| *g == guild) {
-                    node.orphans.retain(|(_, g)| *g != guild);
-                    Recreate::Overwrite
-                } else {
-                    Recreate::Fresh
-                }
-            }
-            None => Recreate::Fresh,
+        let node = state.nodes.get_mut(&choice.node)?;
+        let reservation = node.window.reserve();
+        let mode = if node.orphans.iter().any(|(_, g)| *g == guild) {
+            node.orphans.retain(|(_, g)| *g != guild);
+            Recreate::Overwrite
+        } else {
+            Recreate::Fresh
         };
         Some(Send {
             node: choice.node,
             body: merged.recreate(merged.position_at(now, None), mode),
             client,
-            new: true,
+            new: Some(reservation),
             leave,
         })
     }
@@ -797,7 +793,23 @@ impl Cluster {
             new,
             leave,
         } = send;
-        let player = match client.update_player(guild, &body, false).await {
+        let permit = match new {
+            Some(reservation) => {
+                let permit = reservation.ready().await;
+                if let Some(target) = self.inner.lock().nodes.get_mut(&node) {
+                    target.placed_since_stats += 1;
+                }
+                Some(permit)
+            }
+            None => None,
+        };
+        let new = permit.is_some();
+        let patched_at = std::time::Instant::now();
+        let result = client.update_player(guild, &body, false).await;
+        if let Some(permit) = permit {
+            permit.finish(crate::window::outcome_of(&result, patched_at.elapsed()));
+        }
+        let player = match result {
             Ok(player) => player,
             Err(source) => {
                 if new {
@@ -971,8 +983,10 @@ struct Send {
     node: String,
     body: UpdatePlayer,
     client: NodeClient,
-    /// A new player on `node` (counts towards its load until the next stats).
-    new: bool,
+    /// A new player on `node` (counts towards its load until the next stats): its place in the
+    /// node's window, as a move's (a burst of new players, such as a restart restoring every
+    /// guild, must not queue up at a node that answers one at a time).
+    new: Option<Reservation>,
     /// The node it leaves (a soft drain at a track boundary).
     leave: Option<String>,
 }

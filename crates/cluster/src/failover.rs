@@ -193,19 +193,14 @@ pub(crate) async fn move_player(
         claim(&inner, guild, &target.name, position, strip_track.is_some());
         let sent = std::time::Instant::now();
         let result = target.client.update_player(guild, &update, false).await;
-        let answered = matches!(
-            &result,
-            Ok(_) | Err(RestError::Api { .. } | RestError::Decode { .. })
-        );
-        if answered {
-            permit.finish(Outcome::Answered(sent.elapsed()));
+        let outcome = crate::window::outcome_of(&result, sent.elapsed());
+        permit.finish(outcome);
+        if matches!(outcome, Outcome::Answered(_)) {
             // An answer is a sign of life: a node busy with our moves is not a dead node.
             let now = inner.now();
             if let Some(node) = inner.lock().nodes.get_mut(&target.name) {
                 node.last_alive = Some(now);
             }
-        } else {
-            permit.finish(Outcome::NoAnswer);
         }
         match result {
             Ok(player) => {

@@ -87,9 +87,10 @@ pub struct PlayerRecord {
     /// How fast the node's position advances against its own clock, from its last two
     /// playerUpdates of the same play (1.0 until measured; a loaded server runs slow).
     pub rate: f64,
-    /// The node's last playerUpdate of the current play (cleared whenever the cluster changes
-    /// the position or the play), the base of the next rate measurement.
-    pub last_update: Option<PlayerState>,
+    /// The node's last playerUpdate of the current play with the instant its position was
+    /// pinned to (cleared whenever the cluster changes the position or the play): the base of
+    /// the next rate measurement and of the next update's time.
+    pub last_update: Option<(PlayerState, Instant)>,
     /// Whether the node that plays it has reported the current play's `TrackStart` (a second
     /// one for the same play only repeats it: some servers start a player twice).
     pub started: bool,
@@ -167,8 +168,20 @@ impl PlayerRecord {
 
     /// Takes a playerUpdate's state, received at `at`, and measures the node's playback rate
     /// against the previous one of the same play (both from the node, connected, not paused).
+    ///
+    /// The position is pinned to the instant it was true: the receive instant, unless the
+    /// node's own clock says it was measured earlier than that (the previous update's instant
+    /// plus the node time between the two). A message can only arrive late, never early, so
+    /// this takes out what it spent on its way (a busy reader, a queue) without trusting the
+    /// node's wall clock against ours.
     pub fn observe(&mut self, state: &PlayerState, at: Instant) {
-        if let Some(previous) = self.last_update
+        let at = match self.last_update {
+            Some((previous, previous_at)) if state.time >= previous.time => {
+                at.min(previous_at + Duration::from_millis(state.time - previous.time))
+            }
+            _ => at,
+        };
+        if let Some((previous, _)) = self.last_update
             && previous.connected
             && state.connected
             && !self.paused
@@ -183,7 +196,7 @@ impl PlayerRecord {
                 }
             }
         }
-        self.last_update = Some(*state);
+        self.last_update = Some((*state, at));
         self.position = Observed {
             position_ms: state.position,
             at,
@@ -218,15 +231,17 @@ impl PlayerRecord {
             self.track = None;
             self.end_time = None;
         } else if let Some(track) = track {
-            if starts_a_track(update) {
-                // A new play stands at its start until its node starts it; its TrackStart may
-                // have come before the node's answer, then it is started already.
-                let started = self.started
-                    && self
-                        .track
-                        .as_ref()
-                        .is_some_and(|current| same_play(current, &track));
-                self.started = started;
+            // A new play stands at its start until its node starts it. Its TrackStart (and
+            // first playerUpdate) may have come before the node's answer: then it is started
+            // already and what the node said stays.
+            let already_started = self.started
+                && self
+                    .track
+                    .as_ref()
+                    .is_some_and(|current| same_play(current, &track));
+            if starts_a_track(update) && !already_started {
+                self.started = false;
+                self.last_update = None;
                 self.position.position_ms = update.position.unwrap_or(0);
             }
             // Otherwise it is the node's view of the same play: the position stays.
@@ -238,7 +253,7 @@ impl PlayerRecord {
         if let Some(position) = update.position {
             self.position.position_ms = position;
         }
-        if update.position.is_some() || update.paused.is_some() || update.track.is_some() {
+        if update.position.is_some() || update.paused.is_some() {
             // The next rate measurement starts from the node's next playerUpdate.
             self.last_update = None;
         }
@@ -499,6 +514,23 @@ mod tests {
         record.reset_rate();
         assert!((record.rate - 1.0).abs() < 1e-9);
         assert_eq!(record.last_update, None);
+    }
+
+    #[test]
+    fn an_update_that_arrives_late_is_pinned_to_when_the_node_measured_it() {
+        let t0 = Instant::now();
+        let mut record = playing(t0);
+        record.observe(&update_at(1_000_000, 10_000), t0);
+        // Measured 5 s later by the node's clock, read 2 s after that (a busy reader).
+        record.observe(&update_at(1_005_000, 15_000), t0 + Duration::from_secs(7));
+        assert_eq!(record.position.at, t0 + Duration::from_secs(5));
+        assert_eq!(
+            record.position_at(t0 + Duration::from_secs(7), None),
+            17_000
+        );
+        // One read early by our clock (the node's clock ran ahead) keeps the receive instant.
+        record.observe(&update_at(1_020_000, 30_000), t0 + Duration::from_secs(12));
+        assert_eq!(record.position.at, t0 + Duration::from_secs(12));
     }
 
     #[test]

@@ -238,6 +238,19 @@ impl Drop for Permit {
     }
 }
 
+/// What a PATCH's result teaches the window: an answer (also an error status or an unreadable
+/// body) after `latency`, or none (a timeout, a broken connection).
+pub fn outcome_of<T>(
+    result: &Result<T, lavalink::client::RestError>,
+    latency: Duration,
+) -> Outcome {
+    use lavalink::client::RestError;
+    match result {
+        Ok(_) | Err(RestError::Api { .. } | RestError::Decode { .. }) => Outcome::Answered(latency),
+        Err(_) => Outcome::NoAnswer,
+    }
+}
+
 fn to_f64(n: usize) -> f64 {
     // Window sizes are tiny: exact.
     #[allow(clippy::cast_precision_loss)]

@@ -148,8 +148,9 @@ pub struct SimLavalinkArgs {
     pub behaves_like: BehavesLike,
 }
 
-/// The servers `dimby sim lavalink --behaves-like` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// The servers `dimby sim lavalink --behaves-like` (and `dimby bench failover`) know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BehavesLike {
     /// Lavalink 4.2.
     Lavalink,
@@ -158,7 +159,8 @@ pub enum BehavesLike {
 }
 
 impl BehavesLike {
-    fn behaviour(self) -> sim::lavalink::ServerBehaviour {
+    /// The stand-in's behaviour for this server.
+    pub fn behaviour(self) -> sim::lavalink::ServerBehaviour {
         match self {
             Self::Lavalink => sim::lavalink::ServerBehaviour::lavalink(),
             Self::Nodelink => sim::lavalink::ServerBehaviour::nodelink(),

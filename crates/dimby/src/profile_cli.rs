@@ -348,6 +348,7 @@ mod local {
                         players: 500,
                         nodes: 3,
                         fault,
+                        behaves_like: crate::cli::BehavesLike::Lavalink,
                         json: false,
                         figures: None,
                     })

@@ -152,7 +152,34 @@ impl Rig {
                 other => panic!("player {id} not placed: {other:?}"),
             }
         }
+        self.wait_started(placed.keys()).await;
         placed
+    }
+
+    /// Waits until the cluster has read the TrackStart and the first playerUpdate of every
+    /// guild's play from its node (both go out at the start): a message read after the test
+    /// steps the clock would be stamped with the later instant.
+    pub async fn wait_started<'a>(&self, guilds: impl IntoIterator<Item = &'a GuildId>) {
+        let guilds: Vec<GuildId> = guilds.into_iter().copied().collect();
+        let deadline = tokio::time::Instant::now() + GUARD;
+        loop {
+            let waiting = guilds
+                .iter()
+                .filter(|g| {
+                    self.cluster
+                        .player(**g)
+                        .is_none_or(|p| !p.record.started || p.record.last_update.is_none())
+                })
+                .count();
+            if waiting == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{waiting} players never reported their start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// The stand-in's view of a guild's player on node `name` (the position the node plays at).

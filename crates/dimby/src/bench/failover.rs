@@ -15,6 +15,7 @@ use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack, VoiceState};
 use sim::lavalink::SimNode;
 
 use super::Percentiles;
+use crate::cli::BehavesLike;
 
 /// What happens to the victim node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -40,6 +41,11 @@ pub struct Args {
     /// What happens to the busiest node.
     #[arg(long, value_enum, default_value_t = Fault::Crash)]
     pub fault: Fault,
+    /// Which real server the stand-ins behave like (docs/sim.md, "Behaving like other servers"):
+    /// `nodelink` serves player PATCHes one at a time (550 ms each) and needs time to start
+    /// audio, as measured, so the figures are what such a server gives.
+    #[arg(long, value_enum, default_value_t = BehavesLike::Lavalink)]
+    pub behaves_like: BehavesLike,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -54,6 +60,8 @@ pub struct Args {
 pub struct Report {
     /// The scenario.
     pub fault: Fault,
+    /// The server the stand-ins behaved like.
+    pub behaves_like: BehavesLike,
     /// Players in all.
     pub players: u64,
     /// Nodes in all.
@@ -92,8 +100,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 
 fn print_table(r: &Report) {
     println!(
-        "failover bench: fault={:?} players={} nodes={} affected={}",
-        r.fault, r.players, r.nodes, r.affected
+        "failover bench: fault={:?} behaves-like={:?} players={} nodes={} affected={}",
+        r.fault, r.behaves_like, r.players, r.nodes, r.affected
     );
     println!("  detection            {:>9.1} ms", r.detection_ms);
     for (name, p) in [
@@ -118,7 +126,8 @@ struct Setup {
 
 async fn set_up(args: &Args) -> anyhow::Result<Setup> {
     let count = usize::try_from(args.nodes)?;
-    let nodes = sim::lavalink::start_nodes(count, sim::lavalink::NodeConfig::default())
+    let config = sim::lavalink::NodeConfig::default().with_behaviour(args.behaves_like.behaviour());
+    let nodes = sim::lavalink::start_nodes(count, config)
         .await
         .context("starting the stand-in nodes")?;
     let specs = nodes.iter().map(spec).collect();
@@ -240,6 +249,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     }
     Ok(Report {
         fault: args.fault,
+        behaves_like: args.behaves_like,
         players: args.players,
         nodes: args.nodes,
         affected: affected.len(),
