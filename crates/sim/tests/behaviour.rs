@@ -105,7 +105,7 @@ async fn lavalink_is_the_default_and_the_state_shows_the_behaviour() {
     assert_eq!(
         state["behaviour"],
         json!({
-            "audioStartDelayMs": 300,
+            "audioStartDelayMs": 330,
             "audioStartDelayAtPositionMs": 1000,
             "trackStartWaitsForAudio": true,
             "serialPlayerPatchesMs": 550,

@@ -35,6 +35,14 @@ pub enum Signal {
 }
 
 impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "kill",
+            Self::Term => "term",
+            Self::Stop => "stop",
+        }
+    }
+
     fn flag(self) -> &'static str {
         match self {
             Self::Kill => "-KILL",
@@ -342,7 +350,18 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     )
     .await;
     let status_path = args.rundir.join("voice_status.json");
-    let status = voice::Status::read(&status_path)?;
+    // Kept as it was at the measurement (a thawed node writes more), for `voice_gaps.py`.
+    let snapshot = args
+        .rundir
+        .join(format!("voice_status.dimby-{}.json", args.fault.name()));
+    std::fs::copy(&status_path, &snapshot).with_context(|| {
+        format!(
+            "copying {} to {}",
+            status_path.display(),
+            snapshot.display()
+        )
+    })?;
+    let status = voice::Status::read(&snapshot)?;
     let analysis = voice::analyse(&status, fault_unix_s);
     let position_error_ms = Percentiles::of(
         seen.positions

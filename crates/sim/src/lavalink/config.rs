@@ -197,15 +197,18 @@ impl ServerBehaviour {
         }
     }
 
-    /// NodeLink 2.3.0 (commit `fae1694`), calibrated from measurements of a running node
-    /// (shared/realserver): player PATCHes served one at a time, 550 ms each; systemLoad a load
-    /// average; no session resuming; a second TrackStart 1 s after a PATCH with a position or
-    /// filters; sockets reset on shutdown; TrackStart when the audio starts. The start-ups,
-    /// 300 ms for a plain start and 1,000 ms for a start at a position, are placeholders until
-    /// NodeLink's are measured: change them here.
+    /// NodeLink 2.3.0 (commit `fae1694`), calibrated from measurements of running nodes on this
+    /// 2-core machine (shared/realserver, 2026-12-07): player PATCHes served one at a time, about
+    /// 550 ms each under load (ten concurrent PATCHes carrying a position were answered over
+    /// 1.3-5.0 s); systemLoad a load average; no session resuming; sockets reset on shutdown;
+    /// TrackStart when the audio starts. A plain start took 110-200 ms on a quiet machine and a
+    /// median of 330 ms under load (PATCH to the first audio packet). A PATCH with a position
+    /// plays from 0 at once and switches to the sought stream with a second TrackStart about a
+    /// second later: modelled as 1,000 ms before audio at the position, and the second
+    /// TrackStart 1 s after the first.
     pub const fn nodelink() -> Self {
         Self {
-            audio_start_delay: Duration::from_millis(300),
+            audio_start_delay: Duration::from_millis(330),
             audio_start_delay_at_position: Duration::from_millis(1000),
             track_start_waits_for_audio: true,
             serial_player_patches: Some(Duration::from_millis(550)),
