@@ -167,6 +167,20 @@ pub enum ClusterEvent {
         /// Why.
         cause: MoveCause,
     },
+    /// One attempt of a move failed; the move goes on with another node (or the pending set).
+    MoveAttemptFailed {
+        /// The guild.
+        guild: GuildId,
+        /// The node that did not take it.
+        to: String,
+        /// Why the player was being moved.
+        cause: MoveCause,
+        /// How it failed, a bounded label (`timeout`, `transport`, `api`, `decode`, ...).
+        error: &'static str,
+        /// Whether the node may have carried it out anyway (no answer, or an answer that failed
+        /// part-way), so its player there is being deleted.
+        undone: bool,
+    },
     /// A move ended.
     MoveFinished {
         /// The guild.

@@ -217,8 +217,16 @@ pub(crate) async fn move_player(
             }
             Err(error) => {
                 unclaim(&inner, guild, &target.name, from.as_deref());
-                tracing::warn!(guild = %guild, to = %target.name, %error, "move attempt failed");
-                if error.may_have_been_applied() {
+                let undone = error.may_have_been_applied();
+                tracing::warn!(guild = %guild, to = %target.name, %error, undone, "move attempt failed");
+                inner.emit(ClusterEvent::MoveAttemptFailed {
+                    guild,
+                    to: target.name.clone(),
+                    cause,
+                    error: error.kind(),
+                    undone,
+                });
+                if undone {
                     // Without an answer the node may still carry the PATCH out (a server that
                     // serves them one at a time does, after our timeout): undo it there, or the
                     // guild would play on two nodes at once.

@@ -190,6 +190,12 @@ impl ScrapeTime {
         )?;
         gauge(
             encoder,
+            "dimby_lavalink_node_move_window",
+            "Moves onto the node allowed in flight at once now (adapts to how fast it answers).",
+            views.iter().map(|v| (node(&v.name), v.move_window as f64)),
+        )?;
+        gauge(
+            encoder,
             "dimby_lavalink_node_last_seen_seconds",
             "Age of the node's last sign of life.",
             views

@@ -87,6 +87,12 @@ struct MoveLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeErrorLabels {
+    node: String,
+    error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CauseLabels {
     cause: &'static str,
 }
@@ -215,6 +221,7 @@ pub(crate) struct Families {
     resumes: Family<NodeOutcomeLabels, Counter>,
     selections: Family<SelectionLabels, Counter>,
     moves: Family<MoveLabels, Counter>,
+    move_attempts_failed: Family<NodeErrorLabels, Counter>,
     move_duration: HistogramFamily<CauseLabels>,
     move_rewind: HistogramFamily<CauseLabels>,
     pending: Gauge,
@@ -254,6 +261,7 @@ impl Families {
             resumes: Family::default(),
             selections: Family::default(),
             moves: Family::default(),
+            move_attempts_failed: Family::default(),
             move_duration: Family::new_with_constructor(move_histogram),
             move_rewind: Family::new_with_constructor(rewind_histogram),
             pending: Gauge::default(),
@@ -358,6 +366,11 @@ impl Families {
             "dimby_cluster_moves",
             "Finished player moves by cause and outcome",
             f.moves.clone(),
+        );
+        r.register(
+            "dimby_cluster_move_attempts_failed",
+            "Move attempts a target node did not take, by node and error",
+            f.move_attempts_failed.clone(),
         );
         r.register(
             "dimby_cluster_move_duration_seconds",
@@ -577,6 +590,14 @@ impl Families {
                         .get_or_create(&labels)
                         .observe(rewind.as_secs_f64());
                 }
+            }
+            ClusterEvent::MoveAttemptFailed { to, error, .. } => {
+                self.move_attempts_failed
+                    .get_or_create(&NodeErrorLabels {
+                        node: to.clone(),
+                        error,
+                    })
+                    .inc();
             }
             ClusterEvent::PendingChanged { pending } => {
                 self.pending

@@ -235,6 +235,13 @@ fn feed_every_event(metrics: &Metrics) {
             rewind: Duration::from_millis(30),
             attempts: 1,
         },
+        ClusterEvent::MoveAttemptFailed {
+            guild: GuildId(1),
+            to: "sim-2".to_owned(),
+            cause: MoveCause::ConnectionLost,
+            error: "timeout",
+            undone: true,
+        },
         ClusterEvent::PendingChanged { pending: 0 },
         ClusterEvent::DrainProgress {
             node: node(),

@@ -125,6 +125,9 @@ pub struct Report {
     /// |position sent - position the old node's audio stopped at| (ms), the latter from the
     /// audio packets the voice server counted for that node's session (20 ms each).
     pub position_error_ms: Percentiles,
+    /// Position sent minus where the audio stopped (ms): negative is audio heard twice, positive
+    /// audio skipped.
+    pub position_offset_ms: Percentiles,
     /// What the voice server heard (the definitions of `voice_gaps.py`).
     pub voice: voice::Analysis,
     /// Guilds whose player plays on more than one node at the end, asked of the nodes.
@@ -185,6 +188,7 @@ fn print_table(r: &Report) {
         ("audio gap", &r.voice.gap_ms),
         ("moved after", &r.moved_after_ms),
         ("position error", &r.position_error_ms),
+        ("position offset", &r.position_offset_ms),
         ("attempts", &r.attempts),
     ] {
         println!(
@@ -349,46 +353,15 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         args.settle,
     )
     .await;
-    let status_path = args.rundir.join("voice_status.json");
-    // Kept as it was at the measurement (a thawed node writes more), for `voice_gaps.py`.
-    let snapshot = args
-        .rundir
-        .join(format!("voice_status.dimby-{}.json", args.fault.name()));
-    std::fs::copy(&status_path, &snapshot).with_context(|| {
-        format!(
-            "copying {} to {}",
-            status_path.display(),
-            snapshot.display()
-        )
-    })?;
-    let status = voice::Status::read(&snapshot)?;
+    let status = snapshot_voice(args)?;
     let analysis = voice::analyse(&status, fault_unix_s);
-    let position_error_ms = Percentiles::of(
-        seen.positions
-            .iter()
-            .filter_map(|(guild, sent)| {
-                let stopped =
-                    voice::audio_position_at_fault(&status, &guild.0.to_string(), fault_unix_s)?;
-                Some(f64::from(
-                    u32::try_from(sent.abs_diff(stopped)).unwrap_or(u32::MAX),
-                ))
-            })
-            .collect(),
-    );
+    let offsets = position_offsets(&status, &seen, fault_unix_s);
+    let position_error_ms = Percentiles::of(offsets.iter().map(|o| o.abs()).collect());
+    let position_offset_ms = Percentiles::of(offsets);
     let (ghosts_at_nodes, playing_at_nodes) =
         players_at_nodes(&cluster, &nodes, &victim.spec.name).await;
     let after_thaw = if args.fault == Signal::Stop {
-        signal("-CONT", &pid)?;
-        let until = tokio::time::Instant::now() + args.thaw_watch;
-        while let Ok(Some(_)) = tokio::time::timeout_at(until, events.recv()).await {}
-        let status = voice::Status::read(&status_path)?;
-        let players_left = node_players(&cluster, &victim.spec.name, true)
-            .await
-            .map_or(0, |p| p.len());
-        Some(AfterThaw {
-            overlap_guilds: voice::overlap_at_end(&status),
-            players_left,
-        })
+        Some(thaw(args, &cluster, &mut events, &victim.spec.name, &pid).await?)
     } else {
         None
     };
@@ -406,10 +379,62 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         attempts: Percentiles::of(seen.attempts),
         failed_moves: seen.failed,
         position_error_ms,
+        position_offset_ms,
         voice: analysis,
         ghosts_at_nodes,
         playing_at_nodes,
         after_thaw,
+    })
+}
+
+/// The voice server's status as it is now, kept beside it as measured (a thawed node writes
+/// more) for `voice_gaps.py`.
+fn snapshot_voice(args: &Args) -> anyhow::Result<voice::Status> {
+    let status_path = args.rundir.join("voice_status.json");
+    let snapshot = args
+        .rundir
+        .join(format!("voice_status.dimby-{}.json", args.fault.name()));
+    std::fs::copy(&status_path, &snapshot).with_context(|| {
+        format!(
+            "copying {} to {}",
+            status_path.display(),
+            snapshot.display()
+        )
+    })?;
+    voice::Status::read(&snapshot)
+}
+
+/// Per moved guild: the position its move was sent at minus where its old node's audio stopped.
+fn position_offsets(status: &voice::Status, seen: &Seen, fault_unix_s: f64) -> Vec<f64> {
+    seen.positions
+        .iter()
+        .filter_map(|(guild, sent)| {
+            let stopped =
+                voice::audio_position_at_fault(status, &guild.0.to_string(), fault_unix_s)?;
+            let offset = i64::try_from(*sent).ok()? - i64::try_from(stopped).ok()?;
+            Some(f64::from(i32::try_from(offset).unwrap_or(i32::MAX)))
+        })
+        .collect()
+}
+
+/// A hung node goes on (SIGCONT): does it play any moved guild again?
+async fn thaw(
+    args: &Args,
+    cluster: &Cluster,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<ClusterEvent>,
+    victim: &str,
+    pid: &str,
+) -> anyhow::Result<AfterThaw> {
+    signal("-CONT", pid)?;
+    let until = tokio::time::Instant::now() + args.thaw_watch;
+    while let Ok(Some(_)) = tokio::time::timeout_at(until, events.recv()).await {}
+    let status = voice::Status::read(&args.rundir.join("voice_status.json"))?;
+    let players_left = node_players(cluster, victim, true)
+        .await
+        .map_or(0, |p| p.len());
+    Ok(AfterThaw {
+        overlap_guilds: voice::overlap_at_end(&status),
+        players_left,
     })
 }
 
