@@ -122,6 +122,8 @@ pub struct Report {
     pub attempts: Percentiles,
     /// Moves that did not end with the player on another node.
     pub failed_moves: usize,
+    /// Players moved off a node that did not fail (a healthy node taken for a dead one).
+    pub healthy_players_moved: usize,
     /// |position sent - position the old node's audio stopped at| (ms), the latter from the
     /// audio packets the voice server counted for that node's session (20 ms each).
     pub position_error_ms: Percentiles,
@@ -197,6 +199,7 @@ fn print_table(r: &Report) {
         );
     }
     println!("  failed moves         {:>9}", r.failed_moves);
+    println!("  healthy moved        {:>9}", r.healthy_players_moved);
     println!(
         "  ghosts               {:>9} at the voice server, {} at the nodes",
         r.voice.overlap_guilds, r.ghosts_at_nodes
@@ -378,6 +381,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         moved_after_ms: Percentiles::of(seen.moved_after),
         attempts: Percentiles::of(seen.attempts),
         failed_moves: seen.failed,
+        healthy_players_moved: seen.healthy_moved,
         position_error_ms,
         position_offset_ms,
         voice: analysis,
@@ -445,6 +449,7 @@ struct Seen {
     moved_after: Vec<f64>,
     attempts: Vec<f64>,
     failed: usize,
+    healthy_moved: usize,
     /// The position each moved player was sent at.
     positions: HashMap<GuildId, u64>,
 }
@@ -469,8 +474,12 @@ async fn collect(
             }
             ClusterEvent::MoveStarted {
                 from: Some(from), ..
-            } if from == victim => {
-                seen.detection.get_or_insert(after);
+            } => {
+                if from == victim {
+                    seen.detection.get_or_insert(after);
+                } else {
+                    seen.healthy_moved += 1;
+                }
             }
             ClusterEvent::MoveFinished {
                 guild,
