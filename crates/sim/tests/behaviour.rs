@@ -23,6 +23,18 @@ async fn node_like(behaviour: ServerBehaviour) -> (SimNode, clock::ManualClock) 
     (node, clock)
 }
 
+/// A node on the system clock (its PATCH service takes real time) that serves requests one at a
+/// time, each player PATCH taking `each`, with a connected socket: (node, REST, socket, session).
+async fn serial_node(each: Duration) -> (SimNode, Rest, Socket, String) {
+    let config = NodeConfig::default()
+        .with_behaviour(lavalink_with(|b| b.serial_player_patches = Some(each)));
+    let node = SimNode::start(config).await.expect("node");
+    let rest = Rest::new(&node);
+    let socket = connect(&node).await;
+    let session = socket.session_id.clone();
+    (node, rest, socket, session)
+}
+
 /// Lavalink 4.2 with one change.
 fn lavalink_with(change: impl FnOnce(&mut ServerBehaviour)) -> ServerBehaviour {
     let mut behaviour = ServerBehaviour::lavalink();
@@ -470,12 +482,7 @@ async fn system_load_can_be_a_load_average() {
 async fn serial_player_patches_answer_one_after_another() {
     // Real time: the service itself takes real time, so the node runs on the system clock.
     const EACH: Duration = Duration::from_millis(150);
-    let config = NodeConfig::default()
-        .with_behaviour(lavalink_with(|b| b.serial_player_patches = Some(EACH)));
-    let node = SimNode::start(config).await.expect("node");
-    let rest = Rest::new(&node);
-    let socket = connect(&node).await;
-    let session = socket.session_id.clone();
+    let (_node, rest, _socket, session) = serial_node(EACH).await;
     let sent_at = Instant::now();
     let patches: Vec<_> = (0..4u64)
         .map(|i| {
@@ -525,12 +532,7 @@ async fn serial_player_patches_answer_one_after_another() {
 async fn a_serial_patch_is_carried_out_after_its_client_gave_up() {
     // A real server finishes a request whose client has gone: a PATCH that timed out at the
     // client still creates the player (the ghost a failover must clean up).
-    let config = NodeConfig::default().with_behaviour(lavalink_with(|b| {
-        b.serial_player_patches = Some(Duration::from_millis(300));
-    }));
-    let node = SimNode::start(config).await.expect("node");
-    let socket = connect(&node).await;
-    let session = socket.session_id.clone();
+    let (node, _rest, _socket, session) = serial_node(Duration::from_millis(300)).await;
     let impatient = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_millis(50))
@@ -567,12 +569,7 @@ async fn other_requests_wait_for_the_patches_ahead_but_take_no_time() {
     // arrives with nothing queued is answered at once (a turn far longer than the guard would
     // fail the test if it were held).
     const EACH: Duration = Duration::from_millis(150);
-    let config = NodeConfig::default()
-        .with_behaviour(lavalink_with(|b| b.serial_player_patches = Some(EACH)));
-    let node = SimNode::start(config).await.expect("node");
-    let rest = Rest::new(&node);
-    let socket = connect(&node).await;
-    let session = socket.session_id.clone();
+    let (node, rest, _socket, session) = serial_node(EACH).await;
     assert_eq!(rest.get("/v4/stats").await.status, 200, "nothing queued");
     let mut arrived = node.requests();
     let sent_at = Instant::now();

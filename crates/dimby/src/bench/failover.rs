@@ -90,12 +90,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.figures {
         super::figures::Figures::of_failover(&report, measuring.finish()).write(path)?;
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(())
+    super::print_report(&report, args.json, print_table)
 }
 
 fn print_table(r: &Report) {

@@ -85,12 +85,7 @@ pub struct Report {
 /// Runs the scenario and prints its figures.
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let report = measure(args).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(())
+    super::print_report(&report, args.json, print_table)
 }
 
 /// Sets up the stand-ins and the bot, runs the rounds and the scrapes.

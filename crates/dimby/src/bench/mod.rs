@@ -28,6 +28,20 @@ pub fn fresh_data_dir(scenario: &str) -> std::path::PathBuf {
     ))
 }
 
+/// Prints a scenario's report: pretty JSON with `--json`, else its table.
+pub fn print_report<R: serde::Serialize>(
+    report: &R,
+    json: bool,
+    table: fn(&R),
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        table(report);
+    }
+    Ok(())
+}
+
 /// Percentiles of a sample, in the sample's unit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
