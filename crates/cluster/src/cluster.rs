@@ -885,25 +885,44 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops every node client. Sessions are detached (resumable) when `detach`, else closed.
-    pub async fn shutdown(&self, detach: bool) {
-        let nodes: Vec<(Option<NodeClient>, Vec<AbortHandle>)> = self
+    /// Stops every node client, all at once, and returns when they have stopped. Sessions are
+    /// detached (resumable, their players play on) when `detach`, and then returned so that a
+    /// successor can resume them; otherwise they are closed (resuming off, then the socket
+    /// closes), which makes the nodes destroy their players.
+    pub async fn shutdown(&self, detach: bool) -> Vec<DetachedSession> {
+        let nodes: Vec<(String, Option<NodeClient>, Vec<AbortHandle>)> = self
             .inner
             .lock()
             .nodes
-            .values()
-            .map(|n| (n.client.clone(), n.tasks.clone()))
+            .iter()
+            .map(|(name, n)| (name.clone(), n.client.clone(), n.tasks.clone()))
             .collect();
-        for (client, tasks) in nodes {
+        let stops = nodes.into_iter().map(|(node, client, tasks)| async move {
             tasks.iter().for_each(AbortHandle::abort);
-            let Some(client) = client else { continue };
+            let client = client?;
             if detach {
-                client.detach().await;
+                let session_id = client.detach().await?;
+                Some(DetachedSession { node, session_id })
             } else {
                 client.close().await;
+                None
             }
-        }
+        });
+        futures_util::future::join_all(stops)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
+}
+
+/// A node's session left resumable by [`Cluster::shutdown`] for a successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetachedSession {
+    /// The node's name.
+    pub node: String,
+    /// The session id on that node.
+    pub session_id: String,
 }
 
 pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), ClusterError> {

@@ -31,11 +31,29 @@ pub struct ServeOptions {
     pub metrics: Option<telemetry::Metrics>,
 }
 
-/// Runs the bot until `stop` completes, then shuts down cleanly.
+/// How the process stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StopMode {
+    /// The bot goes away: its Lavalink sessions end (the nodes destroy its players) and its
+    /// gateway sessions close.
+    #[default]
+    Plain,
+    /// A successor takes over: the Lavalink sessions are detached (audio plays on) and the shards
+    /// close resumably; both are written to the store as handover records for the successor.
+    Handover,
+}
+
+/// Bounds of the stop's steps after the guilds have stopped: each step that overruns is logged
+/// and left behind, so a stop always ends.
+const STOP_STEP: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs the bot until `stop` completes, then stops in order: the bot (no new commands, held ones
+/// finished, every guild's state written), the Lavalink sessions (closed or detached), the
+/// background tasks, the shards (closed, or resumably for a handover), the admin server last.
 pub async fn serve(
     config: Config,
     options: ServeOptions,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = StopMode>,
 ) -> anyhow::Result<()> {
     discord::install_crypto_provider();
     let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
@@ -91,16 +109,10 @@ pub async fn serve(
     let (on_admin, metrics_server) = metrics_endpoints(&config.metrics, &metrics).await?;
     let admin = start_admin(&config, &cluster, health, on_admin).await?;
 
-    let reload = options.config_path.clone().map(|path| {
-        let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move { while outcomes.recv().await.is_some() {} });
-        crate::reload::watch(
-            path,
-            cluster.clone(),
-            crate::reload::WatchSettings::default(),
-            tx,
-        )
-    });
+    let reload = options
+        .config_path
+        .clone()
+        .map(|path| start_reload(path, &cluster));
 
     let registered = discord
         .register_commands(&crate::bot::commands::definitions())
@@ -110,7 +122,7 @@ pub async fn serve(
 
     let bot = Bot::observed(
         discord.clone(),
-        Shell::new(cluster.clone(), store),
+        Shell::new(cluster.clone(), Arc::clone(&store)),
         options.bot,
         Observers {
             metrics: metrics.clone(),
@@ -123,26 +135,172 @@ pub async fn serve(
         },
     );
     metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
+    let bot_store = store;
     bot.restore()
         .await
         .context("restoring guilds from the store")?;
     tracing::info!(admin = %admin.addr(), "DimbyBot is running");
-    bot.run(discord_events, cluster_events, stop).await;
+    let (mode, report) = run_bot(&bot, discord_events, cluster_events, stop).await;
+    tracing::info!(?mode, guilds = report.guilds, "shutting down");
 
-    tracing::info!("shutting down");
-    if let Some(reload) = reload {
-        reload.abort();
-    }
-    for task in probes.into_iter().chain(alerting.into_iter().flatten()) {
+    stop_in_order(
+        mode,
+        Running {
+            cluster,
+            discord,
+            store: bot_store,
+            background: probes
+                .into_iter()
+                .chain(alerting.into_iter().flatten())
+                .chain(reload)
+                .collect(),
+            admin,
+            metrics_server,
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// Runs the bot until `stop` says how to stop; the bot's part of the stop is done on return.
+async fn run_bot(
+    bot: &Bot,
+    discord_events: discord::Events,
+    cluster_events: tokio::sync::mpsc::UnboundedReceiver<cluster::ClusterEvent>,
+    stop: impl Future<Output = StopMode>,
+) -> (StopMode, crate::bot::runtime::StopReport) {
+    let (asked, mode) = tokio::sync::oneshot::channel();
+    let stopped = async move {
+        let _ = asked.send(stop.await);
+    };
+    let report = bot.run(discord_events, cluster_events, stopped).await;
+    // The streams can end before any stop was asked for: then it is a plain one.
+    (mode.await.unwrap_or_default(), report)
+}
+
+/// What is still running once the bot has stopped, in the order it stops.
+struct Running {
+    cluster: cluster::Cluster,
+    discord: discord::Discord,
+    store: Arc<dyn store::Store>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    admin: AdminServer,
+    metrics_server: Option<AdminServer>,
+}
+
+/// The stop after the bot's part: the Lavalink sessions (ended, so the nodes destroy the
+/// players, or detached for the successor), the background tasks (nothing may probe or reload
+/// what is going away), the shards (closed, or resumably with the handover records written), the
+/// admin server last.
+async fn stop_in_order(mode: StopMode, running: Running) {
+    let detached = step(
+        "lavalink",
+        running.cluster.shutdown(mode == StopMode::Handover),
+    )
+    .await;
+    for task in running.background {
         task.abort();
     }
-    discord.shutdown().await;
-    cluster.shutdown(false).await;
-    admin.stop();
-    if let Some(server) = metrics_server {
+    match mode {
+        StopMode::Plain => {
+            step("gateway", running.discord.shutdown()).await;
+        }
+        StopMode::Handover => {
+            let shards = step("gateway", running.discord.close_resumable())
+                .await
+                .unwrap_or_default();
+            let records = handover_records(detached.unwrap_or_default(), shards, now_unix_ms());
+            step("handover records", save_handover(&*running.store, records)).await;
+        }
+    }
+    running.admin.stop();
+    if let Some(server) = running.metrics_server {
         server.stop();
     }
-    Ok(())
+    tracing::info!(?mode, "stopped");
+}
+
+/// Runs one step of the stop within [`STOP_STEP`]; an overrun is logged and the stop goes on.
+async fn step<T>(name: &'static str, work: impl Future<Output = T>) -> Option<T> {
+    let done = tokio::time::timeout(STOP_STEP, work).await.ok();
+    if done.is_none() {
+        tracing::warn!(step = name, bound = ?STOP_STEP, "stopping: a step overran its bound; going on without it");
+    }
+    done
+}
+
+fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What a successor needs: the Lavalink sessions left playing and the shards' gateway sessions.
+struct HandoverRecords {
+    lavalink: Vec<store::LavalinkSession>,
+    gateway: Vec<store::GatewaySession>,
+}
+
+fn handover_records(
+    detached: Vec<cluster::DetachedSession>,
+    shards: Vec<discord::ShardHandover>,
+    saved_at_unix_ms: u64,
+) -> HandoverRecords {
+    HandoverRecords {
+        lavalink: detached
+            .into_iter()
+            .map(|session| store::LavalinkSession {
+                node: session.node,
+                session_id: session.session_id,
+                saved_at_unix_ms,
+            })
+            .collect(),
+        gateway: shards
+            .into_iter()
+            .filter_map(|shard| {
+                let session = shard.session?;
+                Some(store::GatewaySession {
+                    shard_id: shard.shard,
+                    shard_total: shard.total,
+                    session_id: session.id().to_owned(),
+                    sequence: session.sequence(),
+                    resume_url: shard.resume_url?,
+                    saved_at_unix_ms,
+                })
+            })
+            .collect(),
+    }
+}
+
+async fn save_handover(store: &dyn store::Store, records: HandoverRecords) {
+    let (lavalink, gateway) = (records.lavalink.len(), records.gateway.len());
+    for session in &records.lavalink {
+        if let Err(error) = store.save_lavalink_session(session).await {
+            tracing::error!(node = %session.node, %error, "could not write a Lavalink handover record");
+        }
+    }
+    for session in &records.gateway {
+        if let Err(error) = store.save_gateway_session(session).await {
+            tracing::error!(shard = session.shard_id, %error, "could not write a gateway handover record");
+        }
+    }
+    tracing::info!(
+        lavalink,
+        gateway,
+        "handover records written for the successor"
+    );
+}
+
+/// Config reload: the file watched (and SIGHUP) for node-set changes.
+fn start_reload(path: PathBuf, cluster: &cluster::Cluster) -> tokio::task::JoinHandle<()> {
+    let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move { while outcomes.recv().await.is_some() {} });
+    crate::reload::watch(
+        path,
+        cluster.clone(),
+        crate::reload::WatchSettings::default(),
+        tx,
+    )
 }
 
 /// What the probes look at.

@@ -172,7 +172,12 @@ impl BehavesLike {
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => run_bot(args).await,
-        Command::Demo(args) => crate::demo::run(args, shutdown_signal()).await,
+        Command::Demo(args) => {
+            let stop = async {
+                shutdown_signal().await;
+            };
+            crate::demo::run(args, stop).await
+        }
         Command::Sim(SimCommand::Lavalink(args)) => sim_lavalink(args).await,
         Command::Sim(SimCommand::Discord(args)) => sim_discord(args).await,
         Command::Bench(BenchCommand::Failover(args)) => crate::bench::failover::run(&args).await,
@@ -214,9 +219,32 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
             bot,
             metrics: None,
         },
-        shutdown_signal(),
+        stop_signal(),
     )
     .await
+}
+
+/// How `dimby run` is asked to stop: Ctrl-C or SIGTERM for a plain stop, SIGUSR2 for the deploy
+/// handover's stop (sessions left resumable for a successor, see docs/runbooks/stopping.md).
+async fn stop_signal() -> crate::app::StopMode {
+    #[cfg(unix)]
+    let handover = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGUSR2: no handover stop");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let handover = std::future::pending::<()>();
+    tokio::select! {
+        () = shutdown_signal() => crate::app::StopMode::Plain,
+        () = handover => crate::app::StopMode::Handover,
+    }
 }
 
 async fn sim_lavalink(args: SimLavalinkArgs) -> anyhow::Result<()> {

@@ -133,6 +133,7 @@ impl BotConfig {
         crate::bot::runtime::BotSettings {
             idle_leave: self.idle_leave,
             position_tick: self.position_tick,
+            ..crate::bot::runtime::BotSettings::default()
         }
     }
 

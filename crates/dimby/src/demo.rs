@@ -107,6 +107,10 @@ pub async fn run(
     print_banner(&args, &nodes);
 
     let listeners = tokio::spawn(listen(Arc::clone(&discord), guilds, args.every));
+    let stop = async move {
+        stop.await;
+        crate::app::StopMode::Plain
+    };
     let outcome = crate::app::serve(config, crate::app::ServeOptions::default(), stop).await;
     listeners.abort();
     for node in nodes {

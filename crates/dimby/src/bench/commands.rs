@@ -810,6 +810,7 @@ impl Rig {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app::serve(config, options, async move {
             let _ = stopped.await;
+            app::StopMode::Plain
         }));
         self.bot = Some(BotHandle {
             stop,

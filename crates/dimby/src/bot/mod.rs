@@ -3,6 +3,7 @@
 
 pub mod commands;
 mod display;
+mod guild;
 pub mod health_command;
 pub mod runtime;
 pub mod shell;

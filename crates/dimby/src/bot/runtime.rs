@@ -1,25 +1,41 @@
-//! The bot at run time: Discord events and cluster events in, per-guild engines in between, the
-//! shell carrying out their effects, answers and notices back to Discord.
+//! The bot at run time: Discord events and cluster events in, one actor per guild in between
+//! (see [`super::guild`]), answers and notices back to Discord.
 //!
-//! Each guild's engine sits behind its own async mutex: commands and Lavalink events of one guild
-//! are handled one at a time, in order; different guilds proceed in parallel.
+//! The router here reads both event streams in one loop and hands each event to its guild's
+//! actor in arrival order; a guild's commands and events are therefore handled one at a time, in
+//! order, and different guilds in parallel. Every task the bot starts (actors, loads, timers,
+//! answers, the position tick) runs under one [`TaskTracker`], so the stop can wait for them.
+//!
+//! # The stop
+//!
+//! When the `stop` future given to [`Bot::run`] completes, the bot stops in this order:
+//! 1. new interactions are answered with a short notice ("restarting") instead of being run;
+//!    timers and the position tick end;
+//! 2. every guild finishes the commands it holds (a `/play` whose load is out) within
+//!    [`BotSettings::stop_grace`]; past it what is left is told the bot is stopping;
+//! 3. every playing guild's position is written, in one batch.
+//!
+//! The caller (`app::serve`) then destroys or detaches the Lavalink players, closes the shards
+//! and stops the admin server last.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cluster::{ClusterError, ClusterEvent, MoveOutcome};
-use lavalink::model::{Event, LoadResult, Track, UpdatePlayer};
-use music::{GuildPlayer, LoopMode, Refusal, StoreOp};
-use telemetry::{CommandOutcome, HealOutcome, Metrics, QuerySource, VoiceAction};
-use tokio::sync::mpsc;
+use cluster::{CircuitState, ClusterEvent, MoveOutcome};
+use lavalink::model::Event;
+use telemetry::{CommandOutcome, Metrics};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use super::commands::{Command, CommandKind};
+use super::guild::{GuildActor, Input, Invocation};
 use super::health_command::{self, HealthAccess};
-use super::shell::{Outcome, Shell};
-use crate::discord::{
-    BotVoiceEvent, ChannelId, CommandInvocation, Discord, DiscordEvent, GuildId, Reply,
-};
-use crate::health::activity::{Activity, VoiceIncident};
+use super::shell::Shell;
+use crate::discord::{BotVoiceEvent, CommandInvocation, Discord, DiscordEvent, GuildId, Reply};
+use crate::health::activity::Activity;
 
 /// Bot behaviour that is not about Discord or Lavalink.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +44,9 @@ pub struct BotSettings {
     pub idle_leave: Duration,
     /// How often playing positions are written to the store.
     pub position_tick: Duration,
+    /// How long a stop waits for the commands the guilds hold (a `/play` whose track is still
+    /// loading) before it tells them the bot is stopping.
+    pub stop_grace: Duration,
 }
 
 impl Default for BotSettings {
@@ -35,49 +54,94 @@ impl Default for BotSettings {
         Self {
             idle_leave: Duration::from_secs(120),
             position_tick: Duration::from_secs(5),
+            stop_grace: Duration::from_secs(3),
         }
     }
 }
 
-/// One guild's engine and where it talks.
-#[derive(Debug)]
-struct GuildCtx {
-    player: GuildPlayer,
-    text_channel: Option<ChannelId>,
-    /// Restored from the store: play on from the saved position once the voice connection is up.
-    resume_on_voice: bool,
-    /// The voice channel to rejoin once the guild is available (restore).
-    rejoin: Option<ChannelId>,
-    /// /play requests that could not be looked up because no Lavalink node was healthy, with
-    /// who asked: played in order as soon as a node is back.
-    waiting: Vec<store::WaitingRequest>,
-    /// When voice self-healing acted lately (for its cap).
-    heals: Vec<std::time::Instant>,
-    /// The play a command started and when its interaction arrived: its `TrackStart` gives the
-    /// command-to-music time.
-    awaiting_start: Option<(u64, String, std::time::Instant)>,
+/// What the guild actors share: where they talk, what they report to, and the stop's signals.
+pub(super) struct Core {
+    pub(super) discord: Discord,
+    pub(super) shell: Shell,
+    pub(super) settings: BotSettings,
+    pub(super) observers: Observers,
+    /// Every task of the bot.
+    pub(super) tasks: TaskTracker,
+    /// The stop began: timers and the position tick end.
+    pub(super) stopping: CancellationToken,
+    /// The stop's bound passed: held work is abandoned.
+    pub(super) abandon: CancellationToken,
+    /// The guilds' last positions, handed in as their actors end.
+    pub(super) final_positions: FinalPositions,
 }
 
-impl GuildCtx {
-    fn new() -> Self {
-        Self {
-            player: GuildPlayer::new(),
-            text_channel: None,
-            resume_on_voice: false,
-            rejoin: None,
-            waiting: Vec::new(),
-            heals: Vec::new(),
-            awaiting_start: None,
-        }
+/// The positions the actors hand in when they end.
+#[derive(Default)]
+pub(super) struct FinalPositions(Mutex<Vec<store::PositionWrite>>);
+
+impl FinalPositions {
+    pub(super) fn push(&self, write: store::PositionWrite) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(write);
     }
+
+    fn take(&self) -> Vec<store::PositionWrite> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Core {
+    /// Answers an interaction on a tracked task (the actor goes on meanwhile) and records the
+    /// command's outcome and latency under `label`.
+    pub(super) fn answer(
+        self: &Arc<Self>,
+        interaction: CommandInvocation,
+        label: CommandKind,
+        answer: Result<Reply, Failure>,
+    ) {
+        self.answer_labelled(interaction, label.name(), answer);
+    }
+
+    fn answer_labelled(
+        self: &Arc<Self>,
+        interaction: CommandInvocation,
+        label: &'static str,
+        answer: Result<Reply, Failure>,
+    ) {
+        let core = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let (reply, mut outcome) = match answer {
+                Ok(reply) => (reply, CommandOutcome::Ok),
+                Err(failure) => (Reply::text(failure.text).ephemeral(), failure.outcome),
+            };
+            if let Err(error) = interaction.responder.respond(&reply).await {
+                tracing::warn!(command = label, %error, "could not answer a command");
+                outcome = CommandOutcome::Error;
+            }
+            let metrics = &core.observers.metrics;
+            if let Some(acked) = interaction.responder.acked_after() {
+                metrics.record_ack(acked);
+                core.observers.activity.ack(acked);
+            }
+            metrics.record_command(label, outcome, interaction.responder.received().elapsed());
+        });
+    }
+}
+
+/// A guild's actor as the router sees it.
+struct GuildHandle {
+    inbox: mpsc::UnboundedSender<Input>,
+    /// Whether the guild has a current track or a queue.
+    active: Arc<AtomicBool>,
 }
 
 struct Inner {
-    discord: Discord,
-    shell: Shell,
-    settings: BotSettings,
-    observers: Observers,
-    guilds: Mutex<HashMap<GuildId, Arc<tokio::sync::Mutex<GuildCtx>>>>,
+    core: Arc<Core>,
+    guilds: Mutex<HashMap<GuildId, GuildHandle>>,
+    /// The stop began: interactions get the "restarting" notice.
+    closing: AtomicBool,
 }
 
 /// The running bot. Cheap to clone.
@@ -86,13 +150,30 @@ pub struct Bot {
     inner: Arc<Inner>,
 }
 
-fn now_ms() -> u64 {
+/// What a stop did, for its log line and the stop test.
+#[derive(Debug, Clone, Default)]
+pub struct StopReport {
+    /// Guild actors that ended.
+    pub guilds: usize,
+    /// Positions written by the stop's batch.
+    pub positions_written: usize,
+    /// Whether the held work was abandoned at the bound (rather than all finished).
+    pub abandoned: bool,
+    /// Whether the position batch failed.
+    pub write_failed: bool,
+    /// Tasks still running when the stop gave up waiting (0 after a clean stop).
+    pub tasks_left: usize,
+    /// How long the stop took.
+    pub took: Duration,
+}
+
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn lavalink_guild(guild: GuildId) -> lavalink::model::GuildId {
+pub(super) fn lavalink_guild(guild: GuildId) -> lavalink::model::GuildId {
     lavalink::model::GuildId(guild.get())
 }
 
@@ -116,42 +197,48 @@ impl Bot {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                discord,
-                shell,
-                settings,
-                observers,
+                core: Arc::new(Core {
+                    discord,
+                    shell,
+                    settings,
+                    observers,
+                    tasks: TaskTracker::new(),
+                    stopping: CancellationToken::new(),
+                    abandon: CancellationToken::new(),
+                    final_positions: FinalPositions::default(),
+                }),
                 guilds: Mutex::new(HashMap::new()),
+                closing: AtomicBool::new(false),
             }),
         }
     }
 
-    /// The metrics the bot records into.
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.observers.metrics
+    fn core(&self) -> &Arc<Core> {
+        &self.inner.core
     }
 
-    /// Every guild's context, copied out of the map so no lock on it is held while they are
-    /// visited.
-    fn guild_contexts(&self) -> Vec<(GuildId, Arc<tokio::sync::Mutex<GuildCtx>>)> {
+    /// The metrics the bot records into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.core().observers.metrics
+    }
+
+    fn guilds(&self) -> std::sync::MutexGuard<'_, HashMap<GuildId, GuildHandle>> {
         self.inner
             .guilds
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(g, c)| (*g, Arc::clone(c)))
-            .collect()
     }
 
-    /// Guilds by activity, for the metrics. Reads without waiting: a guild busy with a command
-    /// counts as active.
+    /// Guilds by activity, for the metrics.
     pub fn guild_counts(&self) -> telemetry::GuildCounts {
-        let guilds = self.guild_contexts();
-        let cluster = self.inner.shell.cluster();
+        let guilds: Vec<(GuildId, bool)> = self
+            .guilds()
+            .iter()
+            .map(|(guild, handle)| (*guild, handle.active.load(Ordering::Relaxed)))
+            .collect();
+        let cluster = self.core().shell.cluster();
         let mut counts = telemetry::GuildCounts::default();
-        for (guild, ctx) in guilds {
-            let active = ctx.try_lock().map_or(true, |ctx| {
-                ctx.player.current().is_some() || !ctx.player.queue().is_empty()
-            });
+        for (guild, active) in guilds {
             counts.active += u64::from(active);
             counts.playing += u64::from(
                 cluster
@@ -162,49 +249,58 @@ impl Bot {
         counts
     }
 
-    fn guild(&self, guild: GuildId) -> Arc<tokio::sync::Mutex<GuildCtx>> {
-        let mut guilds = self
-            .inner
-            .guilds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            guilds
-                .entry(guild)
-                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(GuildCtx::new()))),
-        )
+    /// Sends `input` to the guild's actor, starting the actor if the guild has none.
+    fn send(&self, guild: GuildId, input: Input) {
+        let mut guilds = self.guilds();
+        let handle = guilds.entry(guild).or_insert_with(|| {
+            let (inbox, inputs) = mpsc::unbounded_channel();
+            let active = Arc::new(AtomicBool::new(false));
+            let actor = GuildActor::new(
+                guild,
+                Arc::clone(self.core()),
+                inbox.clone(),
+                Arc::clone(&active),
+            );
+            self.core().tasks.spawn(actor.run(inputs));
+            GuildHandle { inbox, active }
+        });
+        if handle.inbox.send(input).is_err() {
+            tracing::debug!(guild = %guild, "an input for a guild whose actor has ended");
+        }
+    }
+
+    /// Sends `input` to the guild's actor if it has one (events about guilds the bot does
+    /// nothing in need no actor).
+    fn send_existing(&self, guild: GuildId, input: Input) {
+        if let Some(handle) = self.guilds().get(&guild) {
+            let _ = handle.inbox.send(input);
+        }
     }
 
     /// Loads every stored guild; each rejoins its voice channel when its guild is available and
     /// plays on from the saved position once the voice connection is up.
     pub async fn restore(&self) -> Result<usize, store::Error> {
-        let restored = self.inner.shell.restore().await?;
+        let restored = self.core().shell.restore().await?;
         let count = restored.len();
         for r in restored {
             let Some(guild) = discord_guild(r.guild) else {
                 continue;
             };
-            let ctx = self.guild(guild);
-            let mut ctx = ctx.lock().await;
-            let playing = r.player.current().is_some();
-            ctx.player = r.player;
-            ctx.text_channel = r.text_channel.and_then(ChannelId::new_checked);
-            ctx.resume_on_voice = playing;
-            ctx.rejoin = r.voice_channel.and_then(ChannelId::new_checked);
-            ctx.waiting = r.waiting;
+            self.send(guild, Input::Restore(Box::new(r)));
         }
         tracing::info!(guilds = count, "restored guilds from the store");
         Ok(count)
     }
 
-    /// Handles events until both streams end or `stop` completes.
+    /// Handles events until both streams end or `stop` completes, then stops the guilds in
+    /// order (see the module docs) and says what the stop did.
     pub async fn run(
         &self,
         mut discord: mpsc::UnboundedReceiver<DiscordEvent>,
         mut cluster: mpsc::UnboundedReceiver<ClusterEvent>,
         stop: impl std::future::Future<Output = ()>,
-    ) {
-        let ticker = tokio::spawn(self.clone().save_positions());
+    ) -> StopReport {
+        self.core().tasks.spawn(self.clone().tick_positions());
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -219,32 +315,112 @@ impl Bot {
                 },
             }
         }
-        ticker.abort();
+        self.stop_guilds(&mut discord, &mut cluster).await
+    }
+
+    /// The bot's part of the stop: no new commands, the held ones finished within the grace,
+    /// every playing guild's position written.
+    async fn stop_guilds(
+        &self,
+        discord: &mut mpsc::UnboundedReceiver<DiscordEvent>,
+        cluster: &mut mpsc::UnboundedReceiver<ClusterEvent>,
+    ) -> StopReport {
+        let started = Instant::now();
+        let core = Arc::clone(self.core());
+        self.inner.closing.store(true, Ordering::Relaxed);
+        core.stopping.cancel();
+        let guilds = {
+            let guilds = self.guilds();
+            for handle in guilds.values() {
+                let _ = handle.inbox.send(Input::Drain);
+            }
+            guilds.len()
+        };
+        core.tasks.close();
+        tracing::info!(
+            guilds,
+            "stopping: no new commands; finishing what the guilds hold"
+        );
+        let grace = tokio::time::sleep(core.settings.stop_grace);
+        tokio::pin!(grace);
+        let (mut discord_open, mut cluster_open) = (true, true);
+        let mut abandoned = false;
+        loop {
+            tokio::select! {
+                () = core.tasks.wait() => break,
+                () = &mut grace, if !abandoned => {
+                    tracing::warn!(
+                        grace = ?core.settings.stop_grace,
+                        tasks = core.tasks.len(),
+                        "stopping: the grace passed; abandoning what is still held"
+                    );
+                    abandoned = true;
+                    core.abandon.cancel();
+                    // Answers already on their way get a moment more; then the stop goes on.
+                    let _ = tokio::time::timeout(ANSWER_GRACE, core.tasks.wait()).await;
+                    break;
+                }
+                event = discord.recv(), if discord_open => match event {
+                    Some(event) => self.on_discord(event),
+                    None => discord_open = false,
+                },
+                event = cluster.recv(), if cluster_open => match event {
+                    Some(event) => self.on_cluster(event),
+                    None => cluster_open = false,
+                },
+            }
+        }
+        let writes = core.final_positions.take();
+        let (positions_written, write_failed) = if writes.is_empty() {
+            (0, false)
+        } else {
+            match core.shell.save_positions(&writes).await {
+                Ok(written) => (written, false),
+                Err(error) => {
+                    tracing::error!(guilds = writes.len(), %error, "stopping: could not write the positions");
+                    (0, true)
+                }
+            }
+        };
+        let report = StopReport {
+            guilds,
+            positions_written,
+            abandoned,
+            write_failed,
+            tasks_left: core.tasks.len(),
+            took: started.elapsed(),
+        };
+        tracing::info!(
+            guilds = report.guilds,
+            positions_written = report.positions_written,
+            abandoned = report.abandoned,
+            tasks_left = report.tasks_left,
+            took = ?report.took,
+            "stopping: the guilds are stopped and their state is written"
+        );
+        report
     }
 
     fn on_discord(&self, event: DiscordEvent) {
-        let bot = self.clone();
         match event {
-            DiscordEvent::Command(invocation) => {
-                tokio::spawn(async move { bot.command(*invocation).await });
-            }
+            DiscordEvent::Command(invocation) => self.on_command(*invocation),
             DiscordEvent::GuildAvailable { guild, .. } => {
-                tokio::spawn(async move { bot.rejoin(guild).await });
+                self.send_existing(guild, Input::GuildAvailable);
             }
             DiscordEvent::VoiceReady { guild, voice } => {
-                tokio::spawn(async move { bot.voice_ready(guild, voice).await });
+                self.send_existing(guild, Input::VoiceReady(Box::new(voice)));
             }
             DiscordEvent::BotVoice(BotVoiceEvent::Disconnected { guild, .. }) => {
-                tokio::spawn(async move { bot.kicked(guild).await });
+                self.send_existing(guild, Input::Kicked);
             }
             DiscordEvent::BotVoice(BotVoiceEvent::Moved { guild, to, .. }) => {
-                tokio::spawn(async move { bot.remember_voice(guild, Some(to)).await });
+                self.send_existing(guild, Input::Moved(to));
             }
             DiscordEvent::UserVoice { guild, from, .. } => {
                 if let Some(left) = from
-                    && self.inner.discord.bot_voice_channel(guild) == Some(left)
+                    && self.core().discord.bot_voice_channel(guild) == Some(left)
                 {
-                    tokio::spawn(async move { bot.leave_if_idle(guild, left).await });
+                    self.send_existing(guild, Input::ListenerLeft(left));
                 }
             }
             DiscordEvent::BotVoice(_)
@@ -253,487 +429,91 @@ impl Bot {
         }
     }
 
+    /// An interaction: parsed once; refused with the reason when it does not parse, answered
+    /// here when it is about the bot rather than a guild, otherwise handed to its guild.
+    fn on_command(&self, interaction: CommandInvocation) {
+        let core = self.core();
+        let command = match Command::parse(&interaction.name, &interaction.options) {
+            Ok(command) => command,
+            Err(error) => {
+                let label =
+                    CommandKind::from_name(&interaction.name).map_or("unknown", CommandKind::name);
+                core.answer_labelled(interaction, label, Err(error.to_string().into()));
+                return;
+            }
+        };
+        let kind = command.kind();
+        if self.inner.closing.load(Ordering::Relaxed) {
+            core.answer(interaction, kind, Err(Failure::stopping()));
+            return;
+        }
+        match command {
+            Command::Health => {
+                let answer = self.health_command(&interaction);
+                core.answer(interaction, kind, answer);
+            }
+            Command::Help => {
+                let reply = Reply::text(super::commands::help_text()).ephemeral();
+                core.answer(interaction, kind, Ok(reply));
+            }
+            command => match interaction.guild {
+                None => core.answer(
+                    interaction,
+                    kind,
+                    Err("Use my commands in a server.".to_owned().into()),
+                ),
+                Some(guild) => self.send(
+                    guild,
+                    Input::Command(Box::new(Invocation {
+                        interaction,
+                        command,
+                    })),
+                ),
+            },
+        }
+    }
+
     fn on_cluster(&self, event: ClusterEvent) {
-        let bot = self.clone();
         match event {
             ClusterEvent::Player {
                 guild,
                 event: Event::WebSocketClosed(closed),
                 ..
             } => {
-                let Some(guild) = discord_guild(guild) else {
-                    return;
-                };
-                tokio::spawn(async move { bot.heal_voice(guild, closed.code).await });
+                if let Some(guild) = discord_guild(guild) {
+                    self.send_existing(guild, Input::VoiceClosed(closed.code));
+                }
             }
             ClusterEvent::Player { guild, event, .. } => {
-                let Some(guild) = discord_guild(guild) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let ctx = bot.guild(guild);
-                    let mut ctx = ctx.lock().await;
-                    if let Event::TrackStart(start) = &event
-                        && let Some((play, command, received)) = &ctx.awaiting_start
-                        && music::play_id_of(&start.track) == Some(*play)
-                    {
-                        bot.metrics()
-                            .record_command_track_start(command, received.elapsed());
-                        ctx.awaiting_start = None;
-                    }
-                    let effects = ctx.player.on_event(&event, now_ms());
-                    bot.carry_out(guild, &mut ctx, effects, None).await;
-                });
+                if let Some(guild) = discord_guild(guild) {
+                    self.send_existing(guild, Input::Lavalink(Box::new(event)));
+                }
             }
             ClusterEvent::MoveFinished {
                 guild,
                 outcome: MoveOutcome::TrackFailed { error },
                 ..
             } => {
-                let Some(guild) = discord_guild(guild) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let ctx = bot.guild(guild);
-                    let mut ctx = ctx.lock().await;
-                    let effects = ctx.player.move_failed(&error, now_ms());
-                    bot.carry_out(guild, &mut ctx, effects, None).await;
-                });
+                if let Some(guild) = discord_guild(guild) {
+                    self.send_existing(guild, Input::MoveFailed(error));
+                }
             }
-            ClusterEvent::Circuit { to, .. } if to.as_str() == "closed" => {
-                tokio::spawn(async move { bot.play_waiting().await });
+            ClusterEvent::Circuit {
+                to: CircuitState::Closed,
+                ..
             }
-            ClusterEvent::NodeReady { .. } => {
-                tokio::spawn(async move { bot.play_waiting().await });
+            | ClusterEvent::NodeReady { .. } => {
+                for handle in self.guilds().values() {
+                    let _ = handle.inbox.send(Input::NodeBack);
+                }
             }
             _ => {}
         }
     }
 
-    /// Self-healing after Discord closed the node's voice socket, within a cap: 4006 (session no
-    /// longer valid) rejoins; 4015 (voice server crashed) resends the voice state; 4014
-    /// (disconnected) looks at the bot's voice state: gone means it was kicked (clean up), still in
-    /// a channel means it was moved or the gateway dropped (rejoin). Past the cap the bot stops
-    /// trying and says so.
-    async fn heal_voice(&self, guild: GuildId, code: u16) {
-        const CAP: usize = 3;
-        const WINDOW: Duration = Duration::from_secs(300);
-        let ctx = self.guild(guild);
-        let mut ctx = ctx.lock().await;
-        let now = std::time::Instant::now();
-        ctx.heals.retain(|t| now.duration_since(*t) < WINDOW);
-        let activity = &self.inner.observers.activity;
-        activity.voice(VoiceIncident::Closed(code));
-        if !matches!(code, 4006 | 4014 | 4015) {
-            tracing::info!(guild = %guild, code, "voice socket closed; nothing to heal for this code");
-            return;
-        }
-        let discord = &self.inner.discord;
-        let action = match (code, discord.bot_voice_channel(guild)) {
-            (4015, Some(_)) => VoiceAction::Resend,
-            (_, Some(_)) => VoiceAction::Rejoin,
-            (_, None) => VoiceAction::Cleanup,
-        };
-        if ctx.heals.len() >= CAP {
-            self.inner
-                .observers
-                .metrics
-                .record_voice_heal(action, HealOutcome::Capped);
-            activity.voice(VoiceIncident::Capped);
-            tracing::error!(guild = %guild, code, "voice keeps failing; self-healing capped");
-            self.announce(
-                &ctx,
-                "The voice connection keeps failing; I stopped retrying. Use /play again to reconnect.",
-            )
-            .await;
-            return;
-        }
-        // Back off: 0 s, 1 s, 2 s for the attempts within the window.
-        let attempt = u32::try_from(ctx.heals.len()).unwrap_or(u32::MAX);
-        ctx.heals.push(now);
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_secs(1) * 2u32.saturating_pow(attempt - 1)).await;
-        }
-        let channel = discord.bot_voice_channel(guild);
-        let healed = match (code, channel) {
-            (4015, Some(_)) => match discord.voice_state(guild) {
-                Some(voice) => {
-                    tracing::info!(guild = %guild, "voice server crashed: resending the voice state");
-                    let update = UpdatePlayer {
-                        voice: Some(voice),
-                        ..UpdatePlayer::default()
-                    };
-                    let sent = self
-                        .inner
-                        .shell
-                        .cluster()
-                        .update(lavalink_guild(guild), update)
-                        .await;
-                    if let Err(error) = &sent {
-                        tracing::warn!(guild = %guild, %error, "could not resend the voice state");
-                    }
-                    sent.is_ok()
-                }
-                None => false,
-            },
-            (_, Some(channel)) => {
-                tracing::info!(guild = %guild, code, "voice session invalid: rejoining");
-                let _ = discord.leave_voice(guild);
-                let joined = discord.join_voice(guild, channel, true);
-                if let Err(error) = &joined {
-                    tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
-                }
-                joined.is_ok()
-            }
-            (_, None) => {
-                tracing::info!(guild = %guild, code, "disconnected from voice: cleaning up");
-                let effects = ctx.player.leave();
-                !self.carry_out(guild, &mut ctx, effects, None).await.failed
-            }
-        };
-        self.inner.observers.metrics.record_voice_heal(
-            action,
-            if healed {
-                HealOutcome::Ok
-            } else {
-                HealOutcome::Failed
-            },
-        );
-        self.inner.observers.activity.voice(if healed {
-            VoiceIncident::Healed
-        } else {
-            VoiceIncident::HealFailed
-        });
-    }
-
-    /// Plays the /play requests that waited for a healthy node, if one is back.
-    async fn play_waiting(&self) {
-        if !self.inner.shell.cluster().has_eligible_node() {
-            return;
-        }
-        let guilds = self.guild_contexts();
-        for (guild, ctx) in guilds {
-            let mut ctx = ctx.lock().await;
-            let waiting = std::mem::take(&mut ctx.waiting);
-            for request in waiting {
-                match self.load(&request.query).await {
-                    Ok(tracks) => match ctx.player.play(tracks, request.requester_id, now_ms()) {
-                        Ok(effects) => {
-                            self.carry_out(guild, &mut ctx, effects, None).await;
-                        }
-                        Err(refusal) => self.announce(&ctx, &refusal.to_string()).await,
-                    },
-                    Err(LoadFailure::NoNode) => {
-                        // Gone again: keep waiting (it is still in the store).
-                        ctx.waiting.push(request);
-                        continue;
-                    }
-                    Err(LoadFailure::Empty(text) | LoadFailure::Failed(text)) => {
-                        self.announce(&ctx, &text).await;
-                    }
-                }
-                // Played (its tracks are in the stored queue now) or failed for good.
-                if let Err(error) = self
-                    .inner
-                    .shell
-                    .store()
-                    .remove_waiting(guild.get(), request.id)
-                    .await
-                {
-                    tracing::warn!(guild = %guild, %error, "could not drop a played waiting request");
-                }
-            }
-        }
-    }
-
-    /// Remembers the play a command starts, to time it to its `TrackStart`.
-    fn await_start(ctx: &mut GuildCtx, inv: &CommandInvocation, effects: &[music::Effect]) {
-        if let Some(play) = effects.iter().find_map(|effect| match effect {
-            music::Effect::Play { play_id, .. } => Some(*play_id),
-            _ => None,
-        }) {
-            ctx.awaiting_start = Some((play, inv.name.clone(), inv.responder.received()));
-        }
-    }
-
-    /// Records when a command's first Lavalink call goes out (effects that reach the player).
-    fn reaching_lavalink(&self, inv: &CommandInvocation, effects: &[music::Effect]) {
-        let reaches = effects.iter().any(|effect| {
-            matches!(
-                effect,
-                music::Effect::Play { .. }
-                    | music::Effect::Stop
-                    | music::Effect::Pause(_)
-                    | music::Effect::Seek(_)
-                    | music::Effect::SetVolume(_)
-                    | music::Effect::Disconnect
-            )
-        });
-        if reaches {
-            self.inner
-                .observers
-                .metrics
-                .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
-        }
-    }
-
-    /// Carries out effects; notices go to the reply (a command's) or the text channel.
-    async fn carry_out(
-        &self,
-        guild: GuildId,
-        ctx: &mut GuildCtx,
-        effects: Vec<music::Effect>,
-        reply: Option<&mut Vec<String>>,
-    ) -> Outcome {
-        let queue_changed = effects.iter().any(|effect| {
-            matches!(
-                effect,
-                music::Effect::Persist(
-                    StoreOp::Enqueue { .. }
-                        | StoreOp::Remove { .. }
-                        | StoreOp::Move { .. }
-                        | StoreOp::ClearQueue
-                        | StoreOp::ReplaceQueue(_)
-                        | StoreOp::Advance { .. }
-                )
-            )
-        });
-        let enqueued: usize = effects
-            .iter()
-            .map(|effect| match effect {
-                music::Effect::Persist(StoreOp::Enqueue { entries, .. }) => entries.len(),
-                _ => 0,
-            })
-            .sum();
-        let outcome = match self.inner.shell.apply(lavalink_guild(guild), effects).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                tracing::error!(guild = %guild, %error, "could not carry out the engine's effects");
-                let text = format!("Something went wrong: {error}");
-                match reply {
-                    Some(lines) => lines.push(text),
-                    None => self.announce(ctx, &text).await,
-                }
-                return Outcome {
-                    failed: true,
-                    ..Outcome::default()
-                };
-            }
-        };
-        if enqueued > 0 {
-            self.inner.observers.metrics.record_enqueued(enqueued);
-        }
-        if queue_changed {
-            self.inner
-                .observers
-                .metrics
-                .record_queue_length(ctx.player.queue().len());
-        }
-        if outcome.disconnect
-            && let Err(error) = self.inner.discord.leave_voice(guild)
-        {
-            tracing::warn!(guild = %guild, %error, "could not leave the voice channel");
-        }
-        let mut lines: Vec<String> = outcome.notices.iter().map(ToString::to_string).collect();
-        if outcome.nodes_unavailable {
-            lines.push(
-                "Audio nodes are unavailable, your queue is kept: playback starts by itself when one is back."
-                    .to_owned(),
-            );
-        }
-        match reply {
-            Some(reply) => reply.extend(lines),
-            None => {
-                for line in lines {
-                    self.announce(ctx, &line).await;
-                }
-            }
-        }
-        outcome
-    }
-
-    async fn announce(&self, ctx: &GuildCtx, text: &str) {
-        if let Some(channel) = ctx.text_channel
-            && let Err(error) = self
-                .inner
-                .discord
-                .send_message(channel, &Reply::text(text))
-                .await
-        {
-            tracing::warn!(%error, "could not post to the text channel");
-        }
-    }
-
-    async fn rejoin(&self, guild: GuildId) {
-        let ctx = self.guild(guild);
-        let mut ctx = ctx.lock().await;
-        if let Some(channel) = ctx.rejoin.take()
-            && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
-        {
-            tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
-        }
-    }
-
-    async fn voice_ready(&self, guild: GuildId, voice: lavalink::model::VoiceState) {
-        let ctx = self.guild(guild);
-        let mut ctx = ctx.lock().await;
-        let update = UpdatePlayer {
-            voice: Some(voice),
-            ..UpdatePlayer::default()
-        };
-        if let Err(error) = self
-            .inner
-            .shell
-            .cluster()
-            .update(lavalink_guild(guild), update)
-            .await
-        {
-            tracing::warn!(guild = %guild, %error, "could not hand the voice connection to Lavalink");
-        }
-        if std::mem::take(&mut ctx.resume_on_voice) {
-            let effects = ctx.player.resume_from_snapshot(now_ms());
-            self.carry_out(guild, &mut ctx, effects, None).await;
-        }
-    }
-
-    async fn kicked(&self, guild: GuildId) {
-        let ctx = self.guild(guild);
-        let mut ctx = ctx.lock().await;
-        let effects = ctx.player.leave();
-        self.carry_out(guild, &mut ctx, effects, None).await;
-    }
-
-    async fn remember_voice(&self, guild: GuildId, channel: Option<ChannelId>) {
-        let ctx = self.guild(guild);
-        let ctx = ctx.lock().await;
-        let text = ctx.text_channel.map(ChannelId::get);
-        if let Err(error) = self
-            .inner
-            .shell
-            .store()
-            .set_channels(guild.get(), channel.map(ChannelId::get), text)
-            .await
-        {
-            tracing::warn!(guild = %guild, %error, "could not store the voice channel");
-        }
-    }
-
-    async fn leave_if_idle(&self, guild: GuildId, channel: ChannelId) {
-        if !self
-            .inner
-            .discord
-            .voice_channel_listeners(channel)
-            .is_empty()
-        {
-            return;
-        }
-        tokio::time::sleep(self.inner.settings.idle_leave).await;
-        let still_there = self.inner.discord.bot_voice_channel(guild) == Some(channel);
-        if !still_there
-            || !self
-                .inner
-                .discord
-                .voice_channel_listeners(channel)
-                .is_empty()
-        {
-            return;
-        }
-        let ctx = self.guild(guild);
-        let mut ctx = ctx.lock().await;
-        self.announce(&ctx, "Nobody is listening: leaving the voice channel.")
-            .await;
-        let effects = ctx.player.leave();
-        self.carry_out(guild, &mut ctx, effects, None).await;
-        // The engine's leave destroys the player; make sure the voice channel is left too.
-        let _ = self.inner.discord.leave_voice(guild);
-    }
-
-    /// Writes the positions of playing guilds, so a kill -9 loses at most one tick.
-    async fn save_positions(self) {
-        let mut tick = tokio::time::interval(self.inner.settings.position_tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            self.save_positions_once().await;
-        }
-    }
-
-    /// One position tick. Each playing guild's engine takes the node's position, one guild at a
-    /// time under that guild's lock (the engine's snapshot stays the one source of the position);
-    /// the position saves that come out are then written in one batch, with no lock held. A
-    /// command that writes a guild between its snapshot and the batch is not undone: the store
-    /// does not put an older snapshot over a newer one. Effects other than position saves (none
-    /// today) are carried out at once, as every other input's are.
-    async fn save_positions_once(&self) {
-        let guilds = self.guild_contexts();
-        let mut writes = Vec::with_capacity(guilds.len());
-        for (guild, ctx) in guilds {
-            let Some(view) = self.inner.shell.cluster().player(lavalink_guild(guild)) else {
-                continue;
-            };
-            if !view.record.is_playing() {
-                continue;
-            }
-            let mut ctx = ctx.lock().await;
-            let effects = ctx.player.player_update(view.position_ms, now_ms());
-            match Shell::position_write(lavalink_guild(guild), &effects) {
-                Some(write) => writes.push(write),
-                None => {
-                    self.carry_out(guild, &mut ctx, effects, None).await;
-                }
-            }
-        }
-        if writes.is_empty() {
-            return;
-        }
-        match self.inner.shell.save_positions(&writes).await {
-            Ok(written) => {
-                tracing::debug!(
-                    guilds = writes.len(),
-                    written,
-                    "saved the playing positions"
-                );
-            }
-            Err(error) => {
-                tracing::error!(
-                    guilds = writes.len(),
-                    %error,
-                    "could not save the positions of the playing guilds"
-                );
-            }
-        }
-    }
-
-    /// Answers one slash command.
-    async fn command(&self, invocation: CommandInvocation) {
-        let answer = if invocation.name == "health" {
-            self.health_command(&invocation)
-        } else {
-            self.run_command(&invocation).await.map(Reply::text)
-        };
-        let (reply, mut outcome) = match answer {
-            Ok(reply) => (reply, CommandOutcome::Ok),
-            Err(failure) => (Reply::text(failure.text).ephemeral(), failure.outcome),
-        };
-        if let Err(error) = invocation.responder.respond(&reply).await {
-            tracing::warn!(command = %invocation.name, %error, "could not answer a command");
-            outcome = CommandOutcome::Error;
-        }
-        let metrics = &self.inner.observers.metrics;
-        if let Some(acked) = invocation.responder.acked_after() {
-            metrics.record_ack(acked);
-            self.inner.observers.activity.ack(acked);
-        }
-        metrics.record_command(
-            &invocation.name,
-            outcome,
-            invocation.responder.received().elapsed(),
-        );
-    }
-
     /// `/health`: the probes' last results, for admins only.
     fn health_command(&self, inv: &CommandInvocation) -> Result<Reply, Failure> {
-        let observers = &self.inner.observers;
+        let observers = &self.core().observers;
         if !observers.health_access.allows(inv) {
             return Err(
                 "Only members with the Manage Server permission (or a configured bot \
@@ -753,307 +533,96 @@ impl Bot {
         ))
     }
 
-    async fn run_command(&self, inv: &CommandInvocation) -> Result<String, Failure> {
-        let Some(guild) = inv.guild else {
-            return Err("Use my commands in a server.".to_owned().into());
-        };
-        let discord = &self.inner.discord;
-        let caller = discord.user_voice_channel(guild, inv.user);
-        let bot_channel = discord.bot_voice_channel(guild);
-        let ctx = self.guild(guild);
-        if inv.name == "play" {
-            return self.play(inv, guild, caller, bot_channel, &ctx).await;
+    /// Writes the positions of playing guilds every tick, so a kill -9 loses at most one tick;
+    /// ends when the stop begins.
+    async fn tick_positions(self) {
+        let stopping = self.core().stopping.clone();
+        let mut tick = tokio::time::interval(self.core().settings.position_tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                () = self.save_positions_once() => {}
+            }
         }
-        let mut ctx = ctx.lock().await;
-        let now = now_ms();
-        let controls = !matches!(inv.name.as_str(), "queue" | "nowplaying");
-        if controls
-            && let Some(bot) = bot_channel
-            && caller != Some(bot)
-        {
-            return Err(format!("Join <#{bot}> to control playback.").into());
-        }
-        let player = &mut ctx.player;
-        let effects: Result<Vec<music::Effect>, Refusal> = match inv.name.as_str() {
-            "pause" => player.pause(now),
-            "resume" => player.resume(now),
-            "skip" => {
-                let to = inv
-                    .integer("to")
-                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-                player.skip(to, now)
-            }
-            "stop" => player.stop(now),
-            "seek" => {
-                let text = inv.string("position").unwrap_or_default();
-                let position = music::parse_timestamp(text).map_err(|e| {
-                    format!("{e}. Give a time like 1:23, 1:02:03 or a number of seconds.")
-                })?;
-                player.seek(position, now)
-            }
-            "volume" => player.set_volume(inv.integer("level").unwrap_or(-1)),
-            "loop" => {
-                let mode = match inv.string("mode") {
-                    Some("track") => LoopMode::Track,
-                    Some("queue") => LoopMode::Queue,
-                    Some("off") => LoopMode::Off,
-                    other => {
-                        return Err(format!(
-                            "Unknown loop mode {other:?}: choose off, track or queue."
-                        )
-                        .into());
-                    }
-                };
-                Ok(player.set_loop(mode))
-            }
-            "shuffle" => player.shuffle(now),
-            "remove" => player.remove(position(inv, "position")),
-            "move" => player.move_entry(position(inv, "from"), position(inv, "to")),
-            "clear" => player.clear(),
-            "leave" => Ok(player.leave()),
-            "queue" => {
-                let page = position(inv, "page").max(1);
-                let now_playing = player.now_playing(now);
-                return player
-                    .queue_page(page)
-                    .map(|page| super::display::queue(&page, now_playing.as_ref()))
-                    .map_err(|refusal| refusal.to_string().into());
-            }
-            "nowplaying" => {
-                let bar = player.position_bar(now);
-                return player
-                    .now_playing(now)
-                    .map(|np| super::display::now_playing(&np, bar))
-                    .ok_or_else(|| "Nothing is playing.".to_owned().into());
-            }
-            other => return Err(format!("I don't know the command /{other}.").into()),
-        };
-        let effects = effects.map_err(|refusal| refusal.to_string())?;
-        let mut lines = Vec::new();
-        self.reaching_lavalink(inv, &effects);
-        Self::await_start(&mut ctx, inv, &effects);
-        let outcome = self
-            .carry_out(guild, &mut ctx, effects, Some(&mut lines))
-            .await;
-        if outcome.failed {
-            return Err(Failure::failed(lines.join("\n")));
-        }
-        if inv.name == "leave" {
-            let _ = self.inner.discord.leave_voice(guild);
-        }
-        Ok(if lines.is_empty() {
-            "Done.".to_owned()
-        } else {
-            lines.join("\n")
-        })
     }
 
-    /// No node can load the query now: join the caller's channel already, keep the request (in
-    /// the store too) and say it will play when a node is back.
-    async fn keep_waiting(
-        &self,
-        inv: &CommandInvocation,
-        guild: GuildId,
-        channel: ChannelId,
-        bot_channel: Option<ChannelId>,
-        ctx: &Arc<tokio::sync::Mutex<GuildCtx>>,
-        query: &str,
-    ) -> Result<String, Failure> {
-        if bot_channel != Some(channel) {
-            // Be in the channel already, so playback starts the moment a node is back.
-            let _ = self.inner.discord.join_voice(guild, channel, true);
-        }
-        let mut ctx = ctx.lock().await;
-        ctx.text_channel = inv.channel.or(ctx.text_channel);
-        // Kept in the store too: a restart before a node is back does not lose it.
-        let store = self.inner.shell.store();
-        let text = ctx.text_channel.map(ChannelId::get);
-        if let Err(error) = store
-            .set_channels(guild.get(), Some(channel.get()), text)
-            .await
-        {
-            tracing::warn!(guild = %guild, %error, "could not store the channels");
-        }
-        let request = match store
-            .add_waiting(guild.get(), query, inv.user.get(), now_ms())
-            .await
-        {
-            Ok(request) => request,
-            Err(error) => {
-                tracing::error!(guild = %guild, %error, "could not store a waiting request");
-                return Err(Failure::failed(format!(
-                    "Audio nodes are unavailable and I could not keep your request ({error}): try again in a moment."
-                )));
+    /// One position tick. Each playing guild's actor takes the node's position in its turn (the
+    /// engine's snapshot stays the one source of the position) and hands back its write; the
+    /// writes are then made in one batch. A command that writes a guild between its snapshot and
+    /// the batch is not undone: the store does not put an older snapshot over a newer one.
+    async fn save_positions_once(&self) {
+        let cluster = self.core().shell.cluster();
+        let asked: Vec<oneshot::Receiver<Option<store::PositionWrite>>> = self
+            .guilds()
+            .iter()
+            .filter(|(guild, _)| {
+                cluster
+                    .player(lavalink_guild(**guild))
+                    .is_some_and(|view| view.record.is_playing())
+            })
+            .filter_map(|(_, handle)| {
+                let (reply, answer) = oneshot::channel();
+                handle.inbox.send(Input::PositionTick(reply)).ok()?;
+                Some(answer)
+            })
+            .collect();
+        let mut writes = Vec::with_capacity(asked.len());
+        for answer in asked {
+            if let Ok(Some(write)) = answer.await {
+                writes.push(write);
             }
-        };
-        ctx.waiting.push(request);
-        Ok(format!(
-            "Audio nodes are unavailable right now, your queue is kept: I'll play \"{query}\" as soon as one is back."
-        ))
-    }
-
-    async fn play(
-        &self,
-        inv: &CommandInvocation,
-        guild: GuildId,
-        caller: Option<ChannelId>,
-        bot_channel: Option<ChannelId>,
-        ctx: &Arc<tokio::sync::Mutex<GuildCtx>>,
-    ) -> Result<String, Failure> {
-        let Some(channel) = caller else {
-            return Err("Join a voice channel first, then use /play."
-                .to_owned()
-                .into());
-        };
-        let busy = ctx.lock().await.player.current().is_some();
-        if let Some(bot) = bot_channel
-            && bot != channel
-            && busy
-        {
-            return Err(format!("I'm playing in <#{bot}>: join that channel to add music.").into());
         }
-        match self.inner.discord.bot_can_play_in(channel) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(
-                    format!("I need the Connect and Speak permissions in <#{channel}>.").into(),
+        if writes.is_empty() {
+            return;
+        }
+        match self.core().shell.save_positions(&writes).await {
+            Ok(written) => {
+                tracing::debug!(
+                    guilds = writes.len(),
+                    written,
+                    "saved the playing positions"
                 );
             }
             Err(error) => {
-                return Err(Failure::failed(format!(
-                    "I can't check my permissions there: {error}"
-                )));
+                tracing::error!(
+                    guilds = writes.len(),
+                    %error,
+                    "could not save the positions of the playing guilds"
+                );
             }
-        }
-        // Loading may take a while: the auto-defer guard keeps the interaction alive.
-        let query = inv.string("query").unwrap_or_default().trim().to_owned();
-        if query.is_empty() {
-            return Err("Tell me what to play: a URL or words to search for."
-                .to_owned()
-                .into());
-        }
-        self.inner
-            .observers
-            .metrics
-            .record_command_reached_lavalink(&inv.name, inv.responder.received().elapsed());
-        let tracks = match self.load(&query).await {
-            Ok(tracks) => tracks,
-            Err(LoadFailure::Empty(text)) => return Err(text.into()),
-            Err(LoadFailure::Failed(text)) => return Err(Failure::failed(text)),
-            Err(LoadFailure::NoNode) => {
-                return self
-                    .keep_waiting(inv, guild, channel, bot_channel, ctx, &query)
-                    .await;
-            }
-        };
-        if bot_channel != Some(channel)
-            && let Err(error) = self.inner.discord.join_voice(guild, channel, true)
-        {
-            return Err(Failure::failed(format!(
-                "I can't join <#{channel}>: {error}"
-            )));
-        }
-        let mut ctx = ctx.lock().await;
-        ctx.text_channel = inv.channel.or(ctx.text_channel);
-        let text = ctx.text_channel.map(ChannelId::get);
-        if let Err(error) = self
-            .inner
-            .shell
-            .store()
-            .set_channels(guild.get(), Some(channel.get()), text)
-            .await
-        {
-            tracing::warn!(guild = %guild, %error, "could not store the channels");
-        }
-        let effects = ctx
-            .player
-            .play(tracks, inv.user.get(), now_ms())
-            .map_err(|refusal| refusal.to_string())?;
-        Self::await_start(&mut ctx, inv, &effects);
-        let mut lines = Vec::new();
-        let outcome = self
-            .carry_out(guild, &mut ctx, effects, Some(&mut lines))
-            .await;
-        if outcome.failed {
-            return Err(Failure::failed(lines.join("\n")));
-        }
-        Ok(if lines.is_empty() {
-            "Queued.".to_owned()
-        } else {
-            lines.join("\n")
-        })
-    }
-
-    /// Resolves a /play query to tracks: URLs and prefixed identifiers as they are, other words as
-    /// a search.
-    async fn load(&self, query: &str) -> Result<Vec<Track>, LoadFailure> {
-        let identifier = if query.starts_with("http://")
-            || query.starts_with("https://")
-            || query.split_once(':').is_some_and(|(prefix, _)| {
-                !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric())
-            }) {
-            query.to_owned()
-        } else {
-            format!("ytsearch:{query}")
-        };
-        let source = if query.starts_with("http://") || query.starts_with("https://") {
-            QuerySource::Url
-        } else {
-            QuerySource::Search
-        };
-        let result = self.inner.shell.cluster().load_tracks(&identifier).await;
-        self.inner.observers.metrics.record_load(
-            result.as_ref().ok().map(|loaded| match loaded {
-                LoadResult::Track(_) => "track",
-                LoadResult::Playlist(_) => "playlist",
-                LoadResult::Search(_) => "search",
-                LoadResult::Empty => "empty",
-                LoadResult::Error(_) => "error",
-                LoadResult::Unknown(_) => "unknown",
-            }),
-            source,
-        );
-        match result {
-            Ok(LoadResult::Track(track)) => Ok(vec![track]),
-            Ok(LoadResult::Search(mut tracks)) if !tracks.is_empty() => {
-                Ok(vec![tracks.swap_remove(0)])
-            }
-            Ok(LoadResult::Playlist(playlist)) if !playlist.tracks.is_empty() => {
-                Ok(playlist.tracks)
-            }
-            Ok(LoadResult::Error(exception)) => Err(LoadFailure::Failed(format!(
-                "I could not load that: {}",
-                exception.message.unwrap_or(exception.cause)
-            ))),
-            Ok(_) => Err(LoadFailure::Empty(format!("Nothing found for {query}."))),
-            Err(ClusterError::NoNodeAvailable) => Err(LoadFailure::NoNode),
-            Err(error) => Err(LoadFailure::Failed(format!("Loading failed: {error}"))),
         }
     }
 }
 
-/// Why a /play query gave no tracks.
-enum LoadFailure {
-    /// No Lavalink node is healthy: the request can wait for one.
-    NoNode,
-    /// The query found nothing (an answer for the user).
-    Empty(String),
-    /// The node could not load it or did not answer (an answer for the user).
-    Failed(String),
-}
+/// After the grace, how long answers already on their way may still take.
+const ANSWER_GRACE: Duration = Duration::from_millis(500);
 
 /// Why a command did not do what was asked, with the ephemeral answer.
-struct Failure {
+#[derive(Debug)]
+pub(super) struct Failure {
     text: String,
     outcome: CommandOutcome,
 }
 
 impl Failure {
     /// Our fault or a dependency's.
-    fn failed(text: impl Into<String>) -> Self {
+    pub(super) fn failed(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             outcome: CommandOutcome::Error,
+        }
+    }
+
+    /// The bot is stopping (a restart or a deploy): the command was not run.
+    pub(super) fn stopping() -> Self {
+        Self {
+            text: "I'm restarting: try again in a few seconds.".to_owned(),
+            outcome: CommandOutcome::Refused,
         }
     }
 }
@@ -1094,12 +663,5 @@ impl Default for Observers {
 
 /// Metrics that know the bot's commands (the only values of their `command` label).
 pub fn command_metrics() -> Metrics {
-    let definitions = super::commands::definitions();
-    Metrics::new(definitions.iter().map(|command| command.name.as_str()))
-}
-
-fn position(inv: &CommandInvocation, name: &str) -> usize {
-    inv.integer(name)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0)
+    Metrics::new(CommandKind::all().map(CommandKind::name))
 }

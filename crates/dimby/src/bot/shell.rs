@@ -34,6 +34,21 @@ pub enum ShellError {
     Store(#[from] store::Error),
 }
 
+impl ShellError {
+    /// What a listener is told: what failed, in words, without the internals (those go to the
+    /// log and the metrics).
+    pub fn for_listeners(&self) -> &'static str {
+        match self {
+            Self::Cluster(_) => {
+                "Something went wrong talking to the audio node: try again in a moment."
+            }
+            Self::Store(_) => {
+                "Something went wrong saving the queue: the change was not kept. Try again in a moment."
+            }
+        }
+    }
+}
+
 /// Carries out effects for any guild.
 #[derive(Clone)]
 pub struct Shell {

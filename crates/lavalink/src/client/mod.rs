@@ -279,18 +279,30 @@ impl NodeClient {
     }
 
     /// Ends the session: resuming is turned off, then the socket closes, so the node destroys this
-    /// session's players. The client stops.
+    /// session's players. Returns once the client has stopped (bound it with a timeout: turning
+    /// resuming off is one REST call within the request timeout).
     pub async fn close(&self) {
         // If the task is gone it has stopped already.
         let _ = self.control.send(Control::Close).await;
+        self.stopped().await;
     }
 
     /// Detaches without destroying anything: the socket closes while resuming stays on, so the
     /// players keep playing until a client resumes the session (see [`NodeConfig::resume_session`])
-    /// or the resume timeout passes. The client stops.
+    /// or the resume timeout passes. Returns the session id once the client has stopped.
     pub async fn detach(&self) -> Option<String> {
         let session = self.session_id();
         let _ = self.control.send(Control::Detach).await;
+        self.stopped().await;
         session
+    }
+
+    /// Waits until the socket task has stopped.
+    async fn stopped(&self) {
+        let mut state = self.shared.state.subscribe();
+        // An error means the task (and with it the state's sender) is gone: stopped too.
+        let _ = state
+            .wait_for(|state| matches!(state, ConnectionState::Stopped(_)))
+            .await;
     }
 }
