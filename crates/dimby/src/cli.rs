@@ -83,6 +83,9 @@ pub enum BenchCommand {
     /// The cluster against real Lavalink-compatible servers on loopback (../shared/realserver):
     /// a node is killed, stopped or hung; audio gaps as the fake voice server heard them.
     RealFailover(crate::bench::realserver::Args),
+    /// How `dimby run` stops with every guild playing (SIGTERM, or SIGUSR2 for a handover): how
+    /// long it takes to exit and what it leaves in the store and on the node.
+    Stop(crate::bench::stop::Args),
 }
 
 impl Command {
@@ -184,6 +187,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::RealFailover(args)) => {
             crate::bench::realserver::run(&args).await
         }
+        Command::Bench(BenchCommand::Stop(args)) => crate::bench::stop::run(&args).await,
         Command::Bench(BenchCommand::Health(args)) => crate::bench::health::run(&args).await,
         Command::Bench(BenchCommand::Commands(args)) => crate::bench::commands::run(&args).await,
         Command::Bench(BenchCommand::MetricsOverhead(args)) => {

@@ -719,3 +719,186 @@ async fn queue_commands_seek_and_the_remaining_refusals() {
     // The track plays on through all of it.
     assert!(rig.node_player().expect("player").track.is_some());
 }
+
+/// One input of an ordering burst: a command (with how the reference engine applies it) or a
+/// voice event of another listener.
+#[derive(Debug, Clone)]
+enum BurstInput {
+    Pause,
+    Resume,
+    Skip,
+    Volume(i64),
+    Loop(&'static str),
+    Remove(i64),
+    Move(i64, i64),
+    Clear,
+    Play(usize),
+    BobJoins,
+    BobLeaves,
+}
+
+fn burst_input(rng: &mut impl rand::Rng, tracks: usize) -> BurstInput {
+    match rng.random_range(0..11) {
+        0 => BurstInput::Pause,
+        1 => BurstInput::Resume,
+        2 => BurstInput::Skip,
+        3 => BurstInput::Volume(rng.random_range(0..=200)),
+        4 => BurstInput::Loop(["off", "track", "queue"][rng.random_range(0..3)]),
+        5 => BurstInput::Remove(rng.random_range(1..=4)),
+        6 => BurstInput::Move(rng.random_range(1..=4), rng.random_range(1..=4)),
+        7 => BurstInput::Clear,
+        8 => BurstInput::BobJoins,
+        9 => BurstInput::BobLeaves,
+        _ => BurstInput::Play(rng.random_range(0..tracks)),
+    }
+}
+
+/// The engine the way the bot should have driven it: the same inputs, one by one, in the order
+/// they were sent.
+fn apply_reference(
+    reference: &mut music::GuildPlayer,
+    input: &BurstInput,
+    tracks: &[lavalink::model::Track],
+    alice: u64,
+) {
+    let now = 1;
+    let _ = match input {
+        BurstInput::Pause => reference.pause(now),
+        BurstInput::Resume => reference.resume(now),
+        BurstInput::Skip => reference.skip(None, now),
+        BurstInput::Volume(level) => reference.set_volume(*level),
+        BurstInput::Loop(mode) => Ok(reference.set_loop(mode.parse().expect("a loop mode"))),
+        BurstInput::Remove(at) => reference.remove(usize::try_from(*at).expect("positive")),
+        BurstInput::Move(from, to) => reference.move_entry(
+            usize::try_from(*from).expect("positive"),
+            usize::try_from(*to).expect("positive"),
+        ),
+        BurstInput::Clear => reference.clear(),
+        BurstInput::Play(track) => reference.play(vec![tracks[*track].clone()], alice, now),
+        BurstInput::BobJoins | BurstInput::BobLeaves => Ok(Vec::new()),
+    };
+}
+
+/// What both sides are compared on: the queue and current track by title, paused, volume, loop.
+fn comparable(
+    queue: impl Iterator<Item = String>,
+    current: Option<&str>,
+    paused: bool,
+    volume: u16,
+    loop_mode: music::LoopMode,
+) -> String {
+    format!(
+        "queue {:?}, current {current:?}, paused {paused}, volume {volume}, loop {}",
+        queue.collect::<Vec<_>>(),
+        loop_mode.as_str()
+    )
+}
+
+// Ordering: bursts of interleaved commands (including /play, whose track load is slow work that
+// runs beside the guild's actor) and voice events, sent without waiting for answers while the
+// Lavalink stand-in sends its events, end in the state the same inputs give when applied one by
+// one in the order they were sent. Many seeds; the stored state is what is compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bursts_of_commands_and_events_end_as_if_applied_one_by_one_in_arrival_order() {
+    use rand::SeedableRng as _;
+
+    let rig = start().await;
+    let (alice, bob) = (
+        rig.guild.member("alice").expect("alice"),
+        rig.guild.member("bob").expect("bob"),
+    );
+    let channel = rig.guild.voice_channel(0);
+    rig.discord
+        .join_voice(rig.guild.id, alice, channel)
+        .expect("alice joins");
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let mut tracks = Vec::new();
+    for name in names {
+        match rig
+            .cluster
+            .load_tracks(&format!("sim:track:{name}"))
+            .await
+            .expect("load")
+        {
+            lavalink::model::LoadResult::Track(track) => tracks.push(track),
+            other => panic!("a track for {name}: {other:?}"),
+        }
+    }
+    let mut reference = music::GuildPlayer::new();
+    let mut bob_in = false;
+    for seed in 0..24u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let inputs: Vec<BurstInput> = (0..14)
+            .map(|_| burst_input(&mut rng, tracks.len()))
+            .collect();
+        let mut answers = Vec::new();
+        for input in &inputs {
+            let slash = |name: &str| rig.slash("alice", name);
+            let command = match input {
+                BurstInput::Pause => Some(slash("pause")),
+                BurstInput::Resume => Some(slash("resume")),
+                BurstInput::Skip => Some(slash("skip")),
+                BurstInput::Volume(level) => Some(slash("volume").integer("level", *level)),
+                BurstInput::Loop(mode) => Some(slash("loop").string("mode", *mode)),
+                BurstInput::Remove(at) => Some(slash("remove").integer("position", *at)),
+                BurstInput::Move(from, to) => {
+                    Some(slash("move").integer("from", *from).integer("to", *to))
+                }
+                BurstInput::Clear => Some(slash("clear")),
+                BurstInput::Play(track) => {
+                    Some(slash("play").string("query", format!("sim:track:{}", names[*track])))
+                }
+                BurstInput::BobJoins => {
+                    if !bob_in {
+                        rig.discord
+                            .join_voice(rig.guild.id, bob, channel)
+                            .expect("bob joins");
+                        bob_in = true;
+                    }
+                    None
+                }
+                BurstInput::BobLeaves => {
+                    if bob_in {
+                        rig.discord
+                            .leave_voice(rig.guild.id, bob)
+                            .expect("bob leaves");
+                        bob_in = false;
+                    }
+                    None
+                }
+            };
+            if let Some(command) = command {
+                answers.push(rig.discord.invoke(&command).expect("invoke"));
+            }
+            apply_reference(&mut reference, input, &tracks, alice.get());
+        }
+        for answer in answers {
+            tokio::time::timeout(Duration::from_secs(10), answer.original())
+                .await
+                .expect("an answer within the guard")
+                .expect("answered");
+        }
+        let stored = rig
+            .store
+            .load_guild(rig.guild.id.get())
+            .await
+            .expect("load")
+            .expect("the guild is stored");
+        let got = comparable(
+            stored.queue.iter().map(|e| e.title.clone()),
+            stored.current.as_ref().map(|e| e.title.as_str()),
+            stored.paused,
+            stored.volume,
+            stored.loop_mode,
+        );
+        let want = reference.snapshot();
+        let want = comparable(
+            want.queue.iter().map(|e| e.info.title.clone()),
+            want.current.as_ref().map(|e| e.info.title.as_str()),
+            want.paused,
+            want.volume,
+            want.loop_mode,
+        );
+        assert_eq!(got, want, "seed {seed}: {inputs:?}");
+    }
+}

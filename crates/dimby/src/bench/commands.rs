@@ -694,7 +694,7 @@ impl std::fmt::Debug for Rig {
 }
 
 /// The Discord stand-in's configuration for `guilds` guilds.
-fn discord_config(guilds: u64) -> DiscordConfig {
+pub(crate) fn discord_config(guilds: u64) -> DiscordConfig {
     let shards = u32::try_from(guilds.div_ceil(GUILDS_PER_SHARD).max(1)).unwrap_or(u32::MAX);
     DiscordConfig {
         recommended_shards: shards,
@@ -1258,7 +1258,7 @@ const GUILD_ID_BASE_MS: u64 = 1_000_000_000;
 /// `GUILD_ID_BASE_MS + i`, so guilds spread evenly over the shards (`(id >> 22) % shards`) as
 /// Discord's random ids do on average; the stand-in's consecutive fresh ids would not (every
 /// guild takes several ids, so some shards would get none).
-fn create_guilds(discord: &DiscordSim, guilds: u64) -> anyhow::Result<Vec<Listener>> {
+pub(crate) fn create_guilds(discord: &DiscordSim, guilds: u64) -> anyhow::Result<Vec<Listener>> {
     let mut listeners = Vec::new();
     for i in 1..=guilds {
         let name = format!("listener{i}");

@@ -9,6 +9,7 @@ pub mod health;
 pub mod metrics_overhead;
 pub mod realserver;
 pub mod sampling;
+pub mod stop;
 
 /// The build the figures come from: `"release"` or `"debug"` (debug figures are not comparable).
 pub const BUILD: &str = if cfg!(debug_assertions) {

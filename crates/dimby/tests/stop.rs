@@ -1,0 +1,69 @@
+//! The bot process's stop, through `dimby bench stop` (the figures' own scenario, with fewer
+//! guilds): every guild playing, restored from the store by `dimby run`; SIGTERM (a plain stop)
+//! or SIGUSR2 (the handover stop). The process must exit by itself and leave every guild's queue
+//! and position written and no task running; a plain stop ends its Lavalink session (the node
+//! destroys the players), a handover leaves them playing with the records a successor needs.
+//! How long the stop takes is a benchmark figure (docs/benchmarks.md), not asserted here.
+
+use dimby::bench::stop::Report;
+
+const GUILDS: u64 = 100;
+
+fn stop(handover: bool) -> Report {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"));
+    command.args(["bench", "stop", "--json", "--guilds", &GUILDS.to_string()]);
+    if handover {
+        command.arg("--handover");
+    }
+    let output = command.output().expect("dimby bench stop");
+    assert!(
+        output.status.success(),
+        "dimby bench stop failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the report")
+}
+
+fn assert_stopped_cleanly(report: &Report) {
+    assert!(report.exited_by_itself, "{report:#?}");
+    assert_eq!(report.exit_code, Some(0), "{report:#?}");
+    let bot = report.bot.as_ref().expect("the bot's stop line");
+    assert_eq!(bot.guilds, GUILDS, "{report:#?}");
+    assert_eq!(bot.positions_written, GUILDS, "{report:#?}");
+    assert_eq!(bot.tasks_left, 0, "{report:#?}");
+    assert!(!bot.abandoned, "{report:#?}");
+    assert_eq!(report.queues_intact, GUILDS, "{report:#?}");
+    // The positions are the ones at the stop: the offsets from the node's (which moved on for a
+    // moment after the signal) stay well inside the 5 s between two position ticks.
+    assert!(
+        report.position_offset_ms.max.abs() < 2_500.0
+            && report.position_offset_ms.p50.abs() < 2_500.0,
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_plain_stop_writes_every_guild_and_ends_its_lavalink_session() {
+    let report = stop(false);
+    assert_stopped_cleanly(&report);
+    assert_eq!(
+        report.players_left, 0,
+        "the node destroyed the players: {report:#?}"
+    );
+    assert_eq!(report.sessions_resumable, 0, "{report:#?}");
+    assert_eq!(
+        report.lavalink_records + report.gateway_records,
+        0,
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_handover_stop_leaves_the_audio_playing_and_the_records_for_a_successor() {
+    let report = stop(true);
+    assert_stopped_cleanly(&report);
+    assert_eq!(report.players_playing, GUILDS, "{report:#?}");
+    assert_eq!(report.sessions_resumable, 1, "{report:#?}");
+    assert_eq!(report.lavalink_records, 1, "{report:#?}");
+    assert!(report.gateway_records >= 1, "{report:#?}");
+}
