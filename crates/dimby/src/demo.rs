@@ -13,6 +13,7 @@ use cluster::NodeSpec;
 use sim::discord::{DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use tokio::task::JoinHandle;
 
+use crate::bot::commands::CommandKind;
 use crate::config::{Config, Secret};
 
 /// Options of `dimby demo`.
@@ -201,7 +202,13 @@ async fn listen(discord: Arc<DiscordSim>, guilds: Vec<GuildInfo>, every: u64) {
             Arc::clone(&discord),
             guild.clone(),
             name,
-            SlashCommand::new(guild.id, guild.text_channel(), user, "play").string("query", query),
+            SlashCommand::new(
+                guild.id,
+                guild.text_channel(),
+                user,
+                CommandKind::Play.name(),
+            )
+            .string("query", query),
         )));
     }
     let mut round = 0u64;
@@ -213,11 +220,21 @@ async fn listen(discord: Arc<DiscordSim>, guilds: Vec<GuildInfo>, every: u64) {
             continue;
         };
         let command = match round % 4 {
-            0 => SlashCommand::new(guild.id, guild.text_channel(), user, "skip"),
+            0 => SlashCommand::new(
+                guild.id,
+                guild.text_channel(),
+                user,
+                CommandKind::Skip.name(),
+            ),
             1 => SlashCommand::new(guild.id, guild.text_channel(), user, "queue"),
             2 => SlashCommand::new(guild.id, guild.text_channel(), user, "nowplaying"),
-            _ => SlashCommand::new(guild.id, guild.text_channel(), user, "play")
-                .string("query", format!("ytsearch:request {round}")),
+            _ => SlashCommand::new(
+                guild.id,
+                guild.text_channel(),
+                user,
+                CommandKind::Play.name(),
+            )
+            .string("query", format!("ytsearch:request {round}")),
         };
         actions.retain(|a| !a.is_finished());
         actions.push(tokio::spawn(say(

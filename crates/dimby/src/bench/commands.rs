@@ -40,6 +40,7 @@ use twilight_model::id::marker::UserMarker;
 
 use super::Percentiles;
 use crate::app::{self, ServeOptions};
+use crate::bot::commands::CommandKind;
 use crate::config::{Config, Secret};
 
 /// Options of the scenario.
@@ -1139,7 +1140,7 @@ async fn stand_in_share(
                 listener.guild.id,
                 listener.guild.text_channel(),
                 listener.user,
-                "play",
+                CommandKind::Play.name(),
             )
             .string("query", format!("lofi beats k{i}z")),
         )?;
@@ -1299,7 +1300,7 @@ enum Expect {
 
 /// One command sent.
 struct Sent {
-    command: &'static str,
+    command: CommandKind,
     guild: u64,
     expect: Expect,
     handle: InteractionHandle,
@@ -1315,18 +1316,19 @@ fn next_command(
     rng: &mut Rng,
     seq: u64,
     warmup: bool,
-) -> (&'static str, SlashCommand, Expect) {
+) -> (CommandKind, SlashCommand, Expect) {
     let guild = &listener.guild;
-    let new =
-        |name: &'static str| SlashCommand::new(guild.id, guild.text_channel(), listener.user, name);
+    let new = |kind: CommandKind| {
+        SlashCommand::new(guild.id, guild.text_channel(), listener.user, kind.name())
+    };
     let play = |listener: &Listener| {
         (
-            "play",
+            CommandKind::Play,
             SlashCommand::new(
                 listener.guild.id,
                 listener.guild.text_channel(),
                 listener.user,
-                "play",
+                CommandKind::Play.name(),
             )
             .string("query", format!("lofi beats k{seq}z")),
             Expect::Load(seq),
@@ -1339,35 +1341,45 @@ fn next_command(
     // volume 10, seek 20.
     let roll = rng.below(100);
     let chosen = match roll {
-        45..55 if listener.queued > 0 => ("skip", new("skip"), Expect::Player),
+        45..55 if listener.queued > 0 => {
+            (CommandKind::Skip, new(CommandKind::Skip), Expect::Player)
+        }
         // A skip with nothing queued would stop the player: queue something instead.
         0..20 | 45..55 => play(listener),
-        20..32 => ("queue", new("queue"), Expect::Nothing),
-        32..45 => ("nowplaying", new("nowplaying"), Expect::Nothing),
-        55..70 if listener.paused => ("resume", new("resume"), Expect::Player),
-        55..70 => ("pause", new("pause"), Expect::Player),
+        20..32 => (CommandKind::Queue, new(CommandKind::Queue), Expect::Nothing),
+        32..45 => (
+            CommandKind::NowPlaying,
+            new(CommandKind::NowPlaying),
+            Expect::Nothing,
+        ),
+        55..70 if listener.paused => (
+            CommandKind::Resume,
+            new(CommandKind::Resume),
+            Expect::Player,
+        ),
+        55..70 => (CommandKind::Pause, new(CommandKind::Pause), Expect::Player),
         70..80 => {
             let level = 10 + i64::try_from(rng.below(141)).unwrap_or(0);
             (
-                "volume",
-                new("volume").integer("level", level),
+                CommandKind::Volume,
+                new(CommandKind::Volume).integer("level", level),
                 Expect::Player,
             )
         }
         _ => {
             let second = 5 + rng.below(50);
             (
-                "seek",
-                new("seek").string("position", format!("0:{second:02}")),
+                CommandKind::Seek,
+                new(CommandKind::Seek).string("position", format!("0:{second:02}")),
                 Expect::Player,
             )
         }
     };
     match chosen.0 {
-        "play" => listener.queued += 1,
-        "skip" => listener.queued = listener.queued.saturating_sub(1),
-        "pause" => listener.paused = true,
-        "resume" => listener.paused = false,
+        CommandKind::Play => listener.queued += 1,
+        CommandKind::Skip => listener.queued = listener.queued.saturating_sub(1),
+        CommandKind::Pause => listener.paused = true,
+        CommandKind::Resume => listener.paused = false,
         _ => {}
     }
     chosen
@@ -1482,7 +1494,7 @@ fn analyse(sent: &[Sent], calls: &[LavalinkCall], lost: u64) -> CommandStats {
     let mut errors: HashMap<String, usize> = HashMap::new();
     for s in sent {
         lags.push(ms(s.at.saturating_duration_since(s.scheduled)));
-        let entry = per.entry(s.command).or_default();
+        let entry = per.entry(s.command.name()).or_default();
         entry.0.sent += 1;
         let record = s.handle.record();
         let (Some(received), Some(answered), Some(message)) = (
@@ -1511,7 +1523,7 @@ fn analyse(sent: &[Sent], calls: &[LavalinkCall], lost: u64) -> CommandStats {
             stats.error_replies += 1;
             entry.0.error_replies += 1;
             let text: String = message.content.chars().take(120).collect();
-            *errors.entry(format!("/{}: {text}", s.command)).or_default() += 1;
+            *errors.entry(format!("{}: {text}", s.command)).or_default() += 1;
             continue;
         }
         if s.expect == Expect::Nothing {

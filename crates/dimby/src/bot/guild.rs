@@ -34,7 +34,7 @@ pub(super) enum Input {
     /// A Lavalink event about this guild's player (from the node that plays it).
     Lavalink(Box<Event>),
     /// A failover move found the track unplayable on every node.
-    MoveFailed(String),
+    MoveFailed(Box<str>),
     /// Discord's voice socket of the node closed with this code.
     VoiceClosed(u16),
     /// A voice heal's back-off passed: act now.
@@ -59,7 +59,7 @@ pub(super) enum Input {
         /// Which load.
         load: u64,
         /// What it gave.
-        result: Result<Vec<Track>, LoadFailure>,
+        result: Box<Result<Vec<Track>, LoadFailure>>,
     },
     /// A Lavalink node is back: requests that waited for one may load now.
     NodeBack,
@@ -69,6 +69,8 @@ pub(super) enum Input {
     PositionTick(oneshot::Sender<Option<store::PositionWrite>>),
     /// The bot is stopping: finish the held commands, hand in the guild's last position, end.
     Drain,
+    /// The stop's grace passed: end now (held commands are told the bot is stopping).
+    Abandon,
 }
 
 /// A command with the interaction it came in.
@@ -174,17 +176,15 @@ impl GuildActor {
 
     /// Handles inputs until the bot stops: after [`Input::Drain`] once the held commands are
     /// done, or at once when the stop's bound has passed.
-    pub(super) async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>) {
-        let abandon = self.core.abandon.clone();
-        loop {
-            let input = tokio::select! {
-                biased;
-                () = abandon.cancelled() => break,
-                input = inputs.recv() => input,
-            };
-            let Some(input) = input else { break };
-            self.handle(input).await;
-            self.run_held().await;
+    pub(super) async fn run(mut self: Box<Self>, mut inputs: mpsc::UnboundedReceiver<Input>) {
+        // The resting future is this loop's: kept small (no select, the handlers boxed), since an
+        // actor rests on `recv` most of its life and there is one per guild.
+        while let Some(input) = inputs.recv().await {
+            if matches!(input, Input::Abandon) {
+                break;
+            }
+            Box::pin(self.handle(input)).await;
+            Box::pin(self.run_held()).await;
             self.active.store(
                 self.player.current().is_some() || !self.player.queue().is_empty(),
                 Ordering::Relaxed,
@@ -193,7 +193,7 @@ impl GuildActor {
                 break;
             }
         }
-        self.finish().await;
+        Box::pin(self.finish()).await;
     }
 
     async fn handle(&mut self, input: Input) {
@@ -220,7 +220,7 @@ impl GuildActor {
                     if let Held::Play(play) = held
                         && play.load == load
                     {
-                        play.result = Some(result);
+                        play.result = Some(*result);
                         break;
                     }
                 }
@@ -231,6 +231,8 @@ impl GuildActor {
                 let _ = reply.send(self.position_write().await);
             }
             Input::Drain => self.draining = true,
+            // Handled by the loop.
+            Input::Abandon => {}
         }
     }
 
@@ -352,7 +354,10 @@ impl GuildActor {
                 result = core.load(&query) => result,
                 () = core.abandon.cancelled() => return,
             };
-            let _ = inbox.send(Input::Loaded { load, result });
+            let _ = inbox.send(Input::Loaded {
+                load,
+                result: Box::new(result),
+            });
         });
         load
     }
@@ -976,5 +981,24 @@ impl Core {
             Err(ClusterError::NoNodeAvailable) => Err(LoadFailure::NoNode),
             Err(error) => Err(LoadFailure::Failed(format!("Loading failed: {error}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What an idle guild costs is mostly its actor's resting future: it must stay small (the
+    /// handlers' futures are boxed while they run).
+    #[test]
+    fn a_resting_actor_is_small() {
+        fn future_size<A, B, F: std::future::Future>(_: fn(A, B) -> F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let size = future_size(super::GuildActor::run);
+        assert!(size < 256, "a resting actor's future takes {size} bytes");
+        let actor = std::mem::size_of::<super::GuildActor>();
+        assert!(actor < 640, "an actor takes {actor} bytes");
+        // Each guild's channel holds a block of 32 inputs from the start.
+        let input = std::mem::size_of::<super::Input>();
+        assert!(input <= 24, "an input takes {input} bytes");
     }
 }

@@ -255,12 +255,12 @@ impl Bot {
         let handle = guilds.entry(guild).or_insert_with(|| {
             let (inbox, inputs) = mpsc::unbounded_channel();
             let active = Arc::new(AtomicBool::new(false));
-            let actor = GuildActor::new(
+            let actor = Box::new(GuildActor::new(
                 guild,
                 Arc::clone(self.core()),
                 inbox.clone(),
                 Arc::clone(&active),
-            );
+            ));
             self.core().tasks.spawn(actor.run(inputs));
             GuildHandle { inbox, active }
         });
@@ -356,6 +356,9 @@ impl Bot {
                     );
                     abandoned = true;
                     core.abandon.cancel();
+                    for handle in self.guilds().values() {
+                        let _ = handle.inbox.send(Input::Abandon);
+                    }
                     // Answers already on their way get a moment more; then the stop goes on.
                     let _ = tokio::time::timeout(ANSWER_GRACE, core.tasks.wait()).await;
                     break;
@@ -495,7 +498,7 @@ impl Bot {
                 ..
             } => {
                 if let Some(guild) = discord_guild(guild) {
-                    self.send_existing(guild, Input::MoveFailed(error));
+                    self.send_existing(guild, Input::MoveFailed(error.into()));
                 }
             }
             ClusterEvent::Circuit {
