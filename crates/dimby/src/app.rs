@@ -187,6 +187,7 @@ async fn start_admin(
             .and_then(|t| AdminToken::new(t.expose()))
             .map(Arc::new),
         health: Some(health),
+        node_hosts: Arc::new(config.node_hosts()),
     });
     let router = match scrape {
         Some(scrape) => router.merge(scrape),

@@ -464,6 +464,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// The token the admin API requires (`DIMBY_ADMIN_TOKEN`); unset disables the admin API.
     pub token: Option<Secret>,
+    /// The hosts `POST /admin/nodes` may point the bot at: names, addresses or ranges
+    /// (`10.0.0.0/8`). Unset: the configured nodes' hosts, loopback and the private ranges.
+    pub node_hosts: Option<Vec<String>>,
 }
 
 impl Default for AdminConfig {
@@ -471,7 +474,38 @@ impl Default for AdminConfig {
         Self {
             listen: defaults::admin_listen(),
             token: None,
+            node_hosts: None,
         }
+    }
+}
+
+impl AdminConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(entries) = &self.node_hosts {
+            crate::admin::NodeHosts::listed(entries).map_err(|(i, message)| {
+                ConfigError::Invalid {
+                    key: format!("admin.node_hosts[{i}]"),
+                    message,
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The hosts `POST /admin/nodes` may name: `admin.node_hosts`, or by default the hosts of
+    /// the configured nodes, loopback and the private ranges.
+    pub fn node_hosts(&self) -> crate::admin::NodeHosts {
+        self.admin
+            .node_hosts
+            .as_ref()
+            .and_then(|entries| crate::admin::NodeHosts::listed(entries).ok())
+            .unwrap_or_else(|| {
+                crate::admin::NodeHosts::default_for(
+                    self.lavalink.nodes.iter().map(|n| n.url.as_str()),
+                )
+            })
     }
 }
 
@@ -835,6 +869,7 @@ impl Config {
 
     /// The sections that check themselves.
     fn validate_sections(&self) -> Result<(), ConfigError> {
+        self.admin.validate()?;
         self.metrics.validate(self.admin.listen)?;
         self.bot.validate()?;
         self.profiling.validate()

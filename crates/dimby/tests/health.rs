@@ -61,6 +61,7 @@ async fn start(nodes: usize) -> Rig {
         cluster: cluster.clone(),
         token: AdminToken::new(TOKEN).map(Arc::new),
         health: Some(context),
+        node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
     let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
         .await

@@ -2,6 +2,7 @@
 //! `/admin` needs `Authorization: Bearer <admin token>`; with no token configured the admin API
 //! refuses every call rather than run open.
 
+pub mod allow;
 mod auth;
 mod health;
 pub mod metrics;
@@ -15,6 +16,7 @@ use axum::Router;
 use cluster::Cluster;
 use tokio::net::TcpListener;
 
+pub use allow::NodeHosts;
 pub use auth::AdminToken;
 
 /// What the admin endpoints work on.
@@ -26,6 +28,8 @@ pub struct AdminState {
     pub token: Option<Arc<AdminToken>>,
     /// Probes and readiness; `None` before they run.
     pub health: Option<crate::health::HealthContext>,
+    /// The hosts `POST /admin/nodes` may name (`admin.node_hosts`).
+    pub node_hosts: Arc<NodeHosts>,
 }
 
 /// The admin router.

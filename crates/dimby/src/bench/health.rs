@@ -124,6 +124,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         cluster,
         token: AdminToken::new(TOKEN).map(Arc::new),
         health: Some(context),
+        node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
     let server = AdminServer::start("127.0.0.1:0".parse()?, admin::router(state)).await?;
     let base = format!("http://{}", server.addr());
