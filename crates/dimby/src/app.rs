@@ -47,7 +47,7 @@ pub async fn serve(
     settings.metrics = Some(metrics.clone());
     let standby = Standby::connect(settings)
         .await
-        .context("connecting to Discord's REST API (is discord.token right?)")?;
+        .map_err(|e| anyhow::anyhow!("connecting to Discord's REST API: {}", e.startup_advice()))?;
     let bot_user = standby.bot_user();
     tracing::info!(bot = %bot_user, "Discord REST checked");
 

@@ -57,7 +57,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum HealthCommand {
     /// Check a running bot (or, with --direct, its config and nodes). Exit codes: 0 pass, 1 warn,
-    /// 2 fail, 3 unknown.
+    /// 2 fail, 3 unknown (unreachable, no health report, or --token refused by the bot: a gate
+    /// never passes on a wrong token).
     Check(crate::health_cli::CheckArgs),
 }
 

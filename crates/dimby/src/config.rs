@@ -133,7 +133,11 @@ impl BotConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         bounds::duration("bot.idle_leave", self.idle_leave, bounds::IDLE_LEAVE)?;
-        bounds::duration("bot.position_tick", self.position_tick, bounds::POSITION_TICK)
+        bounds::duration(
+            "bot.position_tick",
+            self.position_tick,
+            bounds::POSITION_TICK,
+        )
     }
 }
 
@@ -262,11 +266,13 @@ fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duratio
         }
 
         fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Duration, E> {
-            u64::try_from(seconds).map(Duration::from_secs).map_err(|_| {
-                E::custom(format!(
-                    "{seconds} is negative; a duration must be zero or more"
-                ))
-            })
+            u64::try_from(seconds)
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    E::custom(format!(
+                        "{seconds} is negative; a duration must be zero or more"
+                    ))
+                })
         }
 
         fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Duration, E> {
@@ -745,7 +751,9 @@ impl Config {
                 *optional = None;
             }
         }
-        config.validate().map_err(|error| where_set(error, figment))?;
+        config
+            .validate()
+            .map_err(|error| where_set(error, figment))?;
         Ok(config)
     }
 
@@ -901,12 +909,19 @@ fn where_set(error: ConfigError, figment: &Figment) -> ConfigError {
     let (table, index) = key
         .split_once('[')
         .map_or((key.as_str(), None), |(table, rest)| {
-            (table, rest.split(']').next().and_then(|i| i.parse::<usize>().ok()))
+            (
+                table,
+                rest.split(']').next().and_then(|i| i.parse::<usize>().ok()),
+            )
         });
     let Some(metadata) = figment.find_metadata(table) else {
         return ConfigError::Invalid { key, message };
     };
-    let place = match metadata.source.as_ref().and_then(figment::Source::file_path) {
+    let place = match metadata
+        .source
+        .as_ref()
+        .and_then(figment::Source::file_path)
+    {
         Some(file) => match line_of_key(file, &key, index) {
             Some(line) => format!("in {}, line {line}", file.display()),
             None => format!("in {}", file.display()),
@@ -1022,8 +1037,10 @@ fn describe(error: &figment::Error) -> String {
         .and_then(figment::Source::file_path);
     let source = match (&error.metadata, file) {
         (_, Some(file)) => file.display().to_string(),
-        (Some(m), None) if m.name.contains("environment") => env_variable(&error.path)
-            .map_or_else(|| m.name.to_string(), |v| format!("environment variable {v}")),
+        (Some(m), None) if m.name.contains("environment") => env_variable(&error.path).map_or_else(
+            || m.name.to_string(),
+            |v| format!("environment variable {v}"),
+        ),
         (Some(m), None) => m.name.to_string(),
         (None, None) => String::new(),
     };
@@ -1041,7 +1058,10 @@ fn describe(error: &figment::Error) -> String {
         }
         Kind::Unsupported(actual) => format!("{} is not supported here", kind_of(actual)),
         Kind::UnsupportedKey(actual, expected) => {
-            format!("{} is not supported as a key; expected {expected}", kind_of(actual))
+            format!(
+                "{} is not supported as a key; expected {expected}",
+                kind_of(actual)
+            )
         }
         kind => kind.to_string(),
     };
@@ -1080,7 +1100,10 @@ fn syntax_error(message: &str, file: Option<&Path>) -> String {
         let rest = &first[first.find("line ")? + 5..];
         let (line, rest) = rest.split_once(", column ")?;
         let column = rest.trim().split(|c: char| !c.is_ascii_digit()).next()?;
-        Some((line.trim().parse::<usize>().ok()?, column.parse::<usize>().ok()?))
+        Some((
+            line.trim().parse::<usize>().ok()?,
+            column.parse::<usize>().ok()?,
+        ))
     });
     // The parser's words: the lines after the quoted snippet (`  |`, `3 | ...`, `  |   ^`).
     let words: Vec<&str> = message
@@ -1280,7 +1303,12 @@ mod tests {
             file(
                 "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://127.0.0.1:2333\"\npassword = \"unclosed-pw-1\n",
                 "unclosed-pw-1",
-                &["lavalink.nodes[].password", "dimby.toml", "line 4", "column"],
+                &[
+                    "lavalink.nodes[].password",
+                    "dimby.toml",
+                    "line 4",
+                    "column",
+                ],
             ),
             file(
                 "[discord]\ntoken = \"unclosed-token-2\n",
@@ -1346,7 +1374,11 @@ mod tests {
             file(
                 "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\npassword = \"p\"\n[[lavalink.nodes]]\nname = \"b\"\nurl = \"http://u:dup-url-14@127.0.0.1:1/\"\npassword = \"p\"\n",
                 "dup-url-14",
-                &["lavalink.nodes[1].url", "same address", "dimby.toml, line 7"],
+                &[
+                    "lavalink.nodes[1].url",
+                    "same address",
+                    "dimby.toml, line 7",
+                ],
             ),
             file(
                 "[metrics]\nbasic_auth = \"no-colon-15\"\n",
@@ -1626,28 +1658,106 @@ mod tests {
     fn every_count_and_duration_is_bounded_with_an_error_in_words() {
         Jail::expect_with(|jail| {
             for (toml, key, words) in [
-                ("[bot]\nposition_tick = \"1ns\"", "bot.position_tick", "is 1ns; must be between 100ms and 10m"),
-                ("[bot]\nposition_tick = \"1h\"", "bot.position_tick", "between 100ms and 10m"),
-                ("[bot]\nidle_leave = \"10ms\"", "bot.idle_leave", "between 1s and 1day"),
-                ("[health]\nfailure_threshold = 0", "health.failure_threshold", "is 0; must be between 1 and 100"),
-                ("[health]\nfailure_threshold = 101", "health.failure_threshold", "between 1 and 100"),
-                ("[health]\ncheck_interval = \"1ms\"", "health.check_interval", "between 100ms and 1h"),
-                ("[health]\nmemory_warn_mb = 0", "health.memory_warn_mb", "between 1 and 1048576"),
-                ("[lavalink]\nprobe_interval_ms = 1\nprobe_timeout_ms = 0", "lavalink.probe_interval_ms", "between 100 and 600000"),
-                ("[lavalink]\nprobe_timeout_ms = 0", "lavalink.probe_timeout_ms", "between 10 and 60000"),
-                ("[lavalink]\nprobe_failure_threshold = 0", "lavalink.probe_failure_threshold", "between 1 and 100"),
-                ("[lavalink]\nresume_window_ms = 600001", "lavalink.resume_window_ms", "between 0 and 600000"),
-                ("[lavalink]\nsession_resume_timeout_s = 0", "lavalink.session_resume_timeout_s", "between 1 and 3600"),
-                ("[lavalink]\nmax_concurrent_moves = 0", "lavalink.max_concurrent_moves", "between 1 and 10000"),
-                ("[lavalink]\nmax_concurrent_per_target = 1001", "lavalink.max_concurrent_per_target", "between 1 and 1000"),
-                ("[discord]\nauto_defer_ms = 2501", "discord.auto_defer_ms", "between 1 and 2500"),
-                ("[profiling]\nmax_seconds = 0", "profiling.max_seconds", "between 1 and 3600"),
+                (
+                    "[bot]\nposition_tick = \"1ns\"",
+                    "bot.position_tick",
+                    "is 1ns; must be between 100ms and 10m",
+                ),
+                (
+                    "[bot]\nposition_tick = \"1h\"",
+                    "bot.position_tick",
+                    "between 100ms and 10m",
+                ),
+                (
+                    "[bot]\nidle_leave = \"10ms\"",
+                    "bot.idle_leave",
+                    "between 1s and 1day",
+                ),
+                (
+                    "[health]\nfailure_threshold = 0",
+                    "health.failure_threshold",
+                    "is 0; must be between 1 and 100",
+                ),
+                (
+                    "[health]\nfailure_threshold = 101",
+                    "health.failure_threshold",
+                    "between 1 and 100",
+                ),
+                (
+                    "[health]\ncheck_interval = \"1ms\"",
+                    "health.check_interval",
+                    "between 100ms and 1h",
+                ),
+                (
+                    "[health]\nmemory_warn_mb = 0",
+                    "health.memory_warn_mb",
+                    "between 1 and 1048576",
+                ),
+                (
+                    "[lavalink]\nprobe_interval_ms = 1\nprobe_timeout_ms = 0",
+                    "lavalink.probe_interval_ms",
+                    "between 100 and 600000",
+                ),
+                (
+                    "[lavalink]\nprobe_timeout_ms = 0",
+                    "lavalink.probe_timeout_ms",
+                    "between 10 and 60000",
+                ),
+                (
+                    "[lavalink]\nprobe_failure_threshold = 0",
+                    "lavalink.probe_failure_threshold",
+                    "between 1 and 100",
+                ),
+                (
+                    "[lavalink]\nresume_window_ms = 600001",
+                    "lavalink.resume_window_ms",
+                    "between 0 and 600000",
+                ),
+                (
+                    "[lavalink]\nsession_resume_timeout_s = 0",
+                    "lavalink.session_resume_timeout_s",
+                    "between 1 and 3600",
+                ),
+                (
+                    "[lavalink]\nmax_concurrent_moves = 0",
+                    "lavalink.max_concurrent_moves",
+                    "between 1 and 10000",
+                ),
+                (
+                    "[lavalink]\nmax_concurrent_per_target = 1001",
+                    "lavalink.max_concurrent_per_target",
+                    "between 1 and 1000",
+                ),
+                (
+                    "[discord]\nauto_defer_ms = 2501",
+                    "discord.auto_defer_ms",
+                    "between 1 and 2500",
+                ),
+                (
+                    "[profiling]\nmax_seconds = 0",
+                    "profiling.max_seconds",
+                    "between 1 and 3600",
+                ),
                 // Negative and fractional durations: words, not "did not match any variant".
-                ("[bot]\nposition_tick = -5", "bot.position_tick", "-5 is negative"),
-                ("[bot]\nposition_tick = \"-5s\"", "bot.position_tick", "is negative"),
-                ("[health]\ncheck_interval = 0.5", "health.check_interval", "not a whole number of seconds"),
+                (
+                    "[bot]\nposition_tick = -5",
+                    "bot.position_tick",
+                    "-5 is negative",
+                ),
+                (
+                    "[bot]\nposition_tick = \"-5s\"",
+                    "bot.position_tick",
+                    "is negative",
+                ),
+                (
+                    "[health]\ncheck_interval = 0.5",
+                    "health.check_interval",
+                    "not a whole number of seconds",
+                ),
             ] {
-                let error = load_in(jail, &format!("{toml}\n")).expect_err(toml).to_string();
+                let error = load_in(jail, &format!("{toml}\n"))
+                    .expect_err(toml)
+                    .to_string();
                 assert!(error.starts_with(key), "{toml}: {error}");
                 assert!(error.contains(words), "{toml}: {error}");
                 assert!(error.contains("dimby.toml"), "{toml}: {error}");
@@ -1667,7 +1777,9 @@ mod tests {
     fn duplicate_node_addresses_are_refused() {
         Jail::expect_with(|jail| {
             let node = |name: &str, url: &str| {
-                format!("[[lavalink.nodes]]\nname = \"{name}\"\nurl = \"{url}\"\npassword = \"p\"\n")
+                format!(
+                    "[[lavalink.nodes]]\nname = \"{name}\"\nurl = \"{url}\"\npassword = \"p\"\n"
+                )
             };
             for (first, second) in [
                 ("http://127.0.0.1:2333", "http://127.0.0.1:2333"),

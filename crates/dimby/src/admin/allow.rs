@@ -106,7 +106,10 @@ impl NodeHosts {
             .filter_map(|entry| Rule::parse(entry).ok())
             .collect();
         for url in configured {
-            match url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+            match url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host().map(|h| h.to_owned()))
+            {
                 Some(Host::Domain(name)) => rules.push(Rule::Name(name)),
                 Some(Host::Ipv4(addr)) => rules.push(Rule::Net(IpAddr::V4(addr), 32)),
                 Some(Host::Ipv6(addr)) => rules.push(Rule::Net(IpAddr::V6(addr), 128)),
@@ -181,7 +184,8 @@ mod tests {
 
     #[test]
     fn the_default_allows_configured_loopback_and_private_hosts_only() {
-        let hosts = NodeHosts::default_for(["http://lava-1.internal:2333", "http://203.0.113.9:2333"]);
+        let hosts =
+            NodeHosts::default_for(["http://lava-1.internal:2333", "http://203.0.113.9:2333"]);
         for allowed in [
             "http://lava-1.internal:2333",
             "http://LAVA-1.internal:9999",

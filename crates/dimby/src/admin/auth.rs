@@ -126,7 +126,10 @@ mod tests {
         // early (by a length check) but by the same 32-byte comparison as any other.
         let token = AdminToken::new("s3cret").expect("token");
         assert_eq!(token.0, super::digest("s3cret"));
-        assert_eq!(super::digest("x").len(), super::digest(&"x".repeat(4096)).len());
+        assert_eq!(
+            super::digest("x").len(),
+            super::digest(&"x".repeat(4096)).len()
+        );
         assert!(!token.matches(&"s".repeat(4096)));
     }
 }

@@ -183,7 +183,9 @@ impl NodeConfig {
     /// Checks the fields that can be wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !matches!(self.url.scheme(), "http" | "https") || self.url.host().is_none() {
-            return Err(ConfigError::UnsupportedScheme(redact_url(self.url.as_str())));
+            return Err(ConfigError::UnsupportedScheme(redact_url(
+                self.url.as_str(),
+            )));
         }
         if self.password.expose().is_empty() {
             return Err(ConfigError::EmptyPassword);
@@ -275,7 +277,9 @@ mod tests {
             "http://user:hunter2@[::1",
             "http://user:hunter2@",
         ] {
-            let error = NodeConfig::new("n", url, "pw", 1).expect_err(url).to_string();
+            let error = NodeConfig::new("n", url, "pw", 1)
+                .expect_err(url)
+                .to_string();
             assert!(!error.contains("hunter2"), "{error}");
         }
     }
