@@ -966,7 +966,7 @@ fn line_of_key(file: &Path, key: &str, index: Option<usize>) -> Option<usize> {
                 }
             }
         } else if let Some((name, _)) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
-            table = name.trim().to_owned();
+            name.trim().clone_into(&mut table);
         } else if table == wanted
             && index.is_none_or(|i| seen == i + 1)
             && let Some((name, _)) = line.split_once('=')
@@ -1285,6 +1285,7 @@ mod tests {
 
     /// Every kind of config error the tests can provoke, each with a distinctive secret: the error
     /// names the key, the file or variable, and the line; the secret never shows.
+    #[allow(clippy::too_many_lines)] // one row per kind of error
     fn bad_configs() -> Vec<BadConfig> {
         let file = |toml, secret, names| BadConfig {
             toml: Some(toml),
@@ -1655,6 +1656,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // one row per bounded key
     fn every_count_and_duration_is_bounded_with_an_error_in_words() {
         Jail::expect_with(|jail| {
             for (toml, key, words) in [

@@ -208,6 +208,11 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     );
 }
 
+async fn answer(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
 #[tokio::test]
 async fn adding_a_node_checks_its_host_and_never_echoes_a_secret() {
     let rig = start(Some(TOKEN)).await;
@@ -218,10 +223,6 @@ async fn adding_a_node_checks_its_host_and_never_echoes_a_secret() {
             .json(&body)
             .send()
     };
-    async fn answer(response: reqwest::Response) -> (u16, String) {
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("body"))
-    }
 
     // Hosts outside admin.node_hosts (unset: configured nodes, loopback, private ranges).
     for url in [
