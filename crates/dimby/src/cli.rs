@@ -87,6 +87,16 @@ pub enum BenchCommand {
 }
 
 impl Command {
+    /// For the commands that are the bot (`run`, `demo`): `Some` with the config file a SIGHUP
+    /// reloads (if any); other commands keep SIGHUP's default.
+    pub fn hangup_config(&self) -> Option<Option<std::path::PathBuf>> {
+        match self {
+            Self::Run(args) => Some(args.config.clone()),
+            Self::Demo(_) => Some(None),
+            _ => None,
+        }
+    }
+
     /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
