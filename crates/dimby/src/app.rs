@@ -206,7 +206,7 @@ async fn start_admin(
     if config.profiling.enabled {
         start_profiling().await;
     }
-    AdminServer::start(config.admin.listen, router)
+    AdminServer::start_with(config.admin.listen, router, config.admin.limits())
         .await
         .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
 }

@@ -473,6 +473,18 @@ pub struct AdminConfig {
     /// The hosts `POST /admin/nodes` may point the bot at: names, addresses or ranges
     /// (`10.0.0.0/8`). Unset: the configured nodes' hosts, loopback and the private ranges.
     pub node_hosts: Option<Vec<String>>,
+    /// A request's headers must arrive within this time or the connection is closed.
+    #[serde(
+        default = "defaults::header_read_timeout",
+        deserialize_with = "duration"
+    )]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    #[serde(default = "defaults::idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// The most connections open at once; at the cap a new one replaces the oldest idle one.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: u64,
 }
 
 impl Default for AdminConfig {
@@ -481,12 +493,39 @@ impl Default for AdminConfig {
             listen: defaults::admin_listen(),
             token: None,
             node_hosts: None,
+            header_read_timeout: defaults::header_read_timeout(),
+            idle_timeout: defaults::idle_timeout(),
+            max_connections: defaults::max_connections(),
         }
     }
 }
 
 impl AdminConfig {
+    /// The admin server's connection limits.
+    pub fn limits(&self) -> crate::admin::ServerLimits {
+        crate::admin::ServerLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        bounds::duration(
+            "admin.header_read_timeout",
+            self.header_read_timeout,
+            bounds::HEADER_READ_TIMEOUT,
+        )?;
+        bounds::duration(
+            "admin.idle_timeout",
+            self.idle_timeout,
+            bounds::IDLE_TIMEOUT,
+        )?;
+        bounds::count(
+            "admin.max_connections",
+            self.max_connections,
+            bounds::MAX_CONNECTIONS,
+        )?;
         if let Some(entries) = &self.node_hosts {
             crate::admin::NodeHosts::listed(entries).map_err(|(i, message)| {
                 ConfigError::Invalid {
@@ -582,6 +621,15 @@ mod defaults {
     pub fn auto_defer_ms() -> u64 {
         2_000
     }
+    pub fn header_read_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+    pub fn idle_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+    pub fn max_connections() -> u64 {
+        256
+    }
 }
 
 /// The bounds of every count and duration (inclusive), as docs/configuration.md states them. A
@@ -615,6 +663,15 @@ pub mod bounds {
     /// `health.check_interval`: 100 ms to 1 hour.
     pub const CHECK_INTERVAL: RangeInclusive<Duration> =
         Duration::from_millis(100)..=Duration::from_secs(3_600);
+    /// `admin.header_read_timeout`: 100 ms to 1 minute.
+    pub const HEADER_READ_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(60);
+    /// `admin.idle_timeout`: 1 s to 1 hour.
+    pub const IDLE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(3_600);
+    /// `admin.max_connections`: enough for a scraper, an orchestrator and operators at once, and
+    /// below a typical fd limit.
+    pub const MAX_CONNECTIONS: RangeInclusive<u64> = 8..=65_536;
     /// `bot.idle_leave`: 1 s to 24 hours.
     pub const IDLE_LEAVE: RangeInclusive<Duration> =
         Duration::from_secs(1)..=Duration::from_secs(86_400);
@@ -1739,6 +1796,21 @@ mod tests {
                     "[profiling]\nmax_seconds = 0",
                     "profiling.max_seconds",
                     "between 1 and 3600",
+                ),
+                (
+                    "[admin]\nheader_read_timeout = \"0s\"",
+                    "admin.header_read_timeout",
+                    "between 100ms and 1m",
+                ),
+                (
+                    "[admin]\nidle_timeout = \"2h\"",
+                    "admin.idle_timeout",
+                    "between 1s and 1h",
+                ),
+                (
+                    "[admin]\nmax_connections = 7",
+                    "admin.max_connections",
+                    "between 8 and 65536",
                 ),
                 // Negative and fractional durations: words, not "did not match any variant".
                 (
