@@ -86,7 +86,7 @@ pub async fn serve(
         .health
         .alert_webhook
         .clone()
-        .map(|hook| start_alerts(&registry, hook, &metrics));
+        .map(|hook| start_alerts(&registry, hook, &metrics, config.health.startup_grace));
 
     let (on_admin, metrics_server) = metrics_endpoints(&config.metrics, &metrics).await?;
     let admin = start_admin(&config, &cluster, health, on_admin).await?;
@@ -231,8 +231,13 @@ fn start_alerts(
     registry: &HealthRegistry,
     hook: crate::config::Secret,
     metrics: &telemetry::Metrics,
+    startup_grace: std::time::Duration,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let (tasks, mut events) = alerts::start(registry, hook, alerts::AlertSettings::default());
+    let settings = alerts::AlertSettings {
+        startup_grace,
+        ..alerts::AlertSettings::default()
+    };
+    let (tasks, mut events) = alerts::start(registry, hook, settings);
     let metrics = metrics.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {

@@ -219,6 +219,10 @@ pub struct HealthConfig {
     /// Consecutive failures before a check fails.
     #[serde(default = "defaults::probe_failure_threshold")]
     pub failure_threshold: u32,
+    /// Nothing pages for this long after start (the nodes and shards are still coming up); a
+    /// check still failing when it ends pages then.
+    #[serde(default = "defaults::startup_grace", deserialize_with = "duration")]
+    pub startup_grace: Duration,
     /// The channel admins and alerts use: the bot's permissions there are checked.
     pub control_channel: Option<u64>,
     /// An identifier every node must load (`lavalink:playerReady`), e.g. a short track URL
@@ -240,6 +244,7 @@ impl Default for HealthConfig {
             alert_webhook: None,
             check_interval: defaults::check_interval(),
             failure_threshold: defaults::probe_failure_threshold(),
+            startup_grace: defaults::startup_grace(),
             control_channel: None,
             probe_identifier: None,
             memory_warn_mb: None,
@@ -630,6 +635,9 @@ mod defaults {
     pub fn max_connections() -> u64 {
         256
     }
+    pub fn startup_grace() -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
 }
 
 /// The bounds of every count and duration (inclusive), as docs/configuration.md states them. A
@@ -672,6 +680,8 @@ pub mod bounds {
     /// `admin.max_connections`: enough for a scraper, an orchestrator and operators at once, and
     /// below a typical fd limit.
     pub const MAX_CONNECTIONS: RangeInclusive<u64> = 8..=65_536;
+    /// `health.startup_grace`: 0 (page at once) to 10 minutes.
+    pub const STARTUP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(600);
     /// `bot.idle_leave`: 1 s to 24 hours.
     pub const IDLE_LEAVE: RangeInclusive<Duration> =
         Duration::from_secs(1)..=Duration::from_secs(86_400);
@@ -925,6 +935,11 @@ impl Config {
             "health.failure_threshold",
             u64::from(self.health.failure_threshold),
             bounds::FAILURE_THRESHOLD,
+        )?;
+        bounds::duration(
+            "health.startup_grace",
+            self.health.startup_grace,
+            bounds::STARTUP_GRACE,
         )?;
         if let Some(mb) = self.health.memory_warn_mb {
             bounds::count("health.memory_warn_mb", mb, bounds::MEMORY_WARN_MB)?;
