@@ -1,6 +1,7 @@
 //! Health alerts to a local webhook receiver: one per incident, then the recovery; a dead webhook
 //! breaks nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
@@ -242,10 +243,13 @@ async fn nothing_pages_during_the_start_up_grace() {
     );
     // The start-up blip: failing, then recovered, all within the grace.
     let blip = scripted("lavalink:eligibleNodes");
+    // Still failing when the grace ends (and registered from the start, so the grace cannot end
+    // early: not every check has passed).
+    let stuck = Arc::new(scripted("store:roundTrip"));
+    let registered: Arc<dyn health::Probe> = stuck.clone();
+    registry.register(&registered);
     report(&registry, &blip, Status::Fail).await;
     report(&registry, &blip, Status::Pass).await;
-    // Still failing when the grace ends.
-    let stuck = scripted("store:roundTrip");
     report(&registry, &stuck, Status::Fail).await;
 
     clock.advance(Duration::from_secs(30));
@@ -338,5 +342,50 @@ async fn recoveries_are_never_dropped_and_held_back_alerts_are_summarized() {
     assert!(
         summary.starts_with("⚠️ 1 alert(s) held back") && summary.contains("state-n5 failing"),
         "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn the_grace_ends_once_every_check_has_passed() {
+    let clock = clock::ManualClock::new();
+    let registry = HealthRegistry::new(clock.shared());
+    let (url, mut received) = receiver().await;
+    let (_tasks, mut events) = alerts::start_with_clock(
+        &registry,
+        serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
+        AlertSettings {
+            startup_grace: Duration::from_secs(3600),
+            ..AlertSettings::default()
+        },
+        clock.shared(),
+    );
+    // Below its threshold a failing check only warns: that does not end the grace.
+    let nodes = Scripted {
+        spec: health::ProbeSpec::new(
+            "lavalink:eligibleNodes",
+            "test",
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .threshold(2),
+        status: std::sync::Mutex::new(Status::Pass),
+    };
+    report(&registry, &nodes, Status::Fail).await;
+    report(&registry, &nodes, Status::Fail).await;
+    // Up: the grace is over without the clock moving, and nothing paged for the blip.
+    report(&registry, &nodes, Status::Pass).await;
+    loop {
+        if let AlertEvent::GraceOver { early, failing } = next(&mut events).await {
+            assert!(early);
+            assert_eq!(failing, 0);
+            break;
+        }
+    }
+    let store = scripted("store:roundTrip");
+    report(&registry, &store, Status::Fail).await;
+    let first = next_text(&mut received).await;
+    assert!(
+        first.starts_with("🔴") && first.contains("store:roundTrip"),
+        "{first}"
     );
 }

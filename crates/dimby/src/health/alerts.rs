@@ -4,9 +4,10 @@
 //! between (one incident, one alert). Sending happens on its own task behind a queue, so a slow or
 //! dead webhook never holds up the probes.
 //!
-//! - Start-up grace: for `startup_grace` after the notifier starts nothing pages (every start used
-//!   to page `lavalink:eligibleNodes` critical and its recovery 2 s later, before the nodes were
-//!   up); a check still failing when the grace ends pages then.
+//! - Start-up grace: nothing pages until every check has been checked once with none failing, or
+//!   `startup_grace` after the notifier starts, whichever comes first (every start used to page
+//!   `lavalink:eligibleNodes` critical and its recovery 2 s later, before the nodes were up); a
+//!   check still failing when the grace ends pages then.
 //! - The rate limit (`max_messages` per `window`) holds back new incidents only: the recovery of
 //!   an incident that was announced always goes out. What was held back is summarized, with the
 //!   next message or on its own as soon as the window has room.
@@ -37,7 +38,8 @@ pub struct AlertSettings {
     pub attempts: u32,
     /// Timeout of one attempt.
     pub timeout: Duration,
-    /// Nothing pages for this long after the notifier starts (`health.startup_grace`).
+    /// Nothing pages for at most this long after the notifier starts (`health.startup_grace`);
+    /// the grace ends early once every check has been checked with none failing.
     pub startup_grace: Duration,
 }
 
@@ -76,6 +78,13 @@ pub enum AlertEvent {
         recovery: bool,
         /// The check key.
         check: String,
+    },
+    /// The start-up grace is over: alerts page from now on.
+    GraceOver {
+        /// Ended because every check was checked with none failing (not by the time limit).
+        early: bool,
+        /// Checks still failing at its end, paged now.
+        failing: usize,
     },
 }
 
@@ -159,7 +168,12 @@ pub fn start_with_clock(
         !settings.startup_grace.is_zero(),
         clock.now() + settings.startup_grace,
     );
-    let watcher = tokio::spawn(watcher.run(registry.subscribe(), grace, Arc::clone(&clock)));
+    let watcher = tokio::spawn(watcher.run(
+        registry.subscribe(),
+        grace,
+        registry.clone(),
+        Arc::clone(&clock),
+    ));
     let sender = tokio::spawn(send_all(
         queue_rx, webhook, settings, events_tx, shared, clock,
     ));
@@ -180,10 +194,13 @@ impl Watcher {
         mut self,
         mut updates: broadcast::Receiver<CheckResult>,
         (grace, grace_end): (bool, Instant),
+        registry: HealthRegistry,
         clock: SharedClock,
     ) {
         // Failing during the grace period: the latest result of each, in the order they failed.
         let mut held: Option<Vec<CheckResult>> = grace.then(Vec::new);
+        // During the grace: each check's failures in a row, as last seen here.
+        let mut seen: HashMap<String, u32> = HashMap::new();
         let mut grace = clock.sleep_until(grace_end);
         loop {
             let update = if held.is_some() {
@@ -193,12 +210,14 @@ impl Watcher {
                     update = updates.recv() => update,
                     () = &mut grace => {
                         let still_failing = held.take().unwrap_or_default();
-                        if !still_failing.is_empty() {
-                            tracing::info!(
-                                checks = still_failing.len(),
-                                "start-up grace over; paging the checks still failing"
-                            );
-                        }
+                        tracing::info!(
+                            failing = still_failing.len(),
+                            "start-up grace over; paging the checks still failing"
+                        );
+                        let _ = self.events.send(AlertEvent::GraceOver {
+                            early: false,
+                            failing: still_failing.len(),
+                        });
                         for result in still_failing {
                             self.observe(&result);
                         }
@@ -216,20 +235,35 @@ impl Watcher {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            match &mut held {
-                Some(held) => {
-                    let key = result.spec.key();
-                    let at = held.iter().position(|r| r.spec.key() == key);
-                    match (result.status, at) {
-                        (Status::Fail, Some(at)) => held[at] = result,
-                        (Status::Fail, None) => held.push(result),
-                        (_, Some(at)) => {
-                            held.remove(at);
-                        }
-                        (_, None) => {}
-                    }
+            let Some(waiting) = &mut held else {
+                self.observe(&result);
+                continue;
+            };
+            let key = result.spec.key();
+            seen.insert(key.clone(), result.consecutive_failures);
+            let at = waiting.iter().position(|r| r.spec.key() == key);
+            match (result.status, at) {
+                (Status::Fail, Some(at)) => waiting[at] = result,
+                (Status::Fail, None) => waiting.push(result),
+                (_, Some(at)) => {
+                    waiting.remove(at);
                 }
-                None => self.observe(&result),
+                (_, None) => {}
+            }
+            // Up: every registered check has had a result here, and none is failing (not even
+            // below its threshold, where it only warns).
+            let up = waiting.is_empty()
+                && registry
+                    .results()
+                    .iter()
+                    .all(|r| seen.get(&r.spec.key()) == Some(&0));
+            if up {
+                tracing::info!("start-up grace over: every check has been checked, none fails");
+                let _ = self.events.send(AlertEvent::GraceOver {
+                    early: true,
+                    failing: 0,
+                });
+                held = None;
             }
         }
     }
@@ -475,6 +509,8 @@ impl AlertEvent {
             Self::Sent { recovery, .. } => (*recovery, AlertResult::Sent),
             Self::Failed { recovery, .. } => (*recovery, AlertResult::Failed),
             Self::Suppressed { recovery, .. } => (*recovery, AlertResult::Suppressed),
+            // Not an alert (the log line says it).
+            Self::GraceOver { .. } => return,
         };
         let kind = if recovery {
             AlertKind::Recovery
