@@ -81,12 +81,12 @@ pub async fn run(args: &CheckArgs) -> Verdict {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "status": "unknown", "output": reason })
+                    serde_json::json!({ "status": "unknown", "output": reason.to_string() })
                 );
             } else {
                 println!("UNKNOWN: {reason}");
             }
-            if reason.contains("refused the admin token") {
+            if matches!(reason, Unanswered::TokenRefused(_)) {
                 // Loudly: a CI log shows stderr even when stdout is parsed.
                 eprintln!("dimby health check: {reason}");
             }
@@ -105,41 +105,58 @@ pub async fn run(args: &CheckArgs) -> Verdict {
     verdict
 }
 
-async fn fetch(args: &CheckArgs) -> Result<HealthReport, String> {
+/// Why there is no report to judge (exit 3).
+#[derive(Debug, thiserror::Error)]
+enum Unanswered {
+    /// No usable answer: unreachable, timed out, or not a health report.
+    #[error("{0}")]
+    NoReport(String),
+    /// The bot refused `--token`: a misconfiguration the gate must not pass.
+    #[error(
+        "the bot refused the admin token ({0}); fix --token or DIMBY_ADMIN_TOKEN, or leave it \
+         out for the status only"
+    )]
+    TokenRefused(String),
+}
+
+async fn fetch(args: &CheckArgs) -> Result<HealthReport, Unanswered> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(args.timeout)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Unanswered::NoReport(e.to_string()))?;
     let url = format!("{}/healthz", args.url.trim_end_matches('/'));
     let mut request = client.get(&url);
     if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(|e| {
-        if e.is_timeout() {
+        Unanswered::NoReport(if e.is_timeout() {
             format!(
                 "{url} did not answer within {}",
                 humantime::format_duration(args.timeout)
             )
         } else {
             format!("cannot reach {url}")
-        }
+        })
     })?;
     let code = response.status();
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Unanswered::NoReport(e.without_url().to_string()))?;
     if matches!(code.as_u16(), 401 | 403) {
         let said = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        return Err(format!(
-            "the bot refused the admin token (HTTP {code}: {said}); fix --token or \
-             DIMBY_ADMIN_TOKEN, or leave it out for the status only"
-        ));
+        return Err(Unanswered::TokenRefused(format!("HTTP {code}: {said}")));
     }
-    serde_json::from_slice::<HealthReport>(&body)
-        .map_err(|_| format!("{url} answered HTTP {code} without a health report"))
+    serde_json::from_slice::<HealthReport>(&body).map_err(|_| {
+        Unanswered::NoReport(format!(
+            "{url} answered HTTP {code} without a health report"
+        ))
+    })
 }
 
 /// The verdict of a report, over every check or only the required components'.
