@@ -140,9 +140,54 @@ impl Drop for Registered {
     }
 }
 
+/// What the cap did to a connection: one typed event, logged (the first time, then every
+/// hundredth, so a flood of idle sockets does not flood the log too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pressure {
+    /// At the cap, the oldest idle connection was closed to make room.
+    Shed,
+    /// At the cap with every connection busy: a new one was closed at once.
+    Refused,
+    /// Accepting failed (out of file descriptors, typically).
+    AcceptFailed,
+}
+
+#[derive(Default)]
+struct PressureLog {
+    counts: [u64; 3],
+}
+
+impl PressureLog {
+    fn record(&mut self, event: Pressure, limits: &ServerLimits, error: Option<&std::io::Error>) {
+        let count = &mut self.counts[event as usize];
+        *count += 1;
+        if *count != 1 && !count.is_multiple_of(100) {
+            return;
+        }
+        let (count, max) = (*count, limits.max_connections);
+        match event {
+            Pressure::Shed => tracing::warn!(
+                count,
+                max,
+                "admin server at its connection cap: closed the oldest idle connection (admin.max_connections)"
+            ),
+            Pressure::Refused => tracing::warn!(
+                count,
+                max,
+                "admin server at its connection cap with every connection busy: closed a new one"
+            ),
+            Pressure::AcceptFailed => tracing::warn!(
+                count, error = ?error.map(ToString::to_string),
+                "admin server cannot accept a connection; closing the oldest idle one"
+            ),
+        }
+    }
+}
+
 /// Serves `router` on `listener` within `limits` until the task is aborted.
 pub(super) async fn serve(listener: TcpListener, router: Router, limits: ServerLimits) {
     let open = Arc::new(Mutex::new(Open::default()));
+    let mut pressure = PressureLog::default();
     let mut next_id = 0u64;
     loop {
         let stream = match listener.accept().await {
@@ -153,7 +198,7 @@ pub(super) async fn serve(listener: TcpListener, router: Router, limits: ServerL
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .shed_oldest_idle();
-                tracing::warn!(%error, shed, "admin server: cannot accept a connection");
+                pressure.record(Pressure::AcceptFailed, &limits, Some(&error));
                 if !shed {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -164,13 +209,14 @@ pub(super) async fn serve(listener: TcpListener, router: Router, limits: ServerL
         let id = next_id;
         next_id += 1;
         let mut guard = open.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.connections.len() >= limits.max_connections && !guard.shed_oldest_idle() {
-            drop(guard);
-            tracing::debug!(
-                max = limits.max_connections,
-                "admin server: every connection is busy; closing a new one"
-            );
-            continue;
+        if guard.connections.len() >= limits.max_connections {
+            if guard.shed_oldest_idle() {
+                pressure.record(Pressure::Shed, &limits, None);
+            } else {
+                drop(guard);
+                pressure.record(Pressure::Refused, &limits, None);
+                continue;
+            }
         }
         let task = tokio::spawn(connection(
             stream,
