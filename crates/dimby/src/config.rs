@@ -1108,7 +1108,10 @@ fn describe(error: &figment::Error) -> String {
         .and_then(|m| m.source.as_ref())
         .and_then(figment::Source::file_path);
     let source = match (&error.metadata, file) {
-        (_, Some(file)) => file.display().to_string(),
+        (_, Some(file)) => match figment_line(file, &error.path) {
+            Some(line) => format!("{}, line {line}", file.display()),
+            None => file.display().to_string(),
+        },
         (Some(m), None) if m.name.contains("environment") => env_variable(&error.path).map_or_else(
             || m.name.to_string(),
             |v| format!("environment variable {v}"),
@@ -1142,6 +1145,23 @@ fn describe(error: &figment::Error) -> String {
         (true, false) => format!("{what} (in {source})"),
         (false, true) => format!("{key}: {what}"),
         (false, false) => format!("{key}: {what} (in {source})"),
+    }
+}
+
+/// The line of `file` that sets figment's `path` (`lavalink.nodes.0.password` is the `password`
+/// of the first `[[lavalink.nodes]]`), when it is written plainly.
+fn figment_line(file: &Path, path: &[String]) -> Option<usize> {
+    match path.iter().position(|p| p.parse::<usize>().is_ok()) {
+        Some(at) => {
+            let index = path[at].parse::<usize>().ok()?;
+            let mut key = format!("{}[{index}]", path[..at].join("."));
+            if at + 1 < path.len() {
+                key = format!("{key}.{}", path[at + 1..].join("."));
+            }
+            line_of_key(file, &key, Some(index))
+        }
+        None if path.len() >= 2 => line_of_key(file, &path.join("."), None),
+        None => None,
     }
 }
 
@@ -1422,17 +1442,17 @@ mod tests {
             file(
                 "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://x\"\npassword = 314159265\n",
                 "314159265",
-                &["lavalink.nodes", "password", "dimby.toml"],
+                &["lavalink.nodes", "password", "dimby.toml, line 4"],
             ),
             file(
                 "[discord]\ntoken = [\"array-token-10\"]\n",
                 "array-token-10",
-                &["discord.token", "dimby.toml"],
+                &["discord.token", "dimby.toml, line 2"],
             ),
             file(
                 "[lavalink]\nnodes = \"name=a password=string-nodes-11\"\n",
                 "string-nodes-11",
-                &["lavalink.nodes", "dimby.toml"],
+                &["lavalink.nodes", "dimby.toml, line 2"],
             ),
             file(
                 "[[lavalink.nodes]]\nname = \"a\"\nurl = \"ftp://user:url-pw-12@127.0.0.1\"\npassword = \"p\"\n",
@@ -1466,7 +1486,7 @@ mod tests {
             file(
                 "[discord]\ntoken = \"fine\"\ntokn = \"typo-17\"\n",
                 "typo-17",
-                &["tokn", "dimby.toml"],
+                &["tokn", "dimby.toml, line 3"],
             ),
             // Malformed environment variables.
             env(
