@@ -127,7 +127,8 @@ async fn fetch(args: &CheckArgs) -> Result<HealthReport, Unanswered> {
         .map_err(|e| Unanswered::NoReport(e.to_string()))?;
     let url = format!("{}/healthz", args.url.trim_end_matches('/'));
     let mut request = client.get(&url);
-    if let Some(token) = &args.token {
+    // An empty token (an orchestrator passing DIMBY_ADMIN_TOKEN through unset) is no token.
+    if let Some(token) = args.token.as_deref().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(|e| {
