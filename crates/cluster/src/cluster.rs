@@ -108,7 +108,7 @@ pub struct VoiceConnection {
 pub struct NodeView {
     /// Name.
     pub name: String,
-    /// REST URL.
+    /// REST URL (any `user:password@` part redacted).
     pub url: String,
     /// Region.
     pub region: Option<String>,
@@ -560,7 +560,7 @@ impl Cluster {
             .values()
             .map(|n| NodeView {
                 name: n.spec.name.clone(),
-                url: n.spec.url.clone(),
+                url: lavalink::redact_url(&n.spec.url),
                 region: n.spec.region.clone(),
                 priority: n.spec.priority,
                 weight: n.spec.weight,

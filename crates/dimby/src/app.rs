@@ -65,7 +65,7 @@ pub async fn serve(
     settings.metrics = Some(metrics.clone());
     let standby = Standby::connect(settings)
         .await
-        .context("connecting to Discord's REST API (is discord.token right?)")?;
+        .map_err(|e| anyhow::anyhow!("connecting to Discord's REST API: {}", e.startup_advice()))?;
     let bot_user = standby.bot_user();
     tracing::info!(bot = %bot_user, "Discord REST checked");
 
@@ -104,7 +104,7 @@ pub async fn serve(
         .health
         .alert_webhook
         .clone()
-        .map(|hook| start_alerts(&registry, hook, &metrics));
+        .map(|hook| start_alerts(&registry, hook, &metrics, config.health.startup_grace));
 
     let (on_admin, metrics_server) = metrics_endpoints(&config.metrics, &metrics).await?;
     let admin = start_admin(&config, &cluster, health, on_admin).await?;
@@ -345,6 +345,7 @@ async fn start_admin(
             .and_then(|t| AdminToken::new(t.expose()))
             .map(Arc::new),
         health: Some(health),
+        node_hosts: Arc::new(config.node_hosts()),
     });
     let router = match scrape {
         Some(scrape) => router.merge(scrape),
@@ -363,7 +364,7 @@ async fn start_admin(
     if config.profiling.enabled {
         start_profiling().await;
     }
-    AdminServer::start(config.admin.listen, router)
+    AdminServer::start_with(config.admin.listen, router, config.admin.limits())
         .await
         .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
 }
@@ -388,8 +389,13 @@ fn start_alerts(
     registry: &HealthRegistry,
     hook: crate::config::Secret,
     metrics: &telemetry::Metrics,
+    startup_grace: std::time::Duration,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let (tasks, mut events) = alerts::start(registry, hook, alerts::AlertSettings::default());
+    let settings = alerts::AlertSettings {
+        startup_grace,
+        ..alerts::AlertSettings::default()
+    };
+    let (tasks, mut events) = alerts::start(registry, hook, settings);
     let metrics = metrics.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {

@@ -57,7 +57,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum HealthCommand {
     /// Check a running bot (or, with --direct, its config and nodes). Exit codes: 0 pass, 1 warn,
-    /// 2 fail, 3 unknown.
+    /// 2 fail, 3 unknown (unreachable, no health report, or --token refused by the bot: a gate
+    /// never passes on a wrong token).
     Check(crate::health_cli::CheckArgs),
 }
 
@@ -89,6 +90,16 @@ pub enum BenchCommand {
 }
 
 impl Command {
+    /// For the commands that are the bot (`run`, `demo`): `Some` with the config file a SIGHUP
+    /// reloads (if any); other commands keep SIGHUP's default.
+    pub fn hangup_config(&self) -> Option<Option<std::path::PathBuf>> {
+        match self {
+            Self::Run(args) => Some(args.config.clone()),
+            Self::Demo(_) => Some(None),
+            _ => None,
+        }
+    }
+
     /// The log filter when `RUST_LOG` is unset: benchmarks print figures, not chatter.
     pub fn default_log_filter(&self) -> &'static str {
         match self {

@@ -93,16 +93,11 @@ impl Default for ProfilingConfig {
 
 impl ProfilingConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        if !(1..=3_600).contains(&self.max_seconds) {
-            return Err(ConfigError::Invalid {
-                key: "profiling.max_seconds".into(),
-                message: format!(
-                    "is {}; must be between 1 and 3600 (seconds of one CPU profile)",
-                    self.max_seconds
-                ),
-            });
-        }
-        Ok(())
+        bounds::count(
+            "profiling.max_seconds",
+            self.max_seconds,
+            bounds::PROFILING_MAX_SECONDS,
+        )
     }
 }
 
@@ -138,18 +133,12 @@ impl BotConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        for (key, value) in [
-            ("bot.idle_leave", self.idle_leave),
-            ("bot.position_tick", self.position_tick),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    message: "must be greater than zero".into(),
-                });
-            }
-        }
-        Ok(())
+        bounds::duration("bot.idle_leave", self.idle_leave, bounds::IDLE_LEAVE)?;
+        bounds::duration(
+            "bot.position_tick",
+            self.position_tick,
+            bounds::POSITION_TICK,
+        )
     }
 }
 
@@ -231,6 +220,10 @@ pub struct HealthConfig {
     /// Consecutive failures before a check fails.
     #[serde(default = "defaults::probe_failure_threshold")]
     pub failure_threshold: u32,
+    /// Nothing pages for this long after start (the nodes and shards are still coming up); a
+    /// check still failing when it ends pages then.
+    #[serde(default = "defaults::startup_grace", deserialize_with = "duration")]
+    pub startup_grace: Duration,
     /// The channel admins and alerts use: the bot's permissions there are checked.
     pub control_channel: Option<u64>,
     /// An identifier every node must load (`lavalink:playerReady`), e.g. a short track URL
@@ -252,6 +245,7 @@ impl Default for HealthConfig {
             alert_webhook: None,
             check_interval: defaults::check_interval(),
             failure_threshold: defaults::probe_failure_threshold(),
+            startup_grace: defaults::startup_grace(),
             control_channel: None,
             probe_identifier: None,
             memory_warn_mb: None,
@@ -261,27 +255,55 @@ impl Default for HealthConfig {
     }
 }
 
-/// A duration as `30s`, `1m 30s`, `500ms`, or a number of seconds.
+/// A duration as `30s`, `1m 30s`, `500ms`, or a whole number of seconds. A negative number or
+/// a fraction is refused with an error in words (the bounds of each key are checked later).
 fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    match Raw::deserialize(deserializer)? {
-        Raw::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
-        Raw::Text(text) => text.trim().parse::<u64>().map_or_else(
-            |_| {
-                humantime::parse_duration(text.trim()).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "{text:?} is not a duration like 30s or 500ms: {e}"
+    struct Visitor;
+
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration like \"30s\" or \"500ms\", or a whole number of seconds")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Duration, E> {
+            Ok(Duration::from_secs(seconds))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Duration, E> {
+            u64::try_from(seconds)
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    E::custom(format!(
+                        "{seconds} is negative; a duration must be zero or more"
                     ))
                 })
-            },
-            |seconds| Ok(Duration::from_secs(seconds)),
-        ),
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Duration, E> {
+            Err(E::custom(format!(
+                "{seconds} is not a whole number of seconds; write milliseconds as \"500ms\""
+            )))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+            let text = text.trim();
+            if let Ok(seconds) = text.parse::<u64>() {
+                return Ok(Duration::from_secs(seconds));
+            }
+            if text.starts_with('-') {
+                return Err(E::custom(format!(
+                    "{text:?} is negative; a duration must be zero or more"
+                )));
+            }
+            humantime::parse_duration(text).map_err(|e| {
+                E::custom(format!("{text:?} is not a duration like 30s or 500ms: {e}"))
+            })
+        }
     }
+
+    deserializer.deserialize_any(Visitor)
 }
 
 /// `[discord]`.
@@ -384,13 +406,11 @@ impl DiscordConfig {
                 ));
             }
         }
-        if !(1..=2_500).contains(&self.auto_defer_ms) {
-            return Err(invalid(
-                "auto_defer_ms",
-                "must be between 1 and 2500 (Discord's deadline is 3000 ms)".into(),
-            ));
-        }
-        Ok(())
+        bounds::count(
+            "discord.auto_defer_ms",
+            self.auto_defer_ms,
+            bounds::AUTO_DEFER_MS,
+        )
     }
 }
 
@@ -456,6 +476,21 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// The token the admin API requires (`DIMBY_ADMIN_TOKEN`); unset disables the admin API.
     pub token: Option<Secret>,
+    /// The hosts `POST /admin/nodes` may point the bot at: names, addresses or ranges
+    /// (`10.0.0.0/8`). Unset: the configured nodes' hosts, loopback and the private ranges.
+    pub node_hosts: Option<Vec<String>>,
+    /// A request's headers must arrive within this time or the connection is closed.
+    #[serde(
+        default = "defaults::header_read_timeout",
+        deserialize_with = "duration"
+    )]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    #[serde(default = "defaults::idle_timeout", deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// The most connections open at once; at the cap a new one replaces the oldest idle one.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: u64,
 }
 
 impl Default for AdminConfig {
@@ -463,7 +498,65 @@ impl Default for AdminConfig {
         Self {
             listen: defaults::admin_listen(),
             token: None,
+            node_hosts: None,
+            header_read_timeout: defaults::header_read_timeout(),
+            idle_timeout: defaults::idle_timeout(),
+            max_connections: defaults::max_connections(),
         }
+    }
+}
+
+impl AdminConfig {
+    /// The admin server's connection limits.
+    pub fn limits(&self) -> crate::admin::ServerLimits {
+        crate::admin::ServerLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        bounds::duration(
+            "admin.header_read_timeout",
+            self.header_read_timeout,
+            bounds::HEADER_READ_TIMEOUT,
+        )?;
+        bounds::duration(
+            "admin.idle_timeout",
+            self.idle_timeout,
+            bounds::IDLE_TIMEOUT,
+        )?;
+        bounds::count(
+            "admin.max_connections",
+            self.max_connections,
+            bounds::MAX_CONNECTIONS,
+        )?;
+        if let Some(entries) = &self.node_hosts {
+            crate::admin::NodeHosts::listed(entries).map_err(|(i, message)| {
+                ConfigError::Invalid {
+                    key: format!("admin.node_hosts[{i}]"),
+                    message,
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The hosts `POST /admin/nodes` may name: `admin.node_hosts`, or by default the hosts of
+    /// the configured nodes, loopback and the private ranges.
+    pub fn node_hosts(&self) -> crate::admin::NodeHosts {
+        self.admin
+            .node_hosts
+            .as_ref()
+            .and_then(|entries| crate::admin::NodeHosts::listed(entries).ok())
+            .unwrap_or_else(|| {
+                crate::admin::NodeHosts::default_for(
+                    self.lavalink.nodes.iter().map(|n| n.url.as_str()),
+                )
+            })
     }
 }
 
@@ -534,6 +627,138 @@ mod defaults {
     pub fn auto_defer_ms() -> u64 {
         2_000
     }
+    pub fn header_read_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+    pub fn idle_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+    pub fn max_connections() -> u64 {
+        256
+    }
+    pub fn startup_grace() -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
+}
+
+/// The bounds of every count and duration (inclusive), as docs/configuration.md states them. A
+/// value outside them is refused at start with an error naming the key and its bounds.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    use super::ConfigError;
+
+    /// `discord.auto_defer_ms`: Discord forgets an interaction after 3 s.
+    pub const AUTO_DEFER_MS: RangeInclusive<u64> = 1..=2_500;
+    /// `lavalink.probe_interval_ms`: 100 ms to 10 minutes.
+    pub const PROBE_INTERVAL_MS: RangeInclusive<u64> = 100..=600_000;
+    /// `lavalink.probe_timeout_ms`: 10 ms to 1 minute (and shorter than the interval).
+    pub const PROBE_TIMEOUT_MS: RangeInclusive<u64> = 10..=60_000;
+    /// `lavalink.probe_failure_threshold` and `health.failure_threshold`.
+    pub const FAILURE_THRESHOLD: RangeInclusive<u64> = 1..=100;
+    /// `lavalink.resume_window_ms`: 0 (move at once) to 10 minutes.
+    pub const RESUME_WINDOW_MS: RangeInclusive<u64> = 0..=600_000;
+    /// `lavalink.session_resume_timeout_s`: 1 s to 1 hour.
+    pub const SESSION_RESUME_TIMEOUT_S: RangeInclusive<u64> = 1..=3_600;
+    /// `lavalink.max_concurrent_moves`.
+    pub const MAX_CONCURRENT_MOVES: RangeInclusive<u64> = 1..=10_000;
+    /// `lavalink.max_concurrent_per_target`.
+    pub const MAX_CONCURRENT_PER_TARGET: RangeInclusive<u64> = 1..=1_000;
+    /// `health.memory_warn_mb`: 1 MiB to 1 TiB.
+    pub const MEMORY_WARN_MB: RangeInclusive<u64> = 1..=1_048_576;
+    /// `profiling.max_seconds`.
+    pub const PROFILING_MAX_SECONDS: RangeInclusive<u64> = 1..=3_600;
+    /// `health.check_interval`: 100 ms to 1 hour.
+    pub const CHECK_INTERVAL: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(3_600);
+    /// `admin.header_read_timeout`: 100 ms to 1 minute.
+    pub const HEADER_READ_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(60);
+    /// `admin.idle_timeout`: 1 s to 1 hour.
+    pub const IDLE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(3_600);
+    /// `admin.max_connections`: enough for a scraper, an orchestrator and operators at once, and
+    /// below a typical fd limit.
+    pub const MAX_CONNECTIONS: RangeInclusive<u64> = 8..=65_536;
+    /// `health.startup_grace`: 0 (page at once) to 10 minutes.
+    pub const STARTUP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(600);
+    /// `bot.idle_leave`: 1 s to 24 hours.
+    pub const IDLE_LEAVE: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(86_400);
+    /// `bot.position_tick`: 100 ms (each tick writes every playing guild) to 10 minutes.
+    pub const POSITION_TICK: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(600);
+
+    /// `value` of `key` within `range`, or an error naming both.
+    pub(super) fn count(
+        key: &str,
+        value: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<(), ConfigError> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            key: key.to_owned(),
+            message: format!(
+                "is {value}; must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        })
+    }
+
+    /// `value` of `key` within `range`, or an error naming both.
+    pub(super) fn duration(
+        key: &str,
+        value: Duration,
+        range: RangeInclusive<Duration>,
+    ) -> Result<(), ConfigError> {
+        if range.contains(&value) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            key: key.to_owned(),
+            message: format!(
+                "is {}; must be between {} and {}",
+                humantime::format_duration(value),
+                humantime::format_duration(*range.start()),
+                humantime::format_duration(*range.end())
+            ),
+        })
+    }
+}
+
+/// Two nodes with one address (scheme, host, port and path, whatever the name or password) would
+/// be one server counted twice: refused, naming both.
+fn validate_node_urls(nodes: &[NodeSpec]) -> Result<(), ConfigError> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Ok(url) = url::Url::parse(&node.url) else {
+            continue;
+        };
+        let identity = format!(
+            "{}://{}:{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or_default(),
+            url.path().trim_end_matches('/')
+        );
+        if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == identity) {
+            return Err(ConfigError::Invalid {
+                key: format!("lavalink.nodes[{i}].url"),
+                message: format!(
+                    "node {:?} has the same address as lavalink.nodes[{first}] ({:?}): {}",
+                    node.name,
+                    nodes[*first].name,
+                    lavalink::redact_url(&node.url)
+                ),
+            });
+        }
+        seen.push((identity, i));
+    }
+    Ok(())
 }
 
 /// A configuration that cannot be used.
@@ -594,7 +819,9 @@ impl Config {
                 *optional = None;
             }
         }
-        config.validate()?;
+        config
+            .validate()
+            .map_err(|error| where_set(error, figment))?;
         Ok(config)
     }
 
@@ -611,44 +838,17 @@ impl Config {
             key: "lavalink.nodes".into(),
             message: e.to_string(),
         })?;
-        let positive = [
-            (
-                "lavalink.probe_interval_ms",
-                self.lavalink.probe_interval_ms,
-            ),
-            ("lavalink.probe_timeout_ms", self.lavalink.probe_timeout_ms),
-            (
-                "lavalink.session_resume_timeout_s",
-                self.lavalink.session_resume_timeout_s,
-            ),
-            (
-                "lavalink.max_concurrent_moves",
-                u64::try_from(self.lavalink.max_concurrent_moves).unwrap_or(u64::MAX),
-            ),
-            (
-                "lavalink.max_concurrent_per_target",
-                u64::try_from(self.lavalink.max_concurrent_per_target).unwrap_or(u64::MAX),
-            ),
-            (
-                "lavalink.probe_failure_threshold",
-                u64::from(self.lavalink.probe_failure_threshold),
-            ),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            return Err(ConfigError::Invalid {
-                key: (*key).to_owned(),
-                message: "must be greater than zero".into(),
-            });
-        }
+        self.validate_bounds()?;
         if self.lavalink.probe_timeout_ms >= self.lavalink.probe_interval_ms {
             return Err(ConfigError::Invalid {
                 key: "lavalink.probe_timeout_ms".into(),
                 message: format!(
-                    "must be shorter than lavalink.probe_interval_ms ({} ms)",
-                    self.lavalink.probe_interval_ms
+                    "is {} ms; must be shorter than lavalink.probe_interval_ms ({} ms)",
+                    self.lavalink.probe_timeout_ms, self.lavalink.probe_interval_ms
                 ),
             });
         }
+        validate_node_urls(&self.lavalink.nodes)?;
         if self
             .admin
             .token
@@ -658,12 +858,6 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "admin.token".into(),
                 message: "is empty; leave it unset to disable the admin API".into(),
-            });
-        }
-        if self.health.check_interval.is_zero() {
-            return Err(ConfigError::Invalid {
-                key: "health.check_interval".into(),
-                message: "must be greater than zero".into(),
             });
         }
         if self.health.control_channel == Some(0) {
@@ -683,12 +877,6 @@ impl Config {
                 message: "is empty; leave it unset to skip the lavalink:playerReady probe".into(),
             });
         }
-        if self.health.memory_warn_mb == Some(0) {
-            return Err(ConfigError::Invalid {
-                key: "health.memory_warn_mb".into(),
-                message: "must be greater than zero".into(),
-            });
-        }
         if let Some(hook) = &self.health.alert_webhook
             && !(hook.expose().starts_with("http://") || hook.expose().starts_with("https://"))
         {
@@ -701,8 +889,68 @@ impl Config {
         self.validate_sections()
     }
 
+    /// Every count and duration against its documented bounds (docs/configuration.md).
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
+        let l = &self.lavalink;
+        bounds::count(
+            "lavalink.probe_interval_ms",
+            l.probe_interval_ms,
+            bounds::PROBE_INTERVAL_MS,
+        )?;
+        bounds::count(
+            "lavalink.probe_timeout_ms",
+            l.probe_timeout_ms,
+            bounds::PROBE_TIMEOUT_MS,
+        )?;
+        bounds::count(
+            "lavalink.probe_failure_threshold",
+            u64::from(l.probe_failure_threshold),
+            bounds::FAILURE_THRESHOLD,
+        )?;
+        bounds::count(
+            "lavalink.resume_window_ms",
+            l.resume_window_ms,
+            bounds::RESUME_WINDOW_MS,
+        )?;
+        bounds::count(
+            "lavalink.session_resume_timeout_s",
+            l.session_resume_timeout_s,
+            bounds::SESSION_RESUME_TIMEOUT_S,
+        )?;
+        bounds::count(
+            "lavalink.max_concurrent_moves",
+            u64::try_from(l.max_concurrent_moves).unwrap_or(u64::MAX),
+            bounds::MAX_CONCURRENT_MOVES,
+        )?;
+        bounds::count(
+            "lavalink.max_concurrent_per_target",
+            u64::try_from(l.max_concurrent_per_target).unwrap_or(u64::MAX),
+            bounds::MAX_CONCURRENT_PER_TARGET,
+        )?;
+        bounds::duration(
+            "health.check_interval",
+            self.health.check_interval,
+            bounds::CHECK_INTERVAL,
+        )?;
+        bounds::count(
+            "health.failure_threshold",
+            u64::from(self.health.failure_threshold),
+            bounds::FAILURE_THRESHOLD,
+        )?;
+        bounds::duration(
+            "health.startup_grace",
+            self.health.startup_grace,
+            bounds::STARTUP_GRACE,
+        )?;
+        if let Some(mb) = self.health.memory_warn_mb {
+            bounds::count("health.memory_warn_mb", mb, bounds::MEMORY_WARN_MB)?;
+        }
+        Ok(())
+    }
+
     /// The sections that check themselves.
     fn validate_sections(&self) -> Result<(), ConfigError> {
+        self.admin.validate()?;
         self.metrics.validate(self.admin.listen)?;
         self.bot.validate()?;
         self.profiling.validate()
@@ -725,75 +973,294 @@ impl Config {
     }
 }
 
-/// The environment provider: `DIMBY_SECTION__KEY`, plus the short aliases.
-fn env() -> Figment {
-    Figment::new()
-        .merge(
-            Env::prefixed("DIMBY_")
-                .filter(|key| key.as_str().contains("__"))
-                .split("__"),
-        )
-        .merge(
-            Env::raw()
-                .only(&["DIMBY_DISCORD_TOKEN"])
-                .map(|_| "discord.token".into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["DIMBY_ADMIN_TOKEN"])
-                .map(|_| "admin.token".into()),
-        )
-        // The names the health plan gave these.
-        .merge(
-            Env::raw()
-                .only(&["HEALTH_ALERT_WEBHOOK"])
-                .map(|_| "health.alert_webhook".into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["HEALTH_CHECK_INTERVAL"])
-                .map(|_| "health.check_interval".into()),
-        )
-        // The names the metrics plan gave these.
-        .merge(
-            Env::raw()
-                .only(&["METRICS_ENABLED"])
-                .map(|_| "metrics.enabled".into()),
-        )
-        .merge(
-            Env::raw()
-                .only(&["METRICS_BASIC_AUTH"])
-                .map(|_| "metrics.basic_auth".into()),
-        )
+/// A refused value's error, told where the value was set: the file and line, or the variable.
+fn where_set(error: ConfigError, figment: &Figment) -> ConfigError {
+    let ConfigError::Invalid { key, message } = error else {
+        return error;
+    };
+    // `lavalink.nodes[1].url` was set as the 2nd `[[lavalink.nodes]]`'s `url`.
+    let (table, index) = key
+        .split_once('[')
+        .map_or((key.as_str(), None), |(table, rest)| {
+            (
+                table,
+                rest.split(']').next().and_then(|i| i.parse::<usize>().ok()),
+            )
+        });
+    let Some(metadata) = figment.find_metadata(table) else {
+        return ConfigError::Invalid { key, message };
+    };
+    let place = match metadata
+        .source
+        .as_ref()
+        .and_then(figment::Source::file_path)
+    {
+        Some(file) => match line_of_key(file, &key, index) {
+            Some(line) => format!("in {}, line {line}", file.display()),
+            None => format!("in {}", file.display()),
+        },
+        None if metadata.name.contains("environment") => {
+            let path: Vec<String> = table.split('.').map(str::to_owned).collect();
+            env_variable(&path).map_or_else(
+                || format!("in {}", metadata.name),
+                |v| format!("in environment variable {v}"),
+            )
+        }
+        None => return ConfigError::Invalid { key, message },
+    };
+    ConfigError::Invalid {
+        key,
+        message: format!("{message} ({place})"),
+    }
 }
 
-/// One figment error as a sentence naming the key and where it came from, with secret values
-/// hidden.
+/// The line (1-based) of `file` that sets `key` (`lavalink.nodes[1].url` with `index` 1 is the
+/// `url` of the second `[[lavalink.nodes]]`), if it is written plainly.
+fn line_of_key(file: &Path, key: &str, index: Option<usize>) -> Option<usize> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let (wanted, field) = match index {
+        Some(_) => {
+            let (table, rest) = key.split_once('[')?;
+            let field = rest.split_once("].").map(|(_, f)| f);
+            (format!("{table}[]"), field)
+        }
+        None => key.rsplit_once('.').map(|(t, f)| (t.to_owned(), Some(f)))?,
+    };
+    let mut table = String::new();
+    let mut seen = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some((array, _)) = line.strip_prefix("[[").and_then(|l| l.split_once("]]")) {
+            table = format!("{}[]", array.trim());
+            if table == wanted {
+                seen += 1;
+                if field.is_none() && Some(seen - 1) == index {
+                    return Some(n + 1);
+                }
+            }
+        } else if let Some((name, _)) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
+            name.trim().clone_into(&mut table);
+        } else if table == wanted
+            && index.is_none_or(|i| seen == i + 1)
+            && let Some((name, _)) = line.split_once('=')
+            && Some(name.trim()) == field
+        {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// The short names some keys also take from the environment (the original plans' names).
+const ENV_ALIASES: [(&str, &str); 6] = [
+    ("DIMBY_DISCORD_TOKEN", "discord.token"),
+    ("DIMBY_ADMIN_TOKEN", "admin.token"),
+    // The names the health plan gave these.
+    ("HEALTH_ALERT_WEBHOOK", "health.alert_webhook"),
+    ("HEALTH_CHECK_INTERVAL", "health.check_interval"),
+    // The names the metrics plan gave these.
+    ("METRICS_ENABLED", "metrics.enabled"),
+    ("METRICS_BASIC_AUTH", "metrics.basic_auth"),
+];
+
+/// The environment provider: `DIMBY_SECTION__KEY`, plus the short aliases.
+fn env() -> Figment {
+    let mut figment = Figment::new().merge(
+        Env::prefixed("DIMBY_")
+            .filter(|key| key.as_str().contains("__"))
+            .split("__"),
+    );
+    for (variable, key) in ENV_ALIASES {
+        figment = figment.merge(Env::raw().only(&[variable]).map(move |_| key.into()));
+    }
+    figment
+}
+
+/// The environment variable that set `path` (the longest `DIMBY_A__B...` prefix of it that is
+/// set, or an alias), for errors.
+fn env_variable(path: &[String]) -> Option<String> {
+    let dotted = path.join(".");
+    if let Some((variable, _)) = ENV_ALIASES
+        .iter()
+        .find(|(variable, key)| dotted.starts_with(key) && std::env::var_os(variable).is_some())
+    {
+        return Some((*variable).to_owned());
+    }
+    (1..=path.len()).rev().find_map(|n| {
+        let variable = format!("DIMBY_{}", path[..n].join("__").to_ascii_uppercase());
+        std::env::var_os(&variable).map(|_| variable)
+    })
+}
+
+/// One figment error as a sentence naming the key and where it came from (the file, or the
+/// environment variable), with values hidden: a secret's value never, and no value from a malformed
+/// variable or line either (`DIMBY_LAVALINK__NODES` holds passwords; a TOML line can hold a token).
 fn describe(error: &figment::Error) -> String {
+    use figment::error::Kind;
+
     let key = error.path.join(".");
     let secret = error
         .path
-        .last()
-        .is_some_and(|last| SECRET_KEYS.contains(&last.as_str()));
-    let source = error
+        .iter()
+        .any(|part| SECRET_KEYS.contains(&part.as_str()));
+    let file = error
         .metadata
         .as_ref()
-        .map(|m| {
-            m.source
-                .as_ref()
-                .map_or_else(|| m.name.to_string(), ToString::to_string)
-        })
-        .unwrap_or_default();
-    let what = if secret {
-        "invalid value (not shown: it is a secret)".to_owned()
-    } else {
-        error.kind.to_string()
+        .and_then(|m| m.source.as_ref())
+        .and_then(figment::Source::file_path);
+    let source = match (&error.metadata, file) {
+        (_, Some(file)) => match figment_line(file, &error.path) {
+            Some(line) => format!("{}, line {line}", file.display()),
+            None => file.display().to_string(),
+        },
+        (Some(m), None) if m.name.contains("environment") => env_variable(&error.path).map_or_else(
+            || m.name.to_string(),
+            |v| format!("environment variable {v}"),
+        ),
+        (Some(m), None) => m.name.to_string(),
+        (None, None) => String::new(),
+    };
+    let what = match &error.kind {
+        _ if secret => "invalid value (not shown: it is a secret)".to_owned(),
+        // A file that is not TOML: figment's message quotes the offending line.
+        Kind::Message(message) if key.is_empty() => {
+            return syntax_error(message, file);
+        }
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {}", kind_of(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("{} is not {expected}", kind_of(actual))
+        }
+        Kind::Unsupported(actual) => format!("{} is not supported here", kind_of(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!(
+                "{} is not supported as a key; expected {expected}",
+                kind_of(actual)
+            )
+        }
+        kind => kind.to_string(),
     };
     match (key.is_empty(), source.is_empty()) {
         (true, true) => what,
         (true, false) => format!("{what} (in {source})"),
         (false, true) => format!("{key}: {what}"),
         (false, false) => format!("{key}: {what} (in {source})"),
+    }
+}
+
+/// The line of `file` that sets figment's `path` (`lavalink.nodes.0.password` is the `password`
+/// of the first `[[lavalink.nodes]]`), when it is written plainly.
+fn figment_line(file: &Path, path: &[String]) -> Option<usize> {
+    match path.iter().position(|p| p.parse::<usize>().is_ok()) {
+        Some(at) => {
+            let index = path[at].parse::<usize>().ok()?;
+            let mut key = format!("{}[{index}]", path[..at].join("."));
+            if at + 1 < path.len() {
+                key = format!("{key}.{}", path[at + 1..].join("."));
+            }
+            line_of_key(file, &key, Some(index))
+        }
+        None if path.len() >= 2 => line_of_key(file, &path.join("."), None),
+        None => None,
+    }
+}
+
+/// What kind of value was found, without the value.
+fn kind_of(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) => "a character",
+        Actual::Str(_) => "a string (value not shown)",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit => "an empty value",
+        Actual::Option => "an optional value",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    }
+}
+
+/// A TOML syntax error as `file line L, column C (key K): what`, never quoting the line: the
+/// parser's message shows it, and it may hold a secret (`password = "...` with no closing quote).
+/// The key is read from the file's line and its table header; what the parser said is kept only
+/// when the line holds no secret.
+fn syntax_error(message: &str, file: Option<&Path>) -> String {
+    let position = message.lines().next().and_then(|first| {
+        let rest = &first[first.find("line ")? + 5..];
+        let (line, rest) = rest.split_once(", column ")?;
+        let column = rest.trim().split(|c: char| !c.is_ascii_digit()).next()?;
+        Some((
+            line.trim().parse::<usize>().ok()?,
+            column.parse::<usize>().ok()?,
+        ))
+    });
+    // The parser's words: the lines after the quoted snippet (`  |`, `3 | ...`, `  |   ^`).
+    let words: Vec<&str> = message
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let trimmed = line.trim_start();
+            !trimmed.is_empty()
+                && !trimmed
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .trim_start()
+                    .starts_with('|')
+        })
+        .collect();
+    let key = position.and_then(|(line, _)| key_at_line(file?, line));
+    let secret = key.as_deref().is_none_or(|key| {
+        key.split('.')
+            .any(|part| SECRET_KEYS.contains(&part.trim_end_matches("[]")))
+    });
+    let what = if secret || words.is_empty() {
+        "not valid TOML (the line is not shown: it may hold a secret)".to_owned()
+    } else {
+        format!("not valid TOML: {}", words.join(" "))
+    };
+    let file = file.map_or_else(|| "the config".to_owned(), |f| f.display().to_string());
+    match (position, key) {
+        (Some((line, column)), Some(key)) => {
+            format!("{key}: {what} (in {file}, line {line}, column {column})")
+        }
+        (Some((line, column)), None) => format!("{what} (in {file}, line {line}, column {column})"),
+        (None, _) => format!("{what} (in {file})"),
+    }
+}
+
+/// The dotted key set on `line` (1-based) of `file`, with its table header, e.g.
+/// `lavalink.nodes[].password`; `None` when the line sets no plain key.
+fn key_at_line(file: &Path, line: usize) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let target = lines.get(line.checked_sub(1)?)?;
+    let name = target.split_once('=')?.0.trim();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
+    };
+    if !plain(name) {
+        return None;
+    }
+    let name: String = name.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+    let table = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        if let Some(array) = l.strip_prefix("[[").and_then(|l| l.split_once("]]")) {
+            Some(format!("{}[]", array.0.trim()))
+        } else {
+            l.strip_prefix('[')
+                .and_then(|l| l.split_once(']'))
+                .map(|t| t.0.trim().to_owned())
+        }
+    });
+    match table {
+        Some(table) if plain(table.trim_end_matches("[]")) => Some(format!("{table}.{name}")),
+        Some(_) => None,
+        None => Some(name),
     }
 }
 
@@ -894,6 +1361,201 @@ mod tests {
             let text = error.to_string();
             assert!(text.contains("password"), "{text}");
             assert!(!text.contains("314159265"), "{text}");
+            Ok(())
+        });
+    }
+
+    /// One bad configuration: the file (if any), the environment, the secret it carries, and what
+    /// the error must name.
+    struct BadConfig {
+        toml: Option<&'static str>,
+        env: &'static [(&'static str, &'static str)],
+        secret: &'static str,
+        names: &'static [&'static str],
+    }
+
+    const NODE: &str = "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://127.0.0.1:2333\"\n";
+
+    /// Every kind of config error the tests can provoke, each with a distinctive secret: the error
+    /// names the key, the file or variable, and the line; the secret never shows.
+    #[allow(clippy::too_many_lines)] // one row per kind of error
+    fn bad_configs() -> Vec<BadConfig> {
+        let file = |toml, secret, names| BadConfig {
+            toml: Some(toml),
+            env: &[],
+            secret,
+            names,
+        };
+        let env = |env, secret, names| BadConfig {
+            toml: None,
+            env,
+            secret,
+            names,
+        };
+        vec![
+            // TOML syntax errors on a line that holds a secret.
+            file(
+                "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://127.0.0.1:2333\"\npassword = \"unclosed-pw-1\n",
+                "unclosed-pw-1",
+                &[
+                    "lavalink.nodes[].password",
+                    "dimby.toml",
+                    "line 4",
+                    "column",
+                ],
+            ),
+            file(
+                "[discord]\ntoken = \"unclosed-token-2\n",
+                "unclosed-token-2",
+                &["discord.token", "dimby.toml", "line 2"],
+            ),
+            file(
+                "[admin]\nlisten = \"127.0.0.1:8080\"\ntoken = 'unclosed-admin-3\n",
+                "unclosed-admin-3",
+                &["admin.token", "dimby.toml", "line 3"],
+            ),
+            file(
+                "[metrics]\nbasic_auth = \"prom:trailing-4\" junk\n",
+                "trailing-4",
+                &["metrics.basic_auth", "dimby.toml", "line 2"],
+            ),
+            file(
+                "[health]\nalert_webhook = \"https://hooks.example/unclosed-hook-5\n",
+                "unclosed-hook-5",
+                &["health.alert_webhook", "dimby.toml", "line 2"],
+            ),
+            file(
+                "[metrics]\nbearer_token = \"\"\"multiline-6\n",
+                "multiline-6",
+                &["dimby.toml", "line"],
+            ),
+            file(
+                "lavalink = { nodes = [{ name = \"a\", url = \"http://x\", password = \"inline-7 }] }\n",
+                "inline-7",
+                &["dimby.toml", "line 1"],
+            ),
+            file(
+                "[discord]\ntoken = \"ok\"\n[discord]\ntoken = \"dup-table-8\"\n",
+                "dup-table-8",
+                &["dimby.toml", "line"],
+            ),
+            // Values of the wrong type or shape.
+            file(
+                "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://x\"\npassword = 314159265\n",
+                "314159265",
+                &["lavalink.nodes", "password", "dimby.toml, line 4"],
+            ),
+            file(
+                "[discord]\ntoken = [\"array-token-10\"]\n",
+                "array-token-10",
+                &["discord.token", "dimby.toml, line 2"],
+            ),
+            file(
+                "[lavalink]\nnodes = \"name=a password=string-nodes-11\"\n",
+                "string-nodes-11",
+                &["lavalink.nodes", "dimby.toml, line 2"],
+            ),
+            file(
+                "[[lavalink.nodes]]\nname = \"a\"\nurl = \"ftp://user:url-pw-12@127.0.0.1\"\npassword = \"p\"\n",
+                "url-pw-12",
+                &["lavalink.nodes[0]", "dimby.toml, line 1"],
+            ),
+            file(
+                "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://user:bad-host-13@[::1\"\npassword = \"p\"\n",
+                "bad-host-13",
+                &["lavalink.nodes[0]", "dimby.toml, line 1"],
+            ),
+            file(
+                "[[lavalink.nodes]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\npassword = \"p\"\n[[lavalink.nodes]]\nname = \"b\"\nurl = \"http://u:dup-url-14@127.0.0.1:1/\"\npassword = \"p\"\n",
+                "dup-url-14",
+                &[
+                    "lavalink.nodes[1].url",
+                    "same address",
+                    "dimby.toml, line 7",
+                ],
+            ),
+            file(
+                "[metrics]\nbasic_auth = \"no-colon-15\"\n",
+                "no-colon-15",
+                &["metrics.basic_auth", "dimby.toml, line 2"],
+            ),
+            file(
+                "[health]\nalert_webhook = \"ftp://hooks.example/ftp-hook-16\"\n",
+                "ftp-hook-16",
+                &["health.alert_webhook", "dimby.toml, line 2"],
+            ),
+            file(
+                "[discord]\ntoken = \"fine\"\ntokn = \"typo-17\"\n",
+                "typo-17",
+                &["tokn", "dimby.toml, line 3"],
+            ),
+            // Malformed environment variables.
+            env(
+                &[(
+                    "DIMBY_LAVALINK__NODES",
+                    "[{name=\"a\",url=\"http://127.0.0.1:1\",password=\"env-unclosed-18\"",
+                )],
+                "env-unclosed-18",
+                &["lavalink.nodes", "DIMBY_LAVALINK__NODES"],
+            ),
+            env(
+                &[(
+                    "DIMBY_LAVALINK__NODES",
+                    "[{name=\"a\",url=\"http://127.0.0.1:1\",password=\"env-weight-19\",weight=\"x\"}]",
+                )],
+                "env-weight-19",
+                &["lavalink.nodes", "weight", "DIMBY_LAVALINK__NODES"],
+            ),
+            env(
+                &[(
+                    "DIMBY_LAVALINK__NODES",
+                    "{name=\"a\",password=\"env-table-20\"}",
+                )],
+                "env-table-20",
+                &["lavalink.nodes", "DIMBY_LAVALINK__NODES"],
+            ),
+            env(
+                &[("METRICS_BASIC_AUTH", "env-no-colon-21")],
+                "env-no-colon-21",
+                &["metrics.basic_auth", "METRICS_BASIC_AUTH"],
+            ),
+            env(
+                &[("DIMBY_HEALTH__ALERT_WEBHOOK", "ftp://env-hook-22")],
+                "env-hook-22",
+                &["health.alert_webhook", "DIMBY_HEALTH__ALERT_WEBHOOK"],
+            ),
+            env(
+                &[("DIMBY_DISCORD__TOKEN", "[\"env-array-23\"]")],
+                "env-array-23",
+                &["discord.token", "DIMBY_DISCORD__TOKEN"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn secrets_never_appear_in_any_config_error() {
+        let rows = bad_configs();
+        for (i, row) in rows.iter().enumerate() {
+            Jail::expect_with(|jail| {
+                for (name, value) in row.env {
+                    jail.set_env(name, value);
+                }
+                let error = match row.toml {
+                    Some(toml) => load_in(jail, toml),
+                    None => Config::load(None),
+                }
+                .expect_err(row.secret)
+                .to_string();
+                assert!(!error.contains(row.secret), "row {i}: {error}");
+                for name in row.names {
+                    assert!(error.contains(name), "row {i}: no {name:?} in {error}");
+                }
+                Ok(())
+            });
+        }
+        // Without the secrets, the same file is read (the rows fail for the reason they say).
+        Jail::expect_with(|jail| {
+            load_in(jail, NODE).expect_err("a node needs a password");
             Ok(())
         });
     }
@@ -1082,6 +1744,169 @@ mod tests {
             );
             let error = load_in(jail, "[bot]\nidle_leave = \"soon\"\n").expect_err("bad");
             assert!(error.to_string().contains("bot.idle_leave"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)] // one row per bounded key
+    fn every_count_and_duration_is_bounded_with_an_error_in_words() {
+        Jail::expect_with(|jail| {
+            for (toml, key, words) in [
+                (
+                    "[bot]\nposition_tick = \"1ns\"",
+                    "bot.position_tick",
+                    "is 1ns; must be between 100ms and 10m",
+                ),
+                (
+                    "[bot]\nposition_tick = \"1h\"",
+                    "bot.position_tick",
+                    "between 100ms and 10m",
+                ),
+                (
+                    "[bot]\nidle_leave = \"10ms\"",
+                    "bot.idle_leave",
+                    "between 1s and 1day",
+                ),
+                (
+                    "[health]\nfailure_threshold = 0",
+                    "health.failure_threshold",
+                    "is 0; must be between 1 and 100",
+                ),
+                (
+                    "[health]\nfailure_threshold = 101",
+                    "health.failure_threshold",
+                    "between 1 and 100",
+                ),
+                (
+                    "[health]\ncheck_interval = \"1ms\"",
+                    "health.check_interval",
+                    "between 100ms and 1h",
+                ),
+                (
+                    "[health]\nmemory_warn_mb = 0",
+                    "health.memory_warn_mb",
+                    "between 1 and 1048576",
+                ),
+                (
+                    "[lavalink]\nprobe_interval_ms = 1\nprobe_timeout_ms = 0",
+                    "lavalink.probe_interval_ms",
+                    "between 100 and 600000",
+                ),
+                (
+                    "[lavalink]\nprobe_timeout_ms = 0",
+                    "lavalink.probe_timeout_ms",
+                    "between 10 and 60000",
+                ),
+                (
+                    "[lavalink]\nprobe_failure_threshold = 0",
+                    "lavalink.probe_failure_threshold",
+                    "between 1 and 100",
+                ),
+                (
+                    "[lavalink]\nresume_window_ms = 600001",
+                    "lavalink.resume_window_ms",
+                    "between 0 and 600000",
+                ),
+                (
+                    "[lavalink]\nsession_resume_timeout_s = 0",
+                    "lavalink.session_resume_timeout_s",
+                    "between 1 and 3600",
+                ),
+                (
+                    "[lavalink]\nmax_concurrent_moves = 0",
+                    "lavalink.max_concurrent_moves",
+                    "between 1 and 10000",
+                ),
+                (
+                    "[lavalink]\nmax_concurrent_per_target = 1001",
+                    "lavalink.max_concurrent_per_target",
+                    "between 1 and 1000",
+                ),
+                (
+                    "[discord]\nauto_defer_ms = 2501",
+                    "discord.auto_defer_ms",
+                    "between 1 and 2500",
+                ),
+                (
+                    "[profiling]\nmax_seconds = 0",
+                    "profiling.max_seconds",
+                    "between 1 and 3600",
+                ),
+                (
+                    "[admin]\nheader_read_timeout = \"0s\"",
+                    "admin.header_read_timeout",
+                    "between 100ms and 1m",
+                ),
+                (
+                    "[admin]\nidle_timeout = \"2h\"",
+                    "admin.idle_timeout",
+                    "between 1s and 1h",
+                ),
+                (
+                    "[admin]\nmax_connections = 7",
+                    "admin.max_connections",
+                    "between 8 and 65536",
+                ),
+                // Negative and fractional durations: words, not "did not match any variant".
+                (
+                    "[bot]\nposition_tick = -5",
+                    "bot.position_tick",
+                    "-5 is negative",
+                ),
+                (
+                    "[bot]\nposition_tick = \"-5s\"",
+                    "bot.position_tick",
+                    "is negative",
+                ),
+                (
+                    "[health]\ncheck_interval = 0.5",
+                    "health.check_interval",
+                    "not a whole number of seconds",
+                ),
+            ] {
+                let error = load_in(jail, &format!("{toml}\n"))
+                    .expect_err(toml)
+                    .to_string();
+                assert!(error.starts_with(key), "{toml}: {error}");
+                assert!(error.contains(words), "{toml}: {error}");
+                assert!(error.contains("dimby.toml"), "{toml}: {error}");
+                assert!(!error.contains("untagged"), "{toml}: {error}");
+            }
+            // Each bound itself is accepted.
+            load_in(
+                jail,
+                "[bot]\nposition_tick = \"100ms\"\nidle_leave = \"24h\"\n[health]\nfailure_threshold = 1\ncheck_interval = \"1h\"\n[lavalink]\nprobe_interval_ms = 600000\nprobe_timeout_ms = 60000\nresume_window_ms = 0\n",
+            )
+            .expect("the bounds are inclusive");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn duplicate_node_addresses_are_refused() {
+        Jail::expect_with(|jail| {
+            let node = |name: &str, url: &str| {
+                format!(
+                    "[[lavalink.nodes]]\nname = \"{name}\"\nurl = \"{url}\"\npassword = \"p\"\n"
+                )
+            };
+            for (first, second) in [
+                ("http://127.0.0.1:2333", "http://127.0.0.1:2333"),
+                ("http://Lava.example:80", "http://lava.example/"),
+                ("https://lava.example", "https://lava.example:443/"),
+            ] {
+                let toml = format!("{}{}", node("a", first), node("b", second));
+                let error = load_in(jail, &toml).expect_err(second).to_string();
+                assert!(error.starts_with("lavalink.nodes[1].url"), "{error}");
+                assert!(error.contains("lavalink.nodes[0]"), "{error}");
+            }
+            let toml = format!(
+                "{}{}",
+                node("a", "http://127.0.0.1:2333"),
+                node("b", "http://127.0.0.1:2334")
+            );
+            load_in(jail, &toml).expect("two ports, two nodes");
             Ok(())
         });
     }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod discord;
+pub mod hangup;
 pub mod health;
 pub mod health_cli;
 pub mod logging;

@@ -38,5 +38,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(cli::run(cli.command))
+    runtime.block_on(async {
+        // First thing, before the config is read: a SIGHUP must never end the bot.
+        if let Some(config) = cli.command.hangup_config() {
+            dimby::hangup::install(config);
+        }
+        cli::run(cli.command).await
+    })
 }

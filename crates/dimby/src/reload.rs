@@ -83,13 +83,22 @@ pub fn watch(
 ) -> JoinHandle<()> {
     // What is applied now is what the file holds now, not when the task first runs.
     let mut last = std::fs::read(&path).ok();
+    // The process-wide handler when it is installed (`dimby run`); a SIGHUP that came before
+    // this watcher (during start-up) is acted on at once.
+    let (mut hangup, mut early) = match crate::hangup::subscribe() {
+        Some(mut hangups) => {
+            let early = *hangups.borrow_and_update() > 0;
+            (Hangup::Process(hangups), early)
+        }
+        None => (Hangup::Own(hangup_signal()), false),
+    };
     tokio::spawn(async move {
-        let mut hangup = hangup_signal();
         loop {
-            let by_signal = tokio::select! {
-                () = tokio::time::sleep(settings.poll) => false,
-                () = next_hangup(&mut hangup) => true,
-            };
+            let by_signal = std::mem::take(&mut early)
+                || tokio::select! {
+                    () = tokio::time::sleep(settings.poll) => false,
+                    () = hangup.next() => true,
+                };
             let current = std::fs::read(&path).ok();
             if !by_signal && current == last {
                 continue;
@@ -110,13 +119,32 @@ pub fn watch(
     })
 }
 
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
+/// Where the watcher hears SIGHUP: the process-wide handler ([`crate::hangup`]), or its own.
+enum Hangup {
+    Process(tokio::sync::watch::Receiver<u64>),
+    Own(OwnHangup),
+}
+
+impl Hangup {
+    async fn next(&mut self) {
+        match self {
+            Self::Process(hangups) => {
+                if hangups.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            Self::Own(own) => next_hangup(own).await,
+        }
+    }
+}
 
 #[cfg(unix)]
-fn hangup_signal() -> Hangup {
+type OwnHangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type OwnHangup = ();
+
+#[cfg(unix)]
+fn hangup_signal() -> OwnHangup {
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => Some(signal),
         Err(error) => {
@@ -127,10 +155,10 @@ fn hangup_signal() -> Hangup {
 }
 
 #[cfg(not(unix))]
-fn hangup_signal() -> Hangup {}
+fn hangup_signal() -> OwnHangup {}
 
 #[cfg(unix)]
-async fn next_hangup(hangup: &mut Hangup) {
+async fn next_hangup(hangup: &mut OwnHangup) {
     match hangup {
         Some(signal) => {
             if signal.recv().await.is_none() {
@@ -142,6 +170,6 @@ async fn next_hangup(hangup: &mut Hangup) {
 }
 
 #[cfg(not(unix))]
-async fn next_hangup(_: &mut Hangup) {
+async fn next_hangup(_: &mut OwnHangup) {
     std::future::pending::<()>().await;
 }

@@ -41,6 +41,7 @@ async fn start(token: Option<&str>) -> Rig {
         cluster,
         token: token.and_then(AdminToken::new).map(Arc::new),
         health: None,
+        node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
     let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
         .await
@@ -205,6 +206,113 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         Some(1),
         "nothing changed: {list}"
     );
+}
+
+async fn answer(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn adding_a_node_checks_its_host_and_never_echoes_a_secret() {
+    let rig = start(Some(TOKEN)).await;
+    let post = |body: Value| {
+        http()
+            .post(rig.url("/admin/nodes"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+
+    // Hosts outside admin.node_hosts (unset: configured nodes, loopback, private ranges).
+    for url in [
+        "http://203.0.113.7:2333",
+        "http://169.254.169.254/latest",
+        "https://lavalink.example.com",
+    ] {
+        let (status, body) = answer(
+            post(json!({"name": "outside", "url": url, "password": "p"}))
+                .await
+                .expect("answer"),
+        )
+        .await;
+        assert_eq!(status, 403, "{url}: {body}");
+        assert!(body.contains("admin.node_hosts"), "{url}: {body}");
+    }
+
+    // Secrets in refused bodies never come back.
+    for (body, secret) in [
+        (
+            json!({"name": "n", "url": "http://127.0.0.1:9", "password": 314_159_265}),
+            "314159265",
+        ),
+        (
+            json!({"name": "n", "url": "http://127.0.0.1:9", "password": {"a": "object-secret"}}),
+            "object-secret",
+        ),
+        (
+            json!({"name": "n", "url": "ftp://user:scheme-secret@127.0.0.1", "password": "p"}),
+            "scheme-secret",
+        ),
+        (
+            json!({"name": "n", "url": "http://user:host-secret@[::1", "password": "p"}),
+            "host-secret",
+        ),
+        (
+            json!({"name": "n", "url": "http://user:outside-secret@203.0.113.7", "password": "p"}),
+            "outside-secret",
+        ),
+        (
+            json!({"name": 7, "url": "http://127.0.0.1:9", "password": "name-type-secret"}),
+            "name-type-secret",
+        ),
+    ] {
+        let (status, text) = answer(post(body.clone()).await.expect("answer")).await;
+        assert!((400..500).contains(&status), "{body}: {status} {text}");
+        assert!(!text.contains(secret), "{body}: {text}");
+    }
+
+    // The same server under another name.
+    let first = rig.url("/admin/nodes");
+    let list: Value = http()
+        .get(&first)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    let first_url = list[0]["url"].as_str().expect("url").to_owned();
+    let (status, body) = answer(
+        post(json!({"name": "again", "url": format!("{first_url}/"), "password": "p"}))
+            .await
+            .expect("answer"),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("same address"), "{body}");
+
+    // A loopback node with user info in its URL is added; the listing never shows it.
+    let (status, body) = answer(
+        post(json!({"name": "userinfo", "url": "http://user:view-secret@127.0.0.2:9", "password": "p"}))
+            .await
+            .expect("answer"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!body.contains("view-secret"), "{body}");
+    let list = http()
+        .get(&first)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("body");
+    assert!(list.contains("userinfo"), "{list}");
+    assert!(!list.contains("view-secret"), "{list}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Health alerts to a local webhook receiver: one per incident, then the recovery; a dead webhook
 //! breaks nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
@@ -103,7 +104,10 @@ async fn one_alert_per_incident_then_the_recovery() {
     let (_tasks, mut events) = alerts::start(
         &registry,
         serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
-        AlertSettings::default(),
+        AlertSettings {
+            startup_grace: Duration::ZERO,
+            ..AlertSettings::default()
+        },
     );
 
     node.crash();
@@ -168,6 +172,7 @@ async fn a_dead_webhook_breaks_nothing() {
             .expect("secret"),
         AlertSettings {
             attempts: 2,
+            startup_grace: Duration::ZERO,
             ..AlertSettings::default()
         },
     );
@@ -176,4 +181,211 @@ async fn a_dead_webhook_breaks_nothing() {
     assert!(matches!(failed, AlertEvent::Failed { .. }), "{failed:?}");
     // The probes go on regardless.
     probe_rounds(&registry, probes::NODE_STATE, Status::Fail, 3).await;
+}
+
+/// A probe whose status the test sets.
+struct Scripted {
+    spec: health::ProbeSpec,
+    status: std::sync::Mutex<Status>,
+}
+
+#[async_trait::async_trait]
+impl health::Probe for Scripted {
+    fn spec(&self) -> &health::ProbeSpec {
+        &self.spec
+    }
+
+    async fn check(&self) -> health::Observation {
+        let status = *self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        health::Observation::with(status, "scripted")
+    }
+}
+
+fn scripted(name: &str) -> Scripted {
+    Scripted {
+        spec: health::ProbeSpec::new(name, "test", Duration::from_secs(1), Duration::from_secs(1)),
+        status: std::sync::Mutex::new(Status::Pass),
+    }
+}
+
+/// Sets the probe's status and checks it once (the result goes to the notifier).
+async fn report(registry: &HealthRegistry, probe: &Scripted, status: Status) {
+    *probe
+        .status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = status;
+    registry.check(probe).await;
+}
+
+async fn next_text(received: &mut mpsc::UnboundedReceiver<Value>) -> String {
+    next(received).await["content"]
+        .as_str()
+        .expect("content")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn nothing_pages_during_the_start_up_grace() {
+    let clock = clock::ManualClock::new();
+    let registry = HealthRegistry::new(clock.shared());
+    let (url, mut received) = receiver().await;
+    let (_tasks, _events) = alerts::start_with_clock(
+        &registry,
+        serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
+        AlertSettings {
+            startup_grace: Duration::from_secs(30),
+            ..AlertSettings::default()
+        },
+        clock.shared(),
+    );
+    // The start-up blip: failing, then recovered, all within the grace.
+    let blip = scripted("lavalink:eligibleNodes");
+    // Still failing when the grace ends (and registered from the start, so the grace cannot end
+    // early: not every check has passed).
+    let stuck = Arc::new(scripted("store:roundTrip"));
+    let registered: Arc<dyn health::Probe> = stuck.clone();
+    registry.register(&registered);
+    report(&registry, &blip, Status::Fail).await;
+    report(&registry, &blip, Status::Pass).await;
+    report(&registry, &stuck, Status::Fail).await;
+
+    clock.advance(Duration::from_secs(30));
+    let first = next_text(&mut received).await;
+    assert!(
+        first.starts_with("🔴") && first.contains("store:roundTrip"),
+        "{first}"
+    );
+    report(&registry, &stuck, Status::Pass).await;
+    let second = next_text(&mut received).await;
+    assert!(
+        second.starts_with("✅") && second.contains("store:roundTrip"),
+        "the blip never paged: {second}"
+    );
+    // After the grace, a failure pages at once.
+    report(&registry, &blip, Status::Fail).await;
+    let third = next_text(&mut received).await;
+    assert!(
+        third.starts_with("🔴") && third.contains("lavalink:eligibleNodes"),
+        "{third}"
+    );
+}
+
+#[tokio::test]
+async fn recoveries_are_never_dropped_and_held_back_alerts_are_summarized() {
+    let clock = clock::ManualClock::new();
+    let registry = HealthRegistry::new(clock.shared());
+    let (url, mut received) = receiver().await;
+    let (_tasks, mut events) = alerts::start_with_clock(
+        &registry,
+        serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
+        AlertSettings {
+            max_messages: 2,
+            window: Duration::from_secs(60),
+            startup_grace: Duration::ZERO,
+            ..AlertSettings::default()
+        },
+        clock.shared(),
+    );
+    // Every node crashed: four incidents at once, two over the limit.
+    let probes: Vec<Scripted> = ["n1", "n2", "n3", "n4"]
+        .into_iter()
+        .map(|n| scripted(&format!("lavalink:state-{n}")))
+        .collect();
+    for probe in &probes {
+        report(&registry, probe, Status::Fail).await;
+    }
+    let mut held_back = 0;
+    while held_back < 2 {
+        if let AlertEvent::Suppressed { recovery, .. } = next(&mut events).await {
+            assert!(!recovery);
+            held_back += 1;
+        }
+    }
+    for n in ["n1", "n2"] {
+        let text = next_text(&mut received).await;
+        assert!(text.starts_with("🔴") && text.contains(n), "{n}: {text}");
+    }
+    // They all recover within the same minute: every recovery goes out, over the limit.
+    for probe in &probes {
+        report(&registry, probe, Status::Pass).await;
+    }
+    let first = next_text(&mut received).await;
+    assert!(
+        first.starts_with("✅") && first.contains("state-n1"),
+        "{first}"
+    );
+    assert!(
+        first.contains("2 alert(s) held back by the rate limit")
+            && first.contains("state-n3 failing")
+            && first.contains("state-n4 failing"),
+        "the held-back alerts are summarized: {first}"
+    );
+    for n in ["n2", "n3", "n4"] {
+        let text = next_text(&mut received).await;
+        assert!(text.starts_with("✅") && text.contains(n), "{text}");
+    }
+
+    // Held back with nothing going out after it: summarized on its own once the window has room.
+    let late = scripted("lavalink:state-n5");
+    report(&registry, &late, Status::Fail).await;
+    loop {
+        if let AlertEvent::Suppressed { check, .. } = next(&mut events).await {
+            assert!(check.contains("n5"), "{check}");
+            break;
+        }
+    }
+    clock.advance(Duration::from_secs(60));
+    let summary = next_text(&mut received).await;
+    assert!(
+        summary.starts_with("⚠️ 1 alert(s) held back") && summary.contains("state-n5 failing"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn the_grace_ends_once_every_check_has_passed() {
+    let clock = clock::ManualClock::new();
+    let registry = HealthRegistry::new(clock.shared());
+    let (url, mut received) = receiver().await;
+    let (_tasks, mut events) = alerts::start_with_clock(
+        &registry,
+        serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
+        AlertSettings {
+            startup_grace: Duration::from_secs(3600),
+            ..AlertSettings::default()
+        },
+        clock.shared(),
+    );
+    // Below its threshold a failing check only warns: that does not end the grace.
+    let nodes = Scripted {
+        spec: health::ProbeSpec::new(
+            "lavalink:eligibleNodes",
+            "test",
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .threshold(2),
+        status: std::sync::Mutex::new(Status::Pass),
+    };
+    report(&registry, &nodes, Status::Fail).await;
+    report(&registry, &nodes, Status::Fail).await;
+    // Up: the grace is over without the clock moving, and nothing paged for the blip.
+    report(&registry, &nodes, Status::Pass).await;
+    loop {
+        if let AlertEvent::GraceOver { early, failing } = next(&mut events).await {
+            assert!(early);
+            assert_eq!(failing, 0);
+            break;
+        }
+    }
+    let store = scripted("store:roundTrip");
+    report(&registry, &store, Status::Fail).await;
+    let first = next_text(&mut received).await;
+    assert!(
+        first.starts_with("🔴") && first.contains("store:roundTrip"),
+        "{first}"
+    );
 }

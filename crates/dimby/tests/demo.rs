@@ -86,18 +86,34 @@ async fn the_demo_alerts_on_a_crashed_node_and_recovers() {
     let (hook, mut hooks) = receiver().await;
     let admin = free_port();
     let data = tempfile::tempdir().expect("temp dir");
-    let _demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
         .args(["demo", "--guilds", "2", "--every", "1", "--admin-listen"])
         .arg(admin.to_string())
         .arg("--alert-webhook")
         .arg(format!("http://{hook}/hook"))
         .arg("--data-dir")
         .arg(data.path())
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start dimby demo");
+    // The log is drained throughout; the end of the alerts' start-up grace is reported.
+    let (grace_tx, grace_over) = tokio::sync::oneshot::channel();
+    let stderr = demo.stderr.take().expect("stderr");
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let mut grace_tx = Some(grace_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("start-up grace over")
+                && let Some(tx) = grace_tx.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
     let client = reqwest::Client::new();
     let base = format!("http://{admin}");
 
@@ -116,6 +132,12 @@ async fn the_demo_alerts_on_a_crashed_node_and_recovers() {
     )
     .await;
     assert!(metrics.contains("dimby_lavalink_node_up{node=\"lavalink-1\"} 1"));
+
+    // Alerts page once the start-up grace is over (a blip before it would not page).
+    tokio::time::timeout(GUARD, grace_over)
+        .await
+        .expect("the start-up grace ends within the guard")
+        .expect("log read");
 
     // Crash lavalink-1 through its control endpoint; it comes back after 5 s.
     let nodes: serde_json::Value = client

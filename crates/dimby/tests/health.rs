@@ -61,6 +61,7 @@ async fn start(nodes: usize) -> Rig {
         cluster: cluster.clone(),
         token: AdminToken::new(TOKEN).map(Arc::new),
         health: Some(context),
+        node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
     let server = AdminServer::start("127.0.0.1:0".parse().expect("addr"), admin::router(state))
         .await
@@ -273,6 +274,114 @@ async fn the_gate_is_unknown_when_it_cannot_tell() {
     rig.wait_status(probes::STORE, None, Status::Pass).await;
     let (code, out) = rig.check(&["--require", "discord"]).await;
     assert_eq!(code, 3, "{out}");
+}
+
+#[tokio::test]
+async fn a_refused_token_never_passes_the_gate() {
+    let rig = start(1).await;
+    rig.wait_status(probes::STORE, None, Status::Pass).await;
+    let wrong = http()
+        .get(rig.url("/healthz"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong.status(), 403, "a wrong token is refused, not ignored");
+    for json in [false, true] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args([
+                "health",
+                "check",
+                "--url",
+                &rig.url(""),
+                "--token",
+                "not-the-token",
+            ])
+            .args(json.then_some("--json"))
+            .output()
+            .await
+            .expect("run dimby");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{stdout}");
+        assert!(stdout.contains("refused the admin token"), "{stdout}");
+        assert!(stderr.contains("refused the admin token"), "{stderr}");
+        assert!(!stdout.contains("not-the-token"), "{stdout}");
+        if json {
+            let report: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+            assert_eq!(report["status"], "unknown", "{report}");
+        }
+    }
+    // Anonymous, the gate still judges the overall status.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args(["health", "check", "--url", &rig.url("")])
+        .env_remove("DIMBY_ADMIN_TOKEN")
+        .output()
+        .await
+        .expect("run dimby");
+    assert_ne!(output.status.code(), Some(3));
+}
+
+#[tokio::test]
+async fn the_direct_check_prints_json_and_no_secret() {
+    let node = SimNode::start(sim::lavalink::NodeConfig::default().with_name("n1"))
+        .await
+        .expect("stand-in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("dimby.toml");
+    let run = |toml: String, json: bool| {
+        std::fs::write(&path, toml).expect("write");
+        let path = path.clone();
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+                .args(["health", "check", "--direct", "--config"])
+                .arg(&path)
+                .args(json.then_some("--json"))
+                .output()
+                .await
+                .expect("run dimby");
+            (
+                output.status.code().unwrap_or(-1),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        }
+    };
+    let good = format!(
+        "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"{}\"\npassword = \"{}\"\n",
+        node.rest_url(),
+        node.password()
+    );
+    let (code, all, stdout) = run(good, true).await;
+    assert_eq!(code, 0, "{all}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["status"], "pass", "{report}");
+    assert_eq!(report["checks"]["lavalink:version"][0]["componentId"], "n1");
+
+    for (toml, secret) in [
+        (
+            "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"http://127.0.0.1:9\"\npassword = \"direct-unclosed-secret\n".to_owned(),
+            "direct-unclosed-secret",
+        ),
+        (
+            "[[lavalink.nodes]]\nname = \"n1\"\nurl = \"http://user:direct-url-secret@127.0.0.1:9\"\npassword = \"p\"\n".to_owned(),
+            "direct-url-secret",
+        ),
+    ] {
+        for json in [false, true] {
+            let (code, all, stdout) = run(toml.clone(), json).await;
+            assert_eq!(code, 2, "{all}");
+            assert!(!all.contains(secret), "{all}");
+            if json {
+                let report: Value = serde_json::from_str(&stdout).expect("JSON");
+                assert_eq!(report["status"], "fail", "{report}");
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -75,5 +75,22 @@ async fn a_changed_file_adds_nodes_and_a_bad_one_changes_nothing() {
     assert!(reason.contains("lavalink.nodes[0]"), "{reason}");
     let names: Vec<String> = cluster.nodes().into_iter().map(|v| v.name).collect();
     assert_eq!(names, ["a", "b"], "the running set is unchanged");
+
+    // A line that does not parse and holds a secret: the refusal (and its log line) names the
+    // key, file, line and column, never the line.
+    std::fs::write(
+        &path,
+        format!(
+            "{}[[lavalink.nodes]]\nname = \"c\"\nurl = \"http://127.0.0.1:9\"\npassword = \"reload-secret-unclosed\n",
+            node_toml(&a)
+        ),
+    )
+    .expect("write");
+    let ReloadOutcome::Refused { reason } = next(&mut outcomes).await else {
+        panic!("a file that does not parse was applied")
+    };
+    assert!(!reason.contains("reload-secret-unclosed"), "{reason}");
+    assert!(reason.contains("lavalink.nodes[].password"), "{reason}");
+    assert!(reason.contains("dimby.toml, line 8, column"), "{reason}");
     watcher.abort();
 }

@@ -7,4 +7,5 @@ pub mod client;
 pub mod codec;
 pub mod model;
 
+pub use client::redact_url;
 pub use client::{NodeClient, NodeConfig, NodeEvent};

@@ -10,22 +10,28 @@ use axum::response::Response;
 use super::AdminState;
 use super::nodes::error;
 
-/// The admin token. Never printed.
+/// The admin token, kept as its SHA-256 digest only. Never printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AdminToken(String);
+pub struct AdminToken([u8; 32]);
 
 impl AdminToken {
     /// Wraps a token; an empty one is refused.
     pub fn new(token: impl Into<String>) -> Option<Self> {
         let token = token.into();
-        (!token.is_empty()).then_some(Self(token))
+        (!token.is_empty()).then(|| Self(digest(&token)))
     }
 
-    /// Compares in constant time (for a given length), so timing does not leak the token.
+    /// Compares the digests of both in constant time: the time taken depends neither on where
+    /// they differ nor on the presented token's length compared with the real one.
     pub fn matches(&self, presented: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        use subtle::ConstantTimeEq as _;
+        bool::from(self.0.ct_eq(&digest(presented)))
     }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 impl fmt::Debug for AdminToken {
@@ -108,7 +114,22 @@ mod tests {
         assert!(token.matches("s3cret"));
         assert!(!token.matches("s3cres"));
         assert!(!token.matches("s3cret "));
+        assert!(!token.matches("s3cre"));
+        assert!(!token.matches(""));
         assert!(!format!("{token:?}").contains("s3cret"));
         assert!(AdminToken::new("").is_none());
+    }
+
+    #[test]
+    fn only_the_digest_is_kept_so_the_length_is_not_compared() {
+        // What is compared is a fixed-size digest: a token of another length is not refused
+        // early (by a length check) but by the same 32-byte comparison as any other.
+        let token = AdminToken::new("s3cret").expect("token");
+        assert_eq!(token.0, super::digest("s3cret"));
+        assert_eq!(
+            super::digest("x").len(),
+            super::digest(&"x".repeat(4096)).len()
+        );
+        assert!(!token.matches(&"s".repeat(4096)));
     }
 }

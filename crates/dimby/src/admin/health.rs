@@ -12,7 +12,7 @@ use health::{HealthReport, MEDIA_TYPE};
 use serde::Deserialize;
 
 use super::AdminState;
-use super::auth::bearer;
+use super::auth::{Refusal, bearer};
 
 pub(super) fn router(state: AdminState) -> Router<AdminState> {
     Router::new()
@@ -69,10 +69,14 @@ async fn healthz(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         )
             .into_response();
     };
-    let detailed = state
-        .token
-        .as_ref()
-        .is_some_and(|token| bearer(&headers).is_some_and(|presented| token.matches(presented)));
+    // Anonymous callers get the status only; a caller presenting a token that is not the admin
+    // token (or to a bot without one) is told so, so that a gate never passes on a wrong token.
+    let detailed = match (bearer(&headers), state.token.as_deref()) {
+        (None, _) => false,
+        (Some(presented), Some(token)) if token.matches(presented) => true,
+        (Some(_), Some(_)) => return Refusal::Wrong.response(),
+        (Some(_), None) => return Refusal::Disabled.response(),
+    };
     let report = HealthReport::new(
         health.registry.status(),
         &health.registry.results(),

@@ -2,11 +2,13 @@
 //! `/admin` needs `Authorization: Bearer <admin token>`; with no token configured the admin API
 //! refuses every call rather than run open.
 
+pub mod allow;
 mod auth;
 mod health;
 pub mod metrics;
 mod nodes;
 pub mod pprof;
+mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,9 @@ use axum::Router;
 use cluster::Cluster;
 use tokio::net::TcpListener;
 
+pub use allow::NodeHosts;
 pub use auth::AdminToken;
+pub use server::ServerLimits;
 
 /// What the admin endpoints work on.
 #[derive(Clone)]
@@ -26,6 +30,8 @@ pub struct AdminState {
     pub token: Option<Arc<AdminToken>>,
     /// Probes and readiness; `None` before they run.
     pub health: Option<crate::health::HealthContext>,
+    /// The hosts `POST /admin/nodes` may name (`admin.node_hosts`).
+    pub node_hosts: Arc<NodeHosts>,
 }
 
 /// The admin router.
@@ -47,15 +53,21 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
-    /// Binds `listen` (port 0 picks a free port) and serves `router` until dropped or stopped.
+    /// Binds `listen` (port 0 picks a free port) and serves `router` until dropped or stopped,
+    /// with the default [`ServerLimits`].
     pub async fn start(listen: SocketAddr, router: Router) -> std::io::Result<Self> {
+        Self::start_with(listen, router, ServerLimits::default()).await
+    }
+
+    /// As [`AdminServer::start`], within `limits`.
+    pub async fn start_with(
+        listen: SocketAddr,
+        router: Router,
+        limits: ServerLimits,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "admin server stopped");
-            }
-        });
+        let task = tokio::spawn(server::serve(listener, router, limits));
         tracing::info!(%addr, "admin server listening");
         Ok(Self { addr, task })
     }

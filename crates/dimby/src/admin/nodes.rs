@@ -41,15 +41,33 @@ async fn list(State(state): State<AdminState>) -> Response {
     Json(state.cluster.nodes()).into_response()
 }
 
-async fn add(
-    State(state): State<AdminState>,
-    body: Result<Json<NodeSpec>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let spec = match body {
-        Ok(Json(spec)) => spec,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+async fn add(State(state): State<AdminState>, body: axum::body::Bytes) -> Response {
+    let spec = match node_spec(&body) {
+        Ok(spec) => spec,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    if let Err(e) = spec.validate() {
+        return cluster_error(&ClusterError::Spec(e));
+    }
+    if let Err(refused) = state.node_hosts.check(&spec.url) {
+        tracing::warn!(node = %spec.name, host = %refused.host, "node refused: host not allowed");
+        return error(StatusCode::FORBIDDEN, refused.to_string());
+    }
     let name = spec.name.clone();
+    if let Some(same) = state
+        .cluster
+        .nodes()
+        .into_iter()
+        .find(|n| same_address(&n.url, &spec.url))
+    {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "node {name:?} has the same address as node {:?} ({})",
+                same.name, same.url
+            ),
+        );
+    }
     match state.cluster.add_node(spec) {
         Ok(()) => {
             tracing::info!(node = %name, "node added through the admin API");
@@ -58,6 +76,48 @@ async fn add(
         }
         Err(e) => cluster_error(&e),
     }
+}
+
+/// The request body as a node, with errors that never echo a value: the password's, or any
+/// other (serde's messages quote what they found).
+fn node_spec(body: &[u8]) -> Result<NodeSpec, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the body is not JSON (line {}, column {}); send a node as {{\"name\", \"url\", \"password\"}}",
+            e.line(),
+            e.column()
+        )
+    })?;
+    if let Some(password) = value.get("password")
+        && !password.is_string()
+    {
+        return Err("password: must be a string (value not shown: it is a secret)".into());
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        match message.split_once(", expected ") {
+            Some((found, expected)) if found.starts_with("invalid ") => {
+                let kind = found.split(':').next().unwrap_or(found);
+                format!("{kind} (value not shown): expected {expected}")
+            }
+            _ => message,
+        }
+    })
+}
+
+/// Whether two node URLs name one server (scheme, host, port, path; user info ignored).
+fn same_address(a: &str, b: &str) -> bool {
+    let identity = |url: &str| {
+        url::Url::parse(url).ok().map(|u| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_ascii_lowercase),
+                u.port_or_known_default(),
+                u.path().trim_end_matches('/').to_owned(),
+            )
+        })
+    };
+    identity(a).is_some_and(|a| Some(a) == identity(b))
 }
 
 #[derive(Debug, Default, Deserialize)]

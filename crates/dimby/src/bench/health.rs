@@ -124,6 +124,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         cluster,
         token: AdminToken::new(TOKEN).map(Arc::new),
         health: Some(context),
+        node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
     let server = AdminServer::start("127.0.0.1:0".parse()?, admin::router(state)).await?;
     let base = format!("http://{}", server.addr());
@@ -134,7 +135,12 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
 
     let (hook, mut received) = receiver().await?;
     let webhook: Secret = serde_json::from_value(Value::String(hook))?;
-    let (_alerting, _alert_events) = alerts::start(&registry, webhook, AlertSettings::default());
+    // The node is failed on purpose right away: no start-up grace.
+    let settings = AlertSettings {
+        startup_grace: Duration::ZERO,
+        ..AlertSettings::default()
+    };
+    let (_alerting, _alert_events) = alerts::start(&registry, webhook, settings);
     let crashed = &nodes[0];
     let crash_at = Instant::now();
     crashed.crash();

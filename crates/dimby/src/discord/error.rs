@@ -52,3 +52,48 @@ pub enum DiscordError {
     #[error("the interaction was already answered")]
     AlreadyAnswered,
 }
+
+impl DiscordError {
+    /// What a failed start-up check of Discord's REST API means, in words: a refused token says
+    /// so, a timeout says it timed out (the token was not judged), an unreachable API says what
+    /// the transport said. Never the token.
+    pub fn startup_advice(&self) -> String {
+        use twilight_http::error::ErrorType;
+        let Self::Http(error) = self else {
+            return self.to_string();
+        };
+        match error.kind() {
+            ErrorType::Unauthorized => "Discord refused the bot token (HTTP 401): check \
+                discord.token (DIMBY_DISCORD_TOKEN)"
+                .to_owned(),
+            ErrorType::RequestTimedOut => "Discord's REST API did not answer in time (the request \
+                timed out; the token was not checked): check the network, discord.rest_proxy and \
+                Discord's status"
+                .to_owned(),
+            ErrorType::RequestError | ErrorType::RequestCanceled => {
+                let mut causes = Vec::new();
+                let mut source = std::error::Error::source(error);
+                while let Some(cause) = source {
+                    let text = cause.to_string();
+                    if !text.trim().is_empty() && !causes.contains(&text) {
+                        causes.push(text);
+                    }
+                    source = cause.source();
+                }
+                let why = if causes.is_empty() {
+                    "no answer".to_owned()
+                } else {
+                    causes.join(": ")
+                };
+                format!(
+                    "cannot reach Discord's REST API ({why}): check the network, DNS and \
+                     discord.rest_proxy"
+                )
+            }
+            ErrorType::Response { status, .. } => {
+                format!("Discord's REST API answered HTTP {status} to the start-up check")
+            }
+            _ => self.to_string(),
+        }
+    }
+}

@@ -106,6 +106,8 @@ pub struct Settings {
     pub auto_defer: Duration,
     /// Where every REST call is reported (`dimby_discord_rest_*`); none by default.
     pub metrics: Option<Metrics>,
+    /// How long one REST request may take before it fails as a timeout (10 s, twilight's default).
+    pub rest_timeout: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -119,6 +121,7 @@ impl fmt::Debug for Settings {
             .field("intents", &self.intents)
             .field("auto_defer", &self.auto_defer)
             .field("metrics", &self.metrics.is_some())
+            .field("rest_timeout", &self.rest_timeout)
             .finish()
     }
 }
@@ -135,6 +138,7 @@ impl Settings {
             intents: INTENTS,
             auto_defer: AUTO_DEFER,
             metrics: None,
+            rest_timeout: Duration::from_secs(10),
         }
     }
 
@@ -193,7 +197,9 @@ impl Standby {
         if settings.token.is_empty() {
             return Err(DiscordError::MissingToken);
         }
-        let mut builder = Client::builder().token(settings.token.clone());
+        let mut builder = Client::builder()
+            .token(settings.token.clone())
+            .timeout(settings.rest_timeout);
         if let Some(proxy) = &settings.rest_proxy {
             builder = builder.proxy(proxy.clone(), true);
         }

@@ -1,13 +1,24 @@
 //! Alerts from the probes to a webhook (a Discord webhook by default: `{"content": ...}`).
 //!
 //! One message when a check starts failing (past its threshold), one when it recovers, nothing in
-//! between (one incident, one alert). Sending happens on its own task behind a bounded queue, so a
-//! slow or dead webhook never holds up the probes; messages over the rate limit are counted and
-//! the count is reported with the next message that goes out.
+//! between (one incident, one alert). Sending happens on its own task behind a queue, so a slow or
+//! dead webhook never holds up the probes.
+//!
+//! - Start-up grace: nothing pages until every check has been checked once with none failing, or
+//!   `startup_grace` after the notifier starts, whichever comes first (every start used to page
+//!   `lavalink:eligibleNodes` critical and its recovery 2 s later, before the nodes were up); a
+//!   check still failing when the grace ends pages then.
+//! - The rate limit (`max_messages` per `window`) holds back new incidents only: the recovery of
+//!   an incident that was announced always goes out. What was held back is summarized, with the
+//!   next message or on its own as soon as the window has room.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use clock::SharedClock;
 
 use health::{CheckResult, HealthRegistry, Status};
 use serde_json::json;
@@ -27,6 +38,9 @@ pub struct AlertSettings {
     pub attempts: u32,
     /// Timeout of one attempt.
     pub timeout: Duration,
+    /// Nothing pages for at most this long after the notifier starts (`health.startup_grace`);
+    /// the grace ends early once every check has been checked with none failing.
+    pub startup_grace: Duration,
 }
 
 impl Default for AlertSettings {
@@ -36,6 +50,7 @@ impl Default for AlertSettings {
             window: Duration::from_secs(60),
             attempts: 3,
             timeout: Duration::from_secs(5),
+            startup_grace: Duration::from_secs(30),
         }
     }
 }
@@ -64,12 +79,59 @@ pub enum AlertEvent {
         /// The check key.
         check: String,
     },
+    /// The start-up grace is over: alerts page from now on.
+    GraceOver {
+        /// Ended because every check was checked with none failing (not by the time limit).
+        early: bool,
+        /// Checks still failing at its end, paged now.
+        failing: usize,
+    },
 }
 
 struct Message {
     check: String,
+    /// The check and its component, for the summary.
+    subject: String,
     recovery: bool,
     text: String,
+}
+
+/// Firing messages waiting for the sender at most (a dead webhook takes seconds per message);
+/// recoveries are not limited: there is at most one per announced incident.
+const MAX_QUEUED_FIRING: usize = 64;
+
+/// What the watcher and the sender share.
+struct Shared {
+    /// Firing messages in the queue.
+    queued_firing: AtomicUsize,
+    /// Incidents held back (rate limit or full queue), for the summary.
+    suppressed: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn suppress(&self, what: String) {
+        self.suppressed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(what);
+    }
+
+    fn take_suppressed(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .suppressed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    fn any_suppressed(&self) -> bool {
+        !self
+            .suppressed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
 }
 
 /// Starts the notifier: it watches `registry` and posts to `webhook`. Returns its tasks and a
@@ -79,55 +141,177 @@ pub fn start(
     webhook: Secret,
     settings: AlertSettings,
 ) -> (Vec<JoinHandle<()>>, mpsc::UnboundedReceiver<AlertEvent>) {
+    start_with_clock(registry, webhook, settings, clock::SystemClock::shared())
+}
+
+/// As [`start`], with the grace period and the rate limit's window on `clock`.
+pub fn start_with_clock(
+    registry: &HealthRegistry,
+    webhook: Secret,
+    settings: AlertSettings,
+    clock: SharedClock,
+) -> (Vec<JoinHandle<()>>, mpsc::UnboundedReceiver<AlertEvent>) {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (queue_tx, queue_rx) = mpsc::channel::<Message>(64);
-    let watcher = tokio::spawn(watch(registry.subscribe(), queue_tx, events_tx.clone()));
-    let sender = tokio::spawn(send_all(queue_rx, webhook, settings, events_tx));
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel::<Message>();
+    let shared = Arc::new(Shared {
+        queued_firing: AtomicUsize::new(0),
+        suppressed: Mutex::new(Vec::new()),
+    });
+    let watcher = Watcher {
+        queue: queue_tx,
+        events: events_tx.clone(),
+        shared: Arc::clone(&shared),
+        open: HashMap::new(),
+    };
+    // Taken now, not when the task first runs: results reported from here on are in the grace.
+    let grace = (
+        !settings.startup_grace.is_zero(),
+        clock.now() + settings.startup_grace,
+    );
+    let watcher = tokio::spawn(watcher.run(
+        registry.subscribe(),
+        grace,
+        registry.clone(),
+        Arc::clone(&clock),
+    ));
+    let sender = tokio::spawn(send_all(
+        queue_rx, webhook, settings, events_tx, shared, clock,
+    ));
     (vec![watcher, sender], events_rx)
 }
 
 /// Turns check results into incident messages.
-async fn watch(
-    mut updates: broadcast::Receiver<CheckResult>,
-    queue: mpsc::Sender<Message>,
+struct Watcher {
+    queue: mpsc::UnboundedSender<Message>,
     events: mpsc::UnboundedSender<AlertEvent>,
-) {
-    // Open incidents: check key -> when it started.
-    let mut open: HashMap<String, Instant> = HashMap::new();
-    loop {
-        let result = match updates.recv().await {
-            Ok(result) => result,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "alerting fell behind the probes");
+    shared: Arc<Shared>,
+    /// Open incidents: check key -> when it started and whether it was announced.
+    open: HashMap<String, (Instant, bool)>,
+}
+
+impl Watcher {
+    async fn run(
+        mut self,
+        mut updates: broadcast::Receiver<CheckResult>,
+        (grace, grace_end): (bool, Instant),
+        registry: HealthRegistry,
+        clock: SharedClock,
+    ) {
+        // Failing during the grace period: the latest result of each, in the order they failed.
+        let mut held: Option<Vec<CheckResult>> = grace.then(Vec::new);
+        // During the grace: each check's failures in a row, as last seen here.
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        let mut grace = clock.sleep_until(grace_end);
+        loop {
+            let update = if held.is_some() {
+                tokio::select! {
+                    // Results already reported count before the grace ends.
+                    biased;
+                    update = updates.recv() => update,
+                    () = &mut grace => {
+                        let still_failing = held.take().unwrap_or_default();
+                        tracing::info!(
+                            failing = still_failing.len(),
+                            "start-up grace over; paging the checks still failing"
+                        );
+                        let _ = self.events.send(AlertEvent::GraceOver {
+                            early: false,
+                            failing: still_failing.len(),
+                        });
+                        for result in still_failing {
+                            self.observe(&result);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                updates.recv().await
+            };
+            let result = match update {
+                Ok(result) => result,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "alerting fell behind the probes");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(waiting) = &mut held else {
+                self.observe(&result);
                 continue;
+            };
+            let key = result.spec.key();
+            seen.insert(key.clone(), result.consecutive_failures);
+            let at = waiting.iter().position(|r| r.spec.key() == key);
+            match (result.status, at) {
+                (Status::Fail, Some(at)) => waiting[at] = result,
+                (Status::Fail, None) => waiting.push(result),
+                (_, Some(at)) => {
+                    waiting.remove(at);
+                }
+                (_, None) => {}
             }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
+            // Up: every registered check has had a result here, and none is failing (not even
+            // below its threshold, where it only warns).
+            let up = waiting.is_empty()
+                && registry
+                    .results()
+                    .iter()
+                    .all(|r| seen.get(&r.spec.key()) == Some(&0));
+            if up {
+                tracing::info!("start-up grace over: every check has been checked, none fails");
+                let _ = self.events.send(AlertEvent::GraceOver {
+                    early: true,
+                    failing: 0,
+                });
+                held = None;
+            }
+        }
+    }
+
+    fn observe(&mut self, result: &CheckResult) {
         let key = result.spec.key();
-        let message = match (result.status, open.contains_key(&key)) {
-            (Status::Fail, false) => {
-                open.insert(key.clone(), Instant::now());
-                Some(Message {
-                    check: key,
-                    recovery: false,
-                    text: firing_text(&result),
-                })
+        match (result.status, self.open.get(&key)) {
+            (Status::Fail, None) => {
+                let announced =
+                    self.shared.queued_firing.load(Ordering::SeqCst) < MAX_QUEUED_FIRING;
+                self.open.insert(key.clone(), (Instant::now(), announced));
+                if announced {
+                    self.shared.queued_firing.fetch_add(1, Ordering::SeqCst);
+                    self.enqueue(Message {
+                        check: key,
+                        subject: subject(result),
+                        recovery: false,
+                        text: firing_text(result),
+                    });
+                } else {
+                    self.shared
+                        .suppress(format!("{} failing (queue full)", subject(result)));
+                    let _ = self.events.send(AlertEvent::Suppressed {
+                        recovery: false,
+                        check: key,
+                    });
+                }
             }
-            (Status::Pass, true) => {
-                let since = open.remove(&key).map(|t| t.elapsed()).unwrap_or_default();
-                Some(Message {
-                    check: key,
-                    recovery: true,
-                    text: recovery_text(&result, since),
-                })
+            (Status::Pass, Some(&(since, announced))) => {
+                self.open.remove(&key);
+                // An incident that was never announced needs no recovery: the summary named it.
+                if announced {
+                    self.enqueue(Message {
+                        check: key,
+                        subject: subject(result),
+                        recovery: true,
+                        text: recovery_text(result, since.elapsed()),
+                    });
+                }
             }
-            _ => None,
-        };
-        if let Some(message) = message {
-            let (check, recovery) = (message.check.clone(), message.recovery);
-            if queue.try_send(message).is_err() {
-                let _ = events.send(AlertEvent::Suppressed { recovery, check });
-            }
+            _ => {}
+        }
+    }
+
+    fn enqueue(&self, message: Message) {
+        let (check, recovery) = (message.check.clone(), message.recovery);
+        if self.queue.send(message).is_err() {
+            let _ = self.events.send(AlertEvent::Failed { recovery, check });
         }
     }
 }
@@ -160,12 +344,37 @@ fn recovery_text(result: &CheckResult, after: Duration) -> String {
     )
 }
 
-/// Posts queued messages within the rate limit, retrying each a few times.
+/// The summary of what the rate limit held back.
+fn summary_text(suppressed: &[String], settings: &AlertSettings) -> String {
+    const LISTED: usize = 10;
+    let mut text = format!(
+        "⚠️ {} alert(s) held back by the rate limit ({} per {}): {}",
+        suppressed.len(),
+        settings.max_messages,
+        humantime::format_duration(settings.window),
+        suppressed
+            .iter()
+            .take(LISTED)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if suppressed.len() > LISTED {
+        // Writing to a String cannot fail.
+        let _ = write!(text, " and {} more", suppressed.len() - LISTED);
+    }
+    text
+}
+
+/// Posts queued messages within the rate limit (recoveries always), retrying each a few times;
+/// what the limit held back is summarized as soon as the window has room.
 async fn send_all(
-    mut queue: mpsc::Receiver<Message>,
+    mut queue: mpsc::UnboundedReceiver<Message>,
     webhook: Secret,
     settings: AlertSettings,
     events: mpsc::UnboundedSender<AlertEvent>,
+    shared: Arc<Shared>,
+    clock: SharedClock,
 ) {
     let client = match reqwest::Client::builder()
         .no_proxy()
@@ -178,38 +387,100 @@ async fn send_all(
             return;
         }
     };
+    let poster = Poster {
+        client,
+        webhook,
+        attempts: settings.attempts,
+    };
     let mut sent_at: Vec<Instant> = Vec::new();
-    let mut suppressed = 0usize;
-    while let Some(message) = queue.recv().await {
-        let now = Instant::now();
+    loop {
+        let now = clock.now();
         sent_at.retain(|t| now.duration_since(*t) < settings.window);
-        if sent_at.len() >= settings.max_messages {
-            suppressed += 1;
+        // The summary goes on its own once the window has room (if no message took it along).
+        let room_at = if sent_at.len() >= settings.max_messages {
+            sent_at.first().map(|t| *t + settings.window)
+        } else {
+            Some(now)
+        };
+        let summary_due = async {
+            match room_at {
+                Some(at) if shared.any_suppressed() => clock.sleep_until(at).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let message = tokio::select! {
+            message = queue.recv() => match message {
+                Some(message) => message,
+                None => return,
+            },
+            () = summary_due => {
+                let suppressed = shared.take_suppressed();
+                if suppressed.is_empty() {
+                    continue;
+                }
+                sent_at.push(clock.now());
+                let delivered = poster.post(summary_text(&suppressed, &settings)).await;
+                tracing::info!(suppressed = suppressed.len(), delivered, "alert summary");
+                continue;
+            }
+        };
+        if !message.recovery {
+            shared.queued_firing.fetch_sub(1, Ordering::SeqCst);
+        }
+        let now = clock.now();
+        sent_at.retain(|t| now.duration_since(*t) < settings.window);
+        if !message.recovery && sent_at.len() >= settings.max_messages {
+            shared.suppress(format!("{} failing", message.subject));
             let _ = events.send(AlertEvent::Suppressed {
-                recovery: message.recovery,
+                recovery: false,
                 check: message.check,
             });
             continue;
         }
         let mut text = message.text;
-        if suppressed > 0 {
-            // Writing to a String cannot fail.
-            let _ = write!(
-                text,
-                "\n({suppressed} more alerts were suppressed by the rate limit)"
-            );
-            suppressed = 0;
+        let suppressed = shared.take_suppressed();
+        if !suppressed.is_empty() {
+            text.push('\n');
+            text.push_str(&summary_text(&suppressed, &settings));
         }
         sent_at.push(now);
+        let event = if poster.post(text).await {
+            tracing::info!(check = %message.check, recovery = message.recovery, "alert sent");
+            AlertEvent::Sent {
+                recovery: message.recovery,
+                check: message.check,
+            }
+        } else {
+            AlertEvent::Failed {
+                recovery: message.recovery,
+                check: message.check,
+            }
+        };
+        let _ = events.send(event);
+    }
+}
+
+/// Posts to the webhook.
+struct Poster {
+    client: reqwest::Client,
+    webhook: Secret,
+    attempts: u32,
+}
+
+impl Poster {
+    /// Posts `text`, retrying with a doubling pause; whether it was delivered.
+    async fn post(&self, text: String) -> bool {
         let body = json!({ "content": text, "username": "DimbyBot health" });
         let mut pause = Duration::from_millis(200);
-        let mut delivered = false;
-        for attempt in 1..=settings.attempts.max(1) {
-            match client.post(webhook.expose()).json(&body).send().await {
-                Ok(response) if response.status().is_success() => {
-                    delivered = true;
-                    break;
-                }
+        for attempt in 1..=self.attempts.max(1) {
+            match self
+                .client
+                .post(self.webhook.expose())
+                .json(&body)
+                .send()
+                .await
+            {
+                Ok(response) if response.status().is_success() => return true,
                 Ok(response) => tracing::warn!(
                     status = response.status().as_u16(),
                     attempt,
@@ -226,19 +497,7 @@ async fn send_all(
             tokio::time::sleep(pause).await;
             pause *= 2;
         }
-        let event = if delivered {
-            tracing::info!(check = %message.check, recovery = message.recovery, "alert sent");
-            AlertEvent::Sent {
-                recovery: message.recovery,
-                check: message.check,
-            }
-        } else {
-            AlertEvent::Failed {
-                recovery: message.recovery,
-                check: message.check,
-            }
-        };
-        let _ = events.send(event);
+        false
     }
 }
 
@@ -250,6 +509,8 @@ impl AlertEvent {
             Self::Sent { recovery, .. } => (*recovery, AlertResult::Sent),
             Self::Failed { recovery, .. } => (*recovery, AlertResult::Failed),
             Self::Suppressed { recovery, .. } => (*recovery, AlertResult::Suppressed),
+            // Not an alert (the log line says it).
+            Self::GraceOver { .. } => return,
         };
         let kind = if recovery {
             AlertKind::Recovery

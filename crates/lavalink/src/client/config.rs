@@ -33,6 +33,20 @@ impl fmt::Display for Password {
     }
 }
 
+/// `url` with any `user:password@` part replaced by `***@`, for errors, logs and the admin API
+/// (a URL that does not parse is redacted the same way, by its text).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// A node configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -145,7 +159,7 @@ impl NodeConfig {
         user_id: u64,
     ) -> Result<Self, ConfigError> {
         let parsed = Url::parse(url).map_err(|e| ConfigError::InvalidUrl {
-            url: url.to_owned(),
+            url: redact_url(url),
             reason: e.to_string(),
         })?;
         let config = Self {
@@ -169,7 +183,9 @@ impl NodeConfig {
     /// Checks the fields that can be wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !matches!(self.url.scheme(), "http" | "https") || self.url.host().is_none() {
-            return Err(ConfigError::UnsupportedScheme(self.url.to_string()));
+            return Err(ConfigError::UnsupportedScheme(redact_url(
+                self.url.as_str(),
+            )));
         }
         if self.password.expose().is_empty() {
             return Err(ConfigError::EmptyPassword);
@@ -246,6 +262,26 @@ mod tests {
         let mut config = NodeConfig::new("n", "http://127.0.0.1", "pw", 1).expect("config");
         config.request_timeout = Duration::ZERO;
         assert_eq!(config.validate(), Err(ConfigError::Zero("request_timeout")));
+    }
+
+    #[test]
+    fn user_info_never_shows_in_url_errors() {
+        assert_eq!(
+            redact_url("http://user:hunter2@lava:2333/x@y"),
+            "http://***@lava:2333/x@y"
+        );
+        assert_eq!(redact_url("http://lava:2333"), "http://lava:2333");
+        assert_eq!(redact_url("user:hunter2@lava"), "***@lava");
+        for url in [
+            "ftp://user:hunter2@127.0.0.1",
+            "http://user:hunter2@[::1",
+            "http://user:hunter2@",
+        ] {
+            let error = NodeConfig::new("n", url, "pw", 1)
+                .expect_err(url)
+                .to_string();
+            assert!(!error.contains("hunter2"), "{error}");
+        }
     }
 
     #[test]

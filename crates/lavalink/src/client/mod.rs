@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clock::SharedClock;
 use tokio::sync::{mpsc, watch};
 
-pub use config::{ConfigError, NodeConfig, Password, ReconnectPolicy, SilencePolicy};
+pub use config::{ConfigError, NodeConfig, Password, ReconnectPolicy, SilencePolicy, redact_url};
 pub use events::{Loss, NodeEvent, Received, StopReason};
 pub use rest::{Endpoint, LATENCY_BUCKETS_MICROS, LatencySnapshot, Rest, RestError};
 

@@ -498,7 +498,11 @@ impl Rest {
                 after: self.inner.config.request_timeout,
             }
         } else {
-            RestError::Transport { endpoint, source }
+            // reqwest's message names the URL, and a node URL may carry `user:password@`.
+            RestError::Transport {
+                endpoint,
+                source: source.without_url(),
+            }
         }
     }
 }
