@@ -11,7 +11,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cluster::ClusterError;
@@ -21,7 +20,7 @@ use telemetry::{HealOutcome, QuerySource, VoiceAction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::commands::{Command, CommandKind};
-use super::runtime::{Core, Failure, lavalink_guild, now_ms};
+use super::runtime::{Core, Failure, Router, lavalink_guild, now_ms};
 use super::shell::{Outcome, Shell};
 use crate::discord::{ChannelId, CommandInvocation, GuildId, Reply};
 use crate::health::activity::VoiceIncident;
@@ -63,8 +62,6 @@ pub(super) enum Input {
     },
     /// A Lavalink node is back: requests that waited for one may load now.
     NodeBack,
-    /// The guild as stored: take its engine and plans.
-    Restore(Box<super::shell::Restored>),
     /// The position tick: the position write of a playing guild (none otherwise).
     PositionTick(oneshot::Sender<Option<store::PositionWrite>>),
     /// The bot is stopping: finish the held commands, hand in the guild's last position, end.
@@ -119,16 +116,15 @@ enum Held {
     Play(Play),
 }
 
-/// Timers and loads spawned by the actor report back through this.
-type Inbox = mpsc::UnboundedSender<Input>;
-
-/// The actor.
+/// The actor. Between inputs it is parked in the router's map as plain data (no task, no channel);
+/// an input for a parked guild starts its task again.
 pub(super) struct GuildActor {
     guild: GuildId,
     core: Arc<Core>,
-    inbox: Inbox,
-    /// Whether the guild has a current track or a queue (for the guild gauge).
-    active: Arc<std::sync::atomic::AtomicBool>,
+    /// While running: how its timers and loads report back (through the router, which starts the
+    /// actor again if it parked meanwhile). Never kept while parked, so the router's map holds no
+    /// handle to itself.
+    router: Option<Router>,
     player: GuildPlayer,
     text_channel: Option<ChannelId>,
     /// Restored from the store: play on from the saved position once the voice connection is up.
@@ -150,17 +146,11 @@ pub(super) struct GuildActor {
 }
 
 impl GuildActor {
-    pub(super) fn new(
-        guild: GuildId,
-        core: Arc<Core>,
-        inbox: Inbox,
-        active: Arc<std::sync::atomic::AtomicBool>,
-    ) -> Self {
+    pub(super) fn new(guild: GuildId, core: Arc<Core>) -> Self {
         Self {
             guild,
             core,
-            inbox,
-            active,
+            router: None,
             player: GuildPlayer::new(),
             text_channel: None,
             resume_on_voice: false,
@@ -174,26 +164,52 @@ impl GuildActor {
         }
     }
 
-    /// Handles inputs until the bot stops: after [`Input::Drain`] once the held commands are
-    /// done, or at once when the stop's bound has passed.
-    pub(super) async fn run(mut self: Box<Self>, mut inputs: mpsc::UnboundedReceiver<Input>) {
-        // The resting future is this loop's: kept small (no select, the handlers boxed), since an
-        // actor rests on `recv` most of its life and there is one per guild.
-        while let Some(input) = inputs.recv().await {
+    /// Whether the guild has a current track or a queue (for the guild gauge).
+    pub(super) fn is_active(&self) -> bool {
+        self.player.current().is_some() || !self.player.queue().is_empty()
+    }
+
+    /// Handles inputs while there are any, then parks (or waits, while a command is held for its
+    /// load); after [`Input::Drain`] it ends once the held commands are done, or at once on
+    /// [`Input::Abandon`].
+    pub(super) async fn run(
+        mut self: Box<Self>,
+        router: Router,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+    ) {
+        // The resting future is this loop's: kept small (the handlers boxed).
+        self.router = Some(router.clone());
+        loop {
+            let input = match inputs.try_recv() {
+                Ok(input) => input,
+                Err(mpsc::error::TryRecvError::Empty) if self.held.is_empty() && !self.draining => {
+                    self.router = None;
+                    match router.park(self, &mut inputs) {
+                        Ok(()) => return,
+                        Err((actor, input)) => {
+                            self = actor;
+                            self.router = Some(router.clone());
+                            input
+                        }
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => match inputs.recv().await {
+                    Some(input) => input,
+                    None => break,
+                },
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            };
             if matches!(input, Input::Abandon) {
                 break;
             }
             Box::pin(self.handle(input)).await;
             Box::pin(self.run_held()).await;
-            self.active.store(
-                self.player.current().is_some() || !self.player.queue().is_empty(),
-                Ordering::Relaxed,
-            );
             if self.draining && self.held.is_empty() {
                 break;
             }
         }
         Box::pin(self.finish()).await;
+        router.ended(self.guild, self.is_active());
     }
 
     async fn handle(&mut self, input: Input) {
@@ -226,7 +242,6 @@ impl GuildActor {
                 }
             }
             Input::NodeBack => self.load_waiting(),
-            Input::Restore(restored) => self.restore(*restored),
             Input::PositionTick(reply) => {
                 let _ = reply.send(self.position_write().await);
             }
@@ -279,7 +294,13 @@ impl GuildActor {
         write
     }
 
-    fn restore(&mut self, restored: super::shell::Restored) {
+    /// The guild.
+    pub(super) fn guild(&self) -> GuildId {
+        self.guild
+    }
+
+    /// Takes the guild as stored.
+    pub(super) fn restore(&mut self, restored: super::shell::Restored) {
         self.resume_on_voice = restored.player.current().is_some();
         self.player = restored.player;
         self.text_channel = restored.text_channel.and_then(ChannelId::new_checked);
@@ -347,17 +368,23 @@ impl GuildActor {
         self.next_load += 1;
         let load = self.next_load;
         let core = Arc::clone(&self.core);
-        let inbox = self.inbox.clone();
+        let router = self.router.clone();
+        let guild = self.guild;
         let query = query.to_owned();
         self.core.tasks.spawn(async move {
             let result = tokio::select! {
                 result = core.load(&query) => result,
                 () = core.abandon.cancelled() => return,
             };
-            let _ = inbox.send(Input::Loaded {
-                load,
-                result: Box::new(result),
-            });
+            if let Some(router) = router {
+                router.send_existing(
+                    guild,
+                    Input::Loaded {
+                        load,
+                        result: Box::new(result),
+                    },
+                );
+            }
         });
         load
     }
@@ -733,11 +760,14 @@ impl GuildActor {
 
     /// Sends `input` to this actor after `delay`, on a tracked task that ends when the bot stops.
     fn after(&self, delay: Duration, input: Input) {
-        let inbox = self.inbox.clone();
+        let Some(router) = self.router.clone() else {
+            return;
+        };
+        let guild = self.guild;
         let stopping = self.core.stopping.clone();
         self.core.tasks.spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(delay) => { let _ = inbox.send(input); }
+                () = tokio::time::sleep(delay) => router.send_existing(guild, input),
                 () = stopping.cancelled() => {}
             }
         });
@@ -990,10 +1020,12 @@ mod tests {
     /// handlers' futures are boxed while they run).
     #[test]
     fn a_resting_actor_is_small() {
-        fn future_size<A, B, F: std::future::Future>(_: fn(A, B) -> F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        let size = future_size(super::GuildActor::run);
+        let size = {
+            fn future_size<A, B, C, F: std::future::Future>(_: fn(A, B, C) -> F) -> usize {
+                std::mem::size_of::<F>()
+            }
+            future_size(super::GuildActor::run)
+        };
         assert!(size < 256, "a resting actor's future takes {size} bytes");
         let actor = std::mem::size_of::<super::GuildActor>();
         assert!(actor < 640, "an actor takes {actor} bytes");

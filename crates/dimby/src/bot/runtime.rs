@@ -130,16 +130,145 @@ impl Core {
     }
 }
 
-/// A guild's actor as the router sees it.
-struct GuildHandle {
-    inbox: mpsc::UnboundedSender<Input>,
-    /// Whether the guild has a current track or a queue.
-    active: Arc<AtomicBool>,
+/// Hands every input to its guild's actor, in the order it is given: to the running actor's
+/// channel, or, for a parked actor, to a new task that runs it. Senders and the actor's parking
+/// meet under the map's lock, so no input can fall between a parked actor and a running one.
+#[derive(Clone)]
+pub(super) struct Router(Arc<RouterInner>);
+
+struct RouterInner {
+    core: Arc<Core>,
+    guilds: Mutex<HashMap<GuildId, Slot>>,
+}
+
+/// A guild in the router's map.
+struct Slot {
+    actor: SlotActor,
+    /// Whether the guild has a current track or a queue (as of the actor's last park).
+    active: bool,
+}
+
+enum SlotActor {
+    /// Resting between inputs: plain data, no task.
+    Parked(Box<GuildActor>),
+    /// Running on a task that reads this channel.
+    Running(mpsc::UnboundedSender<Input>),
+    /// Stopped (the bot is stopping); inputs are dropped.
+    Ended,
+}
+
+impl Router {
+    fn new(core: Arc<Core>) -> Self {
+        Self(Arc::new(RouterInner {
+            core,
+            guilds: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn core(&self) -> &Arc<Core> {
+        &self.0.core
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<GuildId, Slot>> {
+        self.0.guilds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends `input` to the guild's actor, making one if the guild has none.
+    fn send(&self, guild: GuildId, input: Input) {
+        let mut guilds = self.lock();
+        let slot = guilds.entry(guild).or_insert_with(|| Slot {
+            actor: SlotActor::Parked(Box::new(GuildActor::new(guild, Arc::clone(self.core())))),
+            active: false,
+        });
+        self.deliver(guild, slot, input);
+    }
+
+    /// Sends `input` to the guild's actor if it has one (events about guilds the bot does
+    /// nothing in need no actor).
+    pub(super) fn send_existing(&self, guild: GuildId, input: Input) {
+        let mut guilds = self.lock();
+        if let Some(slot) = guilds.get_mut(&guild) {
+            self.deliver(guild, slot, input);
+        }
+    }
+
+    /// Sends an input (made per guild) to every guild's actor.
+    fn broadcast(&self, mut input: impl FnMut() -> Input) {
+        let mut guilds = self.lock();
+        for (guild, slot) in guilds.iter_mut() {
+            self.deliver(*guild, slot, input());
+        }
+    }
+
+    fn deliver(&self, guild: GuildId, slot: &mut Slot, input: Input) {
+        match &slot.actor {
+            SlotActor::Running(inbox) => {
+                // The receiver lives until the actor parks or ends, both under this lock.
+                let _ = inbox.send(input);
+            }
+            SlotActor::Ended => {
+                tracing::debug!(guild = %guild, "an input for a guild whose actor has ended");
+            }
+            SlotActor::Parked(_) => {
+                let (inbox, inputs) = mpsc::unbounded_channel();
+                let _ = inbox.send(input);
+                let SlotActor::Parked(actor) =
+                    std::mem::replace(&mut slot.actor, SlotActor::Running(inbox))
+                else {
+                    return;
+                };
+                self.core().tasks.spawn(actor.run(self.clone(), inputs));
+            }
+        }
+    }
+
+    /// Parks the actor unless an input came in meanwhile (then it gets the actor back with it).
+    pub(super) fn park(
+        &self,
+        actor: Box<GuildActor>,
+        inputs: &mut mpsc::UnboundedReceiver<Input>,
+    ) -> Result<(), (Box<GuildActor>, Input)> {
+        let mut guilds = self.lock();
+        if let Ok(input) = inputs.try_recv() {
+            return Err((actor, input));
+        }
+        let active = actor.is_active();
+        guilds.insert(
+            actor.guild(),
+            Slot {
+                actor: SlotActor::Parked(actor),
+                active,
+            },
+        );
+        Ok(())
+    }
+
+    /// The guild's actor has stopped for good.
+    pub(super) fn ended(&self, guild: GuildId, active: bool) {
+        self.lock().insert(
+            guild,
+            Slot {
+                actor: SlotActor::Ended,
+                active,
+            },
+        );
+    }
+
+    /// Puts a guild's actor in the map as parked (restore, before any input).
+    fn insert_parked(&self, actor: Box<GuildActor>) {
+        let active = actor.is_active();
+        self.lock().insert(
+            actor.guild(),
+            Slot {
+                actor: SlotActor::Parked(actor),
+                active,
+            },
+        );
+    }
 }
 
 struct Inner {
-    core: Arc<Core>,
-    guilds: Mutex<HashMap<GuildId, GuildHandle>>,
+    router: Router,
     /// The stop began: interactions get the "restarting" notice.
     closing: AtomicBool,
 }
@@ -197,7 +326,7 @@ impl Bot {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                core: Arc::new(Core {
+                router: Router::new(Arc::new(Core {
                     discord,
                     shell,
                     settings,
@@ -206,15 +335,18 @@ impl Bot {
                     stopping: CancellationToken::new(),
                     abandon: CancellationToken::new(),
                     final_positions: FinalPositions::default(),
-                }),
-                guilds: Mutex::new(HashMap::new()),
+                })),
                 closing: AtomicBool::new(false),
             }),
         }
     }
 
     fn core(&self) -> &Arc<Core> {
-        &self.inner.core
+        self.inner.router.core()
+    }
+
+    fn router(&self) -> &Router {
+        &self.inner.router
     }
 
     /// The metrics the bot records into.
@@ -222,19 +354,13 @@ impl Bot {
         &self.core().observers.metrics
     }
 
-    fn guilds(&self) -> std::sync::MutexGuard<'_, HashMap<GuildId, GuildHandle>> {
-        self.inner
-            .guilds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Guilds by activity, for the metrics.
     pub fn guild_counts(&self) -> telemetry::GuildCounts {
         let guilds: Vec<(GuildId, bool)> = self
-            .guilds()
+            .router()
+            .lock()
             .iter()
-            .map(|(guild, handle)| (*guild, handle.active.load(Ordering::Relaxed)))
+            .map(|(guild, slot)| (*guild, slot.active))
             .collect();
         let cluster = self.core().shell.cluster();
         let mut counts = telemetry::GuildCounts::default();
@@ -249,32 +375,8 @@ impl Bot {
         counts
     }
 
-    /// Sends `input` to the guild's actor, starting the actor if the guild has none.
-    fn send(&self, guild: GuildId, input: Input) {
-        let mut guilds = self.guilds();
-        let handle = guilds.entry(guild).or_insert_with(|| {
-            let (inbox, inputs) = mpsc::unbounded_channel();
-            let active = Arc::new(AtomicBool::new(false));
-            let actor = Box::new(GuildActor::new(
-                guild,
-                Arc::clone(self.core()),
-                inbox.clone(),
-                Arc::clone(&active),
-            ));
-            self.core().tasks.spawn(actor.run(inputs));
-            GuildHandle { inbox, active }
-        });
-        if handle.inbox.send(input).is_err() {
-            tracing::debug!(guild = %guild, "an input for a guild whose actor has ended");
-        }
-    }
-
-    /// Sends `input` to the guild's actor if it has one (events about guilds the bot does
-    /// nothing in need no actor).
     fn send_existing(&self, guild: GuildId, input: Input) {
-        if let Some(handle) = self.guilds().get(&guild) {
-            let _ = handle.inbox.send(input);
-        }
+        self.router().send_existing(guild, input);
     }
 
     /// Loads every stored guild; each rejoins its voice channel when its guild is available and
@@ -286,7 +388,9 @@ impl Bot {
             let Some(guild) = discord_guild(r.guild) else {
                 continue;
             };
-            self.send(guild, Input::Restore(Box::new(r)));
+            let mut actor = Box::new(GuildActor::new(guild, Arc::clone(self.core())));
+            actor.restore(r);
+            self.router().insert_parked(actor);
         }
         tracing::info!(guilds = count, "restored guilds from the store");
         Ok(count)
@@ -329,13 +433,8 @@ impl Bot {
         let core = Arc::clone(self.core());
         self.inner.closing.store(true, Ordering::Relaxed);
         core.stopping.cancel();
-        let guilds = {
-            let guilds = self.guilds();
-            for handle in guilds.values() {
-                let _ = handle.inbox.send(Input::Drain);
-            }
-            guilds.len()
-        };
+        let guilds = self.router().lock().len();
+        self.router().broadcast(|| Input::Drain);
         core.tasks.close();
         tracing::info!(
             guilds,
@@ -356,9 +455,7 @@ impl Bot {
                     );
                     abandoned = true;
                     core.abandon.cancel();
-                    for handle in self.guilds().values() {
-                        let _ = handle.inbox.send(Input::Abandon);
-                    }
+                    self.router().broadcast(|| Input::Abandon);
                     // Answers already on their way get a moment more; then the stop goes on.
                     let _ = tokio::time::timeout(ANSWER_GRACE, core.tasks.wait()).await;
                     break;
@@ -465,7 +562,7 @@ impl Bot {
                     kind,
                     Err("Use my commands in a server.".to_owned().into()),
                 ),
-                Some(guild) => self.send(
+                Some(guild) => self.router().send(
                     guild,
                     Input::Command(Box::new(Invocation {
                         interaction,
@@ -506,9 +603,7 @@ impl Bot {
                 ..
             }
             | ClusterEvent::NodeReady { .. } => {
-                for handle in self.guilds().values() {
-                    let _ = handle.inbox.send(Input::NodeBack);
-                }
+                self.router().broadcast(|| Input::NodeBack);
             }
             _ => {}
         }
@@ -560,18 +655,23 @@ impl Bot {
     /// the batch is not undone: the store does not put an older snapshot over a newer one.
     async fn save_positions_once(&self) {
         let cluster = self.core().shell.cluster();
-        let asked: Vec<oneshot::Receiver<Option<store::PositionWrite>>> = self
-            .guilds()
-            .iter()
-            .filter(|(guild, _)| {
+        let playing: Vec<GuildId> = self
+            .router()
+            .lock()
+            .keys()
+            .copied()
+            .filter(|guild| {
                 cluster
-                    .player(lavalink_guild(**guild))
+                    .player(lavalink_guild(*guild))
                     .is_some_and(|view| view.record.is_playing())
             })
-            .filter_map(|(_, handle)| {
+            .collect();
+        let asked: Vec<oneshot::Receiver<Option<store::PositionWrite>>> = playing
+            .into_iter()
+            .map(|guild| {
                 let (reply, answer) = oneshot::channel();
-                handle.inbox.send(Input::PositionTick(reply)).ok()?;
-                Some(answer)
+                self.send_existing(guild, Input::PositionTick(reply));
+                answer
             })
             .collect();
         let mut writes = Vec::with_capacity(asked.len());
