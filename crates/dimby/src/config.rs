@@ -111,6 +111,9 @@ pub struct BotConfig {
     /// How often playing positions are written to the store (a kill -9 loses at most this much).
     #[serde(default = "defaults::position_tick", deserialize_with = "duration")]
     pub position_tick: Duration,
+    /// How long a stop waits for the commands in flight (a `/play` still loading its track).
+    #[serde(default = "defaults::stop_grace", deserialize_with = "duration")]
+    pub stop_grace: Duration,
 }
 
 impl Default for BotConfig {
@@ -118,6 +121,7 @@ impl Default for BotConfig {
         Self {
             idle_leave: defaults::idle_leave(),
             position_tick: defaults::position_tick(),
+            stop_grace: defaults::stop_grace(),
         }
     }
 }
@@ -128,7 +132,7 @@ impl BotConfig {
         crate::bot::runtime::BotSettings {
             idle_leave: self.idle_leave,
             position_tick: self.position_tick,
-            ..crate::bot::runtime::BotSettings::default()
+            stop_grace: self.stop_grace,
         }
     }
 
@@ -138,7 +142,8 @@ impl BotConfig {
             "bot.position_tick",
             self.position_tick,
             bounds::POSITION_TICK,
-        )
+        )?;
+        bounds::duration("bot.stop_grace", self.stop_grace, bounds::STOP_GRACE)
     }
 }
 
@@ -590,6 +595,9 @@ mod defaults {
     pub fn position_tick() -> std::time::Duration {
         std::time::Duration::from_secs(5)
     }
+    pub fn stop_grace() -> std::time::Duration {
+        std::time::Duration::from_secs(3)
+    }
     pub fn profiling_max_seconds() -> u64 {
         60
     }
@@ -689,6 +697,9 @@ pub mod bounds {
     /// `bot.position_tick`: 100 ms (each tick writes every playing guild) to 10 minutes.
     pub const POSITION_TICK: RangeInclusive<Duration> =
         Duration::from_millis(100)..=Duration::from_secs(600);
+    /// `bot.stop_grace`: 0 (answer what is in flight with the restarting notice at once) to 60 s
+    /// (an orchestrator's kill timeout is typically 30 s or more; past this it would kill us).
+    pub const STOP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(60);
 
     /// `value` of `key` within `range`, or an error naming both.
     pub(super) fn count(
@@ -1767,6 +1778,11 @@ mod tests {
                     "[bot]\nidle_leave = \"10ms\"",
                     "bot.idle_leave",
                     "between 1s and 1day",
+                ),
+                (
+                    "[bot]\nstop_grace = \"2m\"",
+                    "bot.stop_grace",
+                    "is 2m; must be between 0s and 1m",
                 ),
                 (
                     "[health]\nfailure_threshold = 0",

@@ -45,7 +45,7 @@ pub struct BotSettings {
     /// How often playing positions are written to the store.
     pub position_tick: Duration,
     /// How long a stop waits for the commands the guilds hold (a `/play` whose track is still
-    /// loading) before it tells them the bot is stopping.
+    /// loading) before it tells them the bot is stopping (`bot.stop_grace`).
     pub stop_grace: Duration,
 }
 
