@@ -193,6 +193,10 @@ impl Breaker {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "an arbitrary origin: the functions under test take the time as an argument"
+)]
 mod tests {
     use super::*;
 

@@ -636,6 +636,11 @@ impl Cluster {
         self.inner.lock().pending()
     }
 
+    /// The clock the cluster runs on (its events and stats are stamped with it).
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
     /// Whether any node takes new players.
     pub fn has_eligible_node(&self) -> bool {
         self.inner.lock().nodes.values().any(Node::eligible)
@@ -804,10 +809,13 @@ impl Cluster {
             None => None,
         };
         let new = permit.is_some();
-        let patched_at = std::time::Instant::now();
+        let patched_at = crate::window::Sent::now();
         let result = client.update_player(guild, &body, false).await;
         if let Some(permit) = permit {
-            permit.finish(crate::window::outcome_of(&result, patched_at.elapsed()));
+            permit.finish(crate::window::outcome_of(
+                &result,
+                patched_at.answered_after(),
+            ));
         }
         let player = match result {
             Ok(player) => player,

@@ -191,9 +191,9 @@ pub(crate) async fn move_player(
         // Claim the player for the target before the PATCH: the target's first playerUpdate and
         // TrackStart may arrive before its answer does.
         claim(&inner, guild, &target.name, position, strip_track.is_some());
-        let sent = std::time::Instant::now();
+        let sent = crate::window::Sent::now();
         let result = target.client.update_player(guild, &update, false).await;
-        let outcome = crate::window::outcome_of(&result, sent.elapsed());
+        let outcome = crate::window::outcome_of(&result, sent.answered_after());
         permit.finish(outcome);
         if matches!(outcome, Outcome::Answered(_)) {
             // An answer is a sign of life: a node busy with our moves is not a dead node.

@@ -313,6 +313,10 @@ impl PlayerRecord {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "an arbitrary origin: the functions under test take the time as an argument"
+)]
 mod tests {
     use lavalink::model::TrackInfo;
 

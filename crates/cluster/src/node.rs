@@ -355,6 +355,10 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
             with_node(&inner, &name, generation, |n| n.breaker.poll(inner.now())).flatten();
         inner.emit_transition(&name, transition);
 
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a probe's round trip is real latency"
+        )]
         let started = Instant::now();
         let sent_at = inner.now();
         let result = tokio::time::timeout(probe.timeout, async {
@@ -362,6 +366,10 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>, name: String, generation: u64)
             client.rest().stats().await
         })
         .await;
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a probe's round trip is real latency"
+        )]
         let rtt = started.elapsed();
         let now = inner.now();
         let ok = matches!(result, Ok(Ok(_)));

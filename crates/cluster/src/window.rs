@@ -238,6 +238,32 @@ impl Drop for Permit {
     }
 }
 
+/// When a request that the window measures went out. A node's answer time is real latency: the
+/// window adapts to how fast the node answers, whatever clock runs the cluster (a manual clock in
+/// tests stands still while the request is on the wire).
+#[derive(Debug, Clone, Copy)]
+pub struct Sent(std::time::Instant);
+
+impl Sent {
+    /// Now, on the real clock.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a node's answer time is real latency"
+    )]
+    pub fn now() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// How long the answer took, on the real clock.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a node's answer time is real latency"
+    )]
+    pub fn answered_after(self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
 /// What a PATCH's result teaches the window: an answer (also an error status or an unreadable
 /// body) after `latency`, or none (a timeout, a broken connection).
 pub fn outcome_of<T>(

@@ -230,9 +230,7 @@ async fn step<T>(name: &'static str, work: impl Future<Output = T>) -> Option<T>
 }
 
 fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    clock::Clock::unix_ms(&clock::SystemClock)
 }
 
 /// What a successor needs: the Lavalink sessions left playing and the shards' gateway sessions.
@@ -465,7 +463,7 @@ impl telemetry::ShardSource for ShardsOf {
                 shard: s.shard,
                 connected: s.connected,
                 latency: s.latency,
-                last_event_age: s.last_event.map(|at| at.elapsed()),
+                last_event_age: s.last_event.map(discord::age_of),
                 identifies: u64::from(s.identifies),
                 resumes: u64::from(s.resumes),
                 disconnects: u64::from(s.disconnects),

@@ -2,6 +2,8 @@
 //! one-command local workflow (`run`): a benchmark workload against in-process stand-ins while
 //! this process profiles itself, leaving a CPU flamegraph, a heap profile and `summary.md`.
 
+#![allow(clippy::disallowed_methods, reason = "a profiling run lasts real time")]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 

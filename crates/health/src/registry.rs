@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use clock::SharedClock;
 use tokio::sync::broadcast;
@@ -138,7 +138,7 @@ impl HealthRegistry {
     /// Runs one check of `probe` (bounded by its timeout) and caches the result.
     pub async fn check(&self, probe: &dyn Probe) -> CheckResult {
         let spec = probe.spec();
-        let started = Instant::now();
+        let started = self.inner.clock.now();
         let observation = match tokio::time::timeout(spec.timeout, probe.check()).await {
             Ok(observation) => observation,
             Err(_) => Observation::with(
@@ -150,7 +150,7 @@ impl HealthRegistry {
                 "ms",
             ),
         };
-        let duration = started.elapsed();
+        let duration = self.inner.clock.since(started);
         let result = {
             let mut results = self
                 .inner
@@ -174,7 +174,7 @@ impl HealthRegistry {
                 status,
                 observation,
                 consecutive_failures,
-                checked_at: Some(SystemTime::now()),
+                checked_at: Some(self.inner.clock.system_time()),
                 duration,
             };
             results.insert(spec.key(), result.clone());

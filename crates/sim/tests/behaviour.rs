@@ -1,6 +1,11 @@
 //! Behaving like other servers ([`ServerBehaviour`]): each switch on its own, the NodeLink
 //! profile, and Lavalink 4.2's ways by default.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp and guard with real time where no clock is injected"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

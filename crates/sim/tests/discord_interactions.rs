@@ -3,6 +3,11 @@
 //! a second acknowledgement, 10062 past the 3 s deadline on a manual clock, channel messages
 //! with permission checks, auth and rate limits.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp and guard with real time where no clock is injected"
+)]
+
 mod discord_support;
 
 use std::time::{Duration, Instant};

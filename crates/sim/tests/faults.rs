@@ -1,6 +1,11 @@
 //! Fault injection: each mode's observable behaviour, from the library API and the control
 //! endpoint.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp and guard with real time where no clock is injected"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

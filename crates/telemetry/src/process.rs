@@ -88,6 +88,10 @@ fn boot_time_seconds() -> Option<f64> {
         .next()?
         .parse()
         .ok()?;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the process's start time is a real wall-clock time"
+    )]
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
     Some(now.as_secs_f64() - uptime)
 }

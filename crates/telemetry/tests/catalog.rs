@@ -5,6 +5,11 @@
 //! Lavalink stand-ins, a health registry with a checked probe, shards and guilds), so every
 //! family has samples and its labels can be compared too.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests stamp with real time where no clock is injected"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

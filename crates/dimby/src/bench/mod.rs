@@ -2,6 +2,8 @@
 //! stand-ins over loopback. Each prints its figures (JSON with `--json`); none asserts a target,
 //! since these machines are shared and noisy: targets are compared by a reader, as ratios.
 
+#![allow(clippy::disallowed_methods, reason = "benchmarks measure real time")]
+
 pub mod commands;
 pub mod failover;
 pub mod figures;

@@ -20,7 +20,7 @@ use telemetry::{HealOutcome, QuerySource, VoiceAction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::commands::{Command, CommandKind};
-use super::runtime::{Core, Failure, Router, lavalink_guild, now_ms};
+use super::runtime::{Core, Failure, Router, lavalink_guild};
 use super::shell::{Outcome, Shell};
 use crate::discord::{ChannelId, CommandInvocation, GuildId, Reply};
 use crate::health::activity::VoiceIncident;
@@ -164,6 +164,11 @@ impl GuildActor {
         }
     }
 
+    /// The wall clock, for the engine (unix milliseconds).
+    fn now_ms(&self) -> u64 {
+        self.core.clock.unix_ms()
+    }
+
     /// Whether the guild has a current track or a queue (for the guild gauge).
     pub(super) fn is_active(&self) -> bool {
         self.player.current().is_some() || !self.player.queue().is_empty()
@@ -217,7 +222,7 @@ impl GuildActor {
             Input::Command(invocation) => self.arrived(invocation),
             Input::Lavalink(event) => self.lavalink_event(&event).await,
             Input::MoveFailed(error) => {
-                let effects = self.player.move_failed(&error, now_ms());
+                let effects = self.player.move_failed(&error, self.now_ms());
                 self.carry_out(effects, None).await;
             }
             Input::VoiceClosed(code) => self.voice_closed(code).await,
@@ -286,7 +291,7 @@ impl GuildActor {
         if !view.record.is_playing() {
             return None;
         }
-        let effects = self.player.player_update(view.position_ms, now_ms());
+        let effects = self.player.player_update(view.position_ms, self.now_ms());
         let write = Shell::position_write(guild, &effects);
         if write.is_none() {
             self.carry_out(effects, None).await;
@@ -330,7 +335,7 @@ impl GuildActor {
             let load = self.start_load(query);
             self.core.observers.metrics.record_command_reached_lavalink(
                 CommandKind::Play.name(),
-                invocation.interaction.responder.received().elapsed(),
+                crate::discord::age_of(invocation.interaction.responder.received()),
             );
             self.held.push_back(Held::Play(Play {
                 load,
@@ -400,7 +405,7 @@ impl GuildActor {
         let inv = &invocation.interaction;
         let command = &invocation.command;
         let kind = command.kind();
-        let now = now_ms();
+        let now = self.now_ms();
         if kind.spec().controls_playback
             && let Some(bot) = self.core.discord.bot_voice_channel(self.guild)
             && self.core.discord.user_voice_channel(self.guild, inv.user) != Some(bot)
@@ -528,7 +533,7 @@ impl GuildActor {
         self.store_channels(Some(channel)).await;
         let effects = self
             .player
-            .play(tracks, inv.user.get(), now_ms())
+            .play(tracks, inv.user.get(), self.now_ms())
             .map_err(|refusal| refusal.to_string())?;
         self.await_start(inv, CommandKind::Play, &effects);
         let mut lines = Vec::new();
@@ -563,7 +568,7 @@ impl GuildActor {
             .core
             .shell
             .store()
-            .add_waiting(self.guild.get(), query, inv.user.get(), now_ms())
+            .add_waiting(self.guild.get(), query, inv.user.get(), self.now_ms())
             .await
         {
             Ok(request) => request,
@@ -601,7 +606,10 @@ impl GuildActor {
         result: Result<Vec<Track>, LoadFailure>,
     ) {
         match result {
-            Ok(tracks) => match self.player.play(tracks, request.requester_id, now_ms()) {
+            Ok(tracks) => match self
+                .player
+                .play(tracks, request.requester_id, self.now_ms())
+            {
                 Ok(effects) => {
                     self.carry_out(effects, None).await;
                 }
@@ -662,10 +670,10 @@ impl GuildActor {
             )
         });
         if reaches {
-            self.core
-                .observers
-                .metrics
-                .record_command_reached_lavalink(kind.name(), inv.responder.received().elapsed());
+            self.core.observers.metrics.record_command_reached_lavalink(
+                kind.name(),
+                crate::discord::age_of(inv.responder.received()),
+            );
         }
     }
 
@@ -679,10 +687,10 @@ impl GuildActor {
             self.core
                 .observers
                 .metrics
-                .record_command_track_start(kind.name(), received.elapsed());
+                .record_command_track_start(kind.name(), crate::discord::age_of(*received));
             self.awaiting_start = None;
         }
-        let effects = self.player.on_event(event, now_ms());
+        let effects = self.player.on_event(event, self.now_ms());
         self.carry_out(effects, None).await;
     }
 
@@ -709,7 +717,7 @@ impl GuildActor {
             tracing::warn!(guild = %self.guild, %error, "could not hand the voice connection to Lavalink");
         }
         if std::mem::take(&mut self.resume_on_voice) {
-            let effects = self.player.resume_from_snapshot(now_ms());
+            let effects = self.player.resume_from_snapshot(self.now_ms());
             self.carry_out(effects, None).await;
         }
     }
@@ -765,9 +773,10 @@ impl GuildActor {
         };
         let guild = self.guild;
         let stopping = self.core.stopping.clone();
+        let clock = self.core.clock.clone();
         self.core.tasks.spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(delay) => router.send_existing(guild, input),
+                () = clock.sleep(delay) => router.send_existing(guild, input),
                 () = stopping.cancelled() => {}
             }
         });
@@ -781,7 +790,7 @@ impl GuildActor {
     async fn voice_closed(&mut self, code: u16) {
         const CAP: usize = 3;
         const WINDOW: Duration = Duration::from_secs(300);
-        let now = Instant::now();
+        let now = self.core.clock.now();
         self.heals.retain(|t| now.duration_since(*t) < WINDOW);
         let activity = &self.core.observers.activity;
         activity.voice(VoiceIncident::Closed(code));

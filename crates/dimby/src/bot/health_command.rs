@@ -4,7 +4,7 @@
 //! refusal. Nothing secret and no user id appears: check results never hold either.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use health::{CheckResult, Status};
 use twilight_model::channel::message::Embed;
@@ -161,7 +161,7 @@ fn field(result: &CheckResult) -> EmbedFieldBuilder {
 }
 
 /// The health report as embeds: one per subsystem that has checks.
-pub fn report(results: &[CheckResult], overall: Status) -> Reply {
+pub fn report(results: &[CheckResult], overall: Status, now_unix_ms: u64) -> Reply {
     let mut embeds: Vec<Embed> = Vec::new();
     let mut shown = 0usize;
     for (title, prefixes) in SUBSYSTEMS {
@@ -201,9 +201,7 @@ pub fn report(results: &[CheckResult], overall: Status) -> Reply {
         }
         embeds.push(embed.build());
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = now_unix_ms / 1000;
     let summary = format!(
         "{} Overall: **{}** ({shown} checks) at <t:{now}:T>",
         emoji(overall),
@@ -305,7 +303,7 @@ mod tests {
                     .value(90.0, "percent"),
             ),
         ];
-        let reply = report(&results, Status::Fail);
+        let reply = report(&results, Status::Fail, 1_800_000_000_000);
         assert!(reply.ephemeral);
         assert!(
             reply

@@ -21,7 +21,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use clock::SharedClock;
 
 use cluster::{CircuitState, ClusterEvent, MoveOutcome};
 use lavalink::model::Event;
@@ -65,6 +67,8 @@ pub(super) struct Core {
     pub(super) shell: Shell,
     pub(super) settings: BotSettings,
     pub(super) observers: Observers,
+    /// Time: the bot's timers and timestamps (interactions' latencies are Discord's real time).
+    pub(super) clock: SharedClock,
     /// Every task of the bot.
     pub(super) tasks: TaskTracker,
     /// The stop began: timers and the position tick end.
@@ -125,7 +129,8 @@ impl Core {
                 metrics.record_ack(acked);
                 core.observers.activity.ack(acked);
             }
-            metrics.record_command(label, outcome, interaction.responder.received().elapsed());
+            let latency = crate::discord::age_of(interaction.responder.received());
+            metrics.record_command(label, outcome, latency);
         });
     }
 }
@@ -296,12 +301,6 @@ pub struct StopReport {
     pub took: Duration,
 }
 
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 pub(super) fn lavalink_guild(guild: GuildId) -> lavalink::model::GuildId {
     lavalink::model::GuildId(guild.get())
 }
@@ -317,12 +316,29 @@ impl Bot {
         Self::observed(discord, shell, settings, Observers::default())
     }
 
-    /// A bot that reports to `observers`.
+    /// A bot that reports to `observers`, on the system clock.
     pub fn observed(
         discord: Discord,
         shell: Shell,
         settings: BotSettings,
         observers: Observers,
+    ) -> Self {
+        Self::clocked(
+            discord,
+            shell,
+            settings,
+            observers,
+            clock::SystemClock::shared(),
+        )
+    }
+
+    /// A bot that reports to `observers`, on `clock`.
+    pub fn clocked(
+        discord: Discord,
+        shell: Shell,
+        settings: BotSettings,
+        observers: Observers,
+        clock: SharedClock,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -331,6 +347,7 @@ impl Bot {
                     shell,
                     settings,
                     observers,
+                    clock,
                     tasks: TaskTracker::new(),
                     stopping: CancellationToken::new(),
                     abandon: CancellationToken::new(),
@@ -429,8 +446,8 @@ impl Bot {
         discord: &mut mpsc::UnboundedReceiver<DiscordEvent>,
         cluster: &mut mpsc::UnboundedReceiver<ClusterEvent>,
     ) -> StopReport {
-        let started = Instant::now();
         let core = Arc::clone(self.core());
+        let started = core.clock.now();
         self.inner.closing.store(true, Ordering::Relaxed);
         core.stopping.cancel();
         let guilds = self.router().lock().len();
@@ -440,7 +457,7 @@ impl Bot {
             guilds,
             "stopping: no new commands; finishing what the guilds hold"
         );
-        let grace = tokio::time::sleep(core.settings.stop_grace);
+        let grace = core.clock.sleep(core.settings.stop_grace);
         tokio::pin!(grace);
         let (mut discord_open, mut cluster_open) = (true, true);
         let mut abandoned = false;
@@ -457,7 +474,10 @@ impl Bot {
                     core.abandon.cancel();
                     self.router().broadcast(|| Input::Abandon);
                     // Answers already on their way get a moment more; then the stop goes on.
-                    let _ = tokio::time::timeout(ANSWER_GRACE, core.tasks.wait()).await;
+                    tokio::select! {
+                        () = core.tasks.wait() => {}
+                        () = core.clock.sleep(ANSWER_GRACE) => {}
+                    }
                     break;
                 }
                 event = discord.recv(), if discord_open => match event {
@@ -488,7 +508,7 @@ impl Bot {
             abandoned,
             write_failed,
             tasks_left: core.tasks.len(),
-            took: started.elapsed(),
+            took: core.clock.since(started),
         };
         tracing::info!(
             guilds = report.guilds,
@@ -628,22 +648,21 @@ impl Bot {
         Ok(health_command::report(
             &registry.results(),
             registry.status(),
+            self.core().clock.unix_ms(),
         ))
     }
 
     /// Writes the positions of playing guilds every tick, so a kill -9 loses at most one tick;
     /// ends when the stop begins.
     async fn tick_positions(self) {
-        let stopping = self.core().stopping.clone();
-        let mut tick = tokio::time::interval(self.core().settings.position_tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let core = Arc::clone(self.core());
         loop {
             tokio::select! {
-                () = stopping.cancelled() => return,
-                _ = tick.tick() => {}
+                () = core.stopping.cancelled() => return,
+                () = core.clock.sleep(core.settings.position_tick) => {}
             }
             tokio::select! {
-                () = stopping.cancelled() => return,
+                () = core.stopping.cancelled() => return,
                 () = self.save_positions_once() => {}
             }
         }

@@ -20,6 +20,11 @@
 //! 4000 and returns the sessions; a successor passes them to [`Standby::start`] and resumes.
 //! [`Standby`] is the mode in which REST is checked and nothing talks to the gateway.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the Discord layer keeps Discord's real deadlines (3 s to answer an interaction, heartbeats) and measures real latencies"
+)]
+
 mod error;
 mod event;
 mod interaction;
@@ -627,4 +632,10 @@ impl Discord {
         }
         handovers
     }
+}
+
+/// How long ago an instant the Discord layer stamped was (an interaction's arrival, a shard's last
+/// event): real time, as Discord's deadlines are.
+pub fn age_of(at: std::time::Instant) -> std::time::Duration {
+    at.elapsed()
 }

@@ -38,9 +38,16 @@ pub struct VoiceSummary {
 }
 
 /// The shared windows. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Activity {
     inner: Arc<Mutex<Windows>>,
+    clock: clock::SharedClock,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::with_clock(clock::SystemClock::shared())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -61,9 +68,22 @@ fn push<T>(queue: &mut VecDeque<(Instant, T)>, now: Instant, value: T) {
 }
 
 impl Activity {
-    /// A new, empty set of windows.
+    /// A new, empty set of windows on the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A new, empty set of windows on `clock`.
+    pub fn with_clock(clock: clock::SharedClock) -> Self {
+        Self {
+            inner: Arc::default(),
+            clock,
+        }
+    }
+
+    /// Now, on the windows' clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, Windows> {
@@ -72,7 +92,7 @@ impl Activity {
 
     /// An interaction was acknowledged `latency` after it arrived.
     pub fn ack(&self, latency: Duration) {
-        self.ack_at(Instant::now(), latency);
+        self.ack_at(self.clock.now(), latency);
     }
 
     /// [`Activity::ack`] at a given instant (tests).
@@ -82,7 +102,7 @@ impl Activity {
 
     /// A voice incident happened.
     pub fn voice(&self, incident: VoiceIncident) {
-        self.voice_at(Instant::now(), incident);
+        self.voice_at(self.clock.now(), incident);
     }
 
     /// [`Activity::voice`] at a given instant (tests).
@@ -130,14 +150,16 @@ impl Activity {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::{Activity, VoiceIncident, WINDOW};
+    use clock::Clock as _;
 
     #[test]
     fn p95_is_nearest_rank_within_the_window() {
-        let activity = Activity::new();
-        let start = Instant::now();
+        let clock = clock::ManualClock::new();
+        let activity = Activity::with_clock(clock.shared());
+        let start = clock.now();
         // An old slow one that has left the window by the time we ask.
         activity.ack_at(start, Duration::from_secs(9));
         let later = start + WINDOW + Duration::from_secs(1);
@@ -153,8 +175,9 @@ mod tests {
 
     #[test]
     fn voice_incidents_are_counted_by_kind() {
-        let activity = Activity::new();
-        let now = Instant::now();
+        let clock = clock::ManualClock::new();
+        let activity = Activity::with_clock(clock.shared());
+        let now = clock.now();
         activity.voice_at(now, VoiceIncident::Closed(4006));
         activity.voice_at(now, VoiceIncident::Healed);
         activity.voice_at(now, VoiceIncident::Closed(4014));

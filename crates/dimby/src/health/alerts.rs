@@ -162,6 +162,7 @@ pub fn start_with_clock(
         events: events_tx.clone(),
         shared: Arc::clone(&shared),
         open: HashMap::new(),
+        clock: clock.clone(),
     };
     // Taken now, not when the task first runs: results reported from here on are in the grace.
     let grace = (
@@ -187,6 +188,8 @@ struct Watcher {
     shared: Arc<Shared>,
     /// Open incidents: check key -> when it started and whether it was announced.
     open: HashMap<String, (Instant, bool)>,
+    /// When incidents start and end.
+    clock: SharedClock,
 }
 
 impl Watcher {
@@ -274,7 +277,7 @@ impl Watcher {
             (Status::Fail, None) => {
                 let announced =
                     self.shared.queued_firing.load(Ordering::SeqCst) < MAX_QUEUED_FIRING;
-                self.open.insert(key.clone(), (Instant::now(), announced));
+                self.open.insert(key.clone(), (self.clock.now(), announced));
                 if announced {
                     self.shared.queued_firing.fetch_add(1, Ordering::SeqCst);
                     self.enqueue(Message {
@@ -300,7 +303,7 @@ impl Watcher {
                         check: key,
                         subject: subject(result),
                         recovery: true,
-                        text: recovery_text(result, since.elapsed()),
+                        text: recovery_text(result, self.clock.since(since)),
                     });
                 }
             }

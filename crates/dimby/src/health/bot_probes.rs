@@ -3,7 +3,7 @@
 //! permissions where it must talk and play, a Lavalink node's ability to load a track, the age of
 //! a node's stats, and the process's memory.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cluster::Cluster;
 use health::{Observation, Probe, ProbeSpec, Severity, Status};
@@ -184,7 +184,7 @@ impl Probe for VoiceHealingProbe {
     }
 
     async fn check(&self) -> Observation {
-        let s = self.activity.voice_summary(Instant::now());
+        let s = self.activity.voice_summary(self.activity.now());
         let output = format!(
             "last 5 min: {} voice closes, {} healed, {} failed, {} guilds gave up",
             s.closes, s.healed, s.failed, s.capped
@@ -229,7 +229,7 @@ impl Probe for InteractionAckProbe {
     }
 
     async fn check(&self) -> Observation {
-        let Some((p95, count)) = self.activity.ack_p95(Instant::now()) else {
+        let Some((p95, count)) = self.activity.ack_p95(self.activity.now()) else {
             return Observation::with(Status::Pass, "no interaction in the last 5 min");
         };
         let ms = round1(p95.as_secs_f64() * 1000.0);
@@ -362,7 +362,7 @@ impl Probe for NodeReadyProbe {
         let Some(client) = self.cluster.client(&self.node) else {
             return Observation::with(Status::Fail, "node is disabled or gone");
         };
-        let started = Instant::now();
+        let started = super::Stopwatch::start();
         let result = client.rest().load_tracks(&self.identifier).await;
         let ms = round1(started.elapsed().as_secs_f64() * 1000.0);
         match result {
@@ -419,7 +419,7 @@ impl Probe for NodeStatsAgeProbe {
         match client.last_stats() {
             None => Observation::with(Status::Warn, "no stats yet"),
             Some(stats) => {
-                let age = stats.at.elapsed();
+                let age = self.cluster.clock().since(stats.at);
                 let ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
                 if age > self.stale_after {
                     Observation::with(Status::Warn, "stats are stale").value(ms, "ms")

@@ -205,3 +205,22 @@ impl HealthContext {
         tasks
     }
 }
+
+/// A stopwatch for what the probes measure: real latencies (a REST round trip, a store ping, the
+/// event loop's lag), whatever clock the probes beat on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Started now, on the real clock.
+    #[allow(clippy::disallowed_methods, reason = "a probe's latency is real time")]
+    pub(crate) fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Real time since the start.
+    #[allow(clippy::disallowed_methods, reason = "a probe's latency is real time")]
+    pub(crate) fn elapsed(self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}

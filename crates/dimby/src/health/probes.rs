@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cluster::Cluster;
 use health::{HealthRegistry, Observation, Probe, ProbeSpec, Severity, Status};
@@ -88,7 +88,7 @@ impl Probe for NodeResponseProbe {
         let Some(client) = self.cluster.client(&self.node) else {
             return Observation::with(Status::Fail, "node is disabled or gone");
         };
-        let started = Instant::now();
+        let started = super::Stopwatch::start();
         match client.rest().version().await {
             Ok(_) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -182,7 +182,7 @@ impl Probe for StoreProbe {
     }
 
     async fn check(&self) -> Observation {
-        let started = Instant::now();
+        let started = super::Stopwatch::start();
         match self.store.ping().await {
             Ok(()) => Observation::pass(
                 (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
@@ -217,7 +217,7 @@ impl Probe for RuntimeLagProbe {
 
     async fn check(&self) -> Observation {
         const NAP: Duration = Duration::from_millis(10);
-        let started = Instant::now();
+        let started = super::Stopwatch::start();
         tokio::time::sleep(NAP).await;
         let lag = started.elapsed().saturating_sub(NAP);
         let ms = (lag.as_secs_f64() * 10_000.0).round() / 10.0;
@@ -323,7 +323,7 @@ impl Probe for ShardProbe {
             },
             ShardCheck::LastEvent => match status.last_event {
                 Some(at) => {
-                    let age = at.elapsed();
+                    let age = crate::discord::age_of(at);
                     let ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
                     // Heartbeat ACKs count as events: silence past a few intervals is a zombie.
                     if age > Duration::from_secs(150) {

@@ -180,6 +180,10 @@ impl Shared {
 
     fn fresh_state(&self) -> NodeState {
         let now = self.config.clock.now();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the node's wall clock starts at the real one (Lavalink's `time` fields are wall-clock)"
+        )]
         let wall_origin_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, millis);
