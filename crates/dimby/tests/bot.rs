@@ -16,6 +16,7 @@ use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand
 use sim::lavalink::SimNode;
 
 struct Rig {
+    bot: Bot,
     cluster: Cluster,
     discord: DiscordSim,
     guild: GuildInfo,
@@ -85,11 +86,13 @@ async fn start_with(
         observers(&cluster, &guild),
     );
     let metrics = bot.metrics().clone();
+    let handle = bot.clone();
     let task = tokio::spawn(async move {
         bot.run(discord_events, cluster_events, std::future::pending())
             .await;
     });
     Rig {
+        bot: handle,
         metrics,
         store,
         cluster,
@@ -901,4 +904,12 @@ async fn bursts_of_commands_and_events_end_as_if_applied_one_by_one_in_arrival_o
         );
         assert_eq!(got, want, "seed {seed}: {inputs:?}");
     }
+    // Between inputs the guild's actor rests parked: no task, no channel.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while rig.bot.running_actors() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the actor parked");
 }

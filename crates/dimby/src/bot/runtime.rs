@@ -396,6 +396,15 @@ impl Bot {
         self.router().send_existing(guild, input);
     }
 
+    /// How many guilds' actors are running now (the others rest parked, or have ended).
+    pub fn running_actors(&self) -> usize {
+        self.router()
+            .lock()
+            .values()
+            .filter(|slot| matches!(slot.actor, SlotActor::Running(_)))
+            .count()
+    }
+
     /// Loads every stored guild; each rejoins its voice channel when its guild is available and
     /// plays on from the saved position once the voice connection is up.
     pub async fn restore(&self) -> Result<usize, store::Error> {
