@@ -797,6 +797,51 @@ fn comparable(
     )
 }
 
+/// Sends a burst input's voice event at once, or gives its slash command.
+fn burst_command(
+    rig: &Rig,
+    input: &BurstInput,
+    names: &[&str],
+    bob_in: &mut bool,
+) -> Option<SlashCommand> {
+    let slash = |name: &str| rig.slash("alice", name);
+    let (bob, channel) = (
+        rig.guild.member("bob").expect("bob"),
+        rig.guild.voice_channel(0),
+    );
+    match input {
+        BurstInput::Pause => Some(slash("pause")),
+        BurstInput::Resume => Some(slash("resume")),
+        BurstInput::Skip => Some(slash("skip")),
+        BurstInput::Volume(level) => Some(slash("volume").integer("level", *level)),
+        BurstInput::Loop(mode) => Some(slash("loop").string("mode", *mode)),
+        BurstInput::Remove(at) => Some(slash("remove").integer("position", *at)),
+        BurstInput::Move(from, to) => Some(slash("move").integer("from", *from).integer("to", *to)),
+        BurstInput::Clear => Some(slash("clear")),
+        BurstInput::Play(track) => {
+            Some(slash("play").string("query", format!("sim:track:{}", names[*track])))
+        }
+        BurstInput::BobJoins => {
+            if !*bob_in {
+                rig.discord
+                    .join_voice(rig.guild.id, bob, channel)
+                    .expect("bob joins");
+                *bob_in = true;
+            }
+            None
+        }
+        BurstInput::BobLeaves => {
+            if *bob_in {
+                rig.discord
+                    .leave_voice(rig.guild.id, bob)
+                    .expect("bob leaves");
+                *bob_in = false;
+            }
+            None
+        }
+    }
+}
+
 // Ordering: bursts of interleaved commands (including /play, whose track load is slow work that
 // runs beside the guild's actor) and voice events, sent without waiting for answers while the
 // Lavalink stand-in sends its events, end in the state the same inputs give when applied one by
@@ -806,13 +851,9 @@ async fn bursts_of_commands_and_events_end_as_if_applied_one_by_one_in_arrival_o
     use rand::SeedableRng as _;
 
     let rig = start().await;
-    let (alice, bob) = (
-        rig.guild.member("alice").expect("alice"),
-        rig.guild.member("bob").expect("bob"),
-    );
-    let channel = rig.guild.voice_channel(0);
+    let alice = rig.guild.member("alice").expect("alice");
     rig.discord
-        .join_voice(rig.guild.id, alice, channel)
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
         .expect("alice joins");
     let names = ["a", "b", "c", "d", "e", "f"];
     let mut tracks = Vec::new();
@@ -836,40 +877,7 @@ async fn bursts_of_commands_and_events_end_as_if_applied_one_by_one_in_arrival_o
             .collect();
         let mut answers = Vec::new();
         for input in &inputs {
-            let slash = |name: &str| rig.slash("alice", name);
-            let command = match input {
-                BurstInput::Pause => Some(slash("pause")),
-                BurstInput::Resume => Some(slash("resume")),
-                BurstInput::Skip => Some(slash("skip")),
-                BurstInput::Volume(level) => Some(slash("volume").integer("level", *level)),
-                BurstInput::Loop(mode) => Some(slash("loop").string("mode", *mode)),
-                BurstInput::Remove(at) => Some(slash("remove").integer("position", *at)),
-                BurstInput::Move(from, to) => {
-                    Some(slash("move").integer("from", *from).integer("to", *to))
-                }
-                BurstInput::Clear => Some(slash("clear")),
-                BurstInput::Play(track) => {
-                    Some(slash("play").string("query", format!("sim:track:{}", names[*track])))
-                }
-                BurstInput::BobJoins => {
-                    if !bob_in {
-                        rig.discord
-                            .join_voice(rig.guild.id, bob, channel)
-                            .expect("bob joins");
-                        bob_in = true;
-                    }
-                    None
-                }
-                BurstInput::BobLeaves => {
-                    if bob_in {
-                        rig.discord
-                            .leave_voice(rig.guild.id, bob)
-                            .expect("bob leaves");
-                        bob_in = false;
-                    }
-                    None
-                }
-            };
+            let command = burst_command(&rig, input, &names, &mut bob_in);
             if let Some(command) = command {
                 answers.push(rig.discord.invoke(&command).expect("invoke"));
             }
