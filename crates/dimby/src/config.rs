@@ -572,12 +572,17 @@ pub struct StoreConfig {
     /// The data directory (the SQLite file lives here).
     #[serde(default = "defaults::data_dir")]
     pub data_dir: PathBuf,
+    /// Whether an existing but empty (0 bytes) store file may start as a new, empty store. Off:
+    /// such a file is a truncated store and the bot refuses to start on it.
+    #[serde(default)]
+    pub allow_fresh_start: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: defaults::data_dir(),
+            allow_fresh_start: false,
         }
     }
 }

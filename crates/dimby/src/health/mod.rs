@@ -11,6 +11,7 @@ pub mod activity;
 pub mod alerts;
 pub mod bot_probes;
 pub mod probes;
+pub mod quarantine;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,8 @@ pub struct HealthOptions {
     pub probe_identifier: Option<String>,
     /// Resident memory above this many bytes warns.
     pub memory_warn_bytes: Option<u64>,
+    /// The store's quarantine (`store:quarantinedGuilds` warns while it holds guilds).
+    pub quarantine: Option<Arc<store::QuarantineGuard>>,
 }
 
 /// One part of readiness.
@@ -137,6 +140,15 @@ impl HealthContext {
             let probe: Arc<dyn Probe> =
                 Arc::new(probes::StoreProbe::new(Arc::clone(store), settings));
             tasks.push(self.registry.spawn(probe));
+        }
+        if let Some(guard) = &self.options.quarantine {
+            tasks.push(
+                self.registry
+                    .spawn(Arc::new(quarantine::QuarantineProbe::new(
+                        Arc::clone(guard),
+                        settings,
+                    ))),
+            );
         }
         tasks.push(
             self.registry
