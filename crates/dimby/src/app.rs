@@ -70,14 +70,7 @@ pub async fn serve(
     let bot_user = standby.bot_user();
     tracing::info!(bot = %bot_user, "Discord REST checked");
 
-    let store = store::SqliteStore::open(&store::SqliteConfig {
-        allow_fresh_start: config.store.allow_fresh_start,
-        ..store::SqliteConfig::new(&config.store.data_dir)
-    })
-    .await
-    .with_context(|| format!("opening the store in {}", config.store.data_dir.display()))?;
-    // Writes for guilds the restore finds damaged are refused, so their rows stay for repair.
-    let quarantine = Arc::new(store::QuarantineGuard::new(Arc::new(store)));
+    let quarantine = open_store(&config.store).await?;
     let store: Arc<dyn store::Store> = quarantine.clone();
 
     let (cluster, cluster_events) =
@@ -169,6 +162,21 @@ pub async fn serve(
     )
     .await;
     Ok(())
+}
+
+/// Opens the store behind a quarantine guard: writes for guilds the restore finds damaged are
+/// refused, so their rows stay for repair. An existing empty or unreadable file is an error that
+/// says what to do.
+async fn open_store(
+    config: &crate::config::StoreConfig,
+) -> anyhow::Result<Arc<store::QuarantineGuard>> {
+    let store = store::SqliteStore::open(&store::SqliteConfig {
+        allow_fresh_start: config.allow_fresh_start,
+        ..store::SqliteConfig::new(&config.data_dir)
+    })
+    .await
+    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store::QuarantineGuard::new(Arc::new(store))))
 }
 
 /// Runs the bot until `stop` says how to stop; the bot's part of the stop is done on return.

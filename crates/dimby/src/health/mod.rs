@@ -4,8 +4,9 @@
 //! of its last sign of life and of its stats, and, when configured, whether it loads a probe
 //! identifier), the cluster (nodes that take players), each Discord shard (connected, heartbeat
 //! latency, last event), voice (share connected, ping, self-healing), interactions
-//! (acknowledgement latency), the bot's permissions, the store (a query round trip) and the
-//! process (runtime scheduling lag, memory). docs/runbooks/health-checks.md lists them all.
+//! (acknowledgement latency), the bot's permissions, the store (a committed write, its files still
+//! on disk, the guilds quarantined) and the process (runtime scheduling lag, memory).
+//! docs/runbooks/health-checks.md lists them all.
 
 pub mod activity;
 pub mod alerts;
