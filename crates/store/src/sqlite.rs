@@ -110,6 +110,17 @@ fn file_id(path: &Path) -> std::io::Result<FileId> {
     })
 }
 
+/// Whether SQLite answered "busy" or "locked" (primary result codes 5 and 6).
+fn busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => error
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 /// Connection options for the file at `path`.
 fn options(config: &SqliteConfig, path: &Path, create: bool) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
@@ -151,8 +162,9 @@ async fn create_new(config: &SqliteConfig, path: &Path) -> Result<()> {
     let linked = migrated
         .map_err(|source| Error::Migrate { location, source })
         .and_then(|()| match std::fs::hard_link(&temp, path) {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Ok(()) => Ok(true),
+            // Another process (or pool) put its new file there first: that one is kept.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(source) => Err(Error::Create {
                 path: path.to_owned(),
                 source,
@@ -165,10 +177,10 @@ async fn create_new(config: &SqliteConfig, path: &Path) -> Result<()> {
             tracing::warn!(path = %leftover.display(), %error, "could not remove a temporary store file");
         }
     }
-    if linked.is_ok() {
+    if linked? {
         tracing::info!(path = %path.display(), "created a new, empty store");
     }
-    linked
+    Ok(())
 }
 
 /// A file the process has open, by the path it was opened at, and the identity of what it has
@@ -266,11 +278,12 @@ impl SqliteStore {
         let pool = connect(config, options(config, &path, false))
             .await
             .map_err(|source| match existed {
-                Some(_) => Error::Unreadable {
+                // Busy or locked past the retries is another process at work, not a bad file.
+                Some(_) if !busy(&source) => Error::Unreadable {
                     path: path.clone(),
                     source,
                 },
-                None => Error::Open {
+                _ => Error::Open {
                     location: location.clone(),
                     source,
                 },
