@@ -1331,6 +1331,17 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_start_on_an_empty_store_is_off_unless_asked_for() {
+        Jail::expect_with(|jail| {
+            let config = load_in(jail, "[store]\ndata_dir = \"d\"\n").expect("valid");
+            assert!(!config.store.allow_fresh_start);
+            let config = load_in(jail, "[store]\nallow_fresh_start = true\n").expect("valid");
+            assert!(config.store.allow_fresh_start);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn errors_name_the_key_and_the_file() {
         Jail::expect_with(|jail| {
             let error =
