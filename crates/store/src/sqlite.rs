@@ -89,6 +89,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     /// `path` made absolute, as `/proc/self/fd` names the files the process has open.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     absolute: PathBuf,
     /// The database file this store opened.
     opened: FileId,
