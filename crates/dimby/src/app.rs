@@ -17,6 +17,7 @@ use crate::bot::shell::Shell;
 use crate::config::Config;
 use crate::discord::{self, Settings, Standby};
 use crate::health::activity::Activity;
+use crate::health::quarantine::StoreQuarantine;
 use crate::health::{HealthContext, HealthOptions, ProbeSettings, alerts};
 
 /// What `serve` needs beyond the configuration.
@@ -69,10 +70,8 @@ pub async fn serve(
     let bot_user = standby.bot_user();
     tracing::info!(bot = %bot_user, "Discord REST checked");
 
-    let store = store::SqliteStore::open(&store::SqliteConfig::new(&config.store.data_dir))
-        .await
-        .with_context(|| format!("opening the store in {}", config.store.data_dir.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(store);
+    let quarantine = open_store(&config.store).await?;
+    let store: Arc<dyn store::Store> = quarantine.clone();
 
     let (cluster, cluster_events) =
         cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
@@ -91,7 +90,8 @@ pub async fn serve(
     let registry = HealthRegistry::new(clock::SystemClock::shared());
     metrics.attach_health(registry.clone());
     let activity = Activity::new();
-    let health = health_context(&config, &registry, &cluster, &store, &discord, &activity);
+    let mut health = health_context(&config, &registry, &cluster, &store, &discord, &activity);
+    health.options.quarantine = Some(quarantine);
     let probes = health.start(ProbeSettings {
         interval: config.health.check_interval,
         timeout: config
@@ -136,9 +136,11 @@ pub async fn serve(
     );
     metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
     let bot_store = store;
-    bot.restore()
+    let (_, damaged) = bot
+        .restore()
         .await
         .context("restoring guilds from the store")?;
+    StoreQuarantine { damaged }.record(&metrics);
     tracing::info!(admin = %admin.addr(), "DimbyBot is running");
     let (mode, report) = run_bot(&bot, discord_events, cluster_events, stop).await;
     tracing::info!(?mode, guilds = report.guilds, "shutting down");
@@ -160,6 +162,21 @@ pub async fn serve(
     )
     .await;
     Ok(())
+}
+
+/// Opens the store behind a quarantine guard: writes for guilds the restore finds damaged are
+/// refused, so their rows stay for repair. An existing empty or unreadable file is an error that
+/// says what to do.
+async fn open_store(
+    config: &crate::config::StoreConfig,
+) -> anyhow::Result<Arc<store::QuarantineGuard>> {
+    let store = store::SqliteStore::open(&store::SqliteConfig {
+        allow_fresh_start: config.allow_fresh_start,
+        ..store::SqliteConfig::new(&config.data_dir)
+    })
+    .await
+    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store::QuarantineGuard::new(Arc::new(store))))
 }
 
 /// Runs the bot until `stop` says how to stop; the bot's part of the stop is done on return.
@@ -323,6 +340,7 @@ fn health_context(
                 .and_then(discord::ChannelId::new_checked),
             probe_identifier: config.health.probe_identifier.clone(),
             memory_warn_bytes: config.health.memory_warn_mb.map(|mb| mb * 1024 * 1024),
+            quarantine: None,
         },
     }
 }

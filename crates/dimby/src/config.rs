@@ -572,12 +572,17 @@ pub struct StoreConfig {
     /// The data directory (the SQLite file lives here).
     #[serde(default = "defaults::data_dir")]
     pub data_dir: PathBuf,
+    /// Whether an existing but empty (0 bytes) store file may start as a new, empty store. Off:
+    /// such a file is a truncated store and the bot refuses to start on it.
+    #[serde(default)]
+    pub allow_fresh_start: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: defaults::data_dir(),
+            allow_fresh_start: false,
         }
     }
 }
@@ -1321,6 +1326,17 @@ mod tests {
             let cluster = config.cluster(7);
             assert_eq!(cluster.nodes[0].region.as_deref(), Some("eu"));
             assert!(!format!("{config:?}").contains("admin-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_fresh_start_on_an_empty_store_is_off_unless_asked_for() {
+        Jail::expect_with(|jail| {
+            let config = load_in(jail, "[store]\ndata_dir = \"d\"\n").expect("valid");
+            assert!(!config.store.allow_fresh_start);
+            let config = load_in(jail, "[store]\nallow_fresh_start = true\n").expect("valid");
+            assert!(config.store.allow_fresh_start);
             Ok(())
         });
     }

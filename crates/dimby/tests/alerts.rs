@@ -389,3 +389,58 @@ async fn the_grace_ends_once_every_check_has_passed() {
         "{first}"
     );
 }
+
+#[tokio::test]
+async fn quarantined_guilds_are_announced_without_their_ids() {
+    use dimby::health::quarantine::{QuarantineProbe, STORE_QUARANTINE};
+    const DAMAGED: u64 = 9_191_919;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    let entry = store::QueueEntry {
+        track: "t".to_owned(),
+        requester_id: 1,
+        title: "T".to_owned(),
+        author: "A".to_owned(),
+        length_ms: 1,
+        uri: None,
+        added_at_unix_ms: 1,
+    };
+    store::Store::enqueue(&sqlite, DAMAGED, &[entry.clone(), entry], None)
+        .await
+        .expect("enqueue");
+    sqlx::query("UPDATE queue_entries SET pos = 5 WHERE guild_id = ?1 AND pos = 1")
+        .bind(DAMAGED.cast_signed())
+        .execute(sqlite.pool())
+        .await
+        .expect("damage");
+    let guard = Arc::new(store::QuarantineGuard::new(Arc::new(sqlite)));
+    store::Store::load_all_guilds(guard.as_ref())
+        .await
+        .expect("load");
+
+    let registry = HealthRegistry::new(clock::SystemClock::shared());
+    let (url, mut received) = receiver().await;
+    let (_tasks, _events) = alerts::start(
+        &registry,
+        serde_json::from_value::<Secret>(Value::String(url)).expect("secret"),
+        AlertSettings {
+            startup_grace: Duration::ZERO,
+            ..AlertSettings::default()
+        },
+    );
+    let _probe = registry.spawn(Arc::new(QuarantineProbe::new(
+        guard,
+        ProbeSettings {
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_secs(1),
+            failure_threshold: 1,
+        },
+    )));
+    let text = next_text(&mut received).await;
+    assert!(text.contains(STORE_QUARANTINE), "{text}");
+    assert!(text.contains("warning"), "{text}");
+    assert!(text.contains("1 guild(s) quarantined"), "{text}");
+    assert!(!text.contains(&DAMAGED.to_string()), "no guild id: {text}");
+}

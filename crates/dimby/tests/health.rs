@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cluster::{Cluster, ClusterConfig, NodeSpec};
 use dimby::admin::{self, AdminServer, AdminState, AdminToken};
-use dimby::health::{HealthContext, ProbeSettings, probes};
+use dimby::health::{HealthContext, HealthOptions, ProbeSettings, probes, quarantine};
 use health::{HealthRegistry, Status};
 use serde_json::Value;
 use sim::lavalink::SimNode;
@@ -22,6 +22,20 @@ struct Rig {
 }
 
 async fn start(nodes: usize) -> Rig {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    start_on(nodes, dir, Arc::new(store), HealthOptions::default()).await
+}
+
+/// A rig whose probes look at `store` (in `dir`), with `options`.
+async fn start_on(
+    nodes: usize,
+    dir: tempfile::TempDir,
+    store: Arc<dyn store::Store>,
+    options: HealthOptions,
+) -> Rig {
     let nodes = sim::lavalink::start_nodes(nodes, sim::lavalink::NodeConfig::default())
         .await
         .expect("stand-ins");
@@ -40,17 +54,13 @@ async fn start(nodes: usize) -> Rig {
     let mut config = ClusterConfig::new(1, specs);
     config.client.reconnect.max_delay = Duration::from_millis(200);
     let (cluster, _events) = Cluster::start(config, clock::SystemClock::shared()).expect("cluster");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
-        .await
-        .expect("store");
     let registry = HealthRegistry::new(clock::SystemClock::shared());
     let context = HealthContext {
         registry: registry.clone(),
         cluster: cluster.clone(),
-        store: Some(Arc::new(store)),
+        store: Some(store),
         discord: None,
-        options: dimby::health::HealthOptions::default(),
+        options,
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(100),
@@ -545,4 +555,192 @@ async fn node_player_readiness_and_stats_age_are_probed() {
     // The node crashes: it can no longer load anything.
     rig.nodes[0].crash();
     assert_eq!(check(ready("sim:track:probe")).await, Status::Fail);
+}
+
+impl Rig {
+    /// The output of `check`'s last result.
+    fn output(&self, check: &str) -> String {
+        self.registry
+            .results()
+            .into_iter()
+            .find(|r| r.spec.name == check)
+            .and_then(|r| r.observation.output)
+            .unwrap_or_default()
+    }
+
+    async fn readyz(&self) -> (u16, String) {
+        let ready = http()
+            .get(self.url("/readyz?verbose"))
+            .send()
+            .await
+            .expect("answer");
+        let status = ready.status().as_u16();
+        (status, ready.text().await.expect("body"))
+    }
+}
+
+async fn store_with_a_guild(dir: &tempfile::TempDir) -> store::SqliteStore {
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    store::Store::set_volume(&store, 5, 50)
+        .await
+        .expect("write");
+    store
+}
+
+#[tokio::test]
+async fn a_deleted_wal_fails_the_store_check_and_readiness() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_a_guild(&dir).await;
+    let wal = dir.path().join("dimby.sqlite3-wal");
+    let rig = start_on(1, dir, Arc::new(store.clone()), HealthOptions::default()).await;
+    rig.wait_status(probes::STORE, None, Status::Pass).await;
+    rig.wait_status(probes::CLUSTER, None, Status::Pass).await;
+    assert_eq!(rig.readyz().await.0, 200);
+
+    std::fs::remove_file(&wal).expect("delete the WAL");
+    // Writes still go on (into the deleted file); the probe is what notices.
+    store::Store::set_volume(&store, 5, 60)
+        .await
+        .expect("write");
+    rig.wait_status(probes::STORE, None, Status::Fail).await;
+    let output = rig.output(probes::STORE);
+    assert!(output.contains("dimby.sqlite3-wal"), "{output}");
+    assert!(output.contains("was deleted"), "{output}");
+    assert!(output.contains("SIGTERM"), "says what to do: {output}");
+    let (status, text) = rig.readyz().await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("[-]store"), "{text}");
+}
+
+/// Undoes `chattr +i` on drop, so that the temporary directory can be removed.
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_store_the_process_cannot_write_fails_readiness() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_a_guild(&dir).await;
+    store.close().await;
+    drop(store);
+    let path = dir.path().join("dimby.sqlite3");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    // Root writes whatever the mode: make the file immutable instead.
+    let _undo = if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
+        let made = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "skipped: this process writes read-only files and chattr +i is not available"
+            );
+            return;
+        }
+        Some(Immutable(path.clone()))
+    } else {
+        None
+    };
+    // It opens (SQLite falls back to reading only) and answers reads, as in the incident.
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("opens read-only");
+    store::Store::ping(&store).await.expect("reads work");
+    let rig = start_on(1, dir, Arc::new(store.clone()), HealthOptions::default()).await;
+    rig.wait_status(probes::CLUSTER, None, Status::Pass).await;
+    rig.wait_status(probes::STORE, None, Status::Fail).await;
+    let output = rig.output(probes::STORE);
+    assert!(output.contains("cannot be written"), "{output}");
+    assert!(output.contains("readonly"), "{output}");
+    let (status, text) = rig.readyz().await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("[-]store"), "{text}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn quarantined_guilds_warn_alert_and_count_without_failing_readiness() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+        .await
+        .expect("store");
+    let entry = store::QueueEntry {
+        track: "QAAAjQIAJFJpY2sgQXN0bGV5".to_owned(),
+        requester_id: 1,
+        title: "Title".to_owned(),
+        author: "Author".to_owned(),
+        length_ms: 180_000,
+        uri: None,
+        added_at_unix_ms: 1_700_000_000_000,
+    };
+    for guild in [7_001_u64, 7_002] {
+        store::Store::enqueue(
+            &sqlite,
+            guild,
+            &[entry.clone(), entry.clone(), entry.clone()],
+            None,
+        )
+        .await
+        .expect("enqueue");
+    }
+    // A gap in guild 7001's queue positions (0, 1, 7), as a damaged file would have.
+    sqlx::query("UPDATE queue_entries SET pos = 7 WHERE guild_id = 7001 AND pos = 2")
+        .execute(sqlite.pool())
+        .await
+        .expect("damage");
+    let guard = Arc::new(store::QuarantineGuard::new(Arc::new(sqlite)));
+    let loaded = store::Store::load_all_guilds(guard.as_ref())
+        .await
+        .expect("the load does not fail");
+    assert_eq!(
+        loaded.guilds.iter().map(|g| g.guild_id).collect::<Vec<_>>(),
+        [7_002]
+    );
+    let event = quarantine::StoreQuarantine {
+        damaged: loaded.damaged,
+    };
+    assert_eq!(event.damaged.len(), 1);
+    assert_eq!(event.damaged[0].guild_id, 7_001);
+    let metrics = dimby::bot::runtime::command_metrics();
+    event.record(&metrics);
+    let exposition = metrics.encode(telemetry::Format::Prometheus);
+    assert!(
+        exposition.contains("dimby_store_quarantined_guilds 1"),
+        "{exposition}"
+    );
+    assert!(!exposition.contains("7001"), "no guild id in the metrics");
+
+    let options = HealthOptions {
+        quarantine: Some(Arc::clone(&guard)),
+        ..HealthOptions::default()
+    };
+    let rig = start_on(1, dir, guard.clone(), options).await;
+    rig.wait_status(quarantine::STORE_QUARANTINE, None, Status::Fail)
+        .await;
+    rig.wait_status(probes::STORE, None, Status::Pass).await;
+    rig.wait_status(probes::CLUSTER, None, Status::Pass).await;
+    let output = rig.output(quarantine::STORE_QUARANTINE);
+    assert!(output.contains("1 guild(s) quarantined"), "{output}");
+    assert!(!output.contains("7001"), "the count, not the ids: {output}");
+    // A warning: the other guilds are served, so the process stays ready.
+    let (status, text) = rig.readyz().await;
+    assert_eq!(status, 200, "{text}");
+    // Writes for the quarantined guild change nothing; the others are served.
+    assert!(matches!(
+        store::Store::set_volume(guard.as_ref(), 7_001, 10).await,
+        Err(store::Error::Quarantined { guild_id: 7_001 })
+    ));
+    store::Store::set_volume(guard.as_ref(), 7_002, 10)
+        .await
+        .expect("served");
 }

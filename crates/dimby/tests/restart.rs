@@ -198,3 +198,143 @@ async fn a_killed_bot_restores_queue_and_position_and_plays_on() {
     bot.start_kill().expect("stop");
     let _ = bot.wait().await;
 }
+
+/// Waits (bounded) until the log file at `path` contains `needle`; returns the log.
+async fn wait_log(path: &Path, needle: &str) -> String {
+    tokio::time::timeout(GUARD, async {
+        loop {
+            let log = std::fs::read_to_string(path).unwrap_or_default();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the log never said {needle:?}"))
+}
+
+/// A guild's rows with a gap in its queue positions (0, 1, 7), as a damaged file would have.
+async fn damage_a_guild(store_dir: &Path, guild: u64) {
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(store_dir))
+        .await
+        .expect("the store");
+    let entry = store::QueueEntry {
+        track: "not even a track".to_owned(),
+        requester_id: 1,
+        title: "Damaged".to_owned(),
+        author: "Nobody".to_owned(),
+        length_ms: 1_000,
+        uri: None,
+        added_at_unix_ms: 1,
+    };
+    store::Store::enqueue(&store, guild, &[entry.clone(), entry.clone(), entry], None)
+        .await
+        .expect("enqueue");
+    sqlx::query("UPDATE queue_entries SET pos = 7 WHERE guild_id = ?1 AND pos = 2")
+        .bind(guild.cast_signed())
+        .execute(store.pool())
+        .await
+        .expect("damage");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_guild_is_quarantined_and_the_others_play_on() {
+    const DAMAGED: u64 = 424_242_424_242;
+    let discord = DiscordSim::start(DiscordConfig::default())
+        .await
+        .expect("discord stand-in");
+    let guild = discord.create_guild(&GuildSpec::default()).expect("guild");
+    let node = SimNode::start(
+        sim::lavalink::NodeConfig::default()
+            .with_intervals(Duration::from_millis(100), Duration::from_secs(5)),
+    )
+    .await
+    .expect("lavalink stand-in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("dimby.toml");
+    let store_dir = dir.path().join("data");
+    write_config(&config, &discord, &node, &store_dir);
+    let lavalink_guild = LavalinkGuild(guild.id.get());
+
+    let mut bot = spawn_bot(&config, &dir.path().join("first.log"));
+    discord
+        .wait_for_global_commands(dimby::bot::commands::definitions().len())
+        .await
+        .expect("the bot registered its commands");
+    discord
+        .wait_for_sessions(|sessions| sessions.iter().any(|s| s.connected))
+        .await
+        .expect("the bot's gateway session");
+    let alice = guild.member("alice").expect("alice");
+    discord
+        .join_voice(guild.id, alice, guild.voice_channel(0))
+        .expect("alice joins voice");
+    answer(
+        &discord,
+        slash(&guild, "alice", "play").string("query", FIRST),
+    )
+    .await;
+    let (first_session, _) = wait_playing(&node, lavalink_guild, FIRST, 0, None).await;
+    bot.start_kill().expect("SIGKILL");
+    bot.wait().await.expect("reaped");
+
+    damage_a_guild(&store_dir, DAMAGED).await;
+    let log = dir.path().join("second.log");
+    let mut bot = spawn_bot(&config, &log);
+    // The bot does not exit: the healthy guild comes back and plays on...
+    wait_playing(&node, lavalink_guild, FIRST, 0, Some(&first_session)).await;
+    // ...and the damaged one is named in the log with what is damaged.
+    let text = wait_log(&log, "guild quarantined").await;
+    let line = text
+        .lines()
+        .find(|l| l.contains("guild quarantined"))
+        .expect("the line");
+    assert!(line.contains(&DAMAGED.to_string()), "{line}");
+    assert!(line.contains("queue position 7"), "{line}");
+    assert!(bot.try_wait().expect("status").is_none(), "still running");
+    bot.start_kill().expect("stop");
+    let _ = bot.wait().await;
+
+    // Its rows were left as they were.
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(&store_dir))
+        .await
+        .expect("the store");
+    let loaded = store::Store::load_all_guilds(&store).await.expect("load");
+    assert_eq!(loaded.damaged.len(), 1);
+    assert_eq!(loaded.damaged[0].guild_id, DAMAGED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_store_file_stops_the_start_with_advice() {
+    let discord = DiscordSim::start(DiscordConfig::default())
+        .await
+        .expect("discord stand-in");
+    let node = SimNode::start(sim::lavalink::NodeConfig::default())
+        .await
+        .expect("lavalink stand-in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("dimby.toml");
+    let store_dir = dir.path().join("data");
+    std::fs::create_dir_all(&store_dir).expect("data dir");
+    let file = store_dir.join("dimby.sqlite3");
+    std::fs::File::create(&file).expect("an empty store file");
+    write_config(&config, &discord, &node, &store_dir);
+    let log = dir.path().join("run.log");
+    let mut bot = spawn_bot(&config, &log);
+    let status = tokio::time::timeout(GUARD, bot.wait())
+        .await
+        .expect("the bot exits")
+        .expect("status");
+    assert!(!status.success(), "{status}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("is empty (0 bytes)"), "{text}");
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("store.allow_fresh_start"), "{text}");
+    assert_eq!(
+        std::fs::metadata(&file).expect("file").len(),
+        0,
+        "left alone"
+    );
+}

@@ -1,7 +1,7 @@
 //! The [`Store`] trait's semantics as a test suite that every backend runs.
 //!
 //! Each function checks one behaviour against any store and panics (like a failed `assert!`) when
-//! the store does not behave. Each uses guild ids of its own (1001 to 1037, 1100 to 2299, and some
+//! the store does not behave. Each uses guild ids of its own (1001 to 1040, 1100 to 2299, and some
 //! above 2^63) and forgets them before it starts, so they can run one after another on one store
 //! ([`run_all`], even twice), on a store with other data in it, or each on a fresh one (one
 //! `#[tokio::test]` per function). The handover functions take whatever sessions are stored before
@@ -24,9 +24,11 @@ use crate::{
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
 pub const BIG_ID: u64 = u64::MAX - 6;
 
-/// Every behaviour, one after another, on one store.
+/// Every behaviour, one after another, on one store (all but [`damaged_guilds_set_apart`], which
+/// needs the backend to damage a guild's rows: call it too).
 pub async fn run_all(store: &dyn Store) {
     ping(store).await;
+    check(store).await;
     unknown_guild(store).await;
     defaults(store).await;
     entries_round_trip(store).await;
@@ -109,6 +111,80 @@ pub async fn ping(store: &dyn Store) {
     store.ping().await.expect("ping");
 }
 
+/// `check` passes on a healthy store, again and again, and changes no guild.
+pub async fn check(store: &dyn Store) {
+    let before = store.load_all_guilds().await.expect("load_all");
+    for _ in 0..3 {
+        store.check().await.expect("check");
+    }
+    assert_eq!(store.load_all_guilds().await.expect("load_all"), before);
+}
+
+/// A guild whose rows are damaged does not fail `load_all_guilds`: it is left out of `guilds`,
+/// listed once in `damaged` (with what is wrong), and its rows are left as they were; every other
+/// guild loads. `damage_queue(guild)` is the backend's way of damaging the stored queue of a guild
+/// that has three entries (e.g. a gap in its positions). Uses guilds 1038 to 1040.
+pub async fn damaged_guilds_set_apart(store: &dyn Store, damage_queue: impl AsyncFn(u64)) {
+    let (before, broken, after) = (1_038, 1_039, 1_040);
+    forget(store, &[before, broken, after]).await;
+    for (n, g) in (0u64..).zip([before, broken, after]) {
+        store
+            .enqueue(g, &entries(n * 10..n * 10 + 3), None)
+            .await
+            .expect("enqueue");
+    }
+    damage_queue(broken).await;
+
+    let loaded = store
+        .load_all_guilds()
+        .await
+        .expect("load_all with a damaged guild");
+    let ids: Vec<u64> = loaded.guilds.iter().map(|g| g.guild_id).collect();
+    assert!(!ids.contains(&broken), "the damaged guild is not restored");
+    for g in [before, after] {
+        let good = loaded
+            .guilds
+            .iter()
+            .find(|s| s.guild_id == g)
+            .expect("every other guild loads");
+        assert_eq!(good.queue.len(), 3);
+    }
+    let listed: Vec<&crate::Damaged> = loaded
+        .damaged
+        .iter()
+        .filter(|d| d.guild_id == broken)
+        .collect();
+    assert_eq!(listed.len(), 1, "the damaged guild is listed once");
+    assert!(!listed[0].problem.is_empty(), "and says what is wrong");
+    assert!(
+        loaded.damaged.iter().all(|d| !ids.contains(&d.guild_id)),
+        "a guild is either loaded or damaged"
+    );
+    // Left as it was: still damaged on the next load, and `load_guild` still says so.
+    assert_eq!(
+        store
+            .load_all_guilds()
+            .await
+            .expect("load_all again")
+            .damaged,
+        loaded.damaged
+    );
+    assert!(matches!(
+        store.load_guild(broken).await,
+        Err(Error::Corrupt {
+            guild_id: Some(g),
+            ..
+        }) if g == broken
+    ));
+    // Forgetting it clears the way.
+    assert!(store.forget_guild(broken).await.expect("forget"));
+    let loaded = store
+        .load_all_guilds()
+        .await
+        .expect("load_all after forget");
+    assert!(loaded.damaged.iter().all(|d| d.guild_id != broken));
+}
+
 /// A guild never written has no state, and operations that only take away do not create it.
 pub async fn unknown_guild(store: &dyn Store) {
     let guild = 1_001;
@@ -131,7 +207,7 @@ pub async fn unknown_guild(store: &dyn Store) {
     );
     assert!(!store.forget_guild(guild).await.expect("forget"));
     assert_eq!(store.load_guild(guild).await.expect("load"), None);
-    let all = store.load_all_guilds().await.expect("load_all");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
     assert!(all.iter().all(|g| g.guild_id != guild));
 }
 
@@ -690,7 +766,7 @@ pub async fn save_positions_large(store: &dyn Store) {
             "guild {guild}"
         );
     }
-    let all = store.load_all_guilds().await.expect("load_all");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
     assert!(
         all.iter().all(|g| !(1_100..2_300).contains(&g.guild_id)),
         "save_positions created a guild"
@@ -795,7 +871,7 @@ pub async fn big_ids(store: &dyn Store) {
     }
     // (1 << 63) and 0 differ only in the top bit; u64::MAX is -1 as an i64.
     assert_eq!(store.load_guild(0).await.expect("load"), None);
-    let all = store.load_all_guilds().await.expect("load_all");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
     for guild in [BIG_ID, 1 << 63, u64::MAX] {
         assert_eq!(all.iter().filter(|g| g.guild_id == guild).count(), 1);
     }
@@ -889,7 +965,7 @@ pub async fn waiting_requests(store: &dyn Store) {
             .expect("wrong guild"),
         "a request is removed only from its own guild"
     );
-    let all = store.load_all_guilds().await.expect("load all");
+    let all = store.load_all_guilds().await.expect("load all").guilds;
     let waiting_of = |g: u64| {
         all.iter()
             .find(|s| s.guild_id == g)
@@ -917,7 +993,7 @@ pub async fn load_all_guilds(store: &dyn Store) {
             .expect("set_current");
     }
     store.set_volume(1_033, 10).await.expect("settings only");
-    let all = store.load_all_guilds().await.expect("load_all");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
     let ids: Vec<u64> = all.iter().map(|g| g.guild_id).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();

@@ -29,6 +29,70 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// The store file exists but is empty (0 bytes): a store that held guilds was truncated or
+    /// replaced. Opening refuses rather than start over with nothing.
+    #[error(
+        "the store file {} is empty (0 bytes) although it exists: refusing to start with an empty \
+         store, which would forget every guild. Restore the file from a backup; to start with an \
+         empty store on purpose, set store.allow_fresh_start = true or remove the file (see \
+         docs/runbooks/store.md)",
+        path.display()
+    )]
+    EmptyStore {
+        /// The database file.
+        path: PathBuf,
+    },
+
+    /// The store file exists but cannot be opened as a database (not a SQLite file, damaged,
+    /// unreadable). Opening refuses rather than start over with nothing.
+    #[error(
+        "the store file {} exists but cannot be opened: {source}. Refusing to start rather than \
+         lose the guilds in it: check the file's owner and permissions, restore it from a backup, \
+         or move it away to start with an empty store (see docs/runbooks/store.md)",
+        path.display()
+    )]
+    Unreadable {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A new store file could not be put in place.
+    #[error("cannot create the store file {}: {source}", path.display())]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file the store has open is no longer the one at its path (deleted, or replaced by
+    /// another): writes go into a file nobody will find again.
+    #[error(
+        "the store's file {} {what} while the store had it open: writes go into a file that is \
+         no longer on disk, and a kill -9 loses them. {advice}",
+        path.display()
+    )]
+    FilesGone {
+        /// The file at issue (the database or its `-wal`).
+        path: PathBuf,
+        /// What happened to it ("was deleted", "was replaced by another file").
+        what: &'static str,
+        /// What to do.
+        advice: &'static str,
+    },
+
+    /// A write for a guild whose rows are quarantined (damaged; see
+    /// [`QuarantineGuard`](crate::QuarantineGuard)). Nothing was changed.
+    #[error("guild {guild_id} is quarantined (its stored rows are damaged); nothing was written")]
+    Quarantined {
+        /// The guild.
+        guild_id: u64,
+    },
+
     /// The schema migrations could not be applied.
     #[error("cannot migrate the store at {location}: {source}")]
     Migrate {

@@ -18,6 +18,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod guard;
 mod sqlite;
 
 use std::fmt;
@@ -29,6 +30,7 @@ pub use lavalink::model::Filters;
 pub use music::{Finished, LoopMode, PositionSnapshot, UnknownLoopMode};
 
 pub use error::{Error, Result};
+pub use guard::QuarantineGuard;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 /// The highest volume the bot accepts, as the bot sees it (100 is unchanged).
@@ -132,6 +134,26 @@ impl GuildState {
     }
 }
 
+/// A guild whose stored rows are damaged (a gap in its queue positions, a value the store could
+/// not have written, entries without a guild row): [`Store::load_all_guilds`] leaves it out of the
+/// restore and reports it here, and its rows stay as they are for a person to repair or drop.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Damaged {
+    /// The guild.
+    pub guild_id: u64,
+    /// What is damaged: the table and what is wrong in it (the first problem found).
+    pub problem: String,
+}
+
+/// What [`Store::load_all_guilds`] found: the guilds that load, and the damaged ones set apart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadedGuilds {
+    /// Every guild whose state loads, ordered by guild id.
+    pub guilds: Vec<GuildState>,
+    /// Every guild whose rows are damaged, ordered by guild id (none of them is in `guilds`).
+    pub damaged: Vec<Damaged>,
+}
+
 /// One guild's position for [`Store::save_positions`]: what one [`Store::save_position`] call
 /// takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -196,14 +218,21 @@ pub struct LavalinkSession {
 /// advance, save position) leave an unknown guild unknown.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
-    /// One round trip to the database, for health probes.
+    /// One round trip to the database.
     async fn ping(&self) -> Result<()>;
+
+    /// What the readiness probe asks: the database answers and takes a write (one small committed
+    /// write to a table of its own), and, for a file-based backend, the files it writes are still
+    /// the ones on disk (a deleted or replaced file is [`Error::FilesGone`]).
+    async fn check(&self) -> Result<()>;
 
     /// The state of one guild, or `None` if nothing is stored for it.
     async fn load_guild(&self, guild_id: u64) -> Result<Option<GuildState>>;
 
-    /// The state of every guild with stored state, ordered by guild id (restore at start).
-    async fn load_all_guilds(&self) -> Result<Vec<GuildState>>;
+    /// The state of every guild with stored state, ordered by guild id (restore at start). A guild
+    /// whose rows are damaged does not fail the load: it is left out of `guilds` and listed in
+    /// `damaged`, its rows untouched.
+    async fn load_all_guilds(&self) -> Result<LoadedGuilds>;
 
     /// Inserts `entries`, in order, at index `at` (`None`: at the end) and returns the index of the
     /// first one. `at` may equal the queue's length; above it is [`Error::IndexOutOfRange`].

@@ -15,8 +15,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite};
 
 use crate::{
-    Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
-    PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
+    Damaged, Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds,
+    LoopMode, MAX_VOLUME, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
+    WaitingRequest,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -53,6 +54,10 @@ pub struct SqliteConfig {
     pub max_connections: u32,
     /// When a commit reaches the disk.
     pub synchronous: Synchronous,
+    /// Whether an existing but empty (0 bytes) database file may start as a new, empty store.
+    /// Off by default: an empty file where a store was is a truncated store, and opening it as a
+    /// new one would forget every guild ([`Error::EmptyStore`]).
+    pub allow_fresh_start: bool,
 }
 
 impl SqliteConfig {
@@ -60,7 +65,7 @@ impl SqliteConfig {
     pub const DEFAULT_FILE_NAME: &'static str = "dimby.sqlite3";
 
     /// The defaults for a store in `data_dir`: file `dimby.sqlite3`, busy timeout 5 s, 4
-    /// connections, synchronous `NORMAL`.
+    /// connections, synchronous `NORMAL`, no fresh start on an empty file.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -68,6 +73,7 @@ impl SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             max_connections: 4,
             synchronous: Synchronous::Normal,
+            allow_fresh_start: false,
         }
     }
 
@@ -82,44 +88,284 @@ impl SqliteConfig {
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    /// `path` made absolute, as `/proc/self/fd` names the files the process has open.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    absolute: PathBuf,
+    /// The database file this store opened.
+    opened: FileId,
+}
+
+/// A file's identity: its device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path)?;
+    Ok(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+/// Whether SQLite answered "busy" or "locked" (primary result codes 5 and 6).
+fn busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => error
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+/// Connection options for the file at `path`.
+fn options(config: &SqliteConfig, path: &Path, create: bool) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(config.busy_timeout)
+        .foreign_keys(true)
+        .synchronous(match config.synchronous {
+            Synchronous::Normal => SqliteSynchronous::Normal,
+            Synchronous::Full => SqliteSynchronous::Full,
+        })
+}
+
+/// Tells apart the temporary files of new stores set up at once by one process.
+static NEW_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets a new, migrated database up under a temporary name next to `path` and links it into
+/// place, unless another process (or pool) got there first, in which case theirs is kept.
+async fn create_new(config: &SqliteConfig, path: &Path) -> Result<()> {
+    let n = NEW_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = config.data_dir.join(format!(
+        "{}.new-{}-{n}",
+        config.file_name,
+        std::process::id()
+    ));
+    let location = temp.display().to_string();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(config, &temp, true))
+        .await
+        .map_err(|source| Error::Open {
+            location: location.clone(),
+            source,
+        })?;
+    let migrated = migrate(&pool).await;
+    // Closing the only connection checkpoints the WAL into the file and removes it.
+    pool.close().await;
+    let linked = migrated
+        .map_err(|source| Error::Migrate { location, source })
+        .and_then(|()| match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(true),
+            // Another process (or pool) put its new file there first: that one is kept.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(Error::Create {
+                path: path.to_owned(),
+                source,
+            }),
+        });
+    for leftover in [temp.clone(), wal_of(&temp), shm_of(&temp)] {
+        if let Err(error) = std::fs::remove_file(&leftover)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %leftover.display(), %error, "could not remove a temporary store file");
+        }
+    }
+    if linked? {
+        tracing::info!(path = %path.display(), "created a new, empty store");
+    }
+    Ok(())
+}
+
+/// A file the process has open, by the path it was opened at, and the identity of what it has
+/// open.
+#[cfg(target_os = "linux")]
+struct OpenFile {
+    path: PathBuf,
+    id: FileId,
+}
+
+/// The files among `paths` that the process has open (`/proc/self/fd`), each once per descriptor,
+/// with the identity of the file each descriptor holds (which is no longer the one at the path if
+/// it was deleted or replaced). Descriptors that close meanwhile are left out.
+#[cfg(target_os = "linux")]
+fn open_files(paths: &[&Path]) -> Vec<OpenFile> {
+    use std::os::unix::ffi::OsStrExt as _;
+    const DELETED: &[u8] = b" (deleted)";
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        let bytes = target.as_os_str().as_bytes();
+        let bytes = bytes.strip_suffix(DELETED).unwrap_or(bytes);
+        let Some(path) = paths.iter().find(|p| p.as_os_str().as_bytes() == bytes) else {
+            continue;
+        };
+        // `metadata` follows the descriptor's link to the file it holds, deleted or not.
+        if let Ok(id) = file_id(&fd.path()) {
+            found.push(OpenFile {
+                path: path.to_path_buf(),
+                id,
+            });
+        }
+    }
+    found
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The `-wal` file of the database at `path`.
+fn wal_of(path: &Path) -> PathBuf {
+    with_suffix(path, "-wal")
+}
+
+/// The `-shm` file of the database at `path`.
+fn shm_of(path: &Path) -> PathBuf {
+    with_suffix(path, "-shm")
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database file in the configured data directory, sets WAL
-    /// mode, the busy timeout, foreign keys and the synchronous level on every connection, and
-    /// applies the schema migrations that are not applied yet.
+    /// Opens the database file in the configured data directory (creating the directory, and the
+    /// file if there is none yet), sets WAL mode, the busy timeout, foreign keys and the
+    /// synchronous level on every connection, and applies the schema migrations that are not
+    /// applied yet.
+    ///
+    /// A new file is set up under a temporary name and linked into place complete, so the file at
+    /// the path is never empty in normal operation: an existing file of 0 bytes was truncated, and
+    /// opening refuses it ([`Error::EmptyStore`]) unless `allow_fresh_start` is set; an existing
+    /// file that does not open is [`Error::Unreadable`]. Neither starts over with nothing.
     pub async fn open(config: &SqliteConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::CreateDataDir {
             path: config.data_dir.clone(),
             source,
         })?;
         let path = config.path();
+        let existed = match std::fs::metadata(&path) {
+            Ok(meta) => Some(meta.len()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(Error::Unreadable {
+                    path,
+                    source: sqlx::Error::Io(source),
+                });
+            }
+        };
+        match existed {
+            None => create_new(config, &path).await?,
+            Some(0) if !config.allow_fresh_start => return Err(Error::EmptyStore { path }),
+            Some(0) => tracing::warn!(
+                path = %path.display(),
+                "the store file is empty; starting with an empty store because \
+                 store.allow_fresh_start is set"
+            ),
+            Some(_) => {}
+        }
         let location = path.display().to_string();
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(config.busy_timeout)
-            .foreign_keys(true)
-            .synchronous(match config.synchronous {
-                Synchronous::Normal => SqliteSynchronous::Normal,
-                Synchronous::Full => SqliteSynchronous::Full,
-            });
-        let pool = connect(config, options)
+        let pool = connect(config, options(config, &path, false))
             .await
-            .map_err(|source| Error::Open {
-                location: location.clone(),
-                source,
+            .map_err(|source| match existed {
+                // Busy or locked past the retries is another process at work, not a bad file.
+                Some(_) if !busy(&source) => Error::Unreadable {
+                    path: path.clone(),
+                    source,
+                },
+                _ => Error::Open {
+                    location: location.clone(),
+                    source,
+                },
             })?;
         migrate(&pool)
             .await
             .map_err(|source| Error::Migrate { location, source })?;
-        Ok(Self { pool, path })
+        // The file as this process opened it, to tell later whether the path still leads to it.
+        let opened = file_id(&path).map_err(|source| Error::Unreadable {
+            path: path.clone(),
+            source: sqlx::Error::Io(source),
+        })?;
+        let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        Ok(Self {
+            pool,
+            path,
+            absolute,
+            opened,
+        })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the files this store writes are still the ones at their paths: the database file it
+    /// opened, and (on Linux, where `/proc/self/fd` shows the files the process has open) every
+    /// open database or `-wal` file.
+    fn files_on_disk(&self) -> Result<()> {
+        const DB_ADVICE: &str = "Copy the open file out of /proc/<pid>/fd/ before anything else \
+             (see docs/runbooks/store.md), then restart the bot on the copy";
+        const WAL_ADVICE: &str = "Stop the bot cleanly (SIGTERM, not kill -9): closing the store \
+             checkpoints the open -wal into the database file; then start it again \
+             (see docs/runbooks/store.md)";
+        match file_id(&self.path) {
+            Ok(now) if now == self.opened => {}
+            Ok(_) => {
+                return Err(Error::FilesGone {
+                    path: self.path.clone(),
+                    what: "was replaced by another file",
+                    advice: DB_ADVICE,
+                });
+            }
+            Err(_) => {
+                return Err(Error::FilesGone {
+                    path: self.path.clone(),
+                    what: "was deleted",
+                    advice: DB_ADVICE,
+                });
+            }
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let wal = wal_of(&self.absolute);
+            for open in open_files(&[self.absolute.as_path(), wal.as_path()]) {
+                let advice = if open.path == wal {
+                    WAL_ADVICE
+                } else {
+                    DB_ADVICE
+                };
+                match file_id(&open.path) {
+                    Ok(now) if now == open.id => {}
+                    Ok(_) => {
+                        return Err(Error::FilesGone {
+                            path: open.path,
+                            what: "was replaced by another file",
+                            advice,
+                        });
+                    }
+                    Err(_) => {
+                        return Err(Error::FilesGone {
+                            path: open.path,
+                            what: "was deleted",
+                            advice,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The connection pool, for tests and tools that inspect the file.
@@ -331,6 +577,47 @@ fn push_queue_row(guild: &mut GuildState, row: &SqliteRow) -> Result<()> {
     }
     guild.queue.push(entry_from_row(row, T, guild.guild_id)?);
     Ok(())
+}
+
+/// What is damaged, as [`Damaged::problem`] says it: the table and what is wrong.
+fn problem(error: &Error) -> String {
+    match error {
+        Error::Corrupt { table, detail, .. } => format!("{table}: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+/// Puts the rows of `load_all_guilds` with their guilds, setting apart a guild whose row does not
+/// read (and every later row of it) instead of failing the whole load.
+struct Sorter<'a> {
+    guilds: &'a mut BTreeMap<u64, GuildState>,
+    damaged: &'a mut BTreeMap<u64, String>,
+}
+
+impl Sorter<'_> {
+    fn add(
+        &mut self,
+        row: &SqliteRow,
+        table: &'static str,
+        put: impl FnOnce(&mut GuildState, &SqliteRow) -> Result<()>,
+    ) -> Result<()> {
+        let guild_id = from_db(column(row, "guild_id", table, None)?);
+        if self.damaged.contains_key(&guild_id) {
+            return Ok(());
+        }
+        let Some(state) = self.guilds.get_mut(&guild_id) else {
+            self.damaged.insert(
+                guild_id,
+                format!("{table}: rows for a guild without a guilds row"),
+            );
+            return Ok(());
+        };
+        if let Err(error) = put(state, row) {
+            self.guilds.remove(&guild_id);
+            self.damaged.insert(guild_id, problem(&error));
+        }
+        Ok(())
+    }
 }
 
 // --- statements used inside transactions ---------------------------------------------------------
@@ -575,6 +862,21 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn check(&self) -> Result<()> {
+        const OP: &str = "check";
+        self.files_on_disk()?;
+        // A committed write: a store SQLite opened read-only (its file no longer writable by the
+        // process) answers reads but fails here.
+        sqlx::query(
+            "INSERT INTO store_probe (id, checks) VALUES (1, 1) \
+             ON CONFLICT (id) DO UPDATE SET checks = (checks + 1) % 1000000000",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db(OP, None))?;
+        Ok(())
+    }
+
     async fn load_guild(&self, guild_id: u64) -> Result<Option<GuildState>> {
         let g = Some(guild_id);
         // A read transaction: the three reads see one snapshot.
@@ -593,24 +895,29 @@ impl Store for SqliteStore {
         Ok(Some(state))
     }
 
-    async fn load_all_guilds(&self) -> Result<Vec<GuildState>> {
+    async fn load_all_guilds(&self) -> Result<LoadedGuilds> {
         const OP: &str = "load_all_guilds";
         let mut tx = self.pool.begin().await.map_err(db(OP, None))?;
         let mut guilds = BTreeMap::new();
+        let mut damaged = BTreeMap::new();
         for row in sqlx::query("SELECT * FROM guilds")
             .fetch_all(&mut *tx)
             .await
             .map_err(db(OP, None))?
         {
-            let state = guild_from_row(&row)?;
-            guilds.insert(state.guild_id, state);
+            let guild_id = from_db(column(&row, "guild_id", "guilds", None)?);
+            match guild_from_row(&row) {
+                Ok(state) => {
+                    guilds.insert(guild_id, state);
+                }
+                Err(error) => {
+                    damaged.entry(guild_id).or_insert_with(|| problem(&error));
+                }
+            }
         }
-        let orphan = |table, raw: i64| {
-            corrupt(
-                table,
-                Some(from_db(raw)),
-                "an entry for a guild without a guilds row".to_owned(),
-            )
+        let mut sorter = Sorter {
+            guilds: &mut guilds,
+            damaged: &mut damaged,
         };
         for row in sqlx::query(
             "SELECT guild_id, pos, track, requester_id, title, author, length_ms, uri, \
@@ -620,11 +927,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP, None))?
         {
-            let raw: i64 = column(&row, "guild_id", "queue_entries", None)?;
-            let state = guilds
-                .get_mut(&from_db(raw))
-                .ok_or_else(|| orphan("queue_entries", raw))?;
-            push_queue_row(state, &row)?;
+            sorter.add(&row, "queue_entries", push_queue_row)?;
         }
         for row in sqlx::query(
             "SELECT guild_id, track, requester_id, title, author, length_ms, uri, \
@@ -634,11 +937,10 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP, None))?
         {
-            let raw: i64 = column(&row, "guild_id", "current_entries", None)?;
-            let state = guilds
-                .get_mut(&from_db(raw))
-                .ok_or_else(|| orphan("current_entries", raw))?;
-            state.current = Some(entry_from_row(&row, "current_entries", state.guild_id)?);
+            sorter.add(&row, "current_entries", |state, row| {
+                state.current = Some(entry_from_row(row, "current_entries", state.guild_id)?);
+                Ok(())
+            })?;
         }
         for row in sqlx::query(
             "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests \
@@ -648,14 +950,19 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP, None))?
         {
-            let raw: i64 = column(&row, "guild_id", "waiting_requests", None)?;
-            let state = guilds
-                .get_mut(&from_db(raw))
-                .ok_or_else(|| orphan("waiting_requests", raw))?;
-            state.waiting.push(waiting_from_row(&row, state.guild_id)?);
+            sorter.add(&row, "waiting_requests", |state, row| {
+                state.waiting.push(waiting_from_row(row, state.guild_id)?);
+                Ok(())
+            })?;
         }
         tx.commit().await.map_err(db(OP, None))?;
-        Ok(guilds.into_values().collect())
+        Ok(LoadedGuilds {
+            guilds: guilds.into_values().collect(),
+            damaged: damaged
+                .into_iter()
+                .map(|(guild_id, problem)| Damaged { guild_id, problem })
+                .collect(),
+        })
     }
 
     async fn enqueue(

@@ -41,6 +41,7 @@ macro_rules! conformance_tests {
 
 conformance_tests!(
     ping,
+    check,
     unknown_guild,
     defaults,
     entries_round_trip,
@@ -140,7 +141,7 @@ async fn reopening_the_file_restores_everything() {
     let store = open(&dir).await;
     write_everything(&store, 77).await;
     write_everything(&store, u64::MAX).await;
-    let before = store.load_all_guilds().await.expect("load_all");
+    let before = store.load_all_guilds().await.expect("load_all").guilds;
     assert_eq!(before.len(), 2);
     assert_eq!(numbers(&before[0].queue), [1, 2, 3, 4]);
     assert_eq!(before[0].current, Some(entry(0)));
@@ -148,7 +149,10 @@ async fn reopening_the_file_restores_everything() {
     drop(store);
 
     let store = open(&dir).await;
-    assert_eq!(store.load_all_guilds().await.expect("load_all"), before);
+    assert_eq!(
+        store.load_all_guilds().await.expect("load_all").guilds,
+        before
+    );
     let gateway = store.take_gateway_sessions().await.expect("take");
     assert_eq!(gateway.len(), 1);
     assert_eq!(
@@ -279,6 +283,7 @@ async fn connections_use_wal_busy_timeout_foreign_keys_and_the_chosen_synchronou
 #[tokio::test]
 async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
     let (_dir, store) = fresh().await;
+    store.set_volume(4, 50).await.expect("another guild");
     let damages: [(&str, &str); 5] = [
         (
             "UPDATE guilds SET volume = 999 WHERE guild_id = 3",
@@ -315,25 +320,302 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
             .await
             .expect("pragma");
         drop(conn);
-        for result in [
-            store.load_guild(3).await.map(drop),
-            store.load_all_guilds().await.map(drop),
-        ] {
-            match result {
-                Err(
-                    error @ Error::Corrupt {
-                        guild_id: Some(3), ..
-                    },
-                ) => {
-                    assert!(error.to_string().contains(named), "{error} names {named}");
-                }
-                other => panic!("{damage}: expected a corrupt-data error, got {other:?}"),
+        match store.load_guild(3).await {
+            Err(
+                error @ Error::Corrupt {
+                    guild_id: Some(3), ..
+                },
+            ) => {
+                assert!(error.to_string().contains(named), "{error} names {named}");
             }
+            other => panic!("{damage}: expected a corrupt-data error, got {other:?}"),
         }
+        // The whole load does not fail: the guild is set apart, saying what is damaged.
+        let loaded = store.load_all_guilds().await.expect("load_all");
+        assert!(loaded.guilds.iter().all(|g| g.guild_id != 3), "{damage}");
+        assert_eq!(loaded.damaged.len(), 1, "{damage}: {:?}", loaded.damaged);
+        assert_eq!(loaded.damaged[0].guild_id, 3);
+        assert!(
+            loaded.damaged[0].problem.contains(named),
+            "{} names {named}",
+            loaded.damaged[0].problem
+        );
     }
     // The other guilds still load, and the damaged one can be forgotten.
     store.forget_guild(3).await.expect("forget");
-    store.load_all_guilds().await.expect("load_all");
+    let loaded = store.load_all_guilds().await.expect("load_all");
+    assert!(loaded.damaged.is_empty());
+    assert_eq!(loaded.guilds.len(), 1);
+}
+
+/// Makes a gap in a guild's queue positions (0, 1, 2 becomes 0, 1, 7), as a damaged file would.
+async fn gap_in_queue(store: &SqliteStore, guild: u64) {
+    sqlx::query("UPDATE queue_entries SET pos = 7 WHERE guild_id = ?1 AND pos = 2")
+        .bind(guild.cast_signed())
+        .execute(store.pool())
+        .await
+        .expect("damage the queue");
+}
+
+#[tokio::test]
+async fn damaged_guilds_set_apart() {
+    let (_dir, store) = fresh().await;
+    conformance::damaged_guilds_set_apart(&store, async |guild| gap_in_queue(&store, guild).await)
+        .await;
+}
+
+#[tokio::test]
+async fn damaged_guilds_set_apart_on_a_busy_store() {
+    let (_dir, store) = fresh().await;
+    conformance::run_all(&store).await;
+    conformance::damaged_guilds_set_apart(&store, async |guild| gap_in_queue(&store, guild).await)
+        .await;
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
+    let (_dir, sqlite) = fresh().await;
+    let guard = store::QuarantineGuard::new(Arc::new(sqlite.clone()));
+    conformance::run_all(&guard).await;
+    guard
+        .enqueue(21, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    guard
+        .enqueue(22, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    gap_in_queue(&sqlite, 21).await;
+    let rows = |guild: u64| {
+        let pool = sqlite.pool().clone();
+        async move {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT pos, track FROM queue_entries WHERE guild_id = ?1 ORDER BY pos",
+            )
+            .bind(guild.cast_signed())
+            .fetch_all(&pool)
+            .await
+            .expect("rows")
+        }
+    };
+    let damaged_rows = rows(21).await;
+    let loaded = guard.load_all_guilds().await.expect("load_all");
+    assert_eq!(loaded.damaged.len(), 1);
+    assert_eq!(guard.quarantined(), 1);
+    for refused in [
+        guard.enqueue(21, &entries(5..6), None).await.map(drop),
+        guard.remove(21, 0).await.map(drop),
+        guard.clear_queue(21).await.map(drop),
+        guard.advance(21, Finished::Drop, 9).await.map(drop),
+        guard.set_volume(21, 10).await,
+        guard.forget_guild(21).await.map(drop),
+    ] {
+        assert!(
+            matches!(refused, Err(Error::Quarantined { guild_id: 21 })),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        guard
+            .save_positions(&[
+                store::PositionWrite::new(21, PositionSnapshot::new(1, 99), false),
+                store::PositionWrite::new(22, PositionSnapshot::new(1, 99), false),
+            ])
+            .await
+            .expect("tick"),
+        1,
+        "the tick leaves the quarantined guild out"
+    );
+    assert_eq!(
+        rows(21).await,
+        damaged_rows,
+        "the damaged rows are untouched"
+    );
+    // Other guilds are served as usual.
+    guard.remove(22, 0).await.expect("remove");
+    // Repaired by hand, the guild is back at the next load.
+    sqlx::query("UPDATE queue_entries SET pos = 2 WHERE guild_id = 21 AND pos = 7")
+        .execute(sqlite.pool())
+        .await
+        .expect("repair");
+    let loaded = guard.load_all_guilds().await.expect("load_all");
+    assert!(loaded.damaged.is_empty());
+    assert_eq!(guard.quarantined(), 0);
+    guard.set_volume(21, 10).await.expect("served again");
+}
+
+fn config(dir: &TempDir) -> SqliteConfig {
+    SqliteConfig::new(dir.path())
+}
+
+#[tokio::test]
+async fn a_new_data_dir_starts_with_a_new_store_and_no_leftovers() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let data = parent.path().join("data");
+    let store = SqliteStore::open(&SqliteConfig::new(&data))
+        .await
+        .expect("a brand-new data directory starts fresh");
+    assert!(
+        store
+            .load_all_guilds()
+            .await
+            .expect("load")
+            .guilds
+            .is_empty()
+    );
+    store.close().await;
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["dimby.sqlite3"]);
+}
+
+#[tokio::test]
+async fn an_empty_store_file_refuses_to_open_unless_a_fresh_start_is_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir).await;
+    write_everything(&store, 5).await;
+    store.close().await;
+    drop(store);
+    let path = config(&dir).path();
+    std::fs::File::create(&path).expect("truncate to 0 bytes");
+
+    let error = SqliteStore::open(&config(&dir))
+        .await
+        .expect_err("an empty store file must not start as a new store");
+    assert!(matches!(error, Error::EmptyStore { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("store.allow_fresh_start"), "{text}");
+    assert_eq!(
+        std::fs::metadata(&path).expect("still there").len(),
+        0,
+        "left as it is"
+    );
+
+    let store = SqliteStore::open(&SqliteConfig {
+        allow_fresh_start: true,
+        ..config(&dir)
+    })
+    .await
+    .expect("a fresh start on purpose");
+    assert!(
+        store
+            .load_all_guilds()
+            .await
+            .expect("load")
+            .guilds
+            .is_empty()
+    );
+    store.set_volume(5, 10).await.expect("writes");
+}
+
+#[tokio::test]
+async fn an_unreadable_store_file_refuses_to_open_and_is_left_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = config(&dir).path();
+    let garbage = b"this is not a SQLite database, but it is somebody's file\n".repeat(100);
+    std::fs::write(&path, &garbage).expect("write");
+    for allow_fresh_start in [false, true] {
+        let error = SqliteStore::open(&SqliteConfig {
+            allow_fresh_start,
+            ..config(&dir)
+        })
+        .await
+        .expect_err("an unreadable store must not start");
+        assert!(matches!(error, Error::Unreadable { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("move it away"), "{text}");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        garbage,
+        "left as it is"
+    );
+}
+
+#[tokio::test]
+async fn check_passes_then_fails_once_the_wal_is_deleted() {
+    let (dir, store) = fresh().await;
+    write_everything(&store, 5).await;
+    store.check().await.expect("a healthy store passes");
+    let wal = dir.path().join("dimby.sqlite3-wal");
+    std::fs::remove_file(&wal).expect("delete the WAL");
+    // Writes still succeed (into the deleted file): only the check notices.
+    store.set_volume(5, 11).await.expect("write");
+    match store.check().await {
+        Err(error @ Error::FilesGone { .. }) => {
+            let text = error.to_string();
+            assert!(text.contains("dimby.sqlite3-wal"), "{text}");
+            assert!(text.contains("was deleted"), "{text}");
+            assert!(text.contains("SIGTERM"), "{text}");
+        }
+        other => panic!("expected FilesGone, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn check_fails_once_the_database_file_is_replaced() {
+    let (dir, store) = fresh().await;
+    write_everything(&store, 5).await;
+    let path = dir.path().join("dimby.sqlite3");
+    std::fs::rename(&path, dir.path().join("moved.sqlite3")).expect("move away");
+    std::fs::write(&path, b"another file").expect("put another in its place");
+    match store.check().await {
+        Err(error @ Error::FilesGone { .. }) => {
+            assert!(error.to_string().contains("was replaced"), "{error}");
+        }
+        other => panic!("expected FilesGone, got {other:?}"),
+    }
+}
+
+/// Undoes `chattr +i` on drop, so that the temporary directory can be removed.
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn check_fails_on_a_store_the_process_cannot_write() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir).await;
+    write_everything(&store, 5).await;
+    store.close().await;
+    drop(store);
+    let path = config(&dir).path();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    // Root writes whatever the mode: make the file immutable instead.
+    let _undo = if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
+        let made = Command::new("chattr").arg("+i").arg(&path).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "skipped: this process writes read-only files and chattr +i is not available"
+            );
+            return;
+        }
+        Some(Immutable(path.clone()))
+    } else {
+        None
+    };
+    let store = open(&dir).await;
+    // It opens and reads (SQLite falls back to read-only)...
+    store.ping().await.expect("reads work");
+    assert_eq!(store.load_all_guilds().await.expect("load").guilds.len(), 1);
+    // ...but it cannot write, and the check says so.
+    match store.check().await {
+        Err(error @ Error::Database { .. }) => {
+            assert!(error.to_string().contains("readonly"), "{error}");
+        }
+        other => panic!("expected a failed write, got {other:?}"),
+    }
+    store.close().await;
 }
 
 #[tokio::test]

@@ -225,6 +225,7 @@ pub(crate) struct Families {
     move_duration: HistogramFamily<CauseLabels>,
     move_rewind: HistogramFamily<CauseLabels>,
     pending: Gauge,
+    pub(crate) store_quarantined: Gauge,
     drain_remaining: Family<NodeLabels, Gauge>,
     drains: Family<DrainLabels, Counter>,
     alerts: Family<AlertLabels, Counter>,
@@ -265,6 +266,7 @@ impl Families {
             move_duration: Family::new_with_constructor(move_histogram),
             move_rewind: Family::new_with_constructor(rewind_histogram),
             pending: Gauge::default(),
+            store_quarantined: Gauge::default(),
             drain_remaining: Family::default(),
             drains: Family::default(),
             alerts: Family::default(),
@@ -386,6 +388,11 @@ impl Families {
             "dimby_cluster_pending_players",
             "Players waiting for a node",
             f.pending.clone(),
+        );
+        r.register(
+            "dimby_store_quarantined_guilds",
+            "Guilds left out of the restore because their stored rows are damaged (kept for repair)",
+            f.store_quarantined.clone(),
         );
         r.register(
             "dimby_cluster_drain_remaining_players",

@@ -362,6 +362,17 @@ impl Metrics {
         self.inner.families.queue_length.observe(length as f64);
     }
 
+    /// The restore set `count` guilds apart because their stored rows are damaged.
+    pub fn record_store_quarantined(&self, count: usize) {
+        if !self.recording() {
+            return;
+        }
+        self.inner
+            .families
+            .store_quarantined
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
     /// `count` tracks were added to a queue.
     pub fn record_enqueued(&self, count: usize) {
         if !self.recording() {

@@ -209,7 +209,8 @@ async fn stop_once(
         .context("opening the store after the stop")?;
     let stored = store::Store::load_all_guilds(&store)
         .await
-        .context("reading the guilds")?;
+        .context("reading the guilds")?
+        .guilds;
     let positions_at_stop = stored
         .iter()
         .filter(|g| {

@@ -406,9 +406,10 @@ impl Bot {
     }
 
     /// Loads every stored guild; each rejoins its voice channel when its guild is available and
-    /// plays on from the saved position once the voice connection is up.
-    pub async fn restore(&self) -> Result<usize, store::Error> {
-        let restored = self.core().shell.restore().await?;
+    /// plays on from the saved position once the voice connection is up. Returns how many, and the
+    /// guilds left out because their stored rows are damaged.
+    pub async fn restore(&self) -> Result<(usize, Vec<store::Damaged>), store::Error> {
+        let (restored, damaged) = self.core().shell.restore().await?;
         let count = restored.len();
         for r in restored {
             let Some(guild) = discord_guild(r.guild) else {
@@ -419,7 +420,7 @@ impl Bot {
             self.router().insert_parked(actor);
         }
         tracing::info!(guilds = count, "restored guilds from the store");
-        Ok(count)
+        Ok((count, damaged))
     }
 
     /// Handles events until both streams end or `stop` completes, then stops the guilds in

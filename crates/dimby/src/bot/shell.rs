@@ -162,10 +162,10 @@ impl Shell {
 
     /// Every stored guild with its engine restored (not yet playing: call
     /// [`GuildPlayer::resume_from_snapshot`] once the voice connection is back), its voice channel
-    /// and its text channel.
-    pub async fn restore(&self) -> Result<Vec<Restored>, store::Error> {
-        let guilds = self.store.load_all_guilds().await?;
-        Ok(guilds.iter().map(restored).collect())
+    /// and its text channel; and apart, the guilds whose stored rows are damaged (not restored).
+    pub async fn restore(&self) -> Result<(Vec<Restored>, Vec<store::Damaged>), store::Error> {
+        let loaded = self.store.load_all_guilds().await?;
+        Ok((loaded.guilds.iter().map(restored).collect(), loaded.damaged))
     }
 }
 

@@ -4,13 +4,15 @@
 //! of its last sign of life and of its stats, and, when configured, whether it loads a probe
 //! identifier), the cluster (nodes that take players), each Discord shard (connected, heartbeat
 //! latency, last event), voice (share connected, ping, self-healing), interactions
-//! (acknowledgement latency), the bot's permissions, the store (a query round trip) and the
-//! process (runtime scheduling lag, memory). docs/runbooks/health-checks.md lists them all.
+//! (acknowledgement latency), the bot's permissions, the store (a committed write, its files still
+//! on disk, the guilds quarantined) and the process (runtime scheduling lag, memory).
+//! docs/runbooks/health-checks.md lists them all.
 
 pub mod activity;
 pub mod alerts;
 pub mod bot_probes;
 pub mod probes;
+pub mod quarantine;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +69,8 @@ pub struct HealthOptions {
     pub probe_identifier: Option<String>,
     /// Resident memory above this many bytes warns.
     pub memory_warn_bytes: Option<u64>,
+    /// The store's quarantine (`store:quarantinedGuilds` warns while it holds guilds).
+    pub quarantine: Option<Arc<store::QuarantineGuard>>,
 }
 
 /// One part of readiness.
@@ -137,6 +141,15 @@ impl HealthContext {
             let probe: Arc<dyn Probe> =
                 Arc::new(probes::StoreProbe::new(Arc::clone(store), settings));
             tasks.push(self.registry.spawn(probe));
+        }
+        if let Some(guard) = &self.options.quarantine {
+            tasks.push(
+                self.registry
+                    .spawn(Arc::new(quarantine::QuarantineProbe::new(
+                        Arc::clone(guard),
+                        settings,
+                    ))),
+            );
         }
         tasks.push(
             self.registry

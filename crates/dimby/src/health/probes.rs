@@ -16,7 +16,7 @@ pub const NODE_RESPONSE: &str = "lavalink:responseTime";
 pub const NODE_STATE: &str = "lavalink:state";
 /// Age of a node's last sign of life.
 pub const NODE_SEEN: &str = "lavalink:lastSeen";
-/// The store's round trip.
+/// The store's check: a write, and its files still on disk.
 pub const STORE: &str = "store:responseTime";
 /// Runtime scheduling lag.
 pub const RUNTIME_LAG: &str = "process:eventLoopLag";
@@ -158,7 +158,8 @@ impl Probe for NodeStateProbe {
     }
 }
 
-/// The store's round trip.
+/// The store's check ([`store::Store::check`]): it answers, takes a write, and the files it writes
+/// are still the ones on disk.
 pub struct StoreProbe {
     spec: ProbeSpec,
     store: Arc<dyn store::Store>,
@@ -183,12 +184,22 @@ impl Probe for StoreProbe {
 
     async fn check(&self) -> Observation {
         let started = super::Stopwatch::start();
-        match self.store.ping().await {
+        match self.store.check().await {
             Ok(()) => Observation::pass(
                 (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
                 "ms",
             ),
-            Err(error) => Observation::with(Status::Fail, format!("store query failed: {error}")),
+            Err(error @ store::Error::FilesGone { .. }) => {
+                Observation::with(Status::Fail, error.to_string())
+            }
+            Err(error) => Observation::with(
+                Status::Fail,
+                format!(
+                    "the store cannot be written: {error}. Check the data directory's disk, and \
+                     that the store files belong to the bot's user and are writable \
+                     (docs/runbooks/store.md)"
+                ),
+            ),
         }
     }
 }
