@@ -55,7 +55,22 @@ pub(crate) fn router(shared: AppState) -> Router {
         .layer(from_fn_with_state(Arc::clone(&shared), rest::error_body))
         .layer(from_fn(rest::api_version))
         .layer(from_fn_with_state(Arc::clone(&shared), record_request))
+        .layer(from_fn_with_state(Arc::clone(&shared), dead_air))
         .with_state(shared)
+}
+
+/// A dead process answers nothing: a request that reaches a connection after the node crashed or
+/// stopped (its connection task has not seen the kill switch yet) waits until the connection is
+/// dropped, so the client sees the connection die, never an answer from beyond.
+async fn dead_air(
+    axum::extract::State(shared): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !shared.is_up() {
+        std::future::pending::<()>().await;
+    }
+    next.run(request).await
 }
 
 /// The outermost layer: stamps each request as it arrives, for whoever listens
