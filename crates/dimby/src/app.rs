@@ -107,7 +107,7 @@ pub async fn serve(
         .map(|hook| start_alerts(&registry, hook, &metrics, config.health.startup_grace));
 
     let (on_admin, metrics_server) = metrics_endpoints(&config.metrics, &metrics).await?;
-    let admin = start_admin(&config, &cluster, health, on_admin).await?;
+    let admin = start_admin(&config, &cluster, health, on_admin, &metrics).await?;
 
     let reload = options
         .config_path
@@ -351,6 +351,7 @@ async fn start_admin(
     cluster: &cluster::Cluster,
     health: HealthContext,
     scrape: Option<axum::Router>,
+    metrics: &telemetry::Metrics,
 ) -> anyhow::Result<AdminServer> {
     let router = admin::router(AdminState {
         cluster: cluster.clone(),
@@ -380,9 +381,14 @@ async fn start_admin(
     if config.profiling.enabled {
         start_profiling().await;
     }
-    AdminServer::start_with(config.admin.listen, router, config.admin.limits())
-        .await
-        .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
+    AdminServer::observed(
+        config.admin.listen,
+        router,
+        config.admin.limits(),
+        metrics.clone(),
+    )
+    .await
+    .with_context(|| format!("admin.listen: cannot listen on {}", config.admin.listen))
 }
 
 /// `profiling.enabled`: heap sampling from the start, so a heap profile covers the process's life.

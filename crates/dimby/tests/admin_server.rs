@@ -8,7 +8,7 @@ use dimby::admin::{self, AdminServer, AdminState, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn server(limits: ServerLimits) -> (AdminServer, Cluster) {
+async fn server(limits: ServerLimits) -> (AdminServer, Cluster, telemetry::Metrics) {
     let (cluster, _events) = Cluster::start(
         ClusterConfig::new(1, Vec::new()),
         clock::SystemClock::shared(),
@@ -20,14 +20,24 @@ async fn server(limits: ServerLimits) -> (AdminServer, Cluster) {
         health: None,
         node_hosts: Arc::new(admin::NodeHosts::default_for([])),
     };
-    let server = AdminServer::start_with(
+    let metrics = telemetry::Metrics::new(["livez"]);
+    let server = AdminServer::observed(
         "127.0.0.1:0".parse().expect("addr"),
         admin::router(state),
         limits,
+        metrics.clone(),
     )
     .await
     .expect("server");
-    (server, cluster)
+    (server, cluster, metrics)
+}
+
+/// The value of one series in the metrics' text exposition.
+fn series(metrics: &telemetry::Metrics, name: &str) -> Option<f64> {
+    metrics
+        .encode(telemetry::Format::Prometheus)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
 /// Reads until the server closes the connection (EOF or reset); returns what it sent.
@@ -66,7 +76,7 @@ async fn livez(addr: std::net::SocketAddr) -> u16 {
 #[tokio::test]
 async fn idle_and_half_sent_connections_cannot_starve_livez() {
     // Timeouts far away: only the cap is at work here.
-    let (server, _cluster) = server(ServerLimits {
+    let (server, _cluster, metrics) = server(ServerLimits {
         header_read_timeout: Duration::from_secs(3600),
         idle_timeout: Duration::from_secs(3600),
         max_connections: 8,
@@ -90,11 +100,17 @@ async fn idle_and_half_sent_connections_cannot_starve_livez() {
         assert!(sent.is_empty(), "connection {i} got {sent:?}");
     }
     assert_eq!(livez(server.addr()).await, 200, "and again");
+    // Each shed connection is counted.
+    let shed = series(
+        &metrics,
+        r#"dimby_admin_connections_closed_total{reason="shed"}"#,
+    );
+    assert!(shed.is_some_and(|n| n >= 56.0), "{shed:?}");
 }
 
 #[tokio::test]
 async fn half_sent_headers_and_idle_connections_are_closed() {
-    let (server, _cluster) = server(ServerLimits {
+    let (server, _cluster, _metrics) = server(ServerLimits {
         header_read_timeout: Duration::from_millis(200),
         idle_timeout: Duration::from_millis(300),
         max_connections: 64,

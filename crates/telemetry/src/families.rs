@@ -14,7 +14,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::{
-    AlertKind, AlertResult, CommandOutcome, DiscordRestCall, HealOutcome, QuerySource, VoiceAction,
+    AdminPressure, AlertKind, AlertResult, CommandOutcome, DiscordRestCall, HealOutcome,
+    QuerySource, VoiceAction,
 };
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -229,6 +230,7 @@ pub(crate) struct Families {
     drain_remaining: Family<NodeLabels, Gauge>,
     drains: Family<DrainLabels, Counter>,
     alerts: Family<AlertLabels, Counter>,
+    admin_connections_closed: Family<ReasonLabels, Counter>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
     discord_rest_wait: HistogramFamily<RouteLabels>,
@@ -270,6 +272,7 @@ impl Families {
             drain_remaining: Family::default(),
             drains: Family::default(),
             alerts: Family::default(),
+            admin_connections_closed: Family::default(),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
             discord_rest_wait: Family::new_with_constructor(latency_histogram),
@@ -410,6 +413,11 @@ impl Families {
             f.alerts.clone(),
         );
         r.register(
+            "dimby_admin_connections_closed",
+            "Admin server connections closed under pressure, by reason",
+            f.admin_connections_closed.clone(),
+        );
+        r.register(
             "dimby_discord_rest_requests",
             "Discord REST calls by route group and the final answer's HTTP status (none: no answer)",
             f.discord_rest.clone(),
@@ -507,6 +515,14 @@ impl Families {
             .get_or_create(&HealLabels {
                 action: action.as_str(),
                 outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn record_admin_pressure(&self, pressure: AdminPressure) {
+        self.admin_connections_closed
+            .get_or_create(&ReasonLabels {
+                reason: pressure.as_str(),
             })
             .inc();
     }

@@ -175,6 +175,29 @@ pub struct DiscordRestCall {
     pub rate_limited: u32,
 }
 
+/// Why the admin server closed a connection under pressure (its connection cap, or no file
+/// descriptor left to accept with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdminPressure {
+    /// At the cap, the oldest idle connection was closed to make room.
+    Shed,
+    /// At the cap with every connection busy: a new one was closed at once.
+    Refused,
+    /// Accepting failed (out of file descriptors, typically): the oldest idle one was closed.
+    AcceptFailed,
+}
+
+impl AdminPressure {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shed => "shed",
+            Self::Refused => "refused",
+            Self::AcceptFailed => "accept_failed",
+        }
+    }
+}
+
 /// Which alert message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertKind {
@@ -396,6 +419,14 @@ impl Metrics {
             return;
         }
         self.inner.families.record_voice_heal(action, outcome);
+    }
+
+    /// The admin server closed a connection under pressure.
+    pub fn record_admin_pressure(&self, pressure: AdminPressure) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_admin_pressure(pressure);
     }
 
     /// An alert message and what became of it.

@@ -197,6 +197,7 @@ fn feed_every_event(metrics: &Metrics) {
     metrics.record_load(Some("search"), QuerySource::Search);
     metrics.record_voice_heal(VoiceAction::Rejoin, HealOutcome::Ok);
     metrics.record_alert(AlertKind::Firing, AlertResult::Sent);
+    metrics.record_admin_pressure(telemetry::AdminPressure::Shed);
     metrics.record_discord_rest(&DiscordRestCall {
         route: DiscordRoute::InteractionCallback,
         status: Some(204),

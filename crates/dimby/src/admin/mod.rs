@@ -65,9 +65,29 @@ impl AdminServer {
         router: Router,
         limits: ServerLimits,
     ) -> std::io::Result<Self> {
+        Self::bind(listen, router, limits, None).await
+    }
+
+    /// As [`AdminServer::start_with`], counting the connections it closes under pressure in
+    /// `metrics` (`dimby_admin_connections_closed_total`).
+    pub async fn observed(
+        listen: SocketAddr,
+        router: Router,
+        limits: ServerLimits,
+        metrics: telemetry::Metrics,
+    ) -> std::io::Result<Self> {
+        Self::bind(listen, router, limits, Some(metrics)).await
+    }
+
+    async fn bind(
+        listen: SocketAddr,
+        router: Router,
+        limits: ServerLimits,
+        metrics: Option<telemetry::Metrics>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(server::serve(listener, router, limits));
+        let task = tokio::spawn(server::serve(listener, router, limits, metrics));
         tracing::info!(%addr, "admin server listening");
         Ok(Self { addr, task })
     }

@@ -140,8 +140,8 @@ impl Drop for Registered {
     }
 }
 
-/// What the cap did to a connection: one typed event, logged (the first time, then every
-/// hundredth, so a flood of idle sockets does not flood the log too).
+/// What the cap did to a connection: one typed event, counted in the metrics and logged (the
+/// first time, then every hundredth, so a flood of idle sockets does not flood the log too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pressure {
     /// At the cap, the oldest idle connection was closed to make room.
@@ -155,10 +155,18 @@ enum Pressure {
 #[derive(Default)]
 struct PressureLog {
     counts: [u64; 3],
+    metrics: Option<telemetry::Metrics>,
 }
 
 impl PressureLog {
     fn record(&mut self, event: Pressure, limits: &ServerLimits, error: Option<&std::io::Error>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_admin_pressure(match event {
+                Pressure::Shed => telemetry::AdminPressure::Shed,
+                Pressure::Refused => telemetry::AdminPressure::Refused,
+                Pressure::AcceptFailed => telemetry::AdminPressure::AcceptFailed,
+            });
+        }
         let count = &mut self.counts[event as usize];
         *count += 1;
         if *count != 1 && !count.is_multiple_of(100) {
@@ -185,9 +193,17 @@ impl PressureLog {
 }
 
 /// Serves `router` on `listener` within `limits` until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, router: Router, limits: ServerLimits) {
+pub(super) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    metrics: Option<telemetry::Metrics>,
+) {
     let open = Arc::new(Mutex::new(Open::default()));
-    let mut pressure = PressureLog::default();
+    let mut pressure = PressureLog {
+        metrics,
+        ..PressureLog::default()
+    };
     let mut next_id = 0u64;
     loop {
         let stream = match listener.accept().await {
