@@ -1,19 +1,16 @@
 //! `dimby bench commands`, tiny: the real bot against the stand-ins with 20 guilds at 50
 //! commands a second for 2 s. Structure only (every command answered, counts that add up,
-//! ordered percentiles); no timed assertion, since these machines are shared and noisy.
+//! latencies that were measured); no timed assertion, since these machines are shared and noisy.
+//! (The percentiles' arithmetic has its own unit test in `bench/mod.rs`.)
 
 use dimby::bench::Percentiles;
 use dimby::bench::commands::{Args, CommandStats, measure};
 
-fn ordered(what: &str, p: &Percentiles) {
-    assert!(
-        p.p50 <= p.p99 && p.p99 <= p.max,
-        "{what}: p50 {} <= p99 {} <= max {}",
-        p.p50,
-        p.p99,
-        p.max
-    );
-    assert!(p.p50 >= 0.0, "{what}: latencies are never negative");
+/// A latency that was measured: both ends stamped, so it is above zero.
+fn measured(what: &str, p: &Percentiles) {
+    if p.count > 0 {
+        assert!(p.p50 > 0.0, "{what}: latencies were measured: {p:?}");
+    }
 }
 
 fn complete(phase: &str, s: &CommandStats, sent: usize) {
@@ -35,14 +32,13 @@ fn complete(phase: &str, s: &CommandStats, sent: usize) {
         "{phase}: an answer latency each"
     );
     assert_eq!(s.to_lavalink_ms.count, s.lavalink_seen, "{phase}");
-    ordered(phase, &s.to_answer_ms);
-    ordered(phase, &s.to_lavalink_ms);
-    ordered(phase, &s.send_lag_ms);
+    measured(phase, &s.to_answer_ms);
+    measured(phase, &s.to_lavalink_ms);
     let by_command: usize = s.by_command.values().map(|c| c.sent).sum();
     assert_eq!(by_command, sent, "{phase}: commands by name add up");
     for (name, c) in &s.by_command {
-        ordered(name, &c.to_answer_ms);
-        ordered(name, &c.to_lavalink_ms);
+        measured(name, &c.to_answer_ms);
+        measured(name, &c.to_lavalink_ms);
     }
 }
 
@@ -119,7 +115,7 @@ async fn metrics_overhead_alternates_rounds_and_scrapes_what_the_bot_recorded() 
         assert!(round.bot_cpu_per_1000_ms > 0.0, "{round:?}");
     }
     assert_eq!(report.scrape_ms.count, 3);
-    ordered("scrape", &report.scrape_ms);
+    measured("scrape", &report.scrape_ms);
     assert!(
         report.scrape_series > 100 && report.scrape_bytes > 10_000,
         "{report:?}"
