@@ -1,6 +1,8 @@
-//! The admin HTTP server: operator endpoints next to (later) health and metrics. Everything under
-//! `/admin` needs `Authorization: Bearer <admin token>`; with no token configured the admin API
-//! refuses every call rather than run open.
+//! The admin HTTP server: the node API (`/admin/nodes`), health (`/livez`, `/readyz`, `/healthz`),
+//! `/metrics` (unless it has its own address) and the profilers (`/debug/pprof/*`), on a
+//! connection loop that cannot be starved (`server`). Everything under `/admin` needs
+//! `Authorization: Bearer <admin token>`; with no token configured the admin API refuses every call
+//! rather than run open.
 
 pub mod allow;
 mod auth;
