@@ -41,13 +41,40 @@ impl ProcessSample {
     }
 }
 
+/// A `stat` line of `/proc` (a process's or a thread's): the command name (field 2) and the
+/// fields after it, so that field n is at index n - 3. The name is in parentheses and may hold
+/// spaces and parentheses itself: it ends at the last ')'.
+fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat.get(open + 1..close)?;
+    Some((name, stat[close + 1..].split_whitespace().collect()))
+}
+
+/// User plus system CPU clock ticks of each live thread of this process, with its name (from
+/// `/proc/self/task`; empty where `/proc` is not available). Threads that ended are not in it.
+pub fn thread_cpu_ticks() -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (name, fields) = stat_fields(&stat)?;
+            // Fields 14 and 15: utime and stime.
+            let ticks = [14, 15]
+                .iter()
+                .filter_map(|n| fields.get(n - 3)?.parse::<u64>().ok())
+                .sum();
+            Some((name.to_owned(), ticks))
+        })
+        .collect()
+}
+
 /// Parses `/proc/self/stat`. `start_time_seconds` is left relative to boot (the caller adds the
 /// boot time); memory fields come from `/proc/self/status` instead.
 fn parse_stat(stat: &str, ticks_per_second: u64) -> Option<ProcessSample> {
-    // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // `fields[0]` is field 3 (state): field n is at index n - 3.
+    let (_, fields) = stat_fields(stat)?;
     let field = |n: usize| -> Option<u64> { fields.get(n - 3)?.parse().ok() };
     let ticks = ticks_per_second.max(1);
     let cpu_ticks = field(14)? + field(15)?;
@@ -128,5 +155,25 @@ mod tests {
         assert!(sample.peak_resident_bytes >= sample.resident_bytes);
         assert!(sample.resident_bytes > 0 && sample.threads >= 1 && sample.open_fds >= 3);
         assert!(sample.start_time_seconds > 1_500_000_000.0);
+    }
+
+    #[test]
+    fn every_live_thread_is_listed_with_its_name() {
+        let (started, finish) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let worker = std::thread::Builder::new()
+            .name("ticks (probe)".into())
+            .spawn(move || {
+                let _ = started.0.send(());
+                let _ = finish.1.recv();
+            })
+            .expect("a thread");
+        started.1.recv().expect("started");
+        let threads = super::thread_cpu_ticks();
+        let _ = finish.0.send(());
+        worker.join().expect("joined");
+        assert!(
+            threads.iter().any(|(name, _)| name == "ticks (probe)"),
+            "{threads:?}"
+        );
     }
 }

@@ -622,34 +622,18 @@ impl CpuSample {
     }
 }
 
-/// User plus system ticks of the live threads, (stand-ins, others), from `/proc/self/task`.
+/// User plus system ticks of the live threads: (stand-ins, others).
 fn thread_ticks() -> (u64, u64) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (0, 0);
-    };
-    let mut standins = 0;
-    let mut others = 0;
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = &stat[open + 1..close];
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // Fields 14 and 15 (utime, stime); field n is at index n - 3 after the name.
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-            .sum();
-        if name.starts_with(STANDIN_THREAD) {
-            standins += ticks;
-        } else {
-            others += ticks;
-        }
-    }
-    (standins, others)
+    telemetry::process::thread_cpu_ticks().into_iter().fold(
+        (0, 0),
+        |(standins, others), (name, ticks)| {
+            if name.starts_with(STANDIN_THREAD) {
+                (standins + ticks, others)
+            } else {
+                (standins, others + ticks)
+            }
+        },
+    )
 }
 
 // ----- the rig: stand-ins and the bot -----
