@@ -10,3 +10,4 @@
 
 pub mod discord;
 pub mod lavalink;
+mod net;

@@ -6,10 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use super::gateway;
 use super::interactions;
@@ -89,39 +86,6 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router {
 
 /// Accepts connections until the kill switch flips; each connection ends with it.
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let app = router(&shared);
-    let mut kill = shared.kill.subscribe();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = flipped(&mut kill) => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(app.clone());
-        let mut conn_kill = kill.clone();
-        tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::select! {
-                result = conn => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                }
-                () = flipped(&mut conn_kill) => {}
-            }
-        });
-    }
-}
-
-/// Resolves once the flag is (or becomes) true, or its sender is gone.
-async fn flipped(flag: &mut watch::Receiver<bool>) {
-    let _ = flag.wait_for(|on| *on).await;
+    let kill = shared.kill.subscribe();
+    crate::net::serve_until_killed(listener, router(&shared), kill).await;
 }

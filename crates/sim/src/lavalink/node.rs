@@ -469,11 +469,7 @@ impl Shared {
     }
 }
 
-/// Completes once a flag turns true (or its sender is gone).
-pub(crate) async fn flipped(flag: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`; drop it here.
-    let _ = flag.wait_for(|on| *on).await;
-}
+pub(crate) use crate::net::flipped;
 
 /// The ticker: sleeps on the node's clock until the next deadline (or until woken because
 /// deadlines moved) and emits what fell due.

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, patch, post};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::control;
 use super::faults;
-use super::node::{AppState, ReceivedRequest, Shared, flipped};
+use super::node::{AppState, ReceivedRequest, Shared};
 use super::rest;
 use super::socket;
 
@@ -101,36 +99,7 @@ async fn record_request(
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut kill: watch::Receiver<bool>,
+    kill: watch::Receiver<bool>,
 ) {
-    let app = router(Arc::clone(&shared));
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = flipped(&mut kill) => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
-        };
-        tracing::debug!(%peer, "connection");
-        let service = TowerToHyperService::new(app.clone());
-        let mut conn_kill = kill.clone();
-        tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::select! {
-                result = conn => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                }
-                () = flipped(&mut conn_kill) => {}
-            }
-        });
-    }
+    crate::net::serve_until_killed(listener, router(shared), kill).await;
 }
