@@ -296,7 +296,7 @@ async fn direct_checks(args: &CheckArgs) -> Vec<DirectCheck> {
         verdict,
         output,
     };
-    let config = match crate::config::Config::load(args.config.as_deref()) {
+    let config = match app::config::Config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             return vec![line("config", None, Verdict::Fail, error.to_string())];

@@ -1,8 +1,15 @@
-//! The `dimby` binary: parses the command line and runs it (see the library for what each part
-//! does).
+//! The `dimby` binary: the bot (`dimby run`) and its operator CLI (health gate, node management,
+//! profiles of a running bot). With the default `tools` feature it also carries the operator
+//! tools (`demo`, `sim`, `bench`, `perf`, `profile run`, from the tools crate); the production
+//! image is built without them.
 
+mod cli;
+mod health_cli;
+mod nodes_cli;
+mod profile_cli;
+
+use app::logging;
 use clap::Parser;
-use dimby::{cli, logging};
 
 /// jemalloc is the allocator: it fragments less than glibc's under the bot's many small, short-lived
 /// allocations, reports its own statistics (`/debug/pprof/allocs`) and, with the `profiling`
@@ -21,7 +28,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// tikv-jemalloc-sys prefixes jemalloc's symbols with `_rjem_`, so jemalloc looks for
 /// `_rjem_malloc_conf`. Exporting a symbol is `unsafe` in Rust: this is the one place in the
 /// workspace that needs it (the crate denies `unsafe_code` instead of forbidding it only for
-/// this; the library keeps `#![forbid(unsafe_code)]`). The safe alternative, the environment
+/// this). The safe alternative, the environment
 /// variable, would depend on every operator and every script setting it.
 #[cfg(feature = "profiling")]
 #[allow(unsafe_code, non_upper_case_globals)]
@@ -40,8 +47,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         // First thing, before the config is read: a SIGHUP must never end the bot.
-        if let Some(config) = cli.command.hangup_config() {
-            dimby::hangup::install(config);
+        if let cli::OnHangup::Reload(config) = cli.command.on_hangup() {
+            app::hangup::install(config);
         }
         cli::run(cli.command).await
     })

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use admin::{self, AdminServer, AdminState, AdminToken};
 use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
-use dimby::admin::{self, AdminServer, AdminState, AdminToken};
 use serde_json::{Value, json};
 use sim::lavalink::SimNode;
 

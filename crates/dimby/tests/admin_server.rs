@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use admin::{self, AdminServer, AdminState, ServerLimits};
 use cluster::{Cluster, ClusterConfig};
-use dimby::admin::{self, AdminServer, AdminState, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use admin::checks::alerts::{self, AlertEvent, AlertSettings};
+use admin::checks::{HealthContext, ProbeSettings, probes};
+use app::config::Secret;
 use axum::routing::post;
 use axum::{Json, Router};
 use cluster::{Cluster, ClusterConfig, NodeSpec};
-use dimby::config::Secret;
-use dimby::health::alerts::{self, AlertEvent, AlertSettings};
-use dimby::health::{HealthContext, ProbeSettings, probes};
 use health::{HealthRegistry, Status};
 use serde_json::Value;
 use sim::lavalink::SimNode;
@@ -61,7 +61,7 @@ async fn probed_node() -> (SimNode, HealthRegistry) {
         cluster,
         store: None,
         discord: None,
-        options: dimby::health::HealthOptions::default(),
+        options: admin::checks::HealthOptions::default(),
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(50),
@@ -392,7 +392,7 @@ async fn the_grace_ends_once_every_check_has_passed() {
 
 #[tokio::test]
 async fn quarantined_guilds_are_announced_without_their_ids() {
-    use dimby::health::quarantine::{QuarantineProbe, STORE_QUARANTINE};
+    use admin::checks::quarantine::{QuarantineProbe, STORE_QUARANTINE};
     const DAMAGED: u64 = 9_191_919;
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))

@@ -3,8 +3,8 @@
 //! latencies that were measured); no timed assertion, since these machines are shared and noisy.
 //! (The percentiles' arithmetic has its own unit test in `bench/mod.rs`.)
 
-use dimby::bench::Percentiles;
-use dimby::bench::commands::{Args, CommandStats, measure};
+use tools::bench::Percentiles;
+use tools::bench::commands::{Args, CommandStats, measure};
 
 /// A latency that was measured: both ends stamped, so it is above zero.
 fn measured(what: &str, p: &Percentiles) {
@@ -96,7 +96,7 @@ async fn a_tiny_run_answers_every_command_and_reports_ordered_figures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_overhead_alternates_rounds_and_scrapes_what_the_bot_recorded() {
-    let args = dimby::bench::metrics_overhead::Args {
+    let args = tools::bench::metrics_overhead::Args {
         guilds: 10,
         rate: 20,
         seconds: 1,
@@ -105,7 +105,7 @@ async fn metrics_overhead_alternates_rounds_and_scrapes_what_the_bot_recorded() 
         scrapes: 3,
         json: true,
     };
-    let report = dimby::bench::metrics_overhead::measure(&args)
+    let report = tools::bench::metrics_overhead::measure(&args)
         .await
         .expect("the benchmark runs");
     let sides: Vec<bool> = report.rounds.iter().map(|r| r.metrics).collect();

@@ -6,10 +6,10 @@ mod discord_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bot::health_command::HealthAccess;
+use bot::runtime::{Bot, BotSettings, Observers};
+use bot::shell::Shell;
 use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
-use dimby::bot::health_command::HealthAccess;
-use dimby::bot::runtime::{Bot, BotSettings, Observers};
-use dimby::bot::shell::Shell;
 use discord_support::{connect, settings, sim_with};
 use lavalink::model::{Event, IncomingMessage};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
@@ -76,7 +76,7 @@ async fn start_with(
         .expect("store");
     let store: Arc<dyn store::Store> = Arc::new(store);
     discord
-        .register_commands(&dimby::bot::commands::definitions())
+        .register_commands(&bot::commands::definitions())
         .await
         .expect("register");
     let bot = Bot::observed(
@@ -479,8 +479,8 @@ async fn health_is_for_admins_and_shows_each_subsystem() {
         ..Observers::default()
     })
     .await;
-    let settings = dimby::health::ProbeSettings::default();
-    let voice = dimby::health::bot_probes::VoiceConnectedProbe::new(rig.cluster.clone(), settings);
+    let settings = admin::checks::ProbeSettings::default();
+    let voice = admin::checks::bot_probes::VoiceConnectedProbe::new(rig.cluster.clone(), settings);
     probe_registry.check(&voice).await;
 
     // alice has neither Manage Server nor a configured role: a private refusal.

@@ -6,7 +6,7 @@ mod discord_support;
 
 use std::time::Duration;
 
-use dimby::discord::{Ack, DiscordError, OptionValue, Permissions, Reply, VOICE_PERMISSIONS};
+use discord::{Ack, DiscordError, OptionValue, Permissions, Reply, VOICE_PERMISSIONS};
 use discord_support::{connect, invocation, play_command, settings, setup, sim_with, stop_command};
 use sim::discord::{DiscordConfig, GuildSpec, SlashCommand};
 use twilight_model::channel::message::MessageFlags;

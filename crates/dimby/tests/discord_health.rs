@@ -4,8 +4,8 @@ mod discord_support;
 
 use std::time::Duration;
 
+use admin::checks::{HealthContext, ProbeSettings, probes};
 use cluster::{Cluster, ClusterConfig};
-use dimby::health::{HealthContext, ProbeSettings, probes};
 use discord_support::setup;
 use health::{HealthRegistry, Status};
 
@@ -41,7 +41,7 @@ async fn shards_are_probed_and_gate_readiness() {
         cluster,
         store: None,
         discord: Some(discord.clone()),
-        options: dimby::health::HealthOptions::default(),
+        options: admin::checks::HealthOptions::default(),
     };
     context.start(ProbeSettings {
         interval: Duration::from_millis(50),
@@ -79,7 +79,7 @@ async fn the_control_channels_permissions_are_probed() {
         clock::SystemClock::shared(),
     )
     .expect("cluster");
-    let probe = dimby::health::bot_probes::PermissionsProbe::new(
+    let probe = admin::checks::bot_probes::PermissionsProbe::new(
         discord.clone(),
         cluster,
         Some(guild.text_channel()),

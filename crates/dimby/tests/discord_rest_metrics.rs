@@ -7,7 +7,7 @@ mod discord_support;
 
 use std::time::Duration;
 
-use dimby::discord::{ChannelId, Discord, Events, Reply};
+use discord::{ChannelId, Discord, Events, Reply};
 use discord_support::{connect, invocation, play_command, settings, sim_with};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use telemetry::{Format, Metrics};

@@ -4,7 +4,7 @@
 
 mod discord_support;
 
-use dimby::discord::{DiscordEvent, Reply, ShardStatus, Standby};
+use discord::{DiscordEvent, Reply, ShardStatus, Standby};
 use discord_support::{guard, invocation, next, play_command, settings, setup};
 use sim::discord::SlashCommand;
 
@@ -65,8 +65,7 @@ async fn a_resumable_close_hands_the_session_to_a_successor() {
     assert!(handover.resume_url.is_some());
     // It survives the store (serde).
     let stored = serde_json::to_string(&handovers).expect("serialize");
-    let restored: Vec<dimby::discord::ShardHandover> =
-        serde_json::from_str(&stored).expect("deserialize");
+    let restored: Vec<discord::ShardHandover> = serde_json::from_str(&stored).expect("deserialize");
     assert_eq!(restored, handovers);
     next(
         &mut events,

@@ -4,8 +4,8 @@
 
 mod discord_support;
 
-use dimby::config::{Config, ShardRangeConfig};
-use dimby::discord::{DiscordError, Settings};
+use app::config::Config;
+use discord::{DiscordError, ShardRange};
 use discord_support::{guard, next, settings};
 use figment::Figment;
 use figment::providers::{Format, Toml};
@@ -13,7 +13,7 @@ use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec};
 
 /// A stand-in recommending two shards, identifying both at once, with one guild on each.
 async fn two_shards() -> (DiscordSim, GuildInfo, GuildInfo) {
-    dimby::discord::install_crypto_provider();
+    discord::install_crypto_provider();
     let mut config = DiscordConfig::default().with_recommended_shards(2);
     config.max_concurrency = 2;
     let sim = DiscordSim::start(config).await.expect("stand-in starts");
@@ -27,11 +27,9 @@ async fn two_shards() -> (DiscordSim, GuildInfo, GuildInfo) {
     (sim, zero, one)
 }
 
-async fn guild_seen(events: &mut dimby::discord::Events, guild: &GuildInfo) {
+async fn guild_seen(events: &mut discord::Events, guild: &GuildInfo) {
     next(events, "the guild", |event| match event {
-        dimby::discord::DiscordEvent::GuildAvailable { guild: id, .. } if *id == guild.id => {
-            Some(())
-        }
+        discord::DiscordEvent::GuildAvailable { guild: id, .. } if *id == guild.id => Some(()),
         _ => None,
     })
     .await;
@@ -47,16 +45,16 @@ async fn the_config_section_drives_the_production_path_with_the_recommended_shar
         sim.rest_addr().to_string(),
     );
     let config = Config::from_figment(&Figment::from(Toml::string(&toml))).expect("valid config");
-    let settings = Settings::from_config(&config.discord).expect("settings");
+    let settings = config.discord.settings().expect("settings");
     assert_eq!(settings.auto_defer.as_millis(), 1500);
     assert!(!format!("{settings:?}").contains(sim.token()));
 
-    let (discord, mut events) = guard("start", dimby::discord::Discord::start(settings))
+    let (discord, mut events) = guard("start", discord::Discord::start(settings))
         .await
         .expect("starts");
     let mut seen = Vec::new();
     next(&mut events, "both guilds", |event| {
-        if let dimby::discord::DiscordEvent::GuildAvailable { guild, .. } = event {
+        if let discord::DiscordEvent::GuildAvailable { guild, .. } = event {
             seen.push(*guild);
         }
         (seen.contains(&zero.id) && seen.contains(&one.id)).then_some(())
@@ -72,7 +70,7 @@ async fn the_config_section_drives_the_production_path_with_the_recommended_shar
 
     let missing = Config::from_figment(&Figment::from(Toml::string("[discord]\n"))).expect("ok");
     assert!(matches!(
-        Settings::from_config(&missing.discord),
+        missing.discord.settings(),
         Err(DiscordError::MissingToken)
     ));
 }
@@ -81,21 +79,21 @@ async fn the_config_section_drives_the_production_path_with_the_recommended_shar
 async fn two_processes_split_the_shards() {
     let (sim, zero, one) = two_shards().await;
     let mut first = settings(&sim);
-    first.shards = Some(ShardRangeConfig {
+    first.shards = Some(ShardRange {
         first: 0,
         last: 0,
         total: 2,
     });
     let mut second = settings(&sim);
-    second.shards = Some(ShardRangeConfig {
+    second.shards = Some(ShardRange {
         first: 1,
         last: 1,
         total: 2,
     });
-    let (a, mut a_events) = guard("start a", dimby::discord::Discord::start(first))
+    let (a, mut a_events) = guard("start a", discord::Discord::start(first))
         .await
         .expect("a starts");
-    let (b, mut b_events) = guard("start b", dimby::discord::Discord::start(second))
+    let (b, mut b_events) = guard("start b", discord::Discord::start(second))
         .await
         .expect("b starts");
     guild_seen(&mut a_events, &zero).await;
@@ -119,13 +117,13 @@ async fn two_processes_split_the_shards() {
     assert_eq!(command.guild_id, one.id);
 
     let mut bad = settings(&sim);
-    bad.shards = Some(ShardRangeConfig {
+    bad.shards = Some(ShardRange {
         first: 1,
         last: 2,
         total: 2,
     });
     assert!(matches!(
-        dimby::discord::Discord::start(bad).await,
+        discord::Discord::start(bad).await,
         Err(DiscordError::Invalid {
             key: "discord.shards",
             ..
@@ -135,18 +133,18 @@ async fn two_processes_split_the_shards() {
 
 #[tokio::test]
 async fn a_fatal_close_stops_the_shard_and_says_so() {
-    dimby::discord::install_crypto_provider();
+    discord::install_crypto_provider();
     let sim = DiscordSim::start(DiscordConfig::default())
         .await
         .expect("stand-in starts");
     let mut settings = settings(&sim);
     // GUILD_MEMBERS is privileged and not enabled for this application: 4014.
-    settings.intents |= dimby::discord::Intents::GUILD_MEMBERS;
-    let (discord, mut events) = guard("start", dimby::discord::Discord::start(settings))
+    settings.intents |= discord::Intents::GUILD_MEMBERS;
+    let (discord, mut events) = guard("start", discord::Discord::start(settings))
         .await
         .expect("REST works");
     let status = next(&mut events, "the shard stopping", |event| match event {
-        dimby::discord::DiscordEvent::Gateway(status) if !status.running => Some(status.clone()),
+        discord::DiscordEvent::Gateway(status) if !status.running => Some(status.clone()),
         _ => None,
     })
     .await;

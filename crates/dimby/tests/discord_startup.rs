@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use dimby::discord::{Settings, Standby};
+use discord::{Settings, Standby};
 
 const TOKEN: &str = "startup-test-token-secret";
 

@@ -4,7 +4,7 @@
 
 mod discord_support;
 
-use dimby::discord::{BotVoiceEvent, DiscordEvent, Events};
+use discord::{BotVoiceEvent, DiscordEvent, Events};
 use discord_support::{next, setup};
 use lavalink::model::VoiceState;
 use sim::discord::GuildInfo;

@@ -4,8 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use app::reload::{ReloadOutcome, WatchSettings, watch};
 use cluster::Cluster;
-use dimby::reload::{ReloadOutcome, WatchSettings, watch};
 use sim::lavalink::SimNode;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
@@ -128,13 +128,13 @@ async fn a_sighup_during_start_up_reloads_once_the_watcher_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("dimby.toml");
     std::fs::write(&path, node_toml(&a)).expect("write");
-    let config = dimby::config::Config::load(Some(&path)).expect("config");
+    let config = app::config::Config::load(Some(&path)).expect("config");
     let (cluster, _events) =
         Cluster::start(config.cluster(1), clock::SystemClock::shared()).expect("cluster");
 
     // This test process handles SIGHUP from here on, as `dimby run` does from its first line.
-    dimby::hangup::install(Some(path.clone()));
-    let mut counted = dimby::hangup::subscribe().expect("installed");
+    app::hangup::install(Some(path.clone()));
+    let mut counted = app::hangup::subscribe().expect("installed");
     let hangup = || {
         let status = std::process::Command::new("kill")
             .args(["-HUP", &std::process::id().to_string()])

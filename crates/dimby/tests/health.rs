@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use admin::checks::{HealthContext, HealthOptions, ProbeSettings, probes, quarantine};
+use admin::{self, AdminServer, AdminState, AdminToken};
 use cluster::{Cluster, ClusterConfig, NodeSpec};
-use dimby::admin::{self, AdminServer, AdminState, AdminToken};
-use dimby::health::{HealthContext, HealthOptions, ProbeSettings, probes, quarantine};
 use health::{HealthRegistry, Status};
 use serde_json::Value;
 use sim::lavalink::SimNode;
@@ -472,7 +472,7 @@ async fn voice_probes_follow_the_nodes_voice_connections() {
             tokio::time::timeout(Duration::from_secs(15), async {
                 loop {
                     if let Ok(r) = updates.recv().await
-                        && r.spec.name == dimby::health::bot_probes::VOICE_CONNECTED
+                        && r.spec.name == admin::checks::bot_probes::VOICE_CONNECTED
                         && r.status == want
                         && r.observation.output.is_none() == counted
                     {
@@ -486,7 +486,7 @@ async fn voice_probes_follow_the_nodes_voice_connections() {
     };
     let up = wait(Status::Pass, true).await;
     assert_eq!(up.observation.observed_value, Some(100.0.into()));
-    let ping = dimby::health::bot_probes::VoicePingProbe::new(
+    let ping = admin::checks::bot_probes::VoicePingProbe::new(
         rig.cluster.clone(),
         ProbeSettings::default(),
     );
@@ -508,7 +508,7 @@ async fn voice_probes_follow_the_nodes_voice_connections() {
 
 #[tokio::test]
 async fn node_player_readiness_and_stats_age_are_probed() {
-    use dimby::health::bot_probes::{NodeReadyProbe, NodeStatsAgeProbe};
+    use admin::checks::bot_probes::{NodeReadyProbe, NodeStatsAgeProbe};
     let rig = start(1).await;
     let node = rig.nodes[0].name().to_owned();
     rig.wait_status(probes::NODE_STATE, Some(&node), Status::Pass)
@@ -711,7 +711,7 @@ async fn quarantined_guilds_warn_alert_and_count_without_failing_readiness() {
     };
     assert_eq!(event.damaged.len(), 1);
     assert_eq!(event.damaged[0].guild_id, 7_001);
-    let metrics = dimby::bot::runtime::command_metrics();
+    let metrics = bot::runtime::command_metrics();
     event.record(&metrics);
     let exposition = metrics.encode(telemetry::Format::Prometheus);
     assert!(

@@ -1,8 +1,8 @@
 //! `/metrics` over HTTP: the formats a scraper can ask for, and the credentials it must send
 //! when they are configured.
 
-use dimby::admin::AdminServer;
-use dimby::admin::metrics::{ScrapeAuth, router};
+use admin::AdminServer;
+use admin::metrics::{ScrapeAuth, router};
 use telemetry::Metrics;
 
 async fn serve(auth: ScrapeAuth) -> (AdminServer, String) {

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use dimby::admin::pprof::{self, PprofSettings};
-use dimby::admin::{AdminServer, AdminToken};
+use admin::pprof::{self, PprofSettings};
+use admin::{AdminServer, AdminToken};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -106,7 +106,7 @@ async fn without_the_feature_the_profiles_answer_501_saying_how_to_build() {
 mod with_the_feature {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use dimby::profiling::stacks::Stacks;
+    use admin::profiling::stacks::Stacks;
 
     use super::*;
 

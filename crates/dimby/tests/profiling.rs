@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dimby::profiling::stacks::{Stacks, is_workspace_frame};
+use admin::profiling::stacks::{Stacks, is_workspace_frame};
 
 // jemalloc, as in the binary, so this test process can sample its heap when started with
 // `_RJEM_MALLOC_CONF=prof:true` (the binary sets that in code; a test cannot without unsafe).
@@ -56,7 +56,7 @@ fn a_heap_profile_names_the_site_that_allocated() {
         .build()
         .expect("runtime");
     let snapshot = runtime
-        .block_on(dimby::profiling::heap::snapshot())
+        .block_on(admin::profiling::heap::snapshot())
         .expect("heap sampling is on in the child");
     let stacks = Stacks::from_pprof(&snapshot.pprof()).expect("a pprof profile");
     let at_site: i64 = stacks
@@ -204,7 +204,7 @@ fn a_bench_run_with_cpu_sampling_records_its_variant() {
             String::from_utf8_lossy(&output.stderr)
         );
         let text = std::fs::read_to_string(&figures).expect("figures");
-        serde_json::from_str::<dimby::bench::figures::Figures>(&text).expect("figures JSON")
+        serde_json::from_str::<tools::bench::figures::Figures>(&text).expect("figures JSON")
     };
     let inactive = run(&[], "inactive.json");
     assert_eq!(inactive.profiling, Some(true));

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use app::reload::{ReloadOutcome, WatchSettings, watch};
 use cluster::{Cluster, ClusterEvent};
-use dimby::reload::{ReloadOutcome, WatchSettings, watch};
 use sim::lavalink::SimNode;
 
 fn node_toml(node: &SimNode) -> String {
@@ -33,7 +33,7 @@ async fn a_changed_file_adds_nodes_and_a_bad_one_changes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("dimby.toml");
     std::fs::write(&path, node_toml(&a)).expect("write");
-    let config = dimby::config::Config::load(Some(&path)).expect("config");
+    let config = app::config::Config::load(Some(&path)).expect("config");
     let (cluster, mut events) =
         Cluster::start(config.cluster(1), clock::SystemClock::shared()).expect("cluster");
     let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();

@@ -125,7 +125,7 @@ async fn a_killed_bot_restores_queue_and_position_and_plays_on() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("dimby.toml");
     write_config(&config, &discord, &node, &dir.path().join("data"));
-    let commands = dimby::bot::commands::definitions().len();
+    let commands = bot::commands::definitions().len();
     let lavalink_guild = LavalinkGuild(guild.id.get());
 
     let mut bot = spawn_bot(&config, &dir.path().join("first.log"));
@@ -260,7 +260,7 @@ async fn a_damaged_guild_is_quarantined_and_the_others_play_on() {
 
     let mut bot = spawn_bot(&config, &dir.path().join("first.log"));
     discord
-        .wait_for_global_commands(dimby::bot::commands::definitions().len())
+        .wait_for_global_commands(bot::commands::definitions().len())
         .await
         .expect("the bot registered its commands");
     discord

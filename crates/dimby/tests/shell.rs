@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bot::shell::Shell;
 use clock::ManualClock;
 use cluster::{Applied, Cluster, ClusterConfig, ClusterEvent, NodeSpec};
-use dimby::bot::shell::Shell;
 use lavalink::model::{Event, GuildId, UpdatePlayer, VoiceState};
 use music::{GuildPlayer, Notice};
 use sim::lavalink::SimNode;

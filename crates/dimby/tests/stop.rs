@@ -5,7 +5,7 @@
 //! destroys the players), a handover leaves them playing with the records a successor needs.
 //! How long the stop takes is a benchmark figure (docs/benchmarks.md), not asserted here.
 
-use dimby::bench::stop::Report;
+use tools::bench::stop::Report;
 
 const GUILDS: u64 = 100;
 

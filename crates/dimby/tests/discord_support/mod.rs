@@ -1,4 +1,4 @@
-//! Shared helpers of the Discord layer tests: the production `dimby::discord` pointed at the
+//! Shared helpers of the Discord layer tests: the production `discord` pointed at the
 //! Discord stand-in over loopback, and awaiting events with a guard timeout.
 
 #![allow(dead_code, clippy::missing_panics_doc)]
@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use dimby::discord::{Command, Discord, DiscordEvent, Events, Settings};
+use discord::{Command, Discord, DiscordEvent, Events, Settings};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec};
 use twilight_model::application::command::CommandType;
 use twilight_util::builder::command::{BooleanBuilder, CommandBuilder, StringBuilder};
@@ -31,7 +31,7 @@ pub fn settings(sim: &DiscordSim) -> Settings {
 
 /// A running stand-in with one guild (built from `spec`).
 pub async fn sim_with(config: DiscordConfig, spec: &GuildSpec) -> (DiscordSim, GuildInfo) {
-    dimby::discord::install_crypto_provider();
+    discord::install_crypto_provider();
     let sim = DiscordSim::start(config).await.expect("stand-in starts");
     let guild = sim.create_guild(spec).expect("guild");
     (sim, guild)
@@ -98,7 +98,7 @@ pub async fn take<T>(
 }
 
 /// The next slash command invocation.
-pub async fn invocation(events: &mut Events) -> Box<dimby::discord::CommandInvocation> {
+pub async fn invocation(events: &mut Events) -> Box<discord::CommandInvocation> {
     take(events, "a command invocation", |event| match event {
         DiscordEvent::Command(invocation) => Ok(invocation),
         other => Err(other),

@@ -1,0 +1,761 @@
+//! The slash commands, defined once: the table [`SPECS`] feeds registration with Discord
+//! ([`definitions`]), parsing of each interaction into a typed [`Command`] (options checked
+//! against the same bounds Discord was told), the `/help` text and the metrics' `command` label.
+
+use std::fmt;
+
+use music::LoopMode;
+use twilight_model::application::command::{Command as DiscordCommand, CommandType};
+use twilight_model::application::interaction::InteractionContextType;
+use twilight_util::builder::command::{CommandBuilder, IntegerBuilder, StringBuilder};
+
+use discord::{CommandOption, OptionValue};
+
+/// Which command: one per entry of [`SPECS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    /// `/play query`
+    Play,
+    /// `/pause`
+    Pause,
+    /// `/resume`
+    Resume,
+    /// `/skip [to]`
+    Skip,
+    /// `/stop`
+    Stop,
+    /// `/queue [page]`
+    Queue,
+    /// `/nowplaying`
+    NowPlaying,
+    /// `/seek position`
+    Seek,
+    /// `/volume level`
+    Volume,
+    /// `/loop mode`
+    Loop,
+    /// `/shuffle`
+    Shuffle,
+    /// `/remove position`
+    Remove,
+    /// `/move from to`
+    Move,
+    /// `/clear`
+    Clear,
+    /// `/leave`
+    Leave,
+    /// `/health`
+    Health,
+    /// `/help`
+    Help,
+}
+
+/// What an option holds and its bounds (the same ones Discord enforces in its client).
+#[derive(Debug, Clone, Copy)]
+pub enum OptionKind {
+    /// Free text.
+    Text,
+    /// An integer in `min..=max`.
+    Integer {
+        /// The smallest value.
+        min: i64,
+        /// The largest value (`None`: no upper bound).
+        max: Option<i64>,
+    },
+    /// One of these words.
+    Choice(&'static [&'static str]),
+}
+
+/// One option of a command.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// What Discord shows for it.
+    pub description: &'static str,
+    /// What it holds.
+    pub kind: OptionKind,
+    /// Whether it must be given.
+    pub required: bool,
+}
+
+/// One command: its name, its description (registration and `/help`) and its options.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Which command.
+    pub kind: CommandKind,
+    /// Its name, as typed after the slash.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its options, in order.
+    pub options: &'static [OptionSpec],
+    /// Whether it controls playback (the caller must be in the bot's voice channel).
+    pub controls_playback: bool,
+}
+
+const fn required(name: &'static str, description: &'static str, kind: OptionKind) -> OptionSpec {
+    OptionSpec {
+        name,
+        description,
+        kind,
+        required: true,
+    }
+}
+
+const fn optional(name: &'static str, description: &'static str, kind: OptionKind) -> OptionSpec {
+    OptionSpec {
+        name,
+        description,
+        kind,
+        required: false,
+    }
+}
+
+const POSITIVE: OptionKind = OptionKind::Integer { min: 1, max: None };
+
+const fn spec(
+    kind: CommandKind,
+    name: &'static str,
+    description: &'static str,
+    options: &'static [OptionSpec],
+    controls_playback: bool,
+) -> CommandSpec {
+    CommandSpec {
+        kind,
+        name,
+        description,
+        options,
+        controls_playback,
+    }
+}
+
+/// Every command the bot has, in the order `/help` lists them.
+pub const SPECS: &[CommandSpec] = &[
+    spec(
+        CommandKind::Play,
+        "play",
+        "Play a song or playlist (a URL or words to search for)",
+        &[required(
+            "query",
+            "A URL, or what to search for",
+            OptionKind::Text,
+        )],
+        false,
+    ),
+    spec(CommandKind::Pause, "pause", "Pause playback", &[], true),
+    spec(CommandKind::Resume, "resume", "Resume playback", &[], true),
+    spec(
+        CommandKind::Skip,
+        "skip",
+        "Skip the current track (or skip to a position in the queue)",
+        &[optional("to", "Queue position to skip to", POSITIVE)],
+        true,
+    ),
+    spec(
+        CommandKind::Stop,
+        "stop",
+        "Stop playback and clear the queue",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Queue,
+        "queue",
+        "Show the queue",
+        &[optional("page", "Page number", POSITIVE)],
+        false,
+    ),
+    spec(
+        CommandKind::NowPlaying,
+        "nowplaying",
+        "Show the current track and its position",
+        &[],
+        false,
+    ),
+    spec(
+        CommandKind::Seek,
+        "seek",
+        "Seek in the current track",
+        &[required(
+            "position",
+            "Where to go: 1:23 or seconds",
+            OptionKind::Text,
+        )],
+        true,
+    ),
+    spec(
+        CommandKind::Volume,
+        "volume",
+        "Set the volume",
+        &[required(
+            "level",
+            "0 to 200 (100 is normal)",
+            OptionKind::Integer {
+                min: 0,
+                max: Some(200),
+            },
+        )],
+        true,
+    ),
+    spec(
+        CommandKind::Loop,
+        "loop",
+        "Loop the track, the queue, or nothing",
+        &[required(
+            "mode",
+            "What to loop",
+            OptionKind::Choice(&["off", "track", "queue"]),
+        )],
+        true,
+    ),
+    spec(
+        CommandKind::Shuffle,
+        "shuffle",
+        "Shuffle the queue",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Remove,
+        "remove",
+        "Remove a track from the queue",
+        &[required("position", "Its position in /queue", POSITIVE)],
+        true,
+    ),
+    spec(
+        CommandKind::Move,
+        "move",
+        "Move a track in the queue",
+        &[
+            required("from", "Its position now", POSITIVE),
+            required("to", "Its new position", POSITIVE),
+        ],
+        true,
+    ),
+    spec(
+        CommandKind::Clear,
+        "clear",
+        "Clear the queue (the current track keeps playing)",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Leave,
+        "leave",
+        "Stop, clear the queue and leave the voice channel",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Health,
+        "health",
+        "Health of the bot's subsystems (Manage Server or a configured admin)",
+        &[],
+        false,
+    ),
+    spec(
+        CommandKind::Help,
+        "help",
+        "What each command does",
+        &[],
+        false,
+    ),
+];
+
+impl CommandKind {
+    /// Every command, in the order of [`SPECS`].
+    pub fn all() -> impl Iterator<Item = Self> {
+        SPECS.iter().map(|spec| spec.kind)
+    }
+
+    /// Its entry in [`SPECS`].
+    pub fn spec(self) -> &'static CommandSpec {
+        // Every kind has exactly one entry (checked by a test); the first entry stands in for
+        // the impossible miss rather than a panic.
+        SPECS
+            .iter()
+            .find(|spec| spec.kind == self)
+            .unwrap_or(&SPECS[0])
+    }
+
+    /// Its name: what follows the slash, and its `command` label in the metrics.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The command with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        SPECS
+            .iter()
+            .find(|spec| spec.name == name)
+            .map(|spec| spec.kind)
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/{}", self.name())
+    }
+}
+
+/// A command with its options parsed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Play (or queue) what `query` finds.
+    Play {
+        /// A URL, a prefixed identifier or words to search for (trimmed, not empty).
+        query: String,
+    },
+    /// Pause.
+    Pause,
+    /// Resume.
+    Resume,
+    /// Skip the current track, or to a 1-based queue position.
+    Skip {
+        /// The queue position to skip to.
+        to: Option<usize>,
+    },
+    /// Stop and clear the queue.
+    Stop,
+    /// Show a page of the queue (1-based).
+    Queue {
+        /// The page.
+        page: usize,
+    },
+    /// Show the current track.
+    NowPlaying,
+    /// Go to a position in the current track.
+    Seek {
+        /// Milliseconds from the start.
+        position_ms: u64,
+    },
+    /// Set the volume (0 to 200).
+    Volume {
+        /// The level.
+        level: i64,
+    },
+    /// Set what repeats.
+    Loop {
+        /// The mode.
+        mode: LoopMode,
+    },
+    /// Shuffle the queue.
+    Shuffle,
+    /// Remove a queued track (1-based).
+    Remove {
+        /// Its position.
+        position: usize,
+    },
+    /// Move a queued track (1-based positions).
+    Move {
+        /// Its position now.
+        from: usize,
+        /// Its new position.
+        to: usize,
+    },
+    /// Clear the queue.
+    Clear,
+    /// Stop, clear and leave the voice channel.
+    Leave,
+    /// The probes' results.
+    Health,
+    /// The list of commands.
+    Help,
+}
+
+/// Why an interaction is not a command the bot can run; the text is the answer for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// A name the bot never registered (a stale registration, most likely).
+    #[error("I don't know the command /{0}.")]
+    Unknown(String),
+    /// A required option is missing.
+    #[error("{command} needs `{option}`.")]
+    Missing {
+        /// The command.
+        command: CommandKind,
+        /// The option.
+        option: &'static str,
+    },
+    /// An option holds the wrong kind of value.
+    #[error("{command}: `{option}` must be {expected}.")]
+    WrongType {
+        /// The command.
+        command: CommandKind,
+        /// The option.
+        option: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// An integer option outside its bounds.
+    #[error("{command}: `{option}` must be {bounds} (got {got}).")]
+    OutOfBounds {
+        /// The command.
+        command: CommandKind,
+        /// The option.
+        option: &'static str,
+        /// The bounds, in words.
+        bounds: String,
+        /// The value given.
+        got: i64,
+    },
+    /// A value that does not mean anything for the option.
+    #[error("{command}: {reason}")]
+    Invalid {
+        /// The command.
+        command: CommandKind,
+        /// What is wrong and what to give instead.
+        reason: String,
+    },
+}
+
+impl Command {
+    /// Parses an invocation's name and options, checking them against [`SPECS`].
+    pub fn parse(name: &str, options: &[CommandOption]) -> Result<Self, CommandError> {
+        let kind =
+            CommandKind::from_name(name).ok_or_else(|| CommandError::Unknown(name.into()))?;
+        let args = Args {
+            spec: kind.spec(),
+            options,
+        };
+        Ok(match kind {
+            CommandKind::Play => {
+                let query = args.text("query")?.unwrap_or_default().trim().to_owned();
+                if query.is_empty() {
+                    return Err(CommandError::Invalid {
+                        command: kind,
+                        reason: "tell me what to play: a URL or words to search for.".into(),
+                    });
+                }
+                Self::Play { query }
+            }
+            CommandKind::Pause => Self::Pause,
+            CommandKind::Resume => Self::Resume,
+            CommandKind::Skip => Self::Skip {
+                to: args.position("to")?,
+            },
+            CommandKind::Stop => Self::Stop,
+            CommandKind::Queue => Self::Queue {
+                page: args.position("page")?.unwrap_or(1),
+            },
+            CommandKind::NowPlaying => Self::NowPlaying,
+            CommandKind::Seek => {
+                let text = args.text("position")?.unwrap_or_default();
+                let position_ms =
+                    music::parse_timestamp(text).map_err(|error| CommandError::Invalid {
+                        command: kind,
+                        reason: format!(
+                            "{error}. Give a time like 1:23, 1:02:03 or a number of seconds."
+                        ),
+                    })?;
+                Self::Seek { position_ms }
+            }
+            CommandKind::Volume => Self::Volume {
+                level: args.integer("level")?.unwrap_or_default(),
+            },
+            CommandKind::Loop => {
+                let mode = args.text("mode")?.unwrap_or_default();
+                let mode = mode.parse().map_err(|_| CommandError::Invalid {
+                    command: kind,
+                    reason: format!("unknown loop mode {mode:?}: choose off, track or queue."),
+                })?;
+                Self::Loop { mode }
+            }
+            CommandKind::Shuffle => Self::Shuffle,
+            CommandKind::Remove => Self::Remove {
+                position: args.position("position")?.unwrap_or(1),
+            },
+            CommandKind::Move => Self::Move {
+                from: args.position("from")?.unwrap_or(1),
+                to: args.position("to")?.unwrap_or(1),
+            },
+            CommandKind::Clear => Self::Clear,
+            CommandKind::Leave => Self::Leave,
+            CommandKind::Health => Self::Health,
+            CommandKind::Help => Self::Help,
+        })
+    }
+
+    /// Which command it is.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Self::Play { .. } => CommandKind::Play,
+            Self::Pause => CommandKind::Pause,
+            Self::Resume => CommandKind::Resume,
+            Self::Skip { .. } => CommandKind::Skip,
+            Self::Stop => CommandKind::Stop,
+            Self::Queue { .. } => CommandKind::Queue,
+            Self::NowPlaying => CommandKind::NowPlaying,
+            Self::Seek { .. } => CommandKind::Seek,
+            Self::Volume { .. } => CommandKind::Volume,
+            Self::Loop { .. } => CommandKind::Loop,
+            Self::Shuffle => CommandKind::Shuffle,
+            Self::Remove { .. } => CommandKind::Remove,
+            Self::Move { .. } => CommandKind::Move,
+            Self::Clear => CommandKind::Clear,
+            Self::Leave => CommandKind::Leave,
+            Self::Health => CommandKind::Health,
+            Self::Help => CommandKind::Help,
+        }
+    }
+}
+
+/// An invocation's options, read against the command's spec: an option must be in the spec,
+/// have its kind and be within its bounds; a missing required one is an error.
+struct Args<'a> {
+    spec: &'static CommandSpec,
+    options: &'a [CommandOption],
+}
+
+impl<'a> Args<'a> {
+    fn value(&self, name: &'static str) -> Result<Option<&'a OptionValue>, CommandError> {
+        let value = self
+            .options
+            .iter()
+            .find(|option| option.name == name)
+            .map(|option| &option.value);
+        let required = self
+            .spec
+            .options
+            .iter()
+            .any(|option| option.name == name && option.required);
+        if value.is_none() && required {
+            return Err(CommandError::Missing {
+                command: self.spec.kind,
+                option: name,
+            });
+        }
+        Ok(value)
+    }
+
+    fn text(&self, name: &'static str) -> Result<Option<&'a str>, CommandError> {
+        match self.value(name)? {
+            None => Ok(None),
+            Some(OptionValue::String(text)) => {
+                if let Some(OptionKind::Choice(choices)) = self.kind_of(name)
+                    && !choices.contains(&text.as_str())
+                {
+                    return Err(CommandError::Invalid {
+                        command: self.spec.kind,
+                        reason: format!("`{name}` must be one of {}.", choices.join(", ")),
+                    });
+                }
+                Ok(Some(text))
+            }
+            Some(_) => Err(self.wrong_type(name, "text")),
+        }
+    }
+
+    fn integer(&self, name: &'static str) -> Result<Option<i64>, CommandError> {
+        let value = match self.value(name)? {
+            None => return Ok(None),
+            Some(OptionValue::Integer(value)) => *value,
+            Some(_) => return Err(self.wrong_type(name, "a whole number")),
+        };
+        if let Some(OptionKind::Integer { min, max }) = self.kind_of(name)
+            && (value < min || max.is_some_and(|max| value > max))
+        {
+            return Err(CommandError::OutOfBounds {
+                command: self.spec.kind,
+                option: name,
+                bounds: match max {
+                    Some(max) => format!("between {min} and {max}"),
+                    None => format!("at least {min}"),
+                },
+                got: value,
+            });
+        }
+        Ok(Some(value))
+    }
+
+    /// A 1-based position (its spec's bounds keep it at least 1).
+    fn position(&self, name: &'static str) -> Result<Option<usize>, CommandError> {
+        Ok(self
+            .integer(name)?
+            .map(|value| usize::try_from(value).unwrap_or(usize::MAX)))
+    }
+
+    fn kind_of(&self, name: &str) -> Option<OptionKind> {
+        self.spec
+            .options
+            .iter()
+            .find(|option| option.name == name)
+            .map(|option| option.kind)
+    }
+
+    fn wrong_type(&self, option: &'static str, expected: &'static str) -> CommandError {
+        CommandError::WrongType {
+            command: self.spec.kind,
+            option,
+            expected,
+        }
+    }
+}
+
+/// Every command as registered with Discord.
+pub fn definitions() -> Vec<DiscordCommand> {
+    SPECS.iter().map(definition).collect()
+}
+
+fn definition(spec: &CommandSpec) -> DiscordCommand {
+    let mut builder = CommandBuilder::new(spec.name, spec.description, CommandType::ChatInput)
+        .contexts([InteractionContextType::Guild]);
+    for option in spec.options {
+        builder = match option.kind {
+            OptionKind::Text => builder.option(
+                StringBuilder::new(option.name, option.description).required(option.required),
+            ),
+            OptionKind::Choice(choices) => builder.option(
+                StringBuilder::new(option.name, option.description)
+                    .required(option.required)
+                    .choices(choices.iter().map(|c| (*c, *c))),
+            ),
+            OptionKind::Integer { min, max } => {
+                let integer = IntegerBuilder::new(option.name, option.description)
+                    .required(option.required)
+                    .min_value(min);
+                builder.option(match max {
+                    Some(max) => integer.max_value(max),
+                    None => integer,
+                })
+            }
+        };
+    }
+    builder.build()
+}
+
+/// The `/help` answer: every command with its options and what it does.
+pub fn help_text() -> String {
+    let mut text = String::from("**Commands**\n");
+    for spec in SPECS {
+        text.push_str("`/");
+        text.push_str(spec.name);
+        for option in spec.options {
+            text.push(' ');
+            if option.required {
+                text.push_str(option.name);
+            } else {
+                text.push('[');
+                text.push_str(option.name);
+                text.push(']');
+            }
+        }
+        text.push_str("`: ");
+        text.push_str(spec.description);
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option(name: &str, value: OptionValue) -> CommandOption {
+        CommandOption {
+            name: name.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn every_kind_has_exactly_one_spec_with_a_unique_name() {
+        let kinds: Vec<CommandKind> = CommandKind::all().collect();
+        assert_eq!(kinds.len(), 17);
+        for kind in &kinds {
+            assert_eq!(SPECS.iter().filter(|s| s.kind == *kind).count(), 1);
+            assert_eq!(CommandKind::from_name(kind.name()), Some(*kind));
+        }
+        let names: std::collections::HashSet<_> = SPECS.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SPECS.len());
+        assert_eq!(definitions().len(), SPECS.len());
+    }
+
+    #[test]
+    fn options_are_typed_and_bounded_by_the_spec() {
+        assert_eq!(
+            Command::parse("volume", &[option("level", OptionValue::Integer(150))]),
+            Ok(Command::Volume { level: 150 })
+        );
+        let error = Command::parse("volume", &[option("level", OptionValue::Integer(300))])
+            .expect_err("out of bounds");
+        assert_eq!(
+            error.to_string(),
+            "/volume: `level` must be between 0 and 200 (got 300)."
+        );
+        let error = Command::parse("remove", &[option("position", OptionValue::Integer(0))])
+            .expect_err("below 1");
+        assert!(error.to_string().contains("at least 1"), "{error}");
+        assert_eq!(
+            Command::parse("volume", &[]),
+            Err(CommandError::Missing {
+                command: CommandKind::Volume,
+                option: "level"
+            })
+        );
+        let error = Command::parse(
+            "volume",
+            &[option("level", OptionValue::String("loud".into()))],
+        )
+        .expect_err("text for a number");
+        assert!(error.to_string().contains("whole number"), "{error}");
+        assert_eq!(
+            Command::parse(
+                "loop",
+                &[option("mode", OptionValue::String("track".into()))]
+            ),
+            Ok(Command::Loop {
+                mode: LoopMode::Track
+            })
+        );
+        let error = Command::parse("loop", &[option("mode", OptionValue::String("all".into()))])
+            .expect_err("not a choice");
+        assert!(error.to_string().contains("off, track, queue"), "{error}");
+        assert_eq!(
+            Command::parse(
+                "seek",
+                &[option("position", OptionValue::String("1:23".into()))]
+            ),
+            Ok(Command::Seek {
+                position_ms: 83_000
+            })
+        );
+        let error = Command::parse(
+            "seek",
+            &[option("position", OptionValue::String("banana".into()))],
+        )
+        .expect_err("not a time");
+        assert!(error.to_string().contains("1:23"), "{error}");
+        assert_eq!(Command::parse("queue", &[]), Ok(Command::Queue { page: 1 }));
+        assert_eq!(
+            Command::parse("play", &[option("query", OptionValue::String("  ".into()))])
+                .map_err(|e| e.to_string().contains("tell me what to play")),
+            Err(true)
+        );
+        assert_eq!(
+            Command::parse("dance", &[]),
+            Err(CommandError::Unknown("dance".into()))
+        );
+    }
+
+    #[test]
+    fn registration_and_help_come_from_the_same_table() {
+        let volume = definitions()
+            .into_iter()
+            .find(|c| c.name == "volume")
+            .expect("volume");
+        let level = &volume.options[0];
+        assert_eq!(level.name, "level");
+        assert_eq!(
+            level.max_value,
+            Some(twilight_model::application::command::CommandOptionValue::Integer(200))
+        );
+        let help = help_text();
+        for spec in SPECS {
+            assert!(help.contains(&format!("`/{}", spec.name)), "{help}");
+        }
+        assert!(help.contains("`/skip [to]`"), "{help}");
+        assert!(help.contains("`/move from to`"), "{help}");
+    }
+}

@@ -1,0 +1,1045 @@
+//! One guild's actor: the only owner of the guild's engine and everything the bot remembers about
+//! the guild. It reads one channel of [`Input`]s (commands, Lavalink events, voice events, its
+//! own timers and the results of its loads) and handles them one at a time, in the order they
+//! arrived, so ordering is a property of the design rather than of a lock.
+//!
+//! Slow work runs beside the actor on tracked tasks and comes back as an input: a `/play` starts
+//! its track load when it arrives; the command itself is applied in its turn among the guild's
+//! commands (a command behind a loading `/play` waits for it), while Lavalink and voice events go
+//! on being handled. Timers (the idle leave, the voice-heal back-off) are tracked tasks that send
+//! an input when they fire and end when the bot stops.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cluster::ClusterError;
+use lavalink::model::{Event, LoadResult, Track, UpdatePlayer, VoiceState};
+use music::{GuildPlayer, StoreOp};
+use telemetry::{HealOutcome, QuerySource, VoiceAction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::commands::{Command, CommandKind};
+use super::runtime::{Core, Failure, Router, lavalink_guild};
+use super::shell::{Outcome, Shell};
+use crate::activity::VoiceIncident;
+use discord::{ChannelId, CommandInvocation, GuildId, Reply};
+
+/// What a guild's actor handles, in arrival order.
+#[derive(Debug)]
+pub(super) enum Input {
+    /// A parsed command of this guild.
+    Command(Box<Invocation>),
+    /// A Lavalink event about this guild's player (from the node that plays it).
+    Lavalink(Box<Event>),
+    /// A failover move found the track unplayable on every node.
+    MoveFailed(Box<str>),
+    /// Discord's voice socket of the node closed with this code.
+    VoiceClosed(u16),
+    /// A voice heal's back-off passed: act now.
+    HealNow {
+        /// The close code being healed.
+        code: u16,
+    },
+    /// The guild became available (a restored guild rejoins its channel).
+    GuildAvailable,
+    /// The bot's voice connection is up.
+    VoiceReady(Box<VoiceState>),
+    /// The bot was disconnected from voice (kicked, or the channel deleted).
+    Kicked,
+    /// The bot was moved to another channel.
+    Moved(ChannelId),
+    /// A listener left the bot's channel.
+    ListenerLeft(ChannelId),
+    /// The idle-leave wait for this channel passed.
+    IdleCheck(ChannelId),
+    /// A track load finished.
+    Loaded {
+        /// Which load.
+        load: u64,
+        /// What it gave.
+        result: Box<Result<Vec<Track>, LoadFailure>>,
+    },
+    /// A Lavalink node is back: requests that waited for one may load now.
+    NodeBack,
+    /// The position tick: the position write of a playing guild (none otherwise).
+    PositionTick(oneshot::Sender<Option<store::PositionWrite>>),
+    /// The bot is stopping: finish the held commands, hand in the guild's last position, end.
+    Drain,
+    /// The stop's grace passed: end now (held commands are told the bot is stopping).
+    Abandon,
+}
+
+/// A command with the interaction it came in.
+#[derive(Debug)]
+pub(super) struct Invocation {
+    /// The interaction (answers go through its responder).
+    pub interaction: CommandInvocation,
+    /// What it asks.
+    pub command: Command,
+}
+
+/// Why a query gave no tracks.
+#[derive(Debug, Clone)]
+pub(super) enum LoadFailure {
+    /// No Lavalink node is healthy: the request can wait for one.
+    NoNode,
+    /// The query found nothing (an answer for the user).
+    Empty(String),
+    /// The node could not load it or did not answer (an answer for the user).
+    Failed(String),
+}
+
+/// A `/play` (from an interaction, or a request that waited for a node) and its load.
+#[derive(Debug)]
+struct Play {
+    load: u64,
+    origin: PlayOrigin,
+    result: Option<Result<Vec<Track>, LoadFailure>>,
+}
+
+#[derive(Debug)]
+enum PlayOrigin {
+    /// A `/play` interaction, with the caller's voice channel when it arrived.
+    Interaction {
+        invocation: Box<Invocation>,
+        channel: ChannelId,
+    },
+    /// A stored request that waited for a node.
+    Waiting(store::WaitingRequest),
+}
+
+/// A command in the guild's line.
+#[derive(Debug)]
+enum Held {
+    Command(Box<Invocation>),
+    Play(Play),
+}
+
+/// The actor. Between inputs it is parked in the router's map as plain data (no task, no channel);
+/// an input for a parked guild starts its task again.
+pub(super) struct GuildActor {
+    guild: GuildId,
+    core: Arc<Core>,
+    /// While running: how its timers and loads report back (through the router, which starts the
+    /// actor again if it parked meanwhile). Never kept while parked, so the router's map holds no
+    /// handle to itself.
+    router: Option<Router>,
+    player: GuildPlayer,
+    text_channel: Option<ChannelId>,
+    /// Restored from the store: play on from the saved position once the voice connection is up.
+    resume_on_voice: bool,
+    /// The voice channel to rejoin once the guild is available (restore).
+    rejoin: Option<ChannelId>,
+    /// /play requests that could not be looked up because no Lavalink node was healthy, with who
+    /// asked: played in order as soon as a node is back.
+    waiting: Vec<store::WaitingRequest>,
+    /// When voice self-healing acted lately (for its cap).
+    heals: Vec<Instant>,
+    /// The play a command started and when its interaction arrived: its `TrackStart` gives the
+    /// command-to-music time.
+    awaiting_start: Option<(u64, CommandKind, Instant)>,
+    /// Commands in arrival order; the front one runs when it can (a `/play` when its load is in).
+    held: VecDeque<Held>,
+    next_load: u64,
+    draining: bool,
+}
+
+impl GuildActor {
+    pub(super) fn new(guild: GuildId, core: Arc<Core>) -> Self {
+        Self {
+            guild,
+            core,
+            router: None,
+            player: GuildPlayer::new(),
+            text_channel: None,
+            resume_on_voice: false,
+            rejoin: None,
+            waiting: Vec::new(),
+            heals: Vec::new(),
+            awaiting_start: None,
+            held: VecDeque::new(),
+            next_load: 0,
+            draining: false,
+        }
+    }
+
+    /// The wall clock, for the engine (unix milliseconds).
+    fn now_ms(&self) -> u64 {
+        self.core.clock.unix_ms()
+    }
+
+    /// Whether the guild has a current track or a queue (for the guild gauge).
+    pub(super) fn is_active(&self) -> bool {
+        self.player.current().is_some() || !self.player.queue().is_empty()
+    }
+
+    /// Handles inputs while there are any, then parks (or waits, while a command is held for its
+    /// load); after [`Input::Drain`] it ends once the held commands are done, or at once on
+    /// [`Input::Abandon`].
+    pub(super) async fn run(
+        mut self: Box<Self>,
+        router: Router,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+    ) {
+        // The resting future is this loop's: kept small (the handlers boxed).
+        self.router = Some(router.clone());
+        loop {
+            let input = match inputs.try_recv() {
+                Ok(input) => input,
+                Err(mpsc::error::TryRecvError::Empty) if self.held.is_empty() && !self.draining => {
+                    self.router = None;
+                    match router.park(self, &mut inputs) {
+                        Ok(()) => return,
+                        Err((actor, input)) => {
+                            self = actor;
+                            self.router = Some(router.clone());
+                            input
+                        }
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => match inputs.recv().await {
+                    Some(input) => input,
+                    None => break,
+                },
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            };
+            if matches!(input, Input::Abandon) {
+                break;
+            }
+            Box::pin(self.handle(input)).await;
+            Box::pin(self.run_held()).await;
+            if self.draining && self.held.is_empty() {
+                break;
+            }
+        }
+        Box::pin(self.finish()).await;
+        router.ended(self.guild, self.is_active());
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Command(invocation) => self.arrived(invocation),
+            Input::Lavalink(event) => self.lavalink_event(&event).await,
+            Input::MoveFailed(error) => {
+                let effects = self.player.move_failed(&error, self.now_ms());
+                self.carry_out(effects, None).await;
+            }
+            Input::VoiceClosed(code) => self.voice_closed(code).await,
+            Input::HealNow { code } => self.heal(code).await,
+            Input::GuildAvailable => self.rejoin(),
+            Input::VoiceReady(voice) => self.voice_ready(*voice).await,
+            Input::Kicked => {
+                let effects = self.player.leave();
+                self.carry_out(effects, None).await;
+            }
+            Input::Moved(channel) => self.remember_voice(channel).await,
+            Input::ListenerLeft(channel) => self.listener_left(channel),
+            Input::IdleCheck(channel) => self.idle_check(channel).await,
+            Input::Loaded { load, result } => {
+                for held in &mut self.held {
+                    if let Held::Play(play) = held
+                        && play.load == load
+                    {
+                        play.result = Some(*result);
+                        break;
+                    }
+                }
+            }
+            Input::NodeBack => self.load_waiting(),
+            Input::PositionTick(reply) => {
+                let _ = reply.send(self.position_write().await);
+            }
+            Input::Drain => self.draining = true,
+            // Handled by the loop.
+            Input::Abandon => {}
+        }
+    }
+
+    /// The guild's last position for the stop's batch write, then the end: commands still held
+    /// (their loads did not come back within the stop's bound) are told the bot is stopping.
+    async fn finish(&mut self) {
+        for held in std::mem::take(&mut self.held) {
+            let invocation = match held {
+                Held::Command(invocation)
+                | Held::Play(Play {
+                    origin: PlayOrigin::Interaction { invocation, .. },
+                    ..
+                }) => invocation,
+                Held::Play(Play {
+                    origin: PlayOrigin::Waiting(request),
+                    ..
+                }) => {
+                    // Still in the store: the next start plays it when a node is there.
+                    self.waiting.push(request);
+                    continue;
+                }
+            };
+            let kind = invocation.command.kind();
+            self.core
+                .answer(invocation.interaction, kind, Err(Failure::stopping()));
+        }
+        if let Some(write) = self.position_write().await {
+            self.core.final_positions.push(write);
+        }
+    }
+
+    /// The position write of a playing guild, from the node's position now.
+    async fn position_write(&mut self) -> Option<store::PositionWrite> {
+        let guild = lavalink_guild(self.guild);
+        let view = self.core.shell.cluster().player(guild)?;
+        if !view.record.is_playing() {
+            return None;
+        }
+        let effects = self.player.player_update(view.position_ms, self.now_ms());
+        let write = Shell::position_write(guild, &effects);
+        if write.is_none() {
+            self.carry_out(effects, None).await;
+        }
+        write
+    }
+
+    /// The guild.
+    pub(super) fn guild(&self) -> GuildId {
+        self.guild
+    }
+
+    /// Takes the guild as stored.
+    pub(super) fn restore(&mut self, restored: super::shell::Restored) {
+        self.resume_on_voice = restored.player.current().is_some();
+        self.player = restored.player;
+        self.text_channel = restored.text_channel.and_then(ChannelId::new_checked);
+        self.rejoin = restored.voice_channel.and_then(ChannelId::new_checked);
+        self.waiting = restored.waiting;
+    }
+
+    // ---- Commands ----------------------------------------------------------------------------
+
+    /// A command arrived: it joins the line (a `/play` starts loading at once).
+    fn arrived(&mut self, invocation: Box<Invocation>) {
+        if let Command::Play { query } = &invocation.command {
+            let caller = self
+                .core
+                .discord
+                .user_voice_channel(self.guild, invocation.interaction.user);
+            let Some(channel) = caller else {
+                self.core.answer(
+                    invocation.interaction,
+                    CommandKind::Play,
+                    Err("Join a voice channel first, then use /play."
+                        .to_owned()
+                        .into()),
+                );
+                return;
+            };
+            let load = self.start_load(query);
+            self.core.observers.metrics.record_command_reached_lavalink(
+                CommandKind::Play.name(),
+                discord::age_of(invocation.interaction.responder.received()),
+            );
+            self.held.push_back(Held::Play(Play {
+                load,
+                origin: PlayOrigin::Interaction {
+                    invocation,
+                    channel,
+                },
+                result: None,
+            }));
+        } else {
+            self.held.push_back(Held::Command(invocation));
+        }
+    }
+
+    /// Runs the held commands from the front while they can run.
+    async fn run_held(&mut self) {
+        loop {
+            match self.held.front() {
+                None => return,
+                Some(Held::Play(play)) if play.result.is_none() => return,
+                Some(_) => {}
+            }
+            let Some(held) = self.held.pop_front() else {
+                return;
+            };
+            match held {
+                Held::Command(invocation) => self.command(*invocation).await,
+                Held::Play(play) => self.play(play).await,
+            }
+        }
+    }
+
+    /// Starts loading `query` on a tracked task; the result comes back as [`Input::Loaded`].
+    fn start_load(&mut self, query: &str) -> u64 {
+        self.next_load += 1;
+        let load = self.next_load;
+        let core = Arc::clone(&self.core);
+        let router = self.router.clone();
+        let guild = self.guild;
+        let query = query.to_owned();
+        self.core.tasks.spawn(async move {
+            let result = tokio::select! {
+                result = core.load(&query) => result,
+                () = core.abandon.cancelled() => return,
+            };
+            if let Some(router) = router {
+                router.send_existing(
+                    guild,
+                    Input::Loaded {
+                        load,
+                        result: Box::new(result),
+                    },
+                );
+            }
+        });
+        load
+    }
+
+    async fn command(&mut self, invocation: Invocation) {
+        let kind = invocation.command.kind();
+        let answer = self.run_command(&invocation).await;
+        self.core
+            .answer(invocation.interaction, kind, answer.map(Reply::text));
+    }
+
+    async fn run_command(&mut self, invocation: &Invocation) -> Result<String, Failure> {
+        let inv = &invocation.interaction;
+        let command = &invocation.command;
+        let kind = command.kind();
+        let now = self.now_ms();
+        if kind.spec().controls_playback
+            && let Some(bot) = self.core.discord.bot_voice_channel(self.guild)
+            && self.core.discord.user_voice_channel(self.guild, inv.user) != Some(bot)
+        {
+            return Err(format!("Join <#{bot}> to control playback.").into());
+        }
+        let player = &mut self.player;
+        let effects = match command {
+            Command::Pause => player.pause(now),
+            Command::Resume => player.resume(now),
+            Command::Skip { to } => player.skip(*to, now),
+            Command::Stop => player.stop(now),
+            Command::Seek { position_ms } => player.seek(*position_ms, now),
+            Command::Volume { level } => player.set_volume(*level),
+            Command::Loop { mode } => Ok(player.set_loop(*mode)),
+            Command::Shuffle => player.shuffle(now),
+            Command::Remove { position } => player.remove(*position),
+            Command::Move { from, to } => player.move_entry(*from, *to),
+            Command::Clear => player.clear(),
+            Command::Leave => Ok(player.leave()),
+            Command::Queue { page } => {
+                let now_playing = player.now_playing(now);
+                return player
+                    .queue_page(*page)
+                    .map(|page| super::display::queue(&page, now_playing.as_ref()))
+                    .map_err(|refusal| refusal.to_string().into());
+            }
+            Command::NowPlaying => {
+                let bar = player.position_bar(now);
+                return player
+                    .now_playing(now)
+                    .map(|np| super::display::now_playing(&np, bar))
+                    .ok_or_else(|| "Nothing is playing.".to_owned().into());
+            }
+            // Answered before they reach a guild.
+            Command::Play { .. } | Command::Health | Command::Help => {
+                return Err(Failure::failed("That command is not handled here."));
+            }
+        };
+        let effects = effects.map_err(|refusal| refusal.to_string())?;
+        self.reaching_lavalink(inv, kind, &effects);
+        self.await_start(inv, kind, &effects);
+        let mut lines = Vec::new();
+        let outcome = self.carry_out(effects, Some(&mut lines)).await;
+        if outcome.failed {
+            return Err(Failure::failed(lines.join("\n")));
+        }
+        if kind == CommandKind::Leave {
+            let _ = self.core.discord.leave_voice(self.guild);
+        }
+        Ok(if lines.is_empty() {
+            "Done.".to_owned()
+        } else {
+            lines.join("\n")
+        })
+    }
+
+    /// A `/play` (or a waiting request) whose load is in.
+    async fn play(&mut self, play: Play) {
+        let Some(result) = play.result else { return };
+        match play.origin {
+            PlayOrigin::Interaction {
+                invocation,
+                channel,
+            } => {
+                let answer = self.play_interaction(&invocation, channel, result).await;
+                self.core.answer(
+                    invocation.interaction,
+                    CommandKind::Play,
+                    answer.map(Reply::text),
+                );
+            }
+            PlayOrigin::Waiting(request) => self.play_waiting(request, result).await,
+        }
+    }
+
+    async fn play_interaction(
+        &mut self,
+        invocation: &Invocation,
+        channel: ChannelId,
+        result: Result<Vec<Track>, LoadFailure>,
+    ) -> Result<String, Failure> {
+        let inv = &invocation.interaction;
+        let discord = &self.core.discord;
+        let bot_channel = discord.bot_voice_channel(self.guild);
+        if let Some(bot) = bot_channel
+            && bot != channel
+            && self.player.current().is_some()
+        {
+            return Err(format!("I'm playing in <#{bot}>: join that channel to add music.").into());
+        }
+        match discord.bot_can_play_in(channel) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(
+                    format!("I need the Connect and Speak permissions in <#{channel}>.").into(),
+                );
+            }
+            Err(error) => {
+                return Err(Failure::failed(format!(
+                    "I can't check my permissions there: {error}"
+                )));
+            }
+        }
+        let query = match &invocation.command {
+            Command::Play { query } => query.as_str(),
+            _ => "",
+        };
+        let tracks = match result {
+            Ok(tracks) => tracks,
+            Err(LoadFailure::Empty(text)) => return Err(text.into()),
+            Err(LoadFailure::Failed(text)) => return Err(Failure::failed(text)),
+            Err(LoadFailure::NoNode) => {
+                return self.keep_waiting(inv, channel, bot_channel, query).await;
+            }
+        };
+        if bot_channel != Some(channel)
+            && let Err(error) = discord.join_voice(self.guild, channel, true)
+        {
+            return Err(Failure::failed(format!(
+                "I can't join <#{channel}>: {error}"
+            )));
+        }
+        self.text_channel = inv.channel.or(self.text_channel);
+        self.store_channels(Some(channel)).await;
+        let effects = self
+            .player
+            .play(tracks, inv.user.get(), self.now_ms())
+            .map_err(|refusal| refusal.to_string())?;
+        self.await_start(inv, CommandKind::Play, &effects);
+        let mut lines = Vec::new();
+        let outcome = self.carry_out(effects, Some(&mut lines)).await;
+        if outcome.failed {
+            return Err(Failure::failed(lines.join("\n")));
+        }
+        Ok(if lines.is_empty() {
+            "Queued.".to_owned()
+        } else {
+            lines.join("\n")
+        })
+    }
+
+    /// No node can load the query now: join the caller's channel already, keep the request (in
+    /// the store too) and say it will play when a node is back.
+    async fn keep_waiting(
+        &mut self,
+        inv: &CommandInvocation,
+        channel: ChannelId,
+        bot_channel: Option<ChannelId>,
+        query: &str,
+    ) -> Result<String, Failure> {
+        if bot_channel != Some(channel) {
+            // Be in the channel already, so playback starts the moment a node is back.
+            let _ = self.core.discord.join_voice(self.guild, channel, true);
+        }
+        self.text_channel = inv.channel.or(self.text_channel);
+        // Kept in the store too: a restart before a node is back does not lose it.
+        self.store_channels(Some(channel)).await;
+        let request = match self
+            .core
+            .shell
+            .store()
+            .add_waiting(self.guild.get(), query, inv.user.get(), self.now_ms())
+            .await
+        {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::error!(guild = %self.guild, %error, "could not store a waiting request");
+                return Err(Failure::failed(
+                    "Audio nodes are unavailable and I could not keep your request: try again in a moment.",
+                ));
+            }
+        };
+        self.waiting.push(request);
+        Ok(format!(
+            "Audio nodes are unavailable right now, your queue is kept: I'll play \"{query}\" as soon as one is back."
+        ))
+    }
+
+    /// A node is back: every waiting request loads again, in order, through the line.
+    fn load_waiting(&mut self) {
+        if self.waiting.is_empty() || !self.core.shell.cluster().has_eligible_node() {
+            return;
+        }
+        for request in std::mem::take(&mut self.waiting) {
+            let load = self.start_load(&request.query);
+            self.held.push_back(Held::Play(Play {
+                load,
+                origin: PlayOrigin::Waiting(request),
+                result: None,
+            }));
+        }
+    }
+
+    async fn play_waiting(
+        &mut self,
+        request: store::WaitingRequest,
+        result: Result<Vec<Track>, LoadFailure>,
+    ) {
+        match result {
+            Ok(tracks) => match self
+                .player
+                .play(tracks, request.requester_id, self.now_ms())
+            {
+                Ok(effects) => {
+                    self.carry_out(effects, None).await;
+                }
+                Err(refusal) => self.announce(&refusal.to_string()).await,
+            },
+            Err(LoadFailure::NoNode) => {
+                // Gone again: keep waiting (it is still in the store).
+                self.waiting.push(request);
+                return;
+            }
+            Err(LoadFailure::Empty(text) | LoadFailure::Failed(text)) => {
+                self.announce(&text).await;
+            }
+        }
+        // Played (its tracks are in the stored queue now) or failed for good.
+        if let Err(error) = self
+            .core
+            .shell
+            .store()
+            .remove_waiting(self.guild.get(), request.id)
+            .await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not drop a played waiting request");
+        }
+    }
+
+    /// Remembers the play a command starts, to time it to its `TrackStart`.
+    fn await_start(
+        &mut self,
+        inv: &CommandInvocation,
+        kind: CommandKind,
+        effects: &[music::Effect],
+    ) {
+        if let Some(play) = effects.iter().find_map(|effect| match effect {
+            music::Effect::Play { play_id, .. } => Some(*play_id),
+            _ => None,
+        }) {
+            self.awaiting_start = Some((play, kind, inv.responder.received()));
+        }
+    }
+
+    /// Records when a command's first Lavalink call goes out (effects that reach the player).
+    fn reaching_lavalink(
+        &self,
+        inv: &CommandInvocation,
+        kind: CommandKind,
+        effects: &[music::Effect],
+    ) {
+        let reaches = effects.iter().any(|effect| {
+            matches!(
+                effect,
+                music::Effect::Play { .. }
+                    | music::Effect::Stop
+                    | music::Effect::Pause(_)
+                    | music::Effect::Seek(_)
+                    | music::Effect::SetVolume(_)
+                    | music::Effect::Disconnect
+            )
+        });
+        if reaches {
+            self.core.observers.metrics.record_command_reached_lavalink(
+                kind.name(),
+                discord::age_of(inv.responder.received()),
+            );
+        }
+    }
+
+    // ---- Lavalink and voice events -----------------------------------------------------------
+
+    async fn lavalink_event(&mut self, event: &Event) {
+        if let Event::TrackStart(start) = event
+            && let Some((play, kind, received)) = &self.awaiting_start
+            && music::play_id_of(&start.track) == Some(*play)
+        {
+            self.core
+                .observers
+                .metrics
+                .record_command_track_start(kind.name(), discord::age_of(*received));
+            self.awaiting_start = None;
+        }
+        let effects = self.player.on_event(event, self.now_ms());
+        self.carry_out(effects, None).await;
+    }
+
+    fn rejoin(&mut self) {
+        if let Some(channel) = self.rejoin.take()
+            && let Err(error) = self.core.discord.join_voice(self.guild, channel, true)
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not rejoin the voice channel");
+        }
+    }
+
+    async fn voice_ready(&mut self, voice: VoiceState) {
+        let update = UpdatePlayer {
+            voice: Some(voice),
+            ..UpdatePlayer::default()
+        };
+        if let Err(error) = self
+            .core
+            .shell
+            .cluster()
+            .update(lavalink_guild(self.guild), update)
+            .await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not hand the voice connection to Lavalink");
+        }
+        if std::mem::take(&mut self.resume_on_voice) {
+            let effects = self.player.resume_from_snapshot(self.now_ms());
+            self.carry_out(effects, None).await;
+        }
+    }
+
+    async fn remember_voice(&mut self, channel: ChannelId) {
+        self.store_channels(Some(channel)).await;
+    }
+
+    async fn store_channels(&self, voice: Option<ChannelId>) {
+        let text = self.text_channel.map(ChannelId::get);
+        if let Err(error) = self
+            .core
+            .shell
+            .store()
+            .set_channels(self.guild.get(), voice.map(ChannelId::get), text)
+            .await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not store the channels");
+        }
+    }
+
+    /// A listener left the bot's channel: if nobody is left, check again after the idle time.
+    fn listener_left(&self, channel: ChannelId) {
+        if !self
+            .core
+            .discord
+            .voice_channel_listeners(channel)
+            .is_empty()
+        {
+            return;
+        }
+        self.after(self.core.settings.idle_leave, Input::IdleCheck(channel));
+    }
+
+    async fn idle_check(&mut self, channel: ChannelId) {
+        let discord = &self.core.discord;
+        let still_there = discord.bot_voice_channel(self.guild) == Some(channel);
+        if !still_there || !discord.voice_channel_listeners(channel).is_empty() {
+            return;
+        }
+        self.announce("Nobody is listening: leaving the voice channel.")
+            .await;
+        let effects = self.player.leave();
+        self.carry_out(effects, None).await;
+        // The engine's leave destroys the player; make sure the voice channel is left too.
+        let _ = self.core.discord.leave_voice(self.guild);
+    }
+
+    /// Sends `input` to this actor after `delay`, on a tracked task that ends when the bot stops.
+    fn after(&self, delay: Duration, input: Input) {
+        let Some(router) = self.router.clone() else {
+            return;
+        };
+        let guild = self.guild;
+        let stopping = self.core.stopping.clone();
+        let clock = self.core.clock.clone();
+        self.core.tasks.spawn(async move {
+            tokio::select! {
+                () = clock.sleep(delay) => router.send_existing(guild, input),
+                () = stopping.cancelled() => {}
+            }
+        });
+    }
+
+    /// Self-healing after Discord closed the node's voice socket, within a cap: 4006 (session no
+    /// longer valid) rejoins; 4015 (voice server crashed) resends the voice state; 4014
+    /// (disconnected) looks at the bot's voice state: gone means it was kicked (clean up), still in
+    /// a channel means it was moved or the gateway dropped (rejoin). Past the cap the bot stops
+    /// trying and says so. Attempts within the window back off: 0 s, 1 s, 2 s.
+    async fn voice_closed(&mut self, code: u16) {
+        const CAP: usize = 3;
+        const WINDOW: Duration = Duration::from_secs(300);
+        let now = self.core.clock.now();
+        self.heals.retain(|t| now.duration_since(*t) < WINDOW);
+        let activity = &self.core.observers.activity;
+        activity.voice(VoiceIncident::Closed(code));
+        if !matches!(code, 4006 | 4014 | 4015) {
+            tracing::info!(guild = %self.guild, code, "voice socket closed; nothing to heal for this code");
+            return;
+        }
+        if self.heals.len() >= CAP {
+            let action = self.heal_action(code);
+            self.core
+                .observers
+                .metrics
+                .record_voice_heal(action, HealOutcome::Capped);
+            activity.voice(VoiceIncident::Capped);
+            tracing::error!(guild = %self.guild, code, "voice keeps failing; self-healing capped");
+            self.announce(
+                "The voice connection keeps failing; I stopped retrying. Use /play again to reconnect.",
+            )
+            .await;
+            return;
+        }
+        let attempt = u32::try_from(self.heals.len()).unwrap_or(u32::MAX);
+        self.heals.push(now);
+        if attempt == 0 {
+            self.heal(code).await;
+        } else {
+            let delay = Duration::from_secs(1) * 2u32.saturating_pow(attempt - 1);
+            self.after(delay, Input::HealNow { code });
+        }
+    }
+
+    fn heal_action(&self, code: u16) -> VoiceAction {
+        match (code, self.core.discord.bot_voice_channel(self.guild)) {
+            (4015, Some(_)) => VoiceAction::Resend,
+            (_, Some(_)) => VoiceAction::Rejoin,
+            (_, None) => VoiceAction::Cleanup,
+        }
+    }
+
+    async fn heal(&mut self, code: u16) {
+        let guild = self.guild;
+        let action = self.heal_action(code);
+        let discord = self.core.discord.clone();
+        let healed = match (code, discord.bot_voice_channel(guild)) {
+            (4015, Some(_)) => match discord.voice_state(guild) {
+                Some(voice) => {
+                    tracing::info!(guild = %guild, "voice server crashed: resending the voice state");
+                    let update = UpdatePlayer {
+                        voice: Some(voice),
+                        ..UpdatePlayer::default()
+                    };
+                    let sent = self
+                        .core
+                        .shell
+                        .cluster()
+                        .update(lavalink_guild(guild), update)
+                        .await;
+                    if let Err(error) = &sent {
+                        tracing::warn!(guild = %guild, %error, "could not resend the voice state");
+                    }
+                    sent.is_ok()
+                }
+                None => false,
+            },
+            (_, Some(channel)) => {
+                tracing::info!(guild = %guild, code, "voice session invalid: rejoining");
+                let _ = discord.leave_voice(guild);
+                let joined = discord.join_voice(guild, channel, true);
+                if let Err(error) = &joined {
+                    tracing::warn!(guild = %guild, %error, "could not rejoin the voice channel");
+                }
+                joined.is_ok()
+            }
+            (_, None) => {
+                tracing::info!(guild = %guild, code, "disconnected from voice: cleaning up");
+                let effects = self.player.leave();
+                !self.carry_out(effects, None).await.failed
+            }
+        };
+        self.core.observers.metrics.record_voice_heal(
+            action,
+            if healed {
+                HealOutcome::Ok
+            } else {
+                HealOutcome::Failed
+            },
+        );
+        self.core.observers.activity.voice(if healed {
+            VoiceIncident::Healed
+        } else {
+            VoiceIncident::HealFailed
+        });
+    }
+
+    // ---- Carrying out ------------------------------------------------------------------------
+
+    /// Carries out effects; notices go to the reply (a command's) or the text channel.
+    async fn carry_out(
+        &mut self,
+        effects: Vec<music::Effect>,
+        reply: Option<&mut Vec<String>>,
+    ) -> Outcome {
+        let guild = self.guild;
+        let queue_changed = effects.iter().any(|effect| {
+            matches!(
+                effect,
+                music::Effect::Persist(
+                    StoreOp::Enqueue { .. }
+                        | StoreOp::Remove { .. }
+                        | StoreOp::Move { .. }
+                        | StoreOp::ClearQueue
+                        | StoreOp::ReplaceQueue(_)
+                        | StoreOp::Advance { .. }
+                )
+            )
+        });
+        let enqueued: usize = effects
+            .iter()
+            .map(|effect| match effect {
+                music::Effect::Persist(StoreOp::Enqueue { entries, .. }) => entries.len(),
+                _ => 0,
+            })
+            .sum();
+        let metrics = &self.core.observers.metrics;
+        let outcome = match self.core.shell.apply(lavalink_guild(guild), effects).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // The details are for the operator; the listener gets words without internals.
+                tracing::error!(guild = %guild, %error, "could not carry out the engine's effects");
+                let text = error.for_listeners().to_owned();
+                match reply {
+                    Some(lines) => lines.push(text),
+                    None => self.announce(&text).await,
+                }
+                return Outcome {
+                    failed: true,
+                    ..Outcome::default()
+                };
+            }
+        };
+        if enqueued > 0 {
+            metrics.record_enqueued(enqueued);
+        }
+        if queue_changed {
+            metrics.record_queue_length(self.player.queue().len());
+        }
+        if outcome.disconnect
+            && let Err(error) = self.core.discord.leave_voice(guild)
+        {
+            tracing::warn!(guild = %guild, %error, "could not leave the voice channel");
+        }
+        let mut lines: Vec<String> = outcome.notices.iter().map(ToString::to_string).collect();
+        if outcome.nodes_unavailable {
+            lines.push(
+                "Audio nodes are unavailable, your queue is kept: playback starts by itself when one is back."
+                    .to_owned(),
+            );
+        }
+        match reply {
+            Some(reply) => reply.extend(lines),
+            None => {
+                for line in lines {
+                    self.announce(&line).await;
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Posts to the guild's text channel (in order: the actor waits for each post).
+    async fn announce(&self, text: &str) {
+        if let Some(channel) = self.text_channel
+            && let Err(error) = self
+                .core
+                .discord
+                .send_message(channel, &Reply::text(text))
+                .await
+        {
+            tracing::warn!(%error, "could not post to the text channel");
+        }
+    }
+}
+
+impl Core {
+    /// Resolves a /play query to tracks: URLs and prefixed identifiers as they are, other words
+    /// as a search.
+    pub(super) async fn load(&self, query: &str) -> Result<Vec<Track>, LoadFailure> {
+        let url = query.starts_with("http://") || query.starts_with("https://");
+        let identifier = if url
+            || query.split_once(':').is_some_and(|(prefix, _)| {
+                !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            }) {
+            query.to_owned()
+        } else {
+            format!("ytsearch:{query}")
+        };
+        let source = if url {
+            QuerySource::Url
+        } else {
+            QuerySource::Search
+        };
+        let result = self.shell.cluster().load_tracks(&identifier).await;
+        self.observers.metrics.record_load(
+            result.as_ref().ok().map(|loaded| match loaded {
+                LoadResult::Track(_) => "track",
+                LoadResult::Playlist(_) => "playlist",
+                LoadResult::Search(_) => "search",
+                LoadResult::Empty => "empty",
+                LoadResult::Error(_) => "error",
+                LoadResult::Unknown(_) => "unknown",
+            }),
+            source,
+        );
+        match result {
+            Ok(LoadResult::Track(track)) => Ok(vec![track]),
+            Ok(LoadResult::Search(mut tracks)) if !tracks.is_empty() => {
+                Ok(vec![tracks.swap_remove(0)])
+            }
+            Ok(LoadResult::Playlist(playlist)) if !playlist.tracks.is_empty() => {
+                Ok(playlist.tracks)
+            }
+            Ok(LoadResult::Error(exception)) => Err(LoadFailure::Failed(format!(
+                "I could not load that: {}",
+                exception.message.unwrap_or(exception.cause)
+            ))),
+            Ok(_) => Err(LoadFailure::Empty(format!("Nothing found for {query}."))),
+            Err(ClusterError::NoNodeAvailable) => Err(LoadFailure::NoNode),
+            Err(error) => Err(LoadFailure::Failed(format!("Loading failed: {error}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What an idle guild costs is mostly its actor's resting future: it must stay small (the
+    /// handlers' futures are boxed while they run).
+    #[test]
+    fn a_resting_actor_is_small() {
+        let size = {
+            fn future_size<A, B, C, F: std::future::Future>(_: fn(A, B, C) -> F) -> usize {
+                std::mem::size_of::<F>()
+            }
+            future_size(super::GuildActor::run)
+        };
+        assert!(size < 256, "a resting actor's future takes {size} bytes");
+        let actor = std::mem::size_of::<super::GuildActor>();
+        assert!(actor < 640, "an actor takes {actor} bytes");
+        // Each guild's channel holds a block of 32 inputs from the start.
+        let input = std::mem::size_of::<super::Input>();
+        assert!(input <= 24, "an input takes {input} bytes");
+    }
+}
