@@ -1,7 +1,7 @@
 # Sourced by scripts/perf-check and scripts/profiling-overhead (not run by itself): the parts both
 # need, in one copy. Release builds of `dimby` into a shared target directory (so the dependencies
 # are compiled once), the benchmark arguments of a scenario's runs, and one benchmark run that
-# writes its figures (crates/dimby/src/bench/figures.rs) plus, where `perf stat -e instructions`
+# writes its figures (crates/tools/src/bench/figures.rs) plus, where `perf stat -e instructions`
 # counts, the instructions it retired.
 
 # release_build TREE TARGET_DIR BIN [CARGO ARGS...]: builds `dimby` in release from the source tree

@@ -189,6 +189,9 @@ impl GuildActor {
                 Ok(input) => input,
                 Err(mpsc::error::TryRecvError::Empty) if self.held.is_empty() && !self.draining => {
                     self.router = None;
+                    // A parked guild keeps no spare room: the commands it held are gone, and the
+                    // buffer they grew would otherwise stay with every guild that ever queued.
+                    self.held.shrink_to_fit();
                     match router.park(self, &mut inputs) {
                         Ok(()) => return,
                         Err((actor, input)) => {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use cluster::{Applied, ClusterEvent, DrainMode, MoveCause, MoveOutcome};
-use common::{play, rig, rig_with, spec};
+use common::{node_spec, play, rig, rig_with};
 use lavalink::model::GuildId;
 
 /// Checks that every moved player plays on a node other than `lost`, at the position it had.
@@ -386,7 +386,7 @@ async fn a_node_added_at_run_time_takes_new_players() {
     .expect("stand-in");
     let busy = rig.start_players(5, 600_000).await;
     assert!(busy.values().all(|n| n == "sim-1"));
-    rig.cluster.add_node(spec(&extra)).expect("add");
+    rig.cluster.add_node(node_spec(&extra)).expect("add");
     rig.wait_for(|e| {
         matches!(e, ClusterEvent::NodeReady { node, .. } if node == "late").then_some(())
     })
@@ -400,12 +400,15 @@ async fn a_node_added_at_run_time_takes_new_players() {
     assert_eq!(applied, Applied::OnNode("late".into()));
 
     // Bad input changes nothing.
-    assert!(rig.cluster.add_node(spec(&extra)).is_err(), "duplicate");
+    assert!(
+        rig.cluster.add_node(node_spec(&extra)).is_err(),
+        "duplicate"
+    );
     assert!(
         rig.cluster.drain("nope", DrainMode::Hard).is_err(),
         "unknown"
     );
-    let mut bad = spec(&extra);
+    let mut bad = node_spec(&extra);
     bad.name = "bad url".into();
     assert!(rig.cluster.add_node(bad).is_err());
     assert_eq!(rig.cluster.nodes().len(), 2);

@@ -4,15 +4,9 @@
 //! connection to make room, counts it, and `/livez` keeps answering.
 #![cfg(target_os = "linux")]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 const GUARD: Duration = Duration::from_secs(60);
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
 
 async fn get(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
     let response = client.get(url).send().await.ok()?;
@@ -22,7 +16,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Option<(u16, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn livez_answers_when_the_process_runs_out_of_file_descriptors() {
-    let admin = free_port();
+    let admin = test_support::free_port();
     let data = tempfile::tempdir().expect("temp dir");
     let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
         .args(["demo", "--guilds", "1", "--every", "3600", "--admin-listen"])

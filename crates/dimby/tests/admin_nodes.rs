@@ -3,24 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use admin::{self, AdminServer, AdminState, AdminToken};
-use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use admin::{AdminServer, AdminState, AdminToken};
+use cluster::{Cluster, ClusterConfig, ClusterEvent};
 use serde_json::{Value, json};
 use sim::lavalink::SimNode;
+use test_support::node_spec;
 
 const TOKEN: &str = "admin-test-token";
-
-fn spec(node: &SimNode) -> NodeSpec {
-    NodeSpec {
-        name: node.name().to_owned(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
-    }
-}
 
 struct Rig {
     server: AdminServer,
@@ -33,7 +22,7 @@ async fn start(token: Option<&str>) -> Rig {
         .await
         .expect("stand-in");
     let (cluster, events) = Cluster::start(
-        ClusterConfig::new(1, vec![spec(&node)]),
+        ClusterConfig::new(1, vec![node_spec(&node)]),
         clock::SystemClock::shared(),
     )
     .expect("cluster");

@@ -1,8 +1,6 @@
 //! The bot end to end against both stand-ins: scripted users in voice use slash commands; the
 //! answers show in Discord and the playback on the Lavalink stand-in.
 
-mod discord_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +8,10 @@ use bot::health_command::HealthAccess;
 use bot::runtime::{Bot, BotSettings, Observers};
 use bot::shell::Shell;
 use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
-use discord_support::{connect, settings, sim_with};
 use lavalink::model::{Event, IncomingMessage};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use sim::lavalink::SimNode;
+use test_support::discord_layer::{connect, settings, sim_with};
 
 struct Rig {
     bot: Bot,

@@ -34,11 +34,6 @@ async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<serde_json::Value>) 
     (addr, rx)
 }
 
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
 /// Polls `url` until `done` accepts its status and body.
 async fn until(
     client: &reqwest::Client,
@@ -84,7 +79,7 @@ async fn message(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_alerts_on_a_crashed_node_and_recovers() {
     let (hook, mut hooks) = receiver().await;
-    let admin = free_port();
+    let admin = test_support::free_port();
     let data = tempfile::tempdir().expect("temp dir");
     let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
         .args(["demo", "--guilds", "2", "--every", "1", "--admin-listen"])

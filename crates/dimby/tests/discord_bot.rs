@@ -2,13 +2,13 @@
 //! commands, answering invocations (at once, late through the auto-defer guard, follow-ups,
 //! channel messages) and permissions computed from roles and overwrites.
 
-mod discord_support;
-
 use std::time::Duration;
 
 use discord::{Ack, DiscordError, OptionValue, Permissions, Reply, VOICE_PERMISSIONS};
-use discord_support::{connect, invocation, play_command, settings, setup, sim_with, stop_command};
 use sim::discord::{DiscordConfig, GuildSpec, SlashCommand};
+use test_support::discord_layer::{
+    connect, invocation, play_command, settings, setup, sim_with, stop_command,
+};
 use twilight_model::channel::message::MessageFlags;
 use twilight_model::channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
 use twilight_model::http::interaction::InteractionResponseType;

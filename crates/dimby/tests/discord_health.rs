@@ -1,13 +1,11 @@
 //! The Discord shard probes and readiness against the Discord stand-in.
 
-mod discord_support;
-
 use std::time::Duration;
 
 use admin::checks::{HealthContext, ProbeSettings, probes};
 use cluster::{Cluster, ClusterConfig};
-use discord_support::setup;
 use health::{HealthRegistry, Status};
+use test_support::discord_layer::setup;
 
 async fn wait_status(registry: &HealthRegistry, check: &str, status: Status) {
     let mut updates = registry.subscribe();

@@ -2,14 +2,12 @@
 //! process (two processes splitting two shards), and the `[discord]` config section as the
 //! production path reads it.
 
-mod discord_support;
-
 use app::config::Config;
 use discord::{DiscordError, ShardRange};
-use discord_support::{guard, next, settings};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec};
+use test_support::discord_layer::{guard, next, settings};
 
 /// A stand-in recommending two shards, identifying both at once, with one guild on each.
 async fn two_shards() -> (DiscordSim, GuildInfo, GuildInfo) {

@@ -30,7 +30,7 @@ fn spawn(args: &[&str], rest: std::net::SocketAddr, data: &std::path::Path) -> C
     tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
         .arg("run")
         .args(args)
-        .env("RUST_LOG", "dimby=debug,warn")
+        .env("RUST_LOG", "app=debug,warn")
         .env("DIMBY_DISCORD_TOKEN", "hangup-test-token")
         .env("DIMBY_DISCORD__REST_PROXY", rest.to_string())
         .env("DIMBY_ADMIN__LISTEN", "127.0.0.1:0")

@@ -14,34 +14,11 @@ const FIRST: &str = "sim:length:600000";
 const SECOND: &str = "sim:track:restart-second";
 
 fn write_config(path: &Path, discord: &DiscordSim, node: &SimNode, data_dir: &Path) {
-    let config = format!(
-        r#"
-[discord]
-token = "{token}"
-gateway_url = "{gateway}"
-rest_proxy = "{rest}"
-
-[admin]
-listen = "127.0.0.1:0"
-
-[store]
-data_dir = "{data}"
-
-[bot]
-position_tick = "200ms"
-
-[[lavalink.nodes]]
-name = "{name}"
-url = "{url}"
-password = "{password}"
-"#,
-        token = discord.token(),
-        gateway = discord.gateway_url(),
-        rest = discord.rest_addr(),
-        data = data_dir.display(),
-        name = node.name(),
-        url = node.rest_url(),
-        password = node.password(),
+    let config = test_support::run_config(
+        discord,
+        &[node],
+        data_dir,
+        "[bot]\nposition_tick = \"200ms\"\n",
     );
     std::fs::write(path, config).expect("write config");
 }

@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cluster::{
-    Cluster, ClusterConfig, ClusterEvent, DrainMode, DrainReport, MoveCause, MoveOutcome, NodeSpec,
+    Cluster, ClusterConfig, ClusterEvent, DrainMode, DrainReport, MoveCause, MoveOutcome,
 };
 use lavalink::model::{GuildId, IncomingMessage};
 use telemetry::{
@@ -266,15 +266,6 @@ fn feed_every_event(metrics: &Metrics) {
     }
 }
 
-/// Waits until `done` holds, checking after each short pause, up to a generous guard.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let guard = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < guard, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_matches_registry() {
     let config = sim::lavalink::NodeConfig::default()
@@ -282,23 +273,12 @@ async fn catalog_matches_registry() {
     let nodes = sim::lavalink::start_nodes(2, config)
         .await
         .expect("stand-ins");
-    let specs = nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name().to_owned(),
-            url: n.rest_url(),
-            password: n.password().to_owned(),
-            region: None,
-            priority: 0,
-            weight: 1.0,
-            enabled: true,
-        })
-        .collect();
+    let specs = nodes.iter().map(test_support::node_spec).collect();
     let mut config = ClusterConfig::new(1, specs);
     config.probe.interval = Duration::from_millis(100);
     let (cluster, _events) = Cluster::start(config, clock::SystemClock::shared()).expect("cluster");
     let names: Vec<String> = nodes.iter().map(|n| n.name().to_owned()).collect();
-    until("stats and a probe from every node", || {
+    test_support::until("stats and a probe from every node", || {
         names
             .iter()
             .all(|n| cluster.client(n).is_some_and(|c| c.last_stats().is_some()))

@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(
             qualify(
                 "{closure#0}<tokio::X>",
-                "/work/main/crates/dimby/src/admin/pprof.rs"
+                "/work/main/crates/admin/src/pprof.rs"
             ),
             "dimby::admin::pprof::{closure#0}<tokio::X>"
         );

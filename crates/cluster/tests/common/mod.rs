@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use clock::ManualClock;
-use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use cluster::{Cluster, ClusterConfig, ClusterEvent};
 use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack, VoiceState};
 use sim::lavalink::SimNode;
 use tokio::sync::mpsc;
@@ -23,17 +23,7 @@ pub struct Rig {
     pub events: mpsc::UnboundedReceiver<ClusterEvent>,
 }
 
-pub fn spec(node: &SimNode) -> NodeSpec {
-    NodeSpec {
-        name: node.name().to_owned(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
-    }
-}
+pub use test_support::node_spec;
 
 /// `n` stand-ins (named sim-1..sim-n) and a cluster connected to all of them.
 pub async fn rig(n: usize) -> Rig {
@@ -56,7 +46,7 @@ pub async fn rig_like(
     let nodes = sim::lavalink::start_nodes(n, config)
         .await
         .expect("stand-ins");
-    let mut config = ClusterConfig::new(1, nodes.iter().map(spec).collect());
+    let mut config = ClusterConfig::new(1, nodes.iter().map(node_spec).collect());
     config.probe.timeout = Duration::from_millis(300);
     config.client.request_timeout = Duration::from_secs(5);
     config.client.reconnect.min_delay = Duration::from_millis(10);

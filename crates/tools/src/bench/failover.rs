@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use cluster::{Cluster, ClusterConfig, ClusterEvent, DrainMode, MoveOutcome, NodeSpec};
+use cluster::{Cluster, ClusterConfig, ClusterEvent, DrainMode, MoveOutcome};
 use futures_util::StreamExt as _;
 use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack, VoiceState};
 use sim::lavalink::SimNode;
+use test_support::node_spec;
 
 use super::Percentiles;
 use crate::standin::BehavesLike;
@@ -125,7 +126,7 @@ async fn set_up(args: &Args) -> anyhow::Result<Setup> {
     let nodes = sim::lavalink::start_nodes(count, config)
         .await
         .context("starting the stand-in nodes")?;
-    let specs = nodes.iter().map(spec).collect();
+    let specs = nodes.iter().map(node_spec).collect();
     let (cluster, mut events) =
         Cluster::start(ClusterConfig::new(1, specs), clock::SystemClock::shared())
             .context("starting the cluster")?;
@@ -313,18 +314,6 @@ async fn collect(
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn spec(node: &SimNode) -> NodeSpec {
-    NodeSpec {
-        name: node.name().to_owned(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
-    }
 }
 
 fn play(encoded: &str, guild: GuildId) -> UpdatePlayer {

@@ -378,32 +378,7 @@ fn write_config(
     node: &SimNode,
     data: &Path,
 ) -> anyhow::Result<()> {
-    let config = format!(
-        r#"
-[discord]
-token = "{token}"
-gateway_url = "{gateway}"
-rest_proxy = "{rest}"
-
-[admin]
-listen = "127.0.0.1:0"
-
-[store]
-data_dir = "{data}"
-
-[[lavalink.nodes]]
-name = "{name}"
-url = "{url}"
-password = "{password}"
-"#,
-        token = discord.token(),
-        gateway = discord.gateway_url(),
-        rest = discord.rest_addr(),
-        data = data.display(),
-        name = node.name(),
-        url = node.rest_url(),
-        password = node.password(),
-    );
+    let config = test_support::run_config(discord, &[node], data, "");
     std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
 }
 

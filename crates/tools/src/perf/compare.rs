@@ -64,7 +64,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<Figures>> {
     };
     runs.with_context(|| {
         format!(
-            "{} is not benchmark figures (see crates/dimby/src/bench/figures.rs)",
+            "{} is not benchmark figures (see crates/tools/src/bench/figures.rs)",
             path.display()
         )
     })

@@ -3,14 +3,12 @@
 //! stand-in answering 429 and 404, and the `dimby_discord_rest_*` families read back from the
 //! Prometheus text.
 
-mod discord_support;
-
 use std::time::Duration;
 
 use discord::{ChannelId, Discord, Events, Reply};
-use discord_support::{connect, invocation, play_command, settings, sim_with};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use telemetry::{Format, Metrics};
+use test_support::discord_layer::{connect, invocation, play_command, settings, sim_with};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

@@ -2,11 +2,9 @@
 //! interaction sent meanwhile is replayed; a resumable close hands the session to a successor
 //! that resumes it without identifying.
 
-mod discord_support;
-
 use discord::{DiscordEvent, Reply, ShardStatus, Standby};
-use discord_support::{guard, invocation, next, play_command, settings, setup};
 use sim::discord::SlashCommand;
+use test_support::discord_layer::{guard, invocation, next, play_command, settings, setup};
 
 #[tokio::test]
 async fn a_dropped_connection_resumes_and_loses_no_interaction() {

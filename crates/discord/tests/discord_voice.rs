@@ -2,12 +2,10 @@
 //! Lavalink voice state, a null endpoint first, moves and kicks by a moderator, leaving, and
 //! other users' voice changes.
 
-mod discord_support;
-
 use discord::{BotVoiceEvent, DiscordEvent, Events};
-use discord_support::{next, setup};
 use lavalink::model::VoiceState;
 use sim::discord::GuildInfo;
+use test_support::discord_layer::{next, setup};
 
 const ENDPOINT: &str = "sim-voice-eu-1.discord.media:443";
 

@@ -1,8 +1,6 @@
 //! Shared helpers of the Discord layer tests: the production `discord` pointed at the
 //! Discord stand-in over loopback, and awaiting events with a guard timeout.
 
-#![allow(dead_code, clippy::missing_panics_doc)]
-
 use std::future::Future;
 use std::time::Duration;
 
