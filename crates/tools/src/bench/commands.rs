@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
 use cluster::NodeSpec;
 use sim::discord::{
     DiscordConfig, DiscordSim, GuildInfo, GuildSpec, InteractionHandle, MemberSpec, SlashCommand,
@@ -1211,27 +1213,20 @@ pub struct Script {
     warmup_answer: Option<String>,
 }
 
-/// xorshift64*: a deterministic command mix without another dependency.
-#[derive(Debug, Clone, Copy)]
-struct Rng(u64);
+/// The command mix's random source, seeded: every run sends the same mix.
+#[derive(Debug, Clone)]
+struct Rng(StdRng);
 
 impl Default for Rng {
     fn default() -> Self {
-        Self(0x5eed_cafe_f00d_d00d)
+        Self(StdRng::seed_from_u64(0x5eed_cafe_f00d_d00d))
     }
 }
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     /// Uniform in `0..n`.
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.random_range(0..n.max(1))
     }
 }
 
