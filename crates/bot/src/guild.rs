@@ -216,7 +216,7 @@ impl GuildActor {
                 break;
             }
         }
-        Box::pin(self.finish()).await;
+        self.finish();
         router.ended(self.guild, self.is_active());
     }
 
@@ -251,7 +251,7 @@ impl GuildActor {
             }
             Input::NodeBack => self.load_waiting(),
             Input::PositionTick(reply) => {
-                let _ = reply.send(self.position_write().await);
+                let _ = reply.send(self.position_write());
             }
             Input::Drain => self.draining = true,
             // Handled by the loop.
@@ -261,7 +261,7 @@ impl GuildActor {
 
     /// The guild's last position for the stop's batch write, then the end: commands still held
     /// (their loads did not come back within the stop's bound) are told the bot is stopping.
-    async fn finish(&mut self) {
+    fn finish(&mut self) {
         for held in std::mem::take(&mut self.held) {
             let invocation = match held {
                 Held::Command(invocation)
@@ -282,24 +282,22 @@ impl GuildActor {
             self.core
                 .answer(invocation.interaction, kind, Err(Failure::stopping()));
         }
-        if let Some(write) = self.position_write().await {
+        if let Some(write) = self.position_write() {
             self.core.final_positions.push(write);
         }
     }
 
     /// The position write of a playing guild, from the node's position now.
-    async fn position_write(&mut self) -> Option<store::PositionWrite> {
+    pub(super) fn position_write(&mut self) -> Option<store::PositionWrite> {
         let guild = lavalink_guild(self.guild);
         let view = self.core.shell.cluster().player(guild)?;
         if !view.record.is_playing() {
             return None;
         }
+        // The engine answers a position update with its position save alone (or nothing when
+        // no track is current): there is nothing else to carry out.
         let effects = self.player.player_update(view.position_ms, self.now_ms());
-        let write = Shell::position_write(guild, &effects);
-        if write.is_none() {
-            self.carry_out(effects, None).await;
-        }
-        write
+        Shell::position_write(guild, &effects)
     }
 
     /// The guild.

@@ -680,30 +680,34 @@ impl Bot {
 
     /// One position tick. Each playing guild's actor takes the node's position in its turn (the
     /// engine's snapshot stays the one source of the position) and hands back its write; the
-    /// writes are then made in one batch. A command that writes a guild between its snapshot and
-    /// the batch is not undone: the store does not put an older snapshot over a newer one.
+    /// writes are then made in one batch. A parked actor has no input waiting, so its turn is now:
+    /// it is asked in place, under the router's lock, without starting its task; a running one
+    /// gets the tick as an input. A command that writes a guild between its snapshot and the batch
+    /// is not undone: the store does not put an older snapshot over a newer one.
     async fn save_positions_once(&self) {
-        let cluster = self.core().shell.cluster();
-        let playing: Vec<GuildId> = self
-            .router()
-            .lock()
-            .keys()
-            .copied()
-            .filter(|guild| {
-                cluster
-                    .player(lavalink_guild(*guild))
-                    .is_some_and(|view| view.record.is_playing())
-            })
-            .collect();
-        let asked: Vec<oneshot::Receiver<Option<store::PositionWrite>>> = playing
-            .into_iter()
-            .map(|guild| {
-                let (reply, answer) = oneshot::channel();
-                self.send_existing(guild, Input::PositionTick(reply));
-                answer
-            })
-            .collect();
-        let mut writes = Vec::with_capacity(asked.len());
+        let guilds: Vec<GuildId> = self.router().lock().keys().copied().collect();
+        let mut writes = Vec::new();
+        let mut asked: Vec<oneshot::Receiver<Option<store::PositionWrite>>> = Vec::new();
+        // A few guilds per turn of the lock, so that inputs for other guilds never wait long.
+        for chunk in guilds.chunks(TICK_CHUNK) {
+            let router = self.router();
+            let mut map = router.lock();
+            for guild in chunk {
+                let Some(slot) = map.get_mut(guild) else {
+                    continue;
+                };
+                match &mut slot.actor {
+                    SlotActor::Parked(actor) => writes.extend(actor.position_write()),
+                    SlotActor::Running(inbox) => {
+                        let (reply, answer) = oneshot::channel();
+                        if inbox.send(Input::PositionTick(reply)).is_ok() {
+                            asked.push(answer);
+                        }
+                    }
+                    SlotActor::Ended => {}
+                }
+            }
+        }
         for answer in asked {
             if let Ok(Some(write)) = answer.await {
                 writes.push(write);
@@ -730,6 +734,9 @@ impl Bot {
         }
     }
 }
+
+/// Guilds the position tick takes per turn of the router's lock.
+const TICK_CHUNK: usize = 64;
 
 /// After the grace, how long answers already on their way may still take.
 const ANSWER_GRACE: Duration = Duration::from_millis(500);

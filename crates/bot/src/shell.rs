@@ -28,10 +28,23 @@ pub struct Outcome {
 pub enum ShellError {
     /// The cluster refused a player update.
     #[error("audio node error: {0}")]
-    Cluster(#[from] ClusterError),
+    Cluster(ClusterError),
     /// The store failed.
     #[error("store error: {0}")]
-    Store(#[from] store::Error),
+    Store(store::Error),
+}
+
+// The cause is part of the message (printed once), so it is not also returned as `source()`.
+impl From<ClusterError> for ShellError {
+    fn from(error: ClusterError) -> Self {
+        Self::Cluster(error)
+    }
+}
+
+impl From<store::Error> for ShellError {
+    fn from(error: store::Error) -> Self {
+        Self::Store(error)
+    }
 }
 
 impl ShellError {
@@ -264,10 +277,50 @@ fn to_store(entry: &Entry) -> store::QueueEntry {
 
 #[cfg(test)]
 mod tests {
+    use cluster::ClusterError;
+    use lavalink::client::{Endpoint, RestError};
     use music::{Effect, Notice, PositionSnapshot, StoreOp};
     use store::PositionWrite;
 
-    use super::{GuildId, Shell};
+    use super::{GuildId, Shell, ShellError};
+
+    /// An error as `anyhow`'s `{:#}` prints it: its message, then each source's after ": ".
+    fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+        std::iter::successors(Some(error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+
+    /// Each cause is printed once through the layers (shell, cluster, node client, store), so a
+    /// log line or an `anyhow` chain never repeats one.
+    #[test]
+    fn every_cause_is_printed_once() {
+        let serde = serde_json::from_str::<u8>("[]").expect_err("not a number");
+        let said = serde.to_string();
+        let cluster = ShellError::from(ClusterError::Node {
+            node: "a".into(),
+            cause: RestError::Decode {
+                endpoint: Endpoint::LoadTracks,
+                cause: serde,
+            },
+        });
+        let printed = chain(&cluster);
+        assert_eq!(printed.matches(&said).count(), 1, "{printed}");
+        assert!(
+            printed.starts_with("audio node error: node a: "),
+            "{printed}"
+        );
+
+        let store = ShellError::from(store::Error::Database {
+            operation: "enqueue",
+            guild_id: Some(7),
+            cause: sqlx::Error::RowNotFound,
+        });
+        let said = sqlx::Error::RowNotFound.to_string();
+        let printed = chain(&store);
+        assert_eq!(printed.matches(&said).count(), 1, "{printed}");
+    }
 
     fn save(position_ms: u64, at: u64, paused: bool) -> Effect {
         Effect::Persist(StoreOp::SavePosition {

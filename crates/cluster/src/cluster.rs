@@ -34,13 +34,12 @@ pub enum ClusterError {
     #[error("audio nodes are unavailable")]
     NoNodeAvailable,
     /// The node refused or failed the request.
-    #[error("node {node}: {source}")]
+    #[error("node {node}: {cause}")]
     Node {
         /// The node.
         node: String,
         /// What went wrong.
-        #[source]
-        source: RestError,
+        cause: RestError,
     },
     /// A node specification is wrong, or names an unknown node.
     #[error(transparent)]
@@ -675,7 +674,7 @@ impl Cluster {
                     tracing::warn!(node = %choice.node, %error, "load failed; trying another node");
                     last_error = Some(ClusterError::Node {
                         node: choice.node.clone(),
-                        source: error,
+                        cause: error,
                     });
                     tried.insert(choice.node);
                 }
@@ -819,7 +818,7 @@ impl Cluster {
         }
         let player = match result {
             Ok(player) => player,
-            Err(source) => {
+            Err(cause) => {
                 if new {
                     let mut state = self.inner.lock();
                     if let Some(record) = state.players.get_mut(&guild)
@@ -831,12 +830,12 @@ impl Cluster {
                         target.placed_since_stats = target.placed_since_stats.saturating_sub(1);
                     }
                     drop(state);
-                    if source.may_have_been_applied() {
+                    if cause.may_have_been_applied() {
                         // The node may create the player after all: delete it there.
                         crate::failover::undo_on(&self.inner, &node, guild);
                     }
                 }
-                return Err(ClusterError::Node { node, source });
+                return Err(ClusterError::Node { node, cause });
             }
         };
         let after = self.inner.now();
@@ -885,7 +884,7 @@ impl Cluster {
             match client.destroy_player(guild).await {
                 Ok(()) => {}
                 Err(error) if error.is_not_found() => {}
-                Err(source) => return Err(ClusterError::Node { node, source }),
+                Err(cause) => return Err(ClusterError::Node { node, cause }),
             }
             crate::failover::check_drain_done(&self.inner, &node);
         }
@@ -936,9 +935,9 @@ pub struct DetachedSession {
 pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), ClusterError> {
     let template = &inner.config.client;
     let mut config = NodeConfig::new(&spec.name, &spec.url, &spec.password, inner.config.user_id)
-        .map_err(|source| SpecError::Client {
+        .map_err(|cause| SpecError::Client {
         name: spec.name.clone(),
-        source,
+        cause,
     })?;
     config.request_timeout = template.request_timeout;
     config.resume_timeout = Some(template.resume_timeout);

@@ -225,13 +225,12 @@ pub enum SpecError {
     #[error("node name {0:?} is used twice")]
     DuplicateName(String),
     /// The URL or password is unusable.
-    #[error("node {name:?}: {source}")]
+    #[error("node {name:?}: {cause}")]
     Client {
         /// The node.
         name: String,
         /// What is wrong.
-        #[source]
-        source: lavalink::client::ConfigError,
+        cause: lavalink::client::ConfigError,
     },
     /// A weight that is not a positive finite number.
     #[error("node {name:?}: weight {weight} must be a positive number")]
@@ -266,9 +265,9 @@ impl NodeSpec {
         }
         lavalink::NodeConfig::new(&self.name, &self.url, &self.password, 1)
             .map(drop)
-            .map_err(|source| SpecError::Client {
+            .map_err(|cause| SpecError::Client {
                 name: self.name.clone(),
-                source,
+                cause,
             })
     }
 }

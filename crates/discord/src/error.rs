@@ -19,10 +19,10 @@ pub enum DiscordError {
     },
     /// A REST request failed (transport, rate limit or a Discord error body).
     #[error("Discord REST request failed: {0}")]
-    Http(#[from] twilight_http::Error),
+    Http(twilight_http::Error),
     /// A REST answer could not be read.
     #[error("cannot read Discord's answer: {0}")]
-    Body(#[from] twilight_http::response::DeserializeBodyError),
+    Body(twilight_http::response::DeserializeBodyError),
     /// The guild belongs to a shard this process does not run.
     #[error("guild {guild} is on shard {shard}, which this process does not run")]
     NotOurShard {
@@ -51,6 +51,19 @@ pub enum DiscordError {
     /// The interaction was already answered with a message; it can only be edited or followed up.
     #[error("the interaction was already answered")]
     AlreadyAnswered,
+}
+
+// The cause is part of the message (printed once), so it is not also returned as `source()`.
+impl From<twilight_http::Error> for DiscordError {
+    fn from(error: twilight_http::Error) -> Self {
+        Self::Http(error)
+    }
+}
+
+impl From<twilight_http::response::DeserializeBodyError> for DiscordError {
+    fn from(error: twilight_http::response::DeserializeBodyError) -> Self {
+        Self::Body(error)
+    }
 }
 
 impl DiscordError {

@@ -734,7 +734,8 @@ impl GuildPlayer {
 
     /// A `playerUpdate` from the node: the position it reports (capped at the track's length) as
     /// of `now_unix_ms`, when the shell received it (not the node's `time`, which is another
-    /// clock). Ignored when nothing is current.
+    /// clock). Ignored when nothing is current. Its only effect is the position save: the bot
+    /// takes a parked guild's position in place on that promise (nothing else to carry out).
     pub fn player_update(&mut self, position_ms: u64, now_unix_ms: u64) -> Vec<Effect> {
         let Some(current) = &self.current else {
             return Vec::new();

@@ -10,23 +10,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The data directory could not be created.
-    #[error("cannot create the store's data directory {}: {source}", path.display())]
+    #[error("cannot create the store's data directory {}: {cause}", path.display())]
     CreateDataDir {
         /// The directory.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// The database could not be opened (or a connection to it could not be set up).
-    #[error("cannot open the store at {location}: {source}")]
+    #[error("cannot open the store at {location}: {cause}")]
     Open {
         /// The database file or address.
         location: String,
         /// Why.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
 
     /// The store file exists but is empty (0 bytes): a store that held guilds was truncated or
@@ -46,7 +44,7 @@ pub enum Error {
     /// The store file exists but cannot be opened as a database (not a SQLite file, damaged,
     /// unreadable). Opening refuses rather than start over with nothing.
     #[error(
-        "the store file {} exists but cannot be opened: {source}. Refusing to start rather than \
+        "the store file {} exists but cannot be opened: {cause}. Refusing to start rather than \
          lose the guilds in it: check the file's owner and permissions, restore it from a backup, \
          or move it away to start with an empty store (see docs/runbooks/store.md)",
         path.display()
@@ -55,18 +53,16 @@ pub enum Error {
         /// The database file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
 
     /// A new store file could not be put in place.
-    #[error("cannot create the store file {}: {source}", path.display())]
+    #[error("cannot create the store file {}: {cause}", path.display())]
     Create {
         /// The database file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A file the store has open is no longer the one at its path (deleted, or replaced by
@@ -94,25 +90,23 @@ pub enum Error {
     },
 
     /// The schema migrations could not be applied.
-    #[error("cannot migrate the store at {location}: {source}")]
+    #[error("cannot migrate the store at {location}: {cause}")]
     Migrate {
         /// The database file or address.
         location: String,
         /// Why.
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
 
     /// A query failed (the database is unreachable, locked for too long, full, ...).
-    #[error("store operation {operation}{} failed: {source}", for_guild(*guild_id))]
+    #[error("store operation {operation}{} failed: {cause}", for_guild(*guild_id))]
     Database {
         /// The store operation, e.g. `enqueue`.
         operation: &'static str,
         /// The guild it was for, if any.
         guild_id: Option<u64>,
         /// Why.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
 
     /// A stored value is not one the store could have written (a damaged or hand-edited database).
@@ -152,13 +146,12 @@ pub enum Error {
     },
 
     /// Filters that cannot be written as JSON. Nothing was changed.
-    #[error("cannot encode the filters of guild {guild_id} as JSON: {source}")]
+    #[error("cannot encode the filters of guild {guild_id} as JSON: {cause}")]
     EncodeFilters {
         /// The guild.
         guild_id: u64,
         /// Why.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 

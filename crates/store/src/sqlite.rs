@@ -153,22 +153,22 @@ async fn create_new(config: &SqliteConfig, path: &Path) -> Result<()> {
         .max_connections(1)
         .connect_with(options(config, &temp, true))
         .await
-        .map_err(|source| Error::Open {
+        .map_err(|cause| Error::Open {
             location: location.clone(),
-            source,
+            cause,
         })?;
     let migrated = migrate(&pool).await;
     // Closing the only connection checkpoints the WAL into the file and removes it.
     pool.close().await;
     let linked = migrated
-        .map_err(|source| Error::Migrate { location, source })
+        .map_err(|cause| Error::Migrate { location, cause })
         .and_then(|()| match std::fs::hard_link(&temp, path) {
             Ok(()) => Ok(true),
             // Another process (or pool) put its new file there first: that one is kept.
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(source) => Err(Error::Create {
+            Err(cause) => Err(Error::Create {
                 path: path.to_owned(),
-                source,
+                cause,
             }),
         });
     for leftover in [temp.clone(), wal_of(&temp), shm_of(&temp)] {
@@ -250,18 +250,18 @@ impl SqliteStore {
     /// opening refuses it ([`Error::EmptyStore`]) unless `allow_fresh_start` is set; an existing
     /// file that does not open is [`Error::Unreadable`]. Neither starts over with nothing.
     pub async fn open(config: &SqliteConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::CreateDataDir {
+        std::fs::create_dir_all(&config.data_dir).map_err(|cause| Error::CreateDataDir {
             path: config.data_dir.clone(),
-            source,
+            cause,
         })?;
         let path = config.path();
         let existed = match std::fs::metadata(&path) {
             Ok(meta) => Some(meta.len()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
+            Err(cause) => {
                 return Err(Error::Unreadable {
                     path,
-                    source: sqlx::Error::Io(source),
+                    cause: sqlx::Error::Io(cause),
                 });
             }
         };
@@ -278,24 +278,24 @@ impl SqliteStore {
         let location = path.display().to_string();
         let pool = connect(config, options(config, &path, false))
             .await
-            .map_err(|source| match existed {
+            .map_err(|cause| match existed {
                 // Busy or locked past the retries is another process at work, not a bad file.
-                Some(_) if !busy(&source) => Error::Unreadable {
+                Some(_) if !busy(&cause) => Error::Unreadable {
                     path: path.clone(),
-                    source,
+                    cause,
                 },
                 _ => Error::Open {
                     location: location.clone(),
-                    source,
+                    cause,
                 },
             })?;
         migrate(&pool)
             .await
-            .map_err(|source| Error::Migrate { location, source })?;
+            .map_err(|cause| Error::Migrate { location, cause })?;
         // The file as this process opened it, to tell later whether the path still leads to it.
-        let opened = file_id(&path).map_err(|source| Error::Unreadable {
+        let opened = file_id(&path).map_err(|cause| Error::Unreadable {
             path: path.clone(),
-            source: sqlx::Error::Io(source),
+            cause: sqlx::Error::Io(cause),
         })?;
         let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         Ok(Self {
@@ -459,10 +459,10 @@ fn index_to_pos(index: usize) -> i64 {
 
 /// Maps a query's error to the store error naming the operation and guild.
 fn db(operation: &'static str, guild_id: Option<u64>) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Database {
+    move |cause| Error::Database {
         operation,
         guild_id,
-        source,
+        cause,
     }
 }
 
@@ -1252,7 +1252,7 @@ impl Store for SqliteStore {
 
     async fn set_filters(&self, guild_id: u64, filters: &Filters) -> Result<()> {
         let json = serde_json::to_string(filters)
-            .map_err(|source| Error::EncodeFilters { guild_id, source })?;
+            .map_err(|cause| Error::EncodeFilters { guild_id, cause })?;
         sqlx::query(
             "INSERT INTO guilds (guild_id, filters) VALUES (?1, ?2) \
              ON CONFLICT (guild_id) DO UPDATE SET filters = excluded.filters",

@@ -91,13 +91,12 @@ pub enum RestError {
         after: Duration,
     },
     /// The request did not reach the node or the answer broke off.
-    #[error("{endpoint:?}: transport error: {source}")]
+    #[error("{endpoint:?}: transport error: {cause}")]
     Transport {
         /// The endpoint called.
         endpoint: Endpoint,
         /// What reqwest said.
-        #[source]
-        source: reqwest::Error,
+        cause: reqwest::Error,
     },
     /// The node refused the password (401 missing, 403 wrong).
     #[error("{endpoint:?}: the node refused the password (HTTP {status})")]
@@ -120,13 +119,12 @@ pub enum RestError {
         body: Option<Box<ErrorResponse>>,
     },
     /// A 2xx answer whose body does not match the protocol.
-    #[error("{endpoint:?}: unexpected answer: {source}")]
+    #[error("{endpoint:?}: unexpected answer: {cause}")]
     Decode {
         /// The endpoint called.
         endpoint: Endpoint,
         /// What serde said.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// The call needs a session and the socket has not received `ready` yet.
     #[error("{endpoint:?}: no session yet (the socket is not ready)")]
@@ -158,7 +156,7 @@ impl RestError {
     pub fn may_have_been_applied(&self) -> bool {
         match self {
             Self::Unauthorized { .. } | Self::NoSession { .. } => false,
-            Self::Transport { source, .. } => !source.is_connect(),
+            Self::Transport { cause, .. } => !cause.is_connect(),
             Self::Timeout { .. } | Self::Api { .. } | Self::Decode { .. } => true,
         }
     }
@@ -410,7 +408,7 @@ impl Rest {
     ) -> Result<T, RestError> {
         let response = self.send(endpoint, method, path, query, body).await?;
         let bytes = self.body_bytes(endpoint, response).await?;
-        serde_json::from_slice(&bytes).map_err(|source| RestError::Decode { endpoint, source })
+        serde_json::from_slice(&bytes).map_err(|cause| RestError::Decode { endpoint, cause })
     }
 
     async fn body_bytes(
@@ -421,7 +419,7 @@ impl Rest {
         response
             .bytes()
             .await
-            .map_err(|source| self.transport_error(endpoint, source))
+            .map_err(|cause| self.transport_error(endpoint, cause))
     }
 
     /// Sends one request and turns every non-2xx answer into a typed error.
@@ -464,9 +462,9 @@ impl Rest {
                 latency.record(micros);
                 response
             }
-            Err(source) => {
+            Err(cause) => {
                 latency.failed.fetch_add(1, Ordering::Relaxed);
-                return Err(self.transport_error(endpoint, source));
+                return Err(self.transport_error(endpoint, cause));
             }
         };
         tracing::trace!(
@@ -500,8 +498,8 @@ impl Rest {
         })
     }
 
-    fn transport_error(&self, endpoint: Endpoint, source: reqwest::Error) -> RestError {
-        if source.is_timeout() {
+    fn transport_error(&self, endpoint: Endpoint, cause: reqwest::Error) -> RestError {
+        if cause.is_timeout() {
             RestError::Timeout {
                 endpoint,
                 after: self.inner.config.request_timeout,
@@ -510,7 +508,7 @@ impl Rest {
             // reqwest's message names the URL, and a node URL may carry `user:password@`.
             RestError::Transport {
                 endpoint,
-                source: source.without_url(),
+                cause: cause.without_url(),
             }
         }
     }

@@ -33,15 +33,14 @@ pub enum IncomingMessage {
 pub enum MessageError {
     /// Not JSON, or not an object with a string `op`.
     #[error("malformed message: {0}")]
-    Malformed(#[source] serde_json::Error),
+    Malformed(serde_json::Error),
     /// A known `op` or event `type` whose body does not match the protocol.
-    #[error("invalid {kind} message: {source}")]
+    #[error("invalid {kind} message: {cause}")]
     Invalid {
         /// The op or event type.
         kind: String,
         /// What serde said.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -59,7 +58,7 @@ impl IncomingMessage {
         let peek: Peek<'_> = serde_json::from_str(text).map_err(MessageError::Malformed)?;
         let typed = |kind: &str| {
             let kind = kind.to_owned();
-            move |source| MessageError::Invalid { kind, source }
+            move |cause| MessageError::Invalid { kind, cause }
         };
         Ok(match peek.op.as_ref() {
             "ready" => Self::Ready(serde_json::from_str(text).map_err(typed("ready"))?),

@@ -147,20 +147,19 @@ impl DiscordConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// The listening socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// What the OS said.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A configuration value that cannot work.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
     /// Waiting for the shutdown signal failed.
     #[error("cannot wait for the shutdown signal: {0}")]
-    Signal(#[source] std::io::Error),
+    Signal(std::io::Error),
     /// The guild does not exist in the stand-in.
     #[error("unknown guild {0}")]
     UnknownGuild(Id<GuildMarker>),

@@ -74,13 +74,13 @@ impl DiscordSim {
         }
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SimError::Bind {
+            .map_err(|cause| SimError::Bind {
                 addr: config.listen,
-                source,
+                cause,
             })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        let addr = listener.local_addr().map_err(|cause| SimError::Bind {
             addr: config.listen,
-            source,
+            cause,
         })?;
         let demo = config.demo_guild;
         let shared = Shared::new(config, addr);

@@ -291,20 +291,19 @@ mod option_millis {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// The listening socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// What the OS said.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An interval of zero would make the ticker spin.
     #[error("{0} must be longer than zero")]
     ZeroInterval(&'static str),
     /// Waiting for the shutdown signal failed.
     #[error("cannot wait for the shutdown signal: {0}")]
-    Signal(#[source] std::io::Error),
+    Signal(std::io::Error),
     /// A close code that no close frame may carry (RFC 6455 7.4).
     #[error(
         "close code {0} cannot be sent in a close frame (use 1000-1003, 1007-1014 or 3000-4999)"

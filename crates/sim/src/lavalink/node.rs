@@ -282,9 +282,9 @@ impl Shared {
         }
         let listener = TcpListener::bind(self.addr)
             .await
-            .map_err(|source| SimError::Bind {
+            .map_err(|cause| SimError::Bind {
                 addr: self.addr,
-                source,
+                cause,
             })?;
         self.serve(listener);
         tracing::info!(node = self.config.name, "restarted");
@@ -513,13 +513,13 @@ impl SimNode {
         }
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SimError::Bind {
+            .map_err(|cause| SimError::Bind {
                 addr: config.listen,
-                source,
+                cause,
             })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        let addr = listener.local_addr().map_err(|cause| SimError::Bind {
             addr: config.listen,
-            source,
+            cause,
         })?;
         let in_flight = Arc::new(AtomicU64::new(0));
         let now = config.clock.now();

@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use cluster::NodeSpec;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use cluster::NodeSpec;
 use sim::discord::{
     DiscordConfig, DiscordSim, GuildInfo, GuildSpec, InteractionHandle, MemberSpec, SlashCommand,
 };
