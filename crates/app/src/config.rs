@@ -698,35 +698,36 @@ pub mod bounds {
         value: u64,
         range: RangeInclusive<u64>,
     ) -> Result<(), ConfigError> {
-        if range.contains(&value) {
-            return Ok(());
-        }
-        Err(ConfigError::Invalid {
-            key: key.to_owned(),
-            message: format!(
-                "is {value}; must be between {} and {}",
-                range.start(),
-                range.end()
-            ),
-        })
+        within(key, &value, &range, u64::to_string)
     }
 
-    /// `value` of `key` within `range`, or an error naming both.
+    /// `value` of `key` within `range`, or an error naming both in words (`1m 30s`).
     pub(super) fn duration(
         key: &str,
         value: Duration,
         range: RangeInclusive<Duration>,
     ) -> Result<(), ConfigError> {
-        if range.contains(&value) {
+        within(key, &value, &range, |d| {
+            humantime::format_duration(*d).to_string()
+        })
+    }
+
+    fn within<T: PartialOrd>(
+        key: &str,
+        value: &T,
+        range: &RangeInclusive<T>,
+        show: impl Fn(&T) -> String,
+    ) -> Result<(), ConfigError> {
+        if range.contains(value) {
             return Ok(());
         }
         Err(ConfigError::Invalid {
             key: key.to_owned(),
             message: format!(
                 "is {}; must be between {} and {}",
-                humantime::format_duration(value),
-                humantime::format_duration(*range.start()),
-                humantime::format_duration(*range.end())
+                show(value),
+                show(range.start()),
+                show(range.end())
             ),
         })
     }
