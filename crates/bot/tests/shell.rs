@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bot::shell::Shell;
 use clock::ManualClock;
-use cluster::{Applied, Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use cluster::{Applied, Cluster, ClusterConfig, ClusterEvent};
 use lavalink::model::{Event, GuildId, UpdatePlayer, VoiceState};
 use music::{GuildPlayer, Notice};
 use sim::lavalink::SimNode;
@@ -79,15 +79,7 @@ async fn rig() -> Rig {
     let node = SimNode::start(sim::lavalink::NodeConfig::default().with_clock(clock.shared()))
         .await
         .expect("stand-in");
-    let spec = NodeSpec {
-        name: node.name().to_owned(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
-    };
+    let spec = test_support::node_spec(&node);
     let (cluster, mut events) =
         Cluster::start(ClusterConfig::new(1, vec![spec]), clock.shared()).expect("cluster");
     loop {

@@ -44,12 +44,7 @@ async fn probed_node() -> (SimNode, HealthRegistry) {
         .expect("stand-in");
     let spec = NodeSpec {
         name: "n1".into(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
+        ..test_support::node_spec(&node)
     };
     let mut config = ClusterConfig::new(1, vec![spec]);
     config.breaker.open_for = Duration::from_millis(300);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bot::health_command::HealthAccess;
 use bot::runtime::{Bot, BotSettings, Observers};
 use bot::shell::Shell;
-use cluster::{Cluster, ClusterConfig, ClusterEvent, NodeSpec};
+use cluster::{Cluster, ClusterConfig, ClusterEvent};
 use lavalink::model::{Event, IncomingMessage};
 use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use sim::lavalink::SimNode;
@@ -46,15 +46,7 @@ async fn start_with(
     let node = SimNode::start(node_config)
         .await
         .expect("lavalink stand-in");
-    let spec = NodeSpec {
-        name: node.name().to_owned(),
-        url: node.rest_url(),
-        password: node.password().to_owned(),
-        region: None,
-        priority: 0,
-        weight: 1.0,
-        enabled: true,
-    };
+    let spec = test_support::node_spec(&node);
     let mut config = ClusterConfig::new(discord.bot_user().get(), vec![spec]);
     config.breaker.open_for = Duration::from_millis(300);
     config.probe.interval = Duration::from_millis(200);

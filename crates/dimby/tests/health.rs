@@ -39,18 +39,7 @@ async fn start_on(
     let nodes = sim::lavalink::start_nodes(nodes, sim::lavalink::NodeConfig::default())
         .await
         .expect("stand-ins");
-    let specs: Vec<NodeSpec> = nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name().to_owned(),
-            url: n.rest_url(),
-            password: n.password().to_owned(),
-            region: None,
-            priority: 0,
-            weight: 1.0,
-            enabled: true,
-        })
-        .collect();
+    let specs: Vec<NodeSpec> = nodes.iter().map(test_support::node_spec).collect();
     let mut config = ClusterConfig::new(1, specs);
     config.client.reconnect.max_delay = Duration::from_millis(200);
     let (cluster, _events) = Cluster::start(config, clock::SystemClock::shared()).expect("cluster");

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use cluster::NodeSpec;
 use sim::discord::{DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use tokio::task::JoinHandle;
 
@@ -91,18 +90,7 @@ pub async fn run(
     config.profiling.enabled = true;
     config.store.data_dir.clone_from(&data_dir);
     config.health.alert_webhook = args.alert_webhook.clone().map(Secret::new);
-    config.lavalink.nodes = nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name().to_owned(),
-            url: n.rest_url(),
-            password: n.password().to_owned(),
-            region: None,
-            priority: 0,
-            weight: 1.0,
-            enabled: true,
-        })
-        .collect();
+    config.lavalink.nodes = nodes.iter().map(test_support::node_spec).collect();
     config.validate()?;
 
     print_banner(&args, &nodes);

@@ -25,7 +25,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use cluster::NodeSpec;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use sim::discord::{
@@ -773,19 +772,7 @@ impl Rig {
         config.admin.listen = "127.0.0.1:0".parse()?;
         config.admin.token = Some(Secret::new("bench"));
         config.store.data_dir = data_dir;
-        config.lavalink.nodes = self
-            .nodes
-            .iter()
-            .map(|n| NodeSpec {
-                name: n.name().to_owned(),
-                url: n.rest_url(),
-                password: n.password().to_owned(),
-                region: None,
-                priority: 0,
-                weight: 1.0,
-                enabled: true,
-            })
-            .collect();
+        config.lavalink.nodes = self.nodes.iter().map(test_support::node_spec).collect();
         config.validate()?;
         Ok(config)
     }

@@ -89,18 +89,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 /// Sets up stand-ins, probes, the admin server and a webhook receiver, then measures.
 pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     let nodes = sim::lavalink::start_nodes(3, sim::lavalink::NodeConfig::default()).await?;
-    let specs: Vec<NodeSpec> = nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name().to_owned(),
-            url: n.rest_url(),
-            password: n.password().to_owned(),
-            region: None,
-            priority: 0,
-            weight: 1.0,
-            enabled: true,
-        })
-        .collect();
+    let specs: Vec<NodeSpec> = nodes.iter().map(test_support::node_spec).collect();
     let (cluster, mut cluster_events) =
         Cluster::start(ClusterConfig::new(1, specs), clock::SystemClock::shared())?;
     let mut ready = 0;
