@@ -26,6 +26,7 @@
 
 mod compression;
 mod config;
+mod control;
 mod faults;
 mod gateway;
 mod interactions;
@@ -194,6 +195,7 @@ pub async fn run_standalone(config: DiscordConfig) -> Result<(), SimError> {
         gateway = %sim.gateway_url(),
         rest = %sim.rest_base(),
         token = %sim.token(),
+        control = %format!("http://{}/sim/state", sim.rest_addr()),
         "discord stand-in ready",
     );
     tokio::signal::ctrl_c().await.map_err(SimError::Signal)?;
