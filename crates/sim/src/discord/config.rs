@@ -22,6 +22,10 @@ pub struct DiscordConfig {
     pub listen: SocketAddr,
     /// The bot token the gateway and REST accept (without the `Bot ` prefix).
     pub token: String,
+    /// The password of the control endpoint (`/sim/...`), sent as the whole `Authorization`
+    /// header. The bot token unless set otherwise: [`DiscordConfig::with_token`] changes it too
+    /// while it still equals the old token, [`DiscordConfig::with_control_password`] sets it.
+    pub control_password: String,
     /// The bot's user id.
     pub bot_user_id: Id<UserMarker>,
     /// The bot's application id (Discord gives bots the same id for both).
@@ -66,6 +70,7 @@ impl Default for DiscordConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: DEFAULT_TOKEN.into(),
+            control_password: DEFAULT_TOKEN.into(),
             bot_user_id: Id::new(100_000_000_000_000_001),
             application_id: Id::new(100_000_000_000_000_001),
             bot_name: "DimbyBot".into(),
@@ -91,10 +96,14 @@ impl Default for DiscordConfig {
 impl DiscordConfig {
     /// The configuration `dimby sim discord` uses: the system clock on a given address, with a
     /// demo guild so that a bot has somewhere to be.
+    /// The control endpoint's password is the token; [`DiscordConfig::with_control_password`]
+    /// sets another.
     pub fn standalone(listen: SocketAddr, token: Option<String>) -> Self {
+        let token = token.unwrap_or_else(|| DEFAULT_TOKEN.into());
         Self {
             listen,
-            token: token.unwrap_or_else(|| DEFAULT_TOKEN.into()),
+            control_password: token.clone(),
+            token,
             demo_guild: true,
             ..Self::default()
         }
@@ -107,10 +116,22 @@ impl DiscordConfig {
         self
     }
 
-    /// The same configuration with another token.
+    /// The same configuration with another token. The control password follows the token
+    /// unless it was set to something else before.
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = token.into();
+        let token = token.into();
+        if self.control_password == self.token {
+            self.control_password.clone_from(&token);
+        }
+        self.token = token;
+        self
+    }
+
+    /// The same configuration with another password for the control endpoint (`/sim/...`).
+    #[must_use]
+    pub fn with_control_password(mut self, password: impl Into<String>) -> Self {
+        self.control_password = password.into();
         self
     }
 
@@ -178,6 +199,9 @@ pub enum SimError {
     /// An id given to a builder is already taken.
     #[error("id {0} is already in use")]
     DuplicateId(u64),
+    /// A close frame cannot carry this code (RFC 6455: 1000..=1003, 1007..=1014, 3000..=4999).
+    #[error("close code {0} cannot be sent in a close frame")]
+    UnsendableCloseCode(u16),
 }
 
 /// Why waiting for something the bot should do failed.

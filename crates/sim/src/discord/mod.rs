@@ -26,6 +26,7 @@
 
 mod compression;
 mod config;
+mod control;
 mod faults;
 mod gateway;
 mod interactions;
@@ -45,7 +46,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 
 pub use config::{API_VERSION, DEFAULT_TOKEN, DiscordConfig, SimError, WaitError};
-pub use faults::Faults;
+pub use faults::{Fault, FaultSummary, Faults};
 pub use gateway::close_code;
 pub use gateway::{ConnectionInfo, SessionInfo};
 pub use interactions::{InteractionHandle, InteractionRecord, SlashCommand};
@@ -71,6 +72,9 @@ impl DiscordSim {
         }
         if config.token.is_empty() {
             return Err(SimError::Config("the token must not be empty"));
+        }
+        if config.control_password.is_empty() {
+            return Err(SimError::Config("the control password must not be empty"));
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -191,6 +195,7 @@ pub async fn run_standalone(config: DiscordConfig) -> Result<(), SimError> {
         gateway = %sim.gateway_url(),
         rest = %sim.rest_base(),
         token = %sim.token(),
+        control = %format!("http://{}/sim/state", sim.rest_addr()),
         "discord stand-in ready",
     );
     tokio::signal::ctrl_c().await.map_err(SimError::Signal)?;

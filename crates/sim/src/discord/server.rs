@@ -1,5 +1,6 @@
-//! The HTTP server: the gateway at `/` and REST under `/api/v10` on one port, and an accept
-//! loop whose connections all end when the stand-in shuts down.
+//! The HTTP server: the gateway at `/`, REST under `/api/v10` and the control endpoint under
+//! `/sim` on one port, and an accept loop whose connections all end when the stand-in shuts
+//! down.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use super::control;
 use super::gateway;
 use super::interactions;
 use super::rest::{self, ApiError};
@@ -80,6 +82,7 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(gateway::upgrade))
         .nest("/api/v10", api)
+        .merge(control::router(shared))
         .fallback(rest::not_found)
         .with_state(Arc::clone(shared))
 }

@@ -3,6 +3,7 @@
 //! bot answered read back.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ use super::config::{SimError, WaitError};
 use super::gateway;
 use super::interactions::{self, InteractionHandle, SlashCommand};
 use super::model;
-use super::state::{Core, DEFAULT_WAIT, Dispatch, GuildState};
+use super::state::{Core, DEFAULT_WAIT, Dispatch, GuildState, Shared};
 use super::voice::{self, VoiceCommand};
 
 /// A member to put in a new guild.
@@ -190,26 +191,7 @@ impl DiscordSim {
     /// Creates a guild; a bot already connected on its shard gets GUILD_CREATE (as when it is
     /// added to a guild).
     pub fn create_guild(&self, spec: &GuildSpec) -> Result<GuildInfo, SimError> {
-        let (info, dispatch) = self.shared.with(|core| {
-            let id: Id<GuildMarker> = match spec.id {
-                Some(raw) => Id::new_checked(raw).ok_or(SimError::Config("guild id 0"))?,
-                None => core.ids.next(),
-            };
-            if core.guilds.contains_key(&id) {
-                return Err(SimError::DuplicateId(id.get()));
-            }
-            let (state, info) = build_guild(core, id, spec);
-            core.guilds.insert(id, state);
-            let dispatch = if spec.bot_member {
-                gateway::guild_create_dispatch(core, id)
-            } else {
-                None
-            };
-            Ok((info, dispatch))
-        })?;
-        self.shared
-            .dispatch_all(&dispatch.into_iter().collect::<Vec<_>>());
-        Ok(info)
+        create_guild(&self.shared, spec)
     }
 
     /// Adds an existing user to a guild with roles (GUILD_MEMBER_ADD to the bot).
@@ -333,26 +315,13 @@ impl DiscordSim {
         user: Id<UserMarker>,
         channel: Option<Id<ChannelMarker>>,
     ) -> Result<(), SimError> {
-        let dispatch = self
-            .shared
-            .with(|core| voice::set_member_channel(core, guild, user, channel))?;
-        self.shared
-            .dispatch_all(&dispatch.into_iter().collect::<Vec<_>>());
-        Ok(())
+        move_member(&self.shared, guild, user, channel).map(|_| ())
     }
 
     /// A member invokes a slash command: INTERACTION_CREATE goes to the bot's sessions on the
     /// guild's shard, and the handle awaits what the bot answers.
     pub fn invoke(&self, command: &SlashCommand) -> Result<InteractionHandle, SimError> {
-        let shared = std::sync::Arc::clone(&self.shared);
-        let (interaction, dispatch) = self
-            .shared
-            .with(|core| interactions::create_slash(core, &shared, command))?;
-        self.shared.dispatch_all(&[dispatch]);
-        Ok(InteractionHandle {
-            shared,
-            interaction,
-        })
+        invoke(&self.shared, command)
     }
 
     /// The registered global commands.
@@ -505,6 +474,60 @@ fn build_channels(
         }
     }
     (channels, text, voice)
+}
+
+/// Creates a guild and sends GUILD_CREATE to a bot connected on its shard (for
+/// [`DiscordSim::create_guild`] and the control endpoint).
+pub(crate) fn create_guild(shared: &Shared, spec: &GuildSpec) -> Result<GuildInfo, SimError> {
+    let (info, dispatch) = shared.with(|core| {
+        let id: Id<GuildMarker> = match spec.id {
+            Some(raw) => Id::new_checked(raw).ok_or(SimError::Config("guild id 0"))?,
+            None => core.ids.next(),
+        };
+        if core.guilds.contains_key(&id) {
+            return Err(SimError::DuplicateId(id.get()));
+        }
+        let (state, info) = build_guild(core, id, spec);
+        core.guilds.insert(id, state);
+        let dispatch = if spec.bot_member {
+            gateway::guild_create_dispatch(core, id)
+        } else {
+            None
+        };
+        Ok((info, dispatch))
+    })?;
+    shared.dispatch_all(&dispatch.into_iter().collect::<Vec<_>>());
+    Ok(info)
+}
+
+/// Puts a member into a voice channel, moves them or disconnects them, and sends
+/// VOICE_STATE_UPDATE. Returns whether anything changed (leaving voice when not in voice does
+/// not).
+pub(crate) fn move_member(
+    shared: &Shared,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+    channel: Option<Id<ChannelMarker>>,
+) -> Result<bool, SimError> {
+    let dispatch = shared.with(|core| voice::set_member_channel(core, guild, user, channel))?;
+    let changed = dispatch.is_some();
+    shared.dispatch_all(&dispatch.into_iter().collect::<Vec<_>>());
+    Ok(changed)
+}
+
+/// A member invokes a slash command: INTERACTION_CREATE goes to the bot's sessions on the
+/// guild's shard.
+pub(crate) fn invoke(
+    shared: &Arc<Shared>,
+    command: &SlashCommand,
+) -> Result<InteractionHandle, SimError> {
+    let (interaction, dispatch) =
+        shared.with(|core| interactions::create_slash(core, shared, command))?;
+    shared.dispatch_all(&[dispatch]);
+    Ok(InteractionHandle {
+        shared: Arc::clone(shared),
+        interaction,
+    })
 }
 
 fn build_guild(core: &mut Core, id: Id<GuildMarker>, spec: &GuildSpec) -> (GuildState, GuildInfo) {
