@@ -27,6 +27,10 @@ pub struct SimDiscordArgs {
     /// The bot token the stand-in accepts (default: `sim::discord::DEFAULT_TOKEN`).
     #[arg(long)]
     pub token: Option<String>,
+    /// The password of the control endpoint (`/sim/...`, docs/sim-discord.md), sent as the whole
+    /// `Authorization` header; the token when not given.
+    #[arg(long, env = "DIMBY_SIM_CONTROL_PASSWORD", hide_env_values = true)]
+    pub control_password: Option<String>,
 }
 
 /// Options of `dimby sim lavalink`.
@@ -105,7 +109,10 @@ async fn lavalink(args: SimLavalinkArgs, stop: impl Future<Output = ()>) -> anyh
 }
 
 async fn discord(args: SimDiscordArgs, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let config = sim::discord::DiscordConfig::standalone(args.listen, args.token);
+    let mut config = sim::discord::DiscordConfig::standalone(args.listen, args.token);
+    if let Some(password) = args.control_password {
+        config = config.with_control_password(password);
+    }
     let sim = sim::discord::DiscordSim::start(config)
         .await
         .with_context(|| format!("starting the Discord stand-in on {}", args.listen))?;
