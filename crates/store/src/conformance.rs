@@ -6,7 +6,9 @@
 //! ([`run_all`], even twice), on a store with other data in it, or each on a fresh one (one
 //! `#[tokio::test]` per function). The handover functions take whatever sessions are stored before
 //! they start, so they expect no other process to be handing over through the same database
-//! meanwhile.
+//! meanwhile. The deploy ledger functions first end any deploy left running (as `failed`) and add
+//! deploys of their own (the ledger keeps every deploy), so they expect no other process to deploy
+//! through the same database meanwhile.
 //!
 //! ```ignore
 //! #[tokio::test]
@@ -17,8 +19,10 @@
 //! ```
 
 use crate::{
-    Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_VOLUME,
-    PositionSnapshot, PositionWrite, QueueEntry, Store,
+    Colour, ColourBuild, DeployState, DeployStep, Error, Filters, Finished, GatewaySession,
+    GuildState, LavalinkSession, LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT,
+    MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry,
+    StepOutcome, Store,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -56,6 +60,13 @@ pub async fn run_all(store: &dyn Store) {
     gateway_sessions(store).await;
     lavalink_sessions(store).await;
     concurrent_takes(store).await;
+    deploy_round_trip(store).await;
+    one_deploy_at_a_time(store).await;
+    deploy_finish_rules(store).await;
+    deploy_unknown_id(store).await;
+    deploy_history(store).await;
+    deploy_bounds(store).await;
+    colour_builds(store).await;
 }
 
 /// A queue entry whose fields are all derived from `n`, so that entries are told apart.
@@ -1138,4 +1149,512 @@ pub async fn concurrent_takes(store: &dyn Store) {
         nodes.sort_unstable();
         assert_eq!(nodes, ["a", "b", "c"], "each node taken once");
     }
+}
+
+/// Ends the deploy left running by whatever ran on the store before (as `failed`), if any: the
+/// deploy functions begin deploys of their own, one at a time.
+async fn settle_deploys(store: &dyn Store) {
+    let newest = store.deploys(1).await.expect("deploys");
+    if let Some(running) = newest.first().filter(|d| !d.state.is_final()) {
+        store
+            .finish_deploy(
+                running.id,
+                DeployState::Failed,
+                Some("left running"),
+                running.started_at_ms,
+            )
+            .await
+            .expect("finish the leftover deploy");
+    }
+}
+
+fn new_deploy(n: u64) -> NewDeploy {
+    NewDeploy {
+        started_at_ms: 1_700_000_000_000 + n,
+        from_colour: (!n.is_multiple_of(3)).then_some(if n.is_multiple_of(2) {
+            Colour::Blue
+        } else {
+            Colour::Green
+        }),
+        to_colour: if n.is_multiple_of(2) {
+            Colour::Green
+        } else {
+            Colour::Blue
+        },
+        version: format!("1.{n}.0"),
+        commit: format!("{n:040x}"),
+    }
+}
+
+fn step(at_ms: u64, name: &str, outcome: StepOutcome, detail: &str) -> DeployStep {
+    DeployStep {
+        at_ms,
+        step: name.to_owned(),
+        outcome,
+        detail: detail.to_owned(),
+    }
+}
+
+/// A deploy goes begin → steps and states → finish and reads back as written: every field of the
+/// record, the steps in the order recorded (not by time), the final state, reason and end time.
+pub async fn deploy_round_trip(store: &dyn Store) {
+    settle_deploys(store).await;
+    let new = new_deploy(4);
+    let id = store.begin_deploy(&new).await.expect("begin");
+    let (record, steps) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(record.id, id);
+    assert_eq!(
+        (record.started_at_ms, record.from_colour, record.to_colour),
+        (new.started_at_ms, new.from_colour, new.to_colour)
+    );
+    assert_eq!(
+        (record.version.as_str(), record.commit.as_str()),
+        (new.version.as_str(), new.commit.as_str())
+    );
+    assert_eq!(record.state, DeployState::Started);
+    assert_eq!(record.state_changed_at_ms, new.started_at_ms);
+    assert_eq!((record.reason, record.finished_at_ms), (None, None));
+    assert!(steps.is_empty());
+
+    let recorded = [
+        step(20, "start green", StepOutcome::Ok, "pid 4242"),
+        step(
+            10,
+            "gate: health",
+            StepOutcome::Failed,
+            "“503” ☃\nsecond line",
+        ),
+        step(u64::MAX, "gate: health", StepOutcome::Info, ""),
+    ];
+    store
+        .record_deploy_step(id, &recorded[0])
+        .await
+        .expect("step");
+    store
+        .set_deploy_state(id, DeployState::Gating, 15)
+        .await
+        .expect("state");
+    for s in &recorded[1..] {
+        store.record_deploy_step(id, s).await.expect("step");
+    }
+    store
+        .set_deploy_state(id, DeployState::CutOver, 30)
+        .await
+        .expect("state");
+    let (record, steps) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(
+        (record.state, record.state_changed_at_ms),
+        (DeployState::CutOver, 30)
+    );
+    assert_eq!(record.finished_at_ms, None);
+    assert_eq!(steps, recorded, "steps in the order recorded");
+    assert_eq!(
+        store.deploys(1).await.expect("deploys"),
+        std::slice::from_ref(&record)
+    );
+
+    store
+        .finish_deploy(
+            id,
+            DeployState::RolledBack,
+            Some("errors after the cut-over"),
+            40,
+        )
+        .await
+        .expect("finish");
+    let (finished, steps) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(steps, recorded);
+    assert_eq!(
+        finished,
+        crate::DeployRecord {
+            state: DeployState::RolledBack,
+            state_changed_at_ms: 40,
+            reason: Some("errors after the cut-over".to_owned()),
+            finished_at_ms: Some(40),
+            ..record
+        }
+    );
+    // A finish without a reason has none.
+    let id = store.begin_deploy(&new_deploy(5)).await.expect("begin");
+    store
+        .finish_deploy(id, DeployState::Promoted, None, 50)
+        .await
+        .expect("finish");
+    let (record, _) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(
+        (record.state, record.reason, record.finished_at_ms),
+        (DeployState::Promoted, None, Some(50))
+    );
+}
+
+/// While a deploy is running (in any state that is not final) another `begin_deploy` is refused,
+/// naming it, and writes nothing; once it is finished (in any final state) the next one begins,
+/// with a higher id.
+pub async fn one_deploy_at_a_time(store: &dyn Store) {
+    settle_deploys(store).await;
+    let mut last = None;
+    for (running_state, final_state) in [
+        (DeployState::Started, DeployState::Promoted),
+        (DeployState::Gating, DeployState::Rejected),
+        (DeployState::CutOver, DeployState::RolledBack),
+        (DeployState::Watching, DeployState::Failed),
+    ] {
+        let id = store.begin_deploy(&new_deploy(6)).await.expect("begin");
+        assert!(last.is_none_or(|last| id > last), "ids increase");
+        last = Some(id);
+        if running_state != DeployState::Started {
+            store
+                .set_deploy_state(id, running_state, 1)
+                .await
+                .expect("state");
+        }
+        match store.begin_deploy(&new_deploy(7)).await {
+            Err(error @ Error::DeployRunning { running, state }) => {
+                assert_eq!((running, state), (id, running_state));
+                assert!(error.to_string().contains(&id.to_string()), "{error}");
+            }
+            other => panic!("a second deploy began while {id} runs: {other:?}"),
+        }
+        let newest = store.deploys(2).await.expect("deploys");
+        assert_eq!(newest[0].id, id, "the refused deploy wrote nothing");
+        assert!(newest.get(1).is_none_or(|d| d.state.is_final()));
+        store
+            .finish_deploy(id, final_state, None, 2)
+            .await
+            .expect("finish");
+    }
+    let id = store
+        .begin_deploy(&new_deploy(8))
+        .await
+        .expect("begin after finish");
+    store
+        .finish_deploy(id, DeployState::Promoted, None, 3)
+        .await
+        .expect("finish");
+}
+
+/// A deploy finishes once, in a final state: finishing it again, in any state, is refused and
+/// changes nothing, as are steps and state changes after it; `finish_deploy` with a state that is
+/// not final and `set_deploy_state` with a final one are refused and leave the deploy running.
+pub async fn deploy_finish_rules(store: &dyn Store) {
+    settle_deploys(store).await;
+    let id = store.begin_deploy(&new_deploy(9)).await.expect("begin");
+    match store
+        .finish_deploy(id, DeployState::Watching, None, 5)
+        .await
+    {
+        Err(Error::WrongDeployState { id: at, state, .. }) => {
+            assert_eq!((at, state), (id, DeployState::Watching));
+        }
+        other => panic!("finished in a state that is not final: {other:?}"),
+    }
+    match store.set_deploy_state(id, DeployState::Promoted, 5).await {
+        Err(Error::WrongDeployState { state, .. }) => assert_eq!(state, DeployState::Promoted),
+        other => panic!("set a final state without finishing: {other:?}"),
+    }
+    let (record, _) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(
+        (record.state, record.finished_at_ms),
+        (DeployState::Started, None)
+    );
+
+    store
+        .finish_deploy(id, DeployState::Rejected, Some("gate failed"), 6)
+        .await
+        .expect("finish");
+    let (before, steps_before) = store.deploy(id).await.expect("deploy").expect("known");
+    for state in [
+        DeployState::Rejected,
+        DeployState::Promoted,
+        DeployState::Failed,
+    ] {
+        match store.finish_deploy(id, state, Some("again"), 7).await {
+            Err(Error::DeployFinished { id: at, state }) => {
+                assert_eq!((at, state), (id, DeployState::Rejected));
+            }
+            other => panic!("finished twice: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store
+            .record_deploy_step(id, &step(8, "late", StepOutcome::Info, ""))
+            .await,
+        Err(Error::DeployFinished { .. })
+    ));
+    assert!(matches!(
+        store.set_deploy_state(id, DeployState::Gating, 8).await,
+        Err(Error::DeployFinished { .. })
+    ));
+    assert_eq!(
+        store.deploy(id).await.expect("deploy"),
+        Some((before, steps_before)),
+        "the finished deploy is unchanged"
+    );
+}
+
+/// Steps, state changes and finishes for an id the ledger does not have are refused, and
+/// `deploy` of it is `None`.
+pub async fn deploy_unknown_id(store: &dyn Store) {
+    settle_deploys(store).await;
+    let newest = store.deploys(1).await.expect("deploys");
+    let unknown = newest.first().map_or(1, |d| d.id + 1_000);
+    for id in [unknown, u64::MAX, 0] {
+        assert_eq!(store.deploy(id).await.expect("deploy"), None);
+        for refused in [
+            store
+                .record_deploy_step(id, &step(1, "start", StepOutcome::Ok, ""))
+                .await,
+            store.set_deploy_state(id, DeployState::Gating, 1).await,
+            store.finish_deploy(id, DeployState::Failed, None, 1).await,
+        ] {
+            match refused {
+                Err(Error::UnknownDeploy { id: at }) => assert_eq!(at, id),
+                other => panic!("a write to unknown deploy {id}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            store.deploy(id).await.expect("deploy"),
+            None,
+            "nothing created"
+        );
+    }
+}
+
+/// `deploys(limit)` is the newest `limit` deploys, newest first, each as `deploy` has it.
+pub async fn deploy_history(store: &dyn Store) {
+    settle_deploys(store).await;
+    let mut ids = Vec::new();
+    for n in 10..14 {
+        // Start times out of order: newest means the latest begun, whatever the caller's clock.
+        let new = NewDeploy {
+            started_at_ms: 1_000 - n,
+            ..new_deploy(n)
+        };
+        let id = store.begin_deploy(&new).await.expect("begin");
+        store
+            .finish_deploy(id, DeployState::Promoted, None, 2_000)
+            .await
+            .expect("finish");
+        ids.push(id);
+    }
+    ids.reverse();
+    let listed: Vec<u64> = store
+        .deploys(3)
+        .await
+        .expect("deploys")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(listed, ids[..3], "the newest 3, newest first");
+    assert!(store.deploys(0).await.expect("deploys").is_empty());
+    let all = store.deploys(usize::MAX).await.expect("all");
+    assert!(all.len() >= 4);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    for record in &all[..4] {
+        let (one, _) = store
+            .deploy(record.id)
+            .await
+            .expect("deploy")
+            .expect("known");
+        assert_eq!(&one, record);
+    }
+    assert_eq!(all[3].version, "1.10.0");
+}
+
+/// Names and build fields that are empty or too long are refused and write nothing; a detail or
+/// reason that is too long is cut to `MAX_DEPLOY_TEXT` bytes, starting as written and ending in a
+/// marker; a deploy takes `MAX_STEPS_PER_DEPLOY` steps and refuses the next.
+pub async fn deploy_bounds(store: &dyn Store) {
+    settle_deploys(store).await;
+    let newest_before = store.deploys(1).await.expect("deploys");
+    for bad in [
+        NewDeploy {
+            version: String::new(),
+            ..new_deploy(15)
+        },
+        NewDeploy {
+            commit: "c".repeat(MAX_DEPLOY_NAME + 1),
+            ..new_deploy(15)
+        },
+    ] {
+        assert!(
+            matches!(
+                store.begin_deploy(&bad).await,
+                Err(Error::DeployField {
+                    max: MAX_DEPLOY_NAME,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(store.deploys(1).await.expect("deploys"), newest_before);
+
+    let id = store.begin_deploy(&new_deploy(16)).await.expect("begin");
+    let longest_name = "n".repeat(MAX_DEPLOY_NAME);
+    store
+        .record_deploy_step(id, &step(1, &longest_name, StepOutcome::Ok, ""))
+        .await
+        .expect("a name of the most bytes");
+    for name in [String::new(), "n".repeat(MAX_DEPLOY_NAME + 1)] {
+        match store
+            .record_deploy_step(id, &step(1, &name, StepOutcome::Ok, ""))
+            .await
+        {
+            Err(Error::DeployField { field, len, .. }) => {
+                assert_eq!((field, len), ("step", name.len()));
+            }
+            other => panic!("a step name of {} bytes: {other:?}", name.len()),
+        }
+    }
+    let exact = "d".repeat(MAX_DEPLOY_TEXT);
+    let long = "é".repeat(MAX_DEPLOY_TEXT);
+    store
+        .record_deploy_step(id, &step(2, "exact", StepOutcome::Info, &exact))
+        .await
+        .expect("step");
+    store
+        .record_deploy_step(id, &step(3, "long", StepOutcome::Info, &long))
+        .await
+        .expect("a long detail is cut, not refused");
+    let (_, steps) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(steps.len(), 3, "the refused steps wrote nothing");
+    assert_eq!(steps[0].step, longest_name);
+    assert_eq!(
+        steps[1].detail, exact,
+        "a detail of the most bytes is kept whole"
+    );
+    let cut = &steps[2].detail;
+    assert!(
+        cut.len() <= MAX_DEPLOY_TEXT && cut.len() > MAX_DEPLOY_TEXT / 2,
+        "{}",
+        cut.len()
+    );
+    assert!(cut.starts_with("éé"), "kept from the start");
+    assert!(cut.contains("truncated"), "says it was cut: {cut}");
+
+    for n in 3..MAX_STEPS_PER_DEPLOY {
+        store
+            .record_deploy_step(id, &step(n as u64, "tick", StepOutcome::Info, ""))
+            .await
+            .expect("up to the most steps");
+    }
+    match store
+        .record_deploy_step(id, &step(0, "one too many", StepOutcome::Info, ""))
+        .await
+    {
+        Err(Error::TooManySteps { id: at, max }) => {
+            assert_eq!((at, max), (id, MAX_STEPS_PER_DEPLOY));
+        }
+        other => panic!("a step past the most: {other:?}"),
+    }
+    let (_, steps) = store.deploy(id).await.expect("deploy").expect("known");
+    assert_eq!(steps.len(), MAX_STEPS_PER_DEPLOY);
+    // A full deploy still changes state and finishes.
+    store
+        .set_deploy_state(id, DeployState::Watching, 9)
+        .await
+        .expect("state");
+    store
+        .finish_deploy(id, DeployState::Failed, Some(&long), 10)
+        .await
+        .expect("finish");
+    let (record, _) = store.deploy(id).await.expect("deploy").expect("known");
+    let reason = record.reason.expect("a reason");
+    assert!(
+        reason.len() <= MAX_DEPLOY_TEXT && reason.starts_with("éé") && reason.contains("truncated")
+    );
+}
+
+fn build(colour: Colour, n: u64) -> ColourBuild {
+    ColourBuild {
+        colour,
+        version: format!("2.{n}.0"),
+        commit: format!("{n:040x}"),
+        binary: format!("/opt/dimby/releases/2.{n}.0/dimby"),
+        config: format!("/etc/dimby/{colour}.toml"),
+        admin_url: format!("http://127.0.0.1:{}/", 9_000 + n),
+        recorded_at_ms: 1_700_000_000_000 + n,
+    }
+}
+
+/// `set_active_colour` makes its colour the active one and keeps its build as that colour's last;
+/// the other colour's last build stays as it was; a later build of a colour replaces its earlier
+/// one; a bad field is refused and changes nothing.
+pub async fn colour_builds(store: &dyn Store) {
+    store
+        .set_active_colour(&build(Colour::Blue, 1))
+        .await
+        .expect("blue");
+    assert_eq!(
+        store.active_colour().await.expect("active"),
+        Some(build(Colour::Blue, 1))
+    );
+    assert_eq!(
+        store.colour_build(Colour::Blue).await.expect("blue"),
+        Some(build(Colour::Blue, 1))
+    );
+    store
+        .set_active_colour(&build(Colour::Green, 2))
+        .await
+        .expect("green");
+    assert_eq!(
+        store.active_colour().await.expect("active"),
+        Some(build(Colour::Green, 2))
+    );
+    assert_eq!(
+        store.colour_build(Colour::Blue).await.expect("blue"),
+        Some(build(Colour::Blue, 1)),
+        "the old colour's last build is kept, for a rollback"
+    );
+    assert_eq!(
+        store.colour_build(Colour::Green).await.expect("green"),
+        Some(build(Colour::Green, 2))
+    );
+    store
+        .set_active_colour(&build(Colour::Blue, 3))
+        .await
+        .expect("blue again");
+    assert_eq!(
+        store.active_colour().await.expect("active"),
+        Some(build(Colour::Blue, 3))
+    );
+    assert_eq!(
+        store.colour_build(Colour::Blue).await.expect("blue"),
+        Some(build(Colour::Blue, 3)),
+        "replaced"
+    );
+    assert_eq!(
+        store.colour_build(Colour::Green).await.expect("green"),
+        Some(build(Colour::Green, 2))
+    );
+    for bad in [
+        ColourBuild {
+            binary: String::new(),
+            ..build(Colour::Green, 4)
+        },
+        ColourBuild {
+            admin_url: "u".repeat(MAX_BUILD_FIELD + 1),
+            ..build(Colour::Green, 4)
+        },
+    ] {
+        assert!(
+            matches!(
+                store.set_active_colour(&bad).await,
+                Err(Error::DeployField {
+                    max: MAX_BUILD_FIELD,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        store.active_colour().await.expect("active"),
+        Some(build(Colour::Blue, 3))
+    );
+    assert_eq!(
+        store.colour_build(Colour::Green).await.expect("green"),
+        Some(build(Colour::Green, 2))
+    );
 }

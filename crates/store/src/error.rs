@@ -153,6 +153,72 @@ pub enum Error {
         /// Why.
         cause: serde_json::Error,
     },
+
+    /// A deploy began while another is still running (not final): one deploy at a time. Nothing
+    /// was changed.
+    #[error(
+        "deploy {running} is still running (state {state}): one deploy at a time; finish it \
+         before beginning another"
+    )]
+    DeployRunning {
+        /// The deploy that is running.
+        running: u64,
+        /// Where it is.
+        state: crate::DeployState,
+    },
+
+    /// A deploy id the ledger does not have. Nothing was changed.
+    #[error("there is no deploy {id} in the ledger; nothing was written")]
+    UnknownDeploy {
+        /// The id asked for.
+        id: u64,
+    },
+
+    /// A write to a deploy that is already over. Nothing was changed.
+    #[error("deploy {id} is already finished ({state}); nothing was written")]
+    DeployFinished {
+        /// The deploy.
+        id: u64,
+        /// How it ended.
+        state: crate::DeployState,
+    },
+
+    /// A state that does not fit the call: `finish_deploy` with a state that is not final, or
+    /// `set_deploy_state` with one that is. Nothing was changed.
+    #[error("{operation} cannot put deploy {id} in state {state}: {expected}; nothing was written")]
+    WrongDeployState {
+        /// `set_deploy_state` or `finish_deploy`.
+        operation: &'static str,
+        /// The deploy.
+        id: u64,
+        /// The state asked for.
+        state: crate::DeployState,
+        /// What the call takes.
+        expected: &'static str,
+    },
+
+    /// A deploy with [`MAX_STEPS_PER_DEPLOY`](crate::MAX_STEPS_PER_DEPLOY) steps already. Nothing
+    /// was changed.
+    #[error("deploy {id} already has {max} steps, the most the ledger keeps; nothing was written")]
+    TooManySteps {
+        /// The deploy.
+        id: u64,
+        /// The most steps a deploy keeps.
+        max: usize,
+    },
+
+    /// A name or build field of the deploy ledger that is empty or too long. Nothing was changed.
+    #[error(
+        "deploy ledger field {field} is {len} bytes; it must be 1 to {max} bytes; nothing was written"
+    )]
+    DeployField {
+        /// The field, e.g. `step` or `binary`.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The most bytes it may have.
+        max: usize,
+    },
 }
 
 fn for_guild(guild_id: Option<u64>) -> String {

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode,
+    Colour, ColourBuild, DeployRecord, DeployState, DeployStep, Error, Filters, Finished,
+    GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, NewDeploy,
     PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
 };
 
@@ -205,5 +206,47 @@ impl Store for QuarantineGuard {
 
     async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>> {
         self.inner.take_lavalink_sessions().await
+    }
+
+    async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {
+        self.inner.begin_deploy(deploy).await
+    }
+
+    async fn record_deploy_step(&self, id: u64, step: &DeployStep) -> Result<()> {
+        self.inner.record_deploy_step(id, step).await
+    }
+
+    async fn set_deploy_state(&self, id: u64, state: DeployState, at_ms: u64) -> Result<()> {
+        self.inner.set_deploy_state(id, state, at_ms).await
+    }
+
+    async fn finish_deploy(
+        &self,
+        id: u64,
+        state: DeployState,
+        reason: Option<&str>,
+        at_ms: u64,
+    ) -> Result<()> {
+        self.inner.finish_deploy(id, state, reason, at_ms).await
+    }
+
+    async fn deploys(&self, limit: usize) -> Result<Vec<DeployRecord>> {
+        self.inner.deploys(limit).await
+    }
+
+    async fn deploy(&self, id: u64) -> Result<Option<(DeployRecord, Vec<DeployStep>)>> {
+        self.inner.deploy(id).await
+    }
+
+    async fn set_active_colour(&self, build: &ColourBuild) -> Result<()> {
+        self.inner.set_active_colour(build).await
+    }
+
+    async fn active_colour(&self) -> Result<Option<ColourBuild>> {
+        self.inner.active_colour().await
+    }
+
+    async fn colour_build(&self, colour: Colour) -> Result<Option<ColourBuild>> {
+        self.inner.colour_build(colour).await
     }
 }

@@ -4,7 +4,9 @@
 //! That is, per guild, what the music engine needs to restore playback (the queue, the current
 //! track, a position snapshot, paused, volume, filters, loop mode, voice and text channel), and the
 //! handover records (gateway sessions per shard, Lavalink session ids per node) that a process
-//! leaves for its successor.
+//! leaves for its successor. Besides, the deploy ledger: every blue-green deploy with its steps, and
+//! the last known build of each colour (what an operator reads after an incident, and what a
+//! rollback starts again).
 //!
 //! The store is the [`Store`] trait, used as `Arc<dyn Store>`. Every operation is one transaction
 //! (a batch of positions: one per chunk) and is written through at once, so a crash loses at most
@@ -17,6 +19,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod deploys;
 mod error;
 mod guard;
 mod sqlite;
@@ -29,6 +32,10 @@ pub use lavalink::model::Filters;
 /// what an advance does with the finished entry.
 pub use music::{Finished, LoopMode, PositionSnapshot, UnknownLoopMode};
 
+pub use deploys::{
+    Colour, ColourBuild, DeployRecord, DeployState, DeployStep, MAX_BUILD_FIELD, MAX_DEPLOY_NAME,
+    MAX_DEPLOY_TEXT, MAX_STEPS_PER_DEPLOY, NewDeploy, StepOutcome, UnknownLedgerName,
+};
 pub use error::{Error, Result};
 pub use guard::QuarantineGuard;
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
@@ -344,4 +351,50 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Returns every recorded Lavalink session, ordered by node name, and deletes them in the same
     /// step: two processes calling it at once never both get the same session.
     async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>>;
+
+    /// Begins a deploy in state [`DeployState::Started`] and returns its id (ids increase with each
+    /// deploy). One deploy at a time: while another is not final this is
+    /// [`Error::DeployRunning`], naming it. A version or commit that is empty or longer than
+    /// [`MAX_DEPLOY_NAME`] bytes is [`Error::DeployField`].
+    async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64>;
+
+    /// Appends a step to a running deploy (steps keep the order they were recorded in). A step name
+    /// that is empty or longer than [`MAX_DEPLOY_NAME`] bytes is [`Error::DeployField`]; a detail
+    /// longer than [`MAX_DEPLOY_TEXT`] bytes is cut to that, ending in a marker. Refused for an
+    /// unknown id ([`Error::UnknownDeploy`]), a final deploy ([`Error::DeployFinished`]) and one
+    /// with [`MAX_STEPS_PER_DEPLOY`] steps already ([`Error::TooManySteps`]).
+    async fn record_deploy_step(&self, id: u64, step: &DeployStep) -> Result<()>;
+
+    /// Moves a running deploy to a state that is not final (a final one is
+    /// [`Error::WrongDeployState`]: use [`Store::finish_deploy`]), stamped `at_ms`. Refused for an
+    /// unknown id or a final deploy, as [`Store::record_deploy_step`].
+    async fn set_deploy_state(&self, id: u64, state: DeployState, at_ms: u64) -> Result<()>;
+
+    /// Ends a running deploy in `state`, which must be final ([`Error::WrongDeployState`]
+    /// otherwise), with an optional reason (cut to [`MAX_DEPLOY_TEXT`] bytes) and the time it
+    /// ended. Refused for an unknown id, or a deploy already final (finishing twice).
+    async fn finish_deploy(
+        &self,
+        id: u64,
+        state: DeployState,
+        reason: Option<&str>,
+        at_ms: u64,
+    ) -> Result<()>;
+
+    /// The newest `limit` deploys, newest (highest id) first.
+    async fn deploys(&self, limit: usize) -> Result<Vec<DeployRecord>>;
+
+    /// One deploy with its steps in the order they were recorded, or `None` for an unknown id.
+    async fn deploy(&self, id: u64) -> Result<Option<(DeployRecord, Vec<DeployStep>)>>;
+
+    /// Records `build` as its colour's last known build (replacing the one before) and that colour
+    /// as the active one, in one step. A field that is empty or longer than [`MAX_BUILD_FIELD`]
+    /// bytes is [`Error::DeployField`].
+    async fn set_active_colour(&self, build: &ColourBuild) -> Result<()>;
+
+    /// The active colour's build, or `None` if none was ever set.
+    async fn active_colour(&self) -> Result<Option<ColourBuild>>;
+
+    /// The last known build of `colour` (active or not), or `None` if it never ran.
+    async fn colour_build(&self, colour: Colour) -> Result<Option<ColourBuild>>;
 }

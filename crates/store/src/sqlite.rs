@@ -14,10 +14,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite};
 
+use crate::deploys::{
+    MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
+};
 use crate::{
-    Damaged, Error, Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds,
-    LoopMode, MAX_VOLUME, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
-    WaitingRequest,
+    Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, Error, Filters, Finished,
+    GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, MAX_VOLUME, NewDeploy,
+    PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -790,6 +793,107 @@ fn len_from_db(len: i64, guild_id: u64) -> Result<usize> {
     })
 }
 
+// --- the deploy ledger ---------------------------------------------------------------------------
+
+/// `SELECT` of the columns of `deploys` that make a [`DeployRecord`], followed by the rest of the
+/// statement (a `&'static str`, as sqlx takes).
+macro_rules! select_deploys {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, started_at_ms, from_colour, to_colour, version, commit_id, state, \
+             state_changed_at_ms, reason, finished_at_ms FROM deploys ",
+            $rest
+        )
+    };
+}
+
+/// `SELECT` of the columns of `colour_builds` that make a [`ColourBuild`], followed by the rest.
+macro_rules! select_builds {
+    ($rest:literal) => {
+        concat!(
+            "SELECT colour, version, commit_id, binary, config, admin_url, recorded_at_ms \
+             FROM colour_builds ",
+            $rest
+        )
+    };
+}
+
+/// Reads a column holding one of the ledger's names (a colour, state or outcome).
+fn named<T: std::str::FromStr<Err = crate::UnknownLedgerName>>(
+    row: &SqliteRow,
+    name: &'static str,
+    table: &'static str,
+) -> Result<T> {
+    let text: String = column(row, name, table, None)?;
+    text.parse()
+        .map_err(|e| corrupt(table, None, format!("column {name}: {e}")))
+}
+
+fn deploy_from_row(row: &SqliteRow) -> Result<DeployRecord> {
+    const T: &str = "deploys";
+    let from_colour = column::<Option<String>>(row, "from_colour", T, None)?
+        .map(|c| {
+            c.parse::<Colour>()
+                .map_err(|e| corrupt(T, None, format!("column from_colour: {e}")))
+        })
+        .transpose()?;
+    Ok(DeployRecord {
+        id: from_db(column(row, "id", T, None)?),
+        started_at_ms: from_db(column(row, "started_at_ms", T, None)?),
+        from_colour,
+        to_colour: named(row, "to_colour", T)?,
+        version: column(row, "version", T, None)?,
+        commit: column(row, "commit_id", T, None)?,
+        state: named(row, "state", T)?,
+        state_changed_at_ms: from_db(column(row, "state_changed_at_ms", T, None)?),
+        reason: column(row, "reason", T, None)?,
+        finished_at_ms: column::<Option<i64>>(row, "finished_at_ms", T, None)?.map(from_db),
+    })
+}
+
+fn step_from_row(row: &SqliteRow) -> Result<DeployStep> {
+    const T: &str = "deploy_steps";
+    Ok(DeployStep {
+        at_ms: from_db(column(row, "at_ms", T, None)?),
+        step: column(row, "step", T, None)?,
+        outcome: named(row, "outcome", T)?,
+        detail: column(row, "detail", T, None)?,
+    })
+}
+
+fn build_from_row(row: &SqliteRow) -> Result<ColourBuild> {
+    const T: &str = "colour_builds";
+    Ok(ColourBuild {
+        colour: named(row, "colour", T)?,
+        version: column(row, "version", T, None)?,
+        commit: column(row, "commit_id", T, None)?,
+        binary: column(row, "binary", T, None)?,
+        config: column(row, "config", T, None)?,
+        admin_url: column(row, "admin_url", T, None)?,
+        recorded_at_ms: from_db(column(row, "recorded_at_ms", T, None)?),
+    })
+}
+
+/// Inside a write transaction: the state of deploy `id`, which must exist and be running
+/// ([`Error::UnknownDeploy`], [`Error::DeployFinished`] otherwise).
+async fn running_deploy(
+    conn: &mut SqliteConnection,
+    operation: &'static str,
+    id: u64,
+) -> Result<DeployState> {
+    let row = sqlx::query("SELECT state FROM deploys WHERE id = ?1")
+        .bind(to_db(id))
+        .fetch_optional(conn)
+        .await
+        .map_err(db(operation, None))?
+        .ok_or(Error::UnknownDeploy { id })?;
+    let state: DeployState = named(&row, "state", "deploys")?;
+    if state.is_final() {
+        return Err(Error::DeployFinished { id, state });
+    }
+    Ok(state)
+}
+
 impl SqliteStore {
     /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`): a
     /// transaction that reads first and upgrades later could fail with "database is locked" without
@@ -1438,5 +1542,217 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         sessions.sort_by(|a, b| a.node.cmp(&b.node));
         Ok(sessions)
+    }
+
+    async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {
+        const OP: &str = "begin_deploy";
+        check_new_deploy(deploy)?;
+        let mut tx = self.begin_write(OP, None).await?;
+        let running = sqlx::query(
+            "SELECT id, state FROM deploys WHERE finished_at_ms IS NULL ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        if let Some(row) = running {
+            return Err(Error::DeployRunning {
+                running: from_db(column(&row, "id", "deploys", None)?),
+                state: named(&row, "state", "deploys")?,
+            });
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO deploys (started_at_ms, from_colour, to_colour, version, commit_id, \
+             state, state_changed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?1) RETURNING id",
+        )
+        .bind(to_db(deploy.started_at_ms))
+        .bind(deploy.from_colour.map(Colour::as_str))
+        .bind(deploy.to_colour.as_str())
+        .bind(&deploy.version)
+        .bind(&deploy.commit)
+        .bind(DeployState::Started.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(from_db(id))
+    }
+
+    async fn record_deploy_step(&self, id: u64, step: &DeployStep) -> Result<()> {
+        const OP: &str = "record_deploy_step";
+        check_step(step)?;
+        let mut tx = self.begin_write(OP, None).await?;
+        running_deploy(&mut tx, OP, id).await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deploy_steps WHERE deploy_id = ?1")
+                .bind(to_db(id))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db(OP, None))?;
+        if usize::try_from(count).map_or(true, |n| n >= MAX_STEPS_PER_DEPLOY) {
+            return Err(Error::TooManySteps {
+                id,
+                max: MAX_STEPS_PER_DEPLOY,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO deploy_steps (deploy_id, seq, at_ms, step, outcome, detail) \
+             VALUES (?1, (SELECT COALESCE(MAX(seq) + 1, 0) FROM deploy_steps WHERE deploy_id = ?1), \
+             ?2, ?3, ?4, ?5)",
+        )
+        .bind(to_db(id))
+        .bind(to_db(step.at_ms))
+        .bind(&step.step)
+        .bind(step.outcome.as_str())
+        .bind(bounded_text(&step.detail).as_ref())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))
+    }
+
+    async fn set_deploy_state(&self, id: u64, state: DeployState, at_ms: u64) -> Result<()> {
+        const OP: &str = "set_deploy_state";
+        if state.is_final() {
+            return Err(Error::WrongDeployState {
+                operation: OP,
+                id,
+                state,
+                expected: "a final state ends a deploy with finish_deploy",
+            });
+        }
+        let mut tx = self.begin_write(OP, None).await?;
+        running_deploy(&mut tx, OP, id).await?;
+        sqlx::query("UPDATE deploys SET state = ?2, state_changed_at_ms = ?3 WHERE id = ?1")
+            .bind(to_db(id))
+            .bind(state.as_str())
+            .bind(to_db(at_ms))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))
+    }
+
+    async fn finish_deploy(
+        &self,
+        id: u64,
+        state: DeployState,
+        reason: Option<&str>,
+        at_ms: u64,
+    ) -> Result<()> {
+        const OP: &str = "finish_deploy";
+        if !state.is_final() {
+            return Err(Error::WrongDeployState {
+                operation: OP,
+                id,
+                state,
+                expected: "it takes a final state (promoted, rejected, rolled_back, failed)",
+            });
+        }
+        let mut tx = self.begin_write(OP, None).await?;
+        running_deploy(&mut tx, OP, id).await?;
+        sqlx::query(
+            "UPDATE deploys SET state = ?2, state_changed_at_ms = ?3, finished_at_ms = ?3, \
+             reason = ?4 WHERE id = ?1",
+        )
+        .bind(to_db(id))
+        .bind(state.as_str())
+        .bind(to_db(at_ms))
+        .bind(reason.map(bounded_text))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))
+    }
+
+    async fn deploys(&self, limit: usize) -> Result<Vec<DeployRecord>> {
+        let rows = sqlx::query(select_deploys!("ORDER BY id DESC LIMIT ?1"))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("deploys", None))?;
+        rows.iter().map(deploy_from_row).collect()
+    }
+
+    async fn deploy(&self, id: u64) -> Result<Option<(DeployRecord, Vec<DeployStep>)>> {
+        const OP: &str = "deploy";
+        // One read transaction, so the record and its steps are of one moment.
+        let mut tx = self.pool.begin().await.map_err(db(OP, None))?;
+        let Some(row) = sqlx::query(select_deploys!("WHERE id = ?1"))
+            .bind(to_db(id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(OP, None))?
+        else {
+            return Ok(None);
+        };
+        let record = deploy_from_row(&row)?;
+        let steps = sqlx::query(
+            "SELECT at_ms, step, outcome, detail FROM deploy_steps WHERE deploy_id = ?1 \
+             ORDER BY seq",
+        )
+        .bind(to_db(id))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        .iter()
+        .map(step_from_row)
+        .collect::<Result<Vec<_>>>()?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(Some((record, steps)))
+    }
+
+    async fn set_active_colour(&self, build: &ColourBuild) -> Result<()> {
+        const OP: &str = "set_active_colour";
+        check_colour_build(build)?;
+        let mut tx = self.begin_write(OP, None).await?;
+        sqlx::query(
+            "INSERT INTO colour_builds (colour, version, commit_id, binary, config, admin_url, \
+             recorded_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (colour) DO UPDATE \
+             SET version = excluded.version, commit_id = excluded.commit_id, \
+             binary = excluded.binary, config = excluded.config, \
+             admin_url = excluded.admin_url, recorded_at_ms = excluded.recorded_at_ms",
+        )
+        .bind(build.colour.as_str())
+        .bind(&build.version)
+        .bind(&build.commit)
+        .bind(&build.binary)
+        .bind(&build.config)
+        .bind(&build.admin_url)
+        .bind(to_db(build.recorded_at_ms))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        sqlx::query(
+            "INSERT INTO active_colour (id, colour) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET colour = excluded.colour",
+        )
+        .bind(build.colour.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))
+    }
+
+    async fn active_colour(&self) -> Result<Option<ColourBuild>> {
+        sqlx::query(select_builds!(
+            "WHERE colour = (SELECT colour FROM active_colour WHERE id = 1)"
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("active_colour", None))?
+        .as_ref()
+        .map(build_from_row)
+        .transpose()
+    }
+
+    async fn colour_build(&self, colour: Colour) -> Result<Option<ColourBuild>> {
+        sqlx::query(select_builds!("WHERE colour = ?1"))
+            .bind(colour.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("colour_build", None))?
+            .as_ref()
+            .map(build_from_row)
+            .transpose()
     }
 }

@@ -69,6 +69,13 @@ conformance_tests!(
     gateway_sessions,
     lavalink_sessions,
     concurrent_takes,
+    deploy_round_trip,
+    one_deploy_at_a_time,
+    deploy_finish_rules,
+    deploy_unknown_id,
+    deploy_history,
+    deploy_bounds,
+    colour_builds,
 );
 
 #[tokio::test]
@@ -161,6 +168,161 @@ async fn reopening_the_file_restores_everything() {
     );
     let lavalink = store.take_lavalink_sessions().await.expect("take");
     assert_eq!(lavalink[0].session_id, "xyz");
+}
+
+fn new_deploy(
+    started_at_ms: u64,
+    from_colour: Option<store::Colour>,
+    to_colour: store::Colour,
+    version: &str,
+) -> store::NewDeploy {
+    store::NewDeploy {
+        started_at_ms,
+        from_colour,
+        to_colour,
+        version: version.to_owned(),
+        commit: format!("{version}-commit"),
+    }
+}
+
+fn build(colour: store::Colour, version: &str) -> store::ColourBuild {
+    store::ColourBuild {
+        colour,
+        version: version.to_owned(),
+        commit: format!("{version}-commit"),
+        binary: format!("/opt/dimby/{version}/dimby"),
+        config: format!("/etc/dimby/{colour}.toml"),
+        admin_url: format!("http://127.0.0.1:9{}/", version.len()),
+        recorded_at_ms: 7,
+    }
+}
+
+#[tokio::test]
+async fn the_deploy_ledger_survives_reopening_the_file() {
+    use store::{Colour, DeployState, DeployStep, StepOutcome};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir).await;
+    // A new store has no deploys and no colours.
+    assert!(store.deploys(10).await.expect("deploys").is_empty());
+    assert_eq!(store.active_colour().await.expect("active"), None);
+    assert_eq!(
+        store.colour_build(Colour::Green).await.expect("green"),
+        None
+    );
+    store
+        .set_active_colour(&build(Colour::Blue, "1.0.0"))
+        .await
+        .expect("blue");
+    let first = store
+        .begin_deploy(&new_deploy(10, Some(Colour::Blue), Colour::Green, "1.1.0"))
+        .await
+        .expect("begin");
+    store
+        .record_deploy_step(
+            first,
+            &DeployStep {
+                at_ms: 11,
+                step: "start green".into(),
+                outcome: StepOutcome::Ok,
+                detail: "pid 1".into(),
+            },
+        )
+        .await
+        .expect("step");
+    store
+        .finish_deploy(first, DeployState::Promoted, Some("healthy"), 12)
+        .await
+        .expect("finish");
+    store
+        .set_active_colour(&build(Colour::Green, "1.1.0"))
+        .await
+        .expect("green");
+    // The second is left running when the process goes away.
+    let second = store
+        .begin_deploy(&new_deploy(20, Some(Colour::Green), Colour::Blue, "1.2.0"))
+        .await
+        .expect("begin");
+    store
+        .set_deploy_state(second, DeployState::Watching, 21)
+        .await
+        .expect("state");
+    let history = store.deploys(10).await.expect("deploys");
+    let details = (
+        store.deploy(first).await.expect("deploy"),
+        store.deploy(second).await.expect("deploy"),
+    );
+    store.close().await;
+    drop(store);
+
+    let store = open(&dir).await;
+    assert_eq!(store.deploys(10).await.expect("deploys"), history);
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (
+            store.deploy(first).await.expect("deploy"),
+            store.deploy(second).await.expect("deploy")
+        ),
+        details
+    );
+    assert_eq!(details.0.expect("first").1.len(), 1);
+    assert_eq!(
+        store.active_colour().await.expect("active"),
+        Some(build(Colour::Green, "1.1.0"))
+    );
+    assert_eq!(
+        store.colour_build(Colour::Blue).await.expect("blue"),
+        Some(build(Colour::Blue, "1.0.0"))
+    );
+    // The deploy left running still blocks the next one after the restart.
+    match store
+        .begin_deploy(&new_deploy(30, Some(Colour::Green), Colour::Blue, "1.3.0"))
+        .await
+    {
+        Err(Error::DeployRunning { running, state }) => {
+            assert_eq!((running, state), (second, DeployState::Watching));
+        }
+        other => panic!("expected the running deploy to block: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_deploy_row_is_an_error_naming_it() {
+    let (_dir, store) = fresh().await;
+    let id = store
+        .begin_deploy(&store::NewDeploy {
+            started_at_ms: 1,
+            from_colour: None,
+            to_colour: store::Colour::Blue,
+            version: "1".into(),
+            commit: "c".into(),
+        })
+        .await
+        .expect("begin");
+    let mut conn = store.pool().acquire().await.expect("connection");
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut *conn)
+        .await
+        .expect("pragma");
+    sqlx::query("UPDATE deploys SET to_colour = 'purple'")
+        .execute(&mut *conn)
+        .await
+        .expect("damage");
+    drop(conn);
+    for result in [
+        store.deploys(5).await.map(drop),
+        store.deploy(id).await.map(drop),
+    ] {
+        match result {
+            Err(
+                error @ Error::Corrupt {
+                    table: "deploys", ..
+                },
+            ) => {
+                assert!(error.to_string().contains("purple"), "{error}");
+            }
+            other => panic!("expected a corrupt-data error, got {other:?}"),
+        }
+    }
 }
 
 fn numbers(queue: &[store::QueueEntry]) -> Vec<u64> {
