@@ -11,7 +11,14 @@ const TOKEN: &str = "c2ltLWNsaQ.stand-in-token";
 /// Starts `dimby sim discord` with `extra` arguments; returns it and its URL (its first line).
 async fn start(extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dimby"))
-        .args(["sim", "discord", "--listen", "127.0.0.1:0", "--token", TOKEN])
+        .args([
+            "sim",
+            "discord",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+        ])
         .args(extra)
         .env_remove("DIMBY_SIM_CONTROL_PASSWORD")
         .stdout(Stdio::piped())
