@@ -30,6 +30,7 @@ mod event;
 mod interaction;
 mod rest;
 mod shard;
+mod snapshot;
 mod voice;
 
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ pub use error::DiscordError;
 pub use event::{BotVoiceEvent, DiscordEvent, ShardStatus};
 pub use interaction::{Ack, CommandInvocation, CommandOption, OptionValue, Reply, Responder};
 pub use shard::ShardHandover;
+pub use snapshot::{BotVoice, CacheSnapshot};
 pub use twilight_gateway::{Intents, Session};
 pub use twilight_model::application::command::Command;
 pub use twilight_model::channel::message::Embed;
@@ -269,6 +271,17 @@ impl Standby {
     /// Connects the shards: fresh sessions, or the handed-over ones where `resume` has a
     /// session for a shard (same shard id and count).
     pub fn start(self, resume: &[ShardHandover]) -> Result<(Discord, Events), DiscordError> {
+        self.start_resuming(resume, CacheSnapshot::default())
+    }
+
+    /// [`Standby::start`] with the predecessor's cache: the guilds of the shards that resume a
+    /// handed-over session are replayed into the cache first (a resumed session gets no
+    /// GUILD_CREATE), each announced as [`DiscordEvent::GuildAvailable`].
+    pub fn start_resuming(
+        self,
+        resume: &[ShardHandover],
+        mut snapshot: CacheSnapshot,
+    ) -> Result<(Discord, Events), DiscordError> {
         let range = self.shard_range()?;
         let cache = Arc::new(
             InMemoryCache::builder()
@@ -293,6 +306,22 @@ impl Standby {
             status: Mutex::new(HashMap::new()),
             voice: Mutex::new(voice::VoiceTracker::default()),
         });
+        let resumed = |shard: u32| {
+            resume.iter().any(|h| {
+                h.shard == shard
+                    && h.total == range.total
+                    && h.session.is_some()
+                    && (range.first..=range.last).contains(&shard)
+            })
+        };
+        snapshot.retain(|guild| resumed(shard_of(guild, range.total)));
+        if !snapshot.is_empty() {
+            tracing::info!(
+                guilds = snapshot.len(),
+                "replaying the predecessor's cache for the resumed shards"
+            );
+        }
+        shared.replay(snapshot);
         // One identify queue for all shards: `max_concurrency` identifies per 5 s.
         let queue = InMemoryQueue::new(
             self.max_concurrency,
@@ -407,7 +436,13 @@ impl Discord {
 
     /// The shard a guild is on.
     pub fn shard_of(&self, guild: GuildId) -> u32 {
-        u32::try_from((guild.get() >> 22) % u64::from(self.inner.total)).unwrap_or(u32::MAX)
+        shard_of(guild, self.inner.total)
+    }
+
+    /// What the cache knows now, for a successor that resumes these shards' sessions (see
+    /// [`Standby::start_resuming`]).
+    pub fn cache_snapshot(&self) -> CacheSnapshot {
+        CacheSnapshot::of(&self.inner.shared.cache, &self.inner.shared.voice())
     }
 
     /// Registers the commands where the settings say: the dev guild if set, else globally.
@@ -620,6 +655,11 @@ impl Discord {
         }
         handovers
     }
+}
+
+/// The shard a guild is on, out of `total` (Discord's formula).
+fn shard_of(guild: GuildId, total: u32) -> u32 {
+    u32::try_from((guild.get() >> 22) % u64::from(total.max(1))).unwrap_or(u32::MAX)
 }
 
 /// How long ago an instant the Discord layer stamped was (an interaction's arrival, a shard's last

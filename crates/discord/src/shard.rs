@@ -125,6 +125,21 @@ impl Shared {
         self.dispatch(event);
     }
 
+    /// Replays a predecessor's cache as the GUILD_CREATEs a fresh session would have got (each
+    /// one seeds the bot's voice and tells the core the guild is available), then takes its
+    /// voice connections with their server halves.
+    pub(crate) fn replay(&self, snapshot: crate::snapshot::CacheSnapshot) {
+        for guild in snapshot.guilds {
+            let event = Event::GuildCreate(Box::new(GuildCreate::Available(guild)));
+            self.cache.update(&event);
+            self.dispatch(event);
+        }
+        let mut voice = self.voice();
+        for connection in snapshot.voice {
+            voice.adopt(connection);
+        }
+    }
+
     fn voice_event(&self, event: &Event) {
         match event {
             Event::VoiceStateUpdate(update) => {

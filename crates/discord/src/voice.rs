@@ -69,6 +69,39 @@ impl VoiceTracker {
         slot.session_id = Some(session_id.to_owned());
     }
 
+    /// Every voice connection the bot has (a channel and a session), for a successor.
+    pub(crate) fn bot_voices(&self) -> Vec<crate::snapshot::BotVoice> {
+        let mut voices: Vec<_> = self
+            .slots
+            .iter()
+            .filter_map(|(guild, slot)| {
+                Some(crate::snapshot::BotVoice {
+                    guild: *guild,
+                    channel: slot.channel?,
+                    session_id: slot.session_id.clone()?,
+                    token: slot.token.clone(),
+                    endpoint: slot.endpoint.clone(),
+                })
+            })
+            .collect();
+        voices.sort_by_key(|voice| voice.guild);
+        voices
+    }
+
+    /// Takes a predecessor's voice connection as its own (no events: nothing changed).
+    pub(crate) fn adopt(&mut self, voice: crate::snapshot::BotVoice) {
+        self.slots.insert(
+            voice.guild,
+            Slot {
+                channel: Some(voice.channel),
+                session_id: Some(voice.session_id),
+                token: voice.token,
+                endpoint: voice.endpoint,
+                leaving: false,
+            },
+        );
+    }
+
     /// The bot's own VOICE_STATE_UPDATE.
     pub(crate) fn state_update(
         &mut self,

@@ -116,3 +116,67 @@ async fn a_resumable_close_hands_the_session_to_a_successor() {
     assert!(sim.sessions().iter().any(|s| s.id == session.id()));
     successor.shutdown().await;
 }
+
+/// A resumed session gets no GUILD_CREATE: without the predecessor's cache the successor would
+/// not know the guild, who is in voice, or its own voice connection.
+#[tokio::test]
+async fn a_successor_replays_the_predecessors_cache_for_the_sessions_it_resumes() {
+    let (sim, guild, discord, mut events) = setup().await;
+    let music = guild.voice_channel(0);
+    let alice = guild.member("alice").expect("alice");
+    sim.join_voice(guild.id, alice, music).expect("alice joins");
+    discord.join_voice(guild.id, music, true).expect("the bot joins");
+    // Both arrive, in either order.
+    let (mut voice, mut alice_seen) = (None, false);
+    while voice.is_none() || !alice_seen {
+        match next(&mut events, "the bot's voice and alice's", |event| match event {
+            DiscordEvent::VoiceReady { voice, .. } => Some(Some(voice.clone())),
+            DiscordEvent::UserVoice { user, .. } if *user == alice => Some(None),
+            _ => None,
+        })
+        .await
+        {
+            Some(ready) => voice = Some(ready),
+            None => alice_seen = true,
+        }
+    }
+    let can_play = discord.bot_can_play_in(music).expect("permissions");
+
+    let handovers = guard("the resumable close", discord.close_resumable()).await;
+    let snapshot = discord.cache_snapshot();
+    assert_eq!(snapshot.len(), 1);
+    // It survives the store (serde).
+    let stored = serde_json::to_string(&snapshot).expect("serialize");
+    let snapshot: discord::CacheSnapshot = serde_json::from_str(&stored).expect("deserialize");
+
+    let standby = Standby::connect(settings(&sim)).await.expect("standby");
+    let (successor, mut events) = standby
+        .start_resuming(&handovers, snapshot)
+        .expect("start");
+    let name = next(&mut events, "the replayed guild", |event| match event {
+        DiscordEvent::GuildAvailable { guild: id, name } if *id == guild.id => Some(name.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(Some(name), successor.guild_name(guild.id));
+    assert_eq!(successor.bot_voice_channel(guild.id), Some(music));
+    assert_eq!(successor.voice_state(guild.id), voice);
+    assert_eq!(successor.user_voice_channel(guild.id, alice), Some(music));
+    assert!(successor.voice_channel_listeners(music).contains(&alice));
+    assert_eq!(successor.bot_can_play_in(music).ok(), Some(can_play));
+    let status = next(&mut events, "the resume", |event| match event {
+        DiscordEvent::Gateway(status) if status.connected => Some(status.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((status.resumes, status.identifies), (1, 0));
+    // What happens after the resume still reaches the replayed cache.
+    sim.leave_voice(guild.id, alice).expect("alice leaves");
+    next(&mut events, "alice leaving", |event| match event {
+        DiscordEvent::UserVoice { user, to: None, .. } if *user == alice => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(!successor.voice_channel_listeners(music).contains(&alice));
+    successor.shutdown().await;
+}
