@@ -19,10 +19,10 @@
 //! ```
 
 use crate::{
-    Colour, ColourBuild, DeployState, DeployStep, Error, Filters, Finished, GatewaySession,
-    GuildState, LavalinkSession, LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT,
-    MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry,
-    StepOutcome, Store,
+    Colour, ColourBuild, DeployState, DeployStep, DiscordCache, Error, Filters, Finished,
+    GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME,
+    MAX_DEPLOY_TEXT, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite,
+    QueueEntry, StepOutcome, Store,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -59,6 +59,7 @@ pub async fn run_all(store: &dyn Store) {
     load_all_guilds(store).await;
     gateway_sessions(store).await;
     lavalink_sessions(store).await;
+    discord_cache(store).await;
     concurrent_takes(store).await;
     deploy_round_trip(store).await;
     one_deploy_at_a_time(store).await;
@@ -1112,6 +1113,36 @@ pub async fn lavalink_sessions(store: &dyn Store) {
             .expect("take again")
             .is_empty()
     );
+}
+
+/// The Discord cache record: saving replaces it; taking returns it once; an oversized one is
+/// refused and leaves the saved one as it was.
+pub async fn discord_cache(store: &dyn Store) {
+    store.take_discord_cache().await.expect("take leftovers");
+    assert_eq!(store.take_discord_cache().await.expect("take"), None);
+    let first = DiscordCache {
+        snapshot: r#"{"guilds":[],"voice":[]}"#.to_owned(),
+        saved_at_unix_ms: 1,
+    };
+    let second = DiscordCache {
+        snapshot: "ünïcode ✓".repeat(1_000),
+        saved_at_unix_ms: u64::MAX >> 1,
+    };
+    store.save_discord_cache(&first).await.expect("save");
+    store.save_discord_cache(&second).await.expect("replace");
+    let oversized = DiscordCache {
+        snapshot: "x".repeat(crate::MAX_DISCORD_CACHE_BYTES + 1),
+        saved_at_unix_ms: 3,
+    };
+    assert!(matches!(
+        store.save_discord_cache(&oversized).await,
+        Err(Error::DiscordCacheTooLarge { .. })
+    ));
+    assert_eq!(
+        store.take_discord_cache().await.expect("take"),
+        Some(second)
+    );
+    assert_eq!(store.take_discord_cache().await.expect("take again"), None);
 }
 
 /// Takes racing each other hand every session to exactly one taker.

@@ -154,6 +154,17 @@ pub enum Error {
         cause: serde_json::Error,
     },
 
+    /// A Discord cache record over [`MAX_DISCORD_CACHE_BYTES`](crate::MAX_DISCORD_CACHE_BYTES).
+    /// Nothing was changed.
+    #[error(
+        "the Discord cache record is {bytes} bytes, over the limit of {max}; nothing was written",
+        max = crate::MAX_DISCORD_CACHE_BYTES
+    )]
+    DiscordCacheTooLarge {
+        /// Its size.
+        bytes: usize,
+    },
+
     /// A deploy began while another is still running (not final): one deploy at a time. Nothing
     /// was changed.
     #[error(

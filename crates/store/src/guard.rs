@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use crate::{
-    Colour, ColourBuild, DeployRecord, DeployState, DeployStep, Error, Filters, Finished,
-    GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, NewDeploy,
+    Colour, ColourBuild, DeployRecord, DeployState, DeployStep, DiscordCache, Error, Filters,
+    Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, NewDeploy,
     PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
 };
 
@@ -206,6 +206,14 @@ impl Store for QuarantineGuard {
 
     async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>> {
         self.inner.take_lavalink_sessions().await
+    }
+
+    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()> {
+        self.inner.save_discord_cache(cache).await
+    }
+
+    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>> {
+        self.inner.take_discord_cache().await
     }
 
     async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {

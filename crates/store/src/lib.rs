@@ -213,6 +213,21 @@ pub struct LavalinkSession {
     pub saved_at_unix_ms: u64,
 }
 
+/// The Discord cache a process leaves with its gateway sessions: its successor resumes the
+/// sessions, which get no GUILD_CREATE, and replays this instead. Opaque to the store (the
+/// Discord layer's JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DiscordCache {
+    /// The snapshot, as the Discord layer wrote it.
+    pub snapshot: String,
+    /// When the record was written, unix milliseconds (to tell a stale one).
+    pub saved_at_unix_ms: u64,
+}
+
+/// The largest Discord cache record accepted, in bytes (some 20,000 guilds of a bot without the
+/// privileged member intent).
+pub const MAX_DISCORD_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The persistent state, independent of the database behind it.
 ///
 /// Every method is one transaction (except [`Store::save_positions`], a batch of independent
@@ -351,6 +366,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Returns every recorded Lavalink session, ordered by node name, and deletes them in the same
     /// step: two processes calling it at once never both get the same session.
     async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>>;
+
+    /// Records the Discord cache for a successor, replacing any earlier record. A snapshot over
+    /// [`MAX_DISCORD_CACHE_BYTES`] is refused.
+    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()>;
+
+    /// Returns the recorded Discord cache, if any, and deletes it in the same step.
+    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>>;
 
     /// Begins a deploy in state [`DeployState::Started`] and returns its id (ids increase with each
     /// deploy). One deploy at a time: while another is not final this is

@@ -18,9 +18,10 @@ use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
 };
 use crate::{
-    Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, Error, Filters, Finished,
-    GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, MAX_VOLUME, NewDeploy,
-    PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
+    Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
+    Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode,
+    MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
+    WaitingRequest,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -1542,6 +1543,40 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         sessions.sort_by(|a, b| a.node.cmp(&b.node));
         Ok(sessions)
+    }
+
+    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()> {
+        if cache.snapshot.len() > crate::MAX_DISCORD_CACHE_BYTES {
+            return Err(Error::DiscordCacheTooLarge {
+                bytes: cache.snapshot.len(),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO discord_cache (id, snapshot, saved_at_unix_ms) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, \
+             saved_at_unix_ms = excluded.saved_at_unix_ms",
+        )
+        .bind(&cache.snapshot)
+        .bind(to_db(cache.saved_at_unix_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(db("save_discord_cache", None))
+        .map(drop)
+    }
+
+    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>> {
+        const T: &str = "discord_cache";
+        let row = sqlx::query("DELETE FROM discord_cache RETURNING snapshot, saved_at_unix_ms")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("take_discord_cache", None))?;
+        row.map(|row| {
+            Ok(DiscordCache {
+                snapshot: column(&row, "snapshot", T, None)?,
+                saved_at_unix_ms: from_db(column(&row, "saved_at_unix_ms", T, None)?),
+            })
+        })
+        .transpose()
     }
 
     async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {
