@@ -214,6 +214,9 @@ pub(crate) struct Node {
     pub orphans: Vec<(String, GuildId)>,
     /// Moves off this node that are still deleting their player here.
     pub leaving: usize,
+    /// A session handed over by a predecessor, resumed on the first connection; its players
+    /// are adopted once it is ready. Taken then (or when the node gives up).
+    pub handover: Option<String>,
     pub tasks: Vec<AbortHandle>,
 }
 
@@ -327,6 +330,8 @@ pub(crate) struct Inner {
     pub state: Mutex<State>,
     pub events: mpsc::UnboundedSender<ClusterEvent>,
     pub moves: Arc<Semaphore>,
+    /// Handed-over sessions not yet taken up (adopted, gone, or given up).
+    pub handovers_pending: tokio::sync::watch::Sender<usize>,
 }
 
 impl Inner {
@@ -352,6 +357,12 @@ impl Inner {
 
     pub fn now(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// One handed-over session less to wait for.
+    pub fn settle_handover(&self) {
+        self.handovers_pending
+            .send_modify(|pending| *pending = pending.saturating_sub(1));
     }
 
     fn region_of(&self, record: &PlayerRecord) -> Option<String> {
@@ -382,6 +393,18 @@ impl Cluster {
         config: ClusterConfig,
         clock: SharedClock,
     ) -> Result<(Self, mpsc::UnboundedReceiver<ClusterEvent>), ClusterError> {
+        Self::start_resuming(config, clock, &[])
+    }
+
+    /// [`Cluster::start`], resuming the sessions a predecessor process left with
+    /// [`Cluster::shutdown`] (`detach`): each node whose name has one resumes it on its first
+    /// connection, and once it is ready its players join the ledger as they are, playing on.
+    /// [`Cluster::handover_settled`] says when every one is taken up.
+    pub fn start_resuming(
+        config: ClusterConfig,
+        clock: SharedClock,
+        handed_over: &[DetachedSession],
+    ) -> Result<(Self, mpsc::UnboundedReceiver<ClusterEvent>), ClusterError> {
         validate_nodes(&config.nodes)?;
         let (events, receiver) = mpsc::unbounded_channel();
         let moves = Arc::new(Semaphore::new(config.failover.max_concurrent_moves.max(1)));
@@ -393,12 +416,27 @@ impl Cluster {
                 state: Mutex::new(State::default()),
                 events,
                 moves,
+                handovers_pending: tokio::sync::watch::channel(0).0,
             }),
         };
         for spec in specs {
-            insert_node(&cluster.inner, spec)?;
+            let session = handed_over
+                .iter()
+                .find(|h| h.node == spec.name && spec.enabled)
+                .map(|h| h.session_id.clone());
+            if session.is_some() {
+                cluster.inner.handovers_pending.send_modify(|n| *n += 1);
+            }
+            insert_node_resuming(&cluster.inner, spec, session)?;
         }
         Ok((cluster, receiver))
+    }
+
+    /// Waits until every session handed to [`Cluster::start_resuming`] is taken up: its players
+    /// adopted, or found gone. A node that never connects keeps this waiting: bound it.
+    pub async fn handover_settled(&self) {
+        let mut pending = self.inner.handovers_pending.subscribe();
+        let _ = pending.wait_for(|n| *n == 0).await;
     }
 
     /// Adds a node at run time; it takes new players as soon as it is ready.
@@ -933,6 +971,16 @@ pub struct DetachedSession {
 }
 
 pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), ClusterError> {
+    insert_node_resuming(inner, spec, None)
+}
+
+/// Inserts a node whose client resumes `handover` (a predecessor's session) on its first
+/// connection.
+fn insert_node_resuming(
+    inner: &Arc<Inner>,
+    spec: NodeSpec,
+    handover: Option<String>,
+) -> Result<(), ClusterError> {
     let template = &inner.config.client;
     let mut config = NodeConfig::new(&spec.name, &spec.url, &spec.password, inner.config.user_id)
         .map_err(|cause| SpecError::Client {
@@ -943,6 +991,7 @@ pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), Clus
     config.resume_timeout = Some(template.resume_timeout);
     config.reconnect = template.reconnect;
     config.silence = template.silence;
+    config.resume_session.clone_from(&handover);
     let mut state = inner.lock();
     if state.nodes.contains_key(&spec.name) {
         return Err(SpecError::DuplicateName(spec.name).into());
@@ -983,6 +1032,7 @@ pub(crate) fn insert_node(inner: &Arc<Inner>, spec: NodeSpec) -> Result<(), Clus
         resumable: true,
         orphans: Vec::new(),
         leaving: 0,
+        handover,
         tasks: Vec::new(),
     };
     if let Some(events) = events {

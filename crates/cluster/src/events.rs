@@ -122,6 +122,15 @@ pub enum ClusterEvent {
         /// Whether its session resumed.
         resumed: bool,
     },
+    /// A session handed over by a predecessor process was taken up (or could not be).
+    HandoverTaken {
+        /// The node.
+        node: String,
+        /// How it went.
+        outcome: HandoverOutcome,
+        /// The predecessor's players now in the ledger, playing on as they were.
+        players: usize,
+    },
     /// A node's socket was lost (it may come back through a resume).
     NodeLost {
         /// The node.
@@ -221,4 +230,28 @@ pub enum ClusterEvent {
     DrainComplete(DrainReport),
     /// The node set changed (added, removed, enabled, draining).
     NodesChanged,
+}
+
+/// How taking up a handed-over Lavalink session went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverOutcome {
+    /// The session resumed and its players were adopted.
+    Adopted,
+    /// The node did not resume it (it expired or the node restarted): its players are gone and
+    /// the bot starts them again from the store.
+    SessionGone,
+    /// The session resumed but its players could not be listed: the bot starts them again from
+    /// the store (an update to a guild the session already plays replaces that player).
+    ListFailed,
+}
+
+impl HandoverOutcome {
+    /// A bounded label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Adopted => "adopted",
+            Self::SessionGone => "session_gone",
+            Self::ListFailed => "list_failed",
+        }
+    }
 }

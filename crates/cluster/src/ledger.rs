@@ -126,6 +126,19 @@ impl PlayerRecord {
         }
     }
 
+    /// A player found on a session handed over by a predecessor process, as the node has it.
+    pub fn adopted(player: &lavalink::model::Player, node: &str, now: Instant) -> Self {
+        let mut record = Self::new(player.guild_id, now);
+        record.node = Some(node.to_owned());
+        record.voice = Some(player.voice.clone()).filter(VoiceState::is_complete);
+        record.track.clone_from(&player.track);
+        record.paused = player.paused;
+        record.volume = player.volume;
+        record.filters = player.filters.clone();
+        record.observe(&player.state, now);
+        record
+    }
+
     /// Whether the position is moving: a track that its node has started (a TrackStart or a
     /// playerUpdate of it came: a real node needs time before a new or moved player plays), not
     /// paused, a voice connection.

@@ -25,5 +25,5 @@ pub use config::{
     BreakerConfig, ClientTemplate, ClusterConfig, FailoverConfig, NodeSpec, ProbeConfig,
     RegionRule, SelectionPolicy, SpecError, validate_nodes,
 };
-pub use events::{ClusterEvent, DrainMode, DrainReport, MoveCause, MoveOutcome};
+pub use events::{ClusterEvent, DrainMode, DrainReport, HandoverOutcome, MoveCause, MoveOutcome};
 pub use ledger::{Observed, PlayerRecord, Recreate};

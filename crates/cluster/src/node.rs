@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::breaker::CircuitState;
 use crate::cluster::{Inner, Link, Node};
-use crate::events::{ClusterEvent, MoveCause};
+use crate::events::{ClusterEvent, HandoverOutcome, MoveCause};
 use crate::failover;
 use crate::ledger::same_play;
 
@@ -26,7 +26,13 @@ pub(crate) async fn pump(
             NodeEvent::Ready {
                 session_id,
                 resumed,
-            } => on_ready(&inner, &name, generation, &session_id, resumed),
+            } => {
+                // A predecessor's session: its players join the ledger before any of the node's
+                // events is applied (events of guilds the ledger does not know are dropped).
+                if let Some(client) = on_ready(&inner, &name, generation, &session_id, resumed) {
+                    adopt(&inner, &name, generation, &session_id, &client).await;
+                }
+            }
             NodeEvent::Stats(stats) => on_stats(&inner, &name, generation, stats),
             NodeEvent::PlayerUpdate(update) => on_player_update(&inner, &name, generation, update),
             NodeEvent::Event(event) => on_player_event(&inner, &name, generation, event),
@@ -71,18 +77,30 @@ fn with_node<R>(
         .map(f)
 }
 
-fn on_ready(inner: &Arc<Inner>, name: &str, generation: u64, session: &str, resumed: bool) {
+/// The node is ready. Returns its client when the session is one handed over by a predecessor
+/// and resumed: its players are to be adopted.
+fn on_ready(
+    inner: &Arc<Inner>,
+    name: &str,
+    generation: u64,
+    session: &str,
+    resumed: bool,
+) -> Option<lavalink::client::NodeClient> {
     let now = inner.now();
-    let (stranded, was_resuming) = {
+    let (stranded, was_resuming, handed_over) = {
         let mut state = inner.lock();
         let Some(node) = state
             .nodes
             .get_mut(name)
             .filter(|n| n.generation == generation)
         else {
-            return;
+            return None;
         };
         let was_resuming = matches!(node.link, Link::Resuming { .. });
+        let handed_over = node
+            .handover
+            .take()
+            .map(|handed| (handed == session && resumed, node.client.clone()));
         node.link = Link::Up {
             session: session.to_owned(),
         };
@@ -103,7 +121,7 @@ fn on_ready(inner: &Arc<Inner>, name: &str, generation: u64, session: &str, resu
                 .map(|p| p.guild)
                 .collect()
         };
-        (stranded, was_resuming)
+        (stranded, was_resuming, handed_over)
     };
     tracing::info!(
         node = name,
@@ -112,6 +130,23 @@ fn on_ready(inner: &Arc<Inner>, name: &str, generation: u64, session: &str, resu
         stranded = stranded.len(),
         "node ready"
     );
+    let adopt_with = match handed_over {
+        Some((true, client)) => client,
+        Some((false, _)) => {
+            tracing::warn!(
+                node = name,
+                "the handed-over session did not resume: its players are gone and start again from the store"
+            );
+            inner.emit(ClusterEvent::HandoverTaken {
+                node: name.to_owned(),
+                outcome: HandoverOutcome::SessionGone,
+                players: 0,
+            });
+            inner.settle_handover();
+            None
+        }
+        None => None,
+    };
     inner.emit(ClusterEvent::NodeReady {
         node: name.to_owned(),
         resumed,
@@ -123,6 +158,58 @@ fn on_ready(inner: &Arc<Inner>, name: &str, generation: u64, session: &str, resu
     }
     failover::clean_orphans(inner, name);
     failover::place_pending(inner);
+    adopt_with
+}
+
+/// Takes a predecessor's players on a resumed session into the ledger as they are (track,
+/// position, pause, volume, filters, voice): they play on, and the node's events for them are
+/// applied from now on. A guild the ledger already has is left as it is.
+async fn adopt(
+    inner: &Arc<Inner>,
+    name: &str,
+    generation: u64,
+    session: &str,
+    client: &lavalink::client::NodeClient,
+) {
+    let listed = client.rest().players(session).await;
+    let now = inner.now();
+    let (outcome, players) = match listed {
+        Ok(players) => {
+            let mut state = inner.lock();
+            let current = state
+                .nodes
+                .get(name)
+                .is_some_and(|n| n.generation == generation);
+            let mut adopted = 0;
+            for player in players.iter().filter(|_| current) {
+                if state.players.contains_key(&player.guild_id) {
+                    continue;
+                }
+                state.players.insert(
+                    player.guild_id,
+                    crate::ledger::PlayerRecord::adopted(player, name, now),
+                );
+                adopted += 1;
+            }
+            (HandoverOutcome::Adopted, adopted)
+        }
+        Err(error) => {
+            tracing::warn!(node = name, %error, "could not list the handed-over session's players: they start again from the store");
+            (HandoverOutcome::ListFailed, 0)
+        }
+    };
+    tracing::info!(
+        node = name,
+        players,
+        outcome = outcome.as_str(),
+        "took up a handed-over Lavalink session"
+    );
+    inner.emit(ClusterEvent::HandoverTaken {
+        node: name.to_owned(),
+        outcome,
+        players,
+    });
+    inner.settle_handover();
 }
 
 fn on_stats(inner: &Inner, name: &str, generation: u64, stats: Received<Stats>) {
@@ -320,6 +407,10 @@ fn give_up_resume(inner: &Arc<Inner>, name: &str, generation: u64) {
 fn on_stopped(inner: &Arc<Inner>, name: &str, generation: u64, reason: &StopReason) {
     let now = inner.now();
     let transition = with_node(inner, name, generation, |node| {
+        if node.handover.take().is_some() {
+            // It gave up before it was ready: there is nothing to adopt.
+            inner.settle_handover();
+        }
         node.link = Link::Down;
         node.alive_until.get_or_insert(now);
         node.breaker.trip(now)

@@ -220,6 +220,8 @@ pub(crate) struct Families {
     socket_losses: Family<NodeLossLabels, Counter>,
     reconnects: Family<NodeLabels, Counter>,
     resumes: Family<NodeOutcomeLabels, Counter>,
+    handovers: Family<NodeOutcomeLabels, Counter>,
+    handover_players: Family<NodeLabels, Counter>,
     selections: Family<SelectionLabels, Counter>,
     moves: Family<MoveLabels, Counter>,
     move_attempts_failed: Family<NodeErrorLabels, Counter>,
@@ -262,6 +264,8 @@ impl Families {
             socket_losses: Family::default(),
             reconnects: Family::default(),
             resumes: Family::default(),
+            handovers: Family::default(),
+            handover_players: Family::default(),
             selections: Family::default(),
             moves: Family::default(),
             move_attempts_failed: Family::default(),
@@ -361,6 +365,16 @@ impl Families {
             "dimby_lavalink_session_resumes",
             "After a loss, whether the Lavalink session resumed or a new one began",
             f.resumes.clone(),
+        );
+        r.register(
+            "dimby_lavalink_handover_sessions",
+            "Sessions handed over by a predecessor process, by how taking them up went",
+            f.handovers.clone(),
+        );
+        r.register(
+            "dimby_lavalink_handover_players_adopted",
+            "Players adopted from sessions handed over by a predecessor process",
+            f.handover_players.clone(),
         );
         r.register(
             "dimby_cluster_selections",
@@ -564,6 +578,21 @@ impl Families {
                         })
                         .inc();
                 }
+            }
+            ClusterEvent::HandoverTaken {
+                node,
+                outcome,
+                players,
+            } => {
+                self.handovers
+                    .get_or_create(&NodeOutcomeLabels {
+                        node: node.clone(),
+                        outcome: outcome.as_str(),
+                    })
+                    .inc();
+                self.handover_players
+                    .get_or_create(&NodeLabels { node: node.clone() })
+                    .inc_by(u64::try_from(*players).unwrap_or(u64::MAX));
             }
             ClusterEvent::NodeLost { node, loss } => {
                 self.lost_nodes

@@ -224,6 +224,11 @@ fn feed_every_event(metrics: &Metrics) {
             node: node(),
             resumed: true,
         },
+        ClusterEvent::HandoverTaken {
+            node: node(),
+            outcome: cluster::HandoverOutcome::Adopted,
+            players: 3,
+        },
         ClusterEvent::Selected {
             guild: GuildId(1),
             node: node(),

@@ -46,11 +46,7 @@ pub async fn rig_like(
     let nodes = sim::lavalink::start_nodes(n, config)
         .await
         .expect("stand-ins");
-    let mut config = ClusterConfig::new(1, nodes.iter().map(node_spec).collect());
-    config.probe.timeout = Duration::from_millis(300);
-    config.client.request_timeout = Duration::from_secs(5);
-    config.client.reconnect.min_delay = Duration::from_millis(10);
-    config.client.reconnect.max_delay = Duration::from_millis(100);
+    let mut config = config_for(&nodes);
     tweak(&mut config);
     let (cluster, events) = Cluster::start(config, clock.shared()).expect("cluster");
     let mut rig = Rig {
@@ -70,6 +66,16 @@ pub async fn rig_like(
         ready.insert(node);
     }
     rig
+}
+
+/// The cluster configuration the rigs use for these stand-ins.
+pub fn config_for(nodes: &[SimNode]) -> ClusterConfig {
+    let mut config = ClusterConfig::new(1, nodes.iter().map(node_spec).collect());
+    config.probe.timeout = Duration::from_millis(300);
+    config.client.request_timeout = Duration::from_secs(5);
+    config.client.reconnect.min_delay = Duration::from_millis(10);
+    config.client.reconnect.max_delay = Duration::from_millis(100);
+    config
 }
 
 pub fn voice(guild: GuildId) -> VoiceState {
