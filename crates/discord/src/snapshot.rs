@@ -185,7 +185,9 @@ fn member(cache: &InMemoryCache, guild: GuildId, user: super::UserId) -> Option<
 
 /// The ids in a cache index, copied out so that no lock on it is held while looking them up.
 fn ids<T: Copy + Ord>(set: Option<&std::collections::HashSet<T>>) -> Vec<T> {
-    let mut ids: Vec<T> = set.map(|set| set.iter().copied().collect()).unwrap_or_default();
+    let mut ids: Vec<T> = set
+        .map(|set| set.iter().copied().collect())
+        .unwrap_or_default();
     ids.sort_unstable();
     ids
 }

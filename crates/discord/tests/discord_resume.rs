@@ -125,15 +125,21 @@ async fn a_successor_replays_the_predecessors_cache_for_the_sessions_it_resumes(
     let music = guild.voice_channel(0);
     let alice = guild.member("alice").expect("alice");
     sim.join_voice(guild.id, alice, music).expect("alice joins");
-    discord.join_voice(guild.id, music, true).expect("the bot joins");
+    discord
+        .join_voice(guild.id, music, true)
+        .expect("the bot joins");
     // Both arrive, in either order.
     let (mut voice, mut alice_seen) = (None, false);
     while voice.is_none() || !alice_seen {
-        match next(&mut events, "the bot's voice and alice's", |event| match event {
-            DiscordEvent::VoiceReady { voice, .. } => Some(Some(voice.clone())),
-            DiscordEvent::UserVoice { user, .. } if *user == alice => Some(None),
-            _ => None,
-        })
+        match next(
+            &mut events,
+            "the bot's voice and alice's",
+            |event| match event {
+                DiscordEvent::VoiceReady { voice, .. } => Some(Some(voice.clone())),
+                DiscordEvent::UserVoice { user, .. } if *user == alice => Some(None),
+                _ => None,
+            },
+        )
         .await
         {
             Some(ready) => voice = Some(ready),
@@ -150,9 +156,7 @@ async fn a_successor_replays_the_predecessors_cache_for_the_sessions_it_resumes(
     let snapshot: discord::CacheSnapshot = serde_json::from_str(&stored).expect("deserialize");
 
     let standby = Standby::connect(settings(&sim)).await.expect("standby");
-    let (successor, mut events) = standby
-        .start_resuming(&handovers, snapshot)
-        .expect("start");
+    let (successor, mut events) = standby.start_resuming(&handovers, snapshot).expect("start");
     let name = next(&mut events, "the replayed guild", |event| match event {
         DiscordEvent::GuildAvailable { guild: id, name } if *id == guild.id => Some(name.clone()),
         _ => None,
