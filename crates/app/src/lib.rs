@@ -3,6 +3,7 @@
 //! SIGHUP, and the log format. `dimby run` and `dimby demo` both come through [`serve`].
 
 pub mod config;
+pub mod handover;
 pub mod hangup;
 pub mod logging;
 pub mod reload;

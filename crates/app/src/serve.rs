@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use health::HealthRegistry;
 
 use crate::config::Config;
+use crate::handover::{Predecessor, Records};
 use admin::checks::quarantine::StoreQuarantine;
 use admin::checks::{HealthContext, HealthOptions, ProbeSettings, alerts};
 use admin::metrics::ScrapeAuth;
@@ -44,6 +45,10 @@ pub enum StopMode {
     Handover,
 }
 
+/// How long the start waits for the handed-over Lavalink sessions to be taken up (a node that
+/// does not answer must not hold up the guilds on the others).
+const HANDOVER_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Bounds of the stop's steps after the guilds have stopped: each step that overruns is logged
 /// and left behind, so a stop always ends.
 const STOP_STEP: std::time::Duration = std::time::Duration::from_secs(3);
@@ -73,18 +78,13 @@ pub async fn serve(
     let quarantine = open_store(&config.store).await?;
     let store: Arc<dyn store::Store> = quarantine.clone();
 
-    let (cluster, cluster_events) =
-        cluster::Cluster::start(config.cluster(bot_user.get()), clock::SystemClock::shared())
-            .context("starting the Lavalink cluster")?;
-    metrics.attach_cluster(cluster.clone());
-    metrics.attach_allocator(Arc::new(Jemalloc));
-    let cluster_events = if config.metrics.enabled {
-        tap(cluster_events, metrics.clone())
-    } else {
-        cluster_events
-    };
-
-    let (discord, discord_events) = standby.start(&[]).context("starting the gateway shards")?;
+    // A predecessor that stopped for a handover left its sessions playing: take them over.
+    let (predecessor, cluster, cluster_events) =
+        start_cluster(&config, bot_user, &*store, &metrics).await?;
+    let taking_over = !predecessor.lavalink.is_empty();
+    let (discord, discord_events) = standby
+        .start_resuming(&predecessor.shards, predecessor.cache)
+        .context("starting the gateway shards")?;
     metrics.attach_shards(Arc::new(ShardsOf(discord.clone())));
 
     let registry = HealthRegistry::new(clock::SystemClock::shared());
@@ -120,27 +120,21 @@ pub async fn serve(
         .context("registering the slash commands")?;
     tracing::info!(commands = registered.len(), "slash commands registered");
 
-    let bot = Bot::observed(
-        discord.clone(),
-        Shell::new(cluster.clone(), Arc::clone(&store)),
+    let bot = start_bot(
+        &config,
         options.bot,
-        Observers {
-            metrics: metrics.clone(),
-            activity,
-            health: Some(registry.clone()),
-            health_access: HealthAccess {
-                users: config.health.admin_users.clone(),
-                roles: config.health.admin_roles.clone(),
-            },
+        Parts {
+            discord: &discord,
+            cluster: &cluster,
+            store: &store,
+            metrics: &metrics,
+            registry: &registry,
         },
-    );
-    metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
+        activity,
+        taking_over,
+    )
+    .await?;
     let bot_store = store;
-    let (_, damaged) = bot
-        .restore()
-        .await
-        .context("restoring guilds from the store")?;
-    StoreQuarantine { damaged }.record(&metrics);
     tracing::info!(admin = %admin.addr(), "DimbyBot is running");
     let (mode, report) = run_bot(&bot, discord_events, cluster_events, stop).await;
     tracing::info!(?mode, guilds = report.guilds, "shutting down");
@@ -162,6 +156,87 @@ pub async fn serve(
     )
     .await;
     Ok(())
+}
+
+/// Takes the handover records a predecessor left and starts the cluster on them (resuming its
+/// Lavalink sessions); its events pass through the metrics when they are on.
+async fn start_cluster(
+    config: &Config,
+    bot_user: discord::UserId,
+    store: &dyn store::Store,
+    metrics: &telemetry::Metrics,
+) -> anyhow::Result<(
+    Predecessor,
+    cluster::Cluster,
+    tokio::sync::mpsc::UnboundedReceiver<cluster::ClusterEvent>,
+)> {
+    let cluster_config = config.cluster(bot_user.get());
+    let predecessor = Predecessor::take(store, now_unix_ms(), cluster_config.client.resume_timeout)
+        .await
+        .context("taking the handover records from the store")?;
+    let (cluster, events) = cluster::Cluster::start_resuming(
+        cluster_config,
+        clock::SystemClock::shared(),
+        &predecessor.lavalink,
+    )
+    .context("starting the Lavalink cluster")?;
+    metrics.attach_cluster(cluster.clone());
+    metrics.attach_allocator(Arc::new(Jemalloc));
+    let events = if config.metrics.enabled {
+        tap(events, metrics.clone())
+    } else {
+        events
+    };
+    Ok((predecessor, cluster, events))
+}
+
+/// What the bot is built on.
+struct Parts<'a> {
+    discord: &'a discord::Discord,
+    cluster: &'a cluster::Cluster,
+    store: &'a Arc<dyn store::Store>,
+    metrics: &'a telemetry::Metrics,
+    registry: &'a HealthRegistry,
+}
+
+/// The bot with every stored guild restored. When taking over from a predecessor, the restore
+/// first waits (within [`HANDOVER_SETTLE`]) for its Lavalink sessions to be taken up: it must
+/// know which players play on (adopted) and which start again.
+async fn start_bot(
+    config: &Config,
+    settings: BotSettings,
+    parts: Parts<'_>,
+    activity: Activity,
+    taking_over: bool,
+) -> anyhow::Result<Bot> {
+    let bot = Bot::observed(
+        parts.discord.clone(),
+        Shell::new(parts.cluster.clone(), Arc::clone(parts.store)),
+        settings,
+        Observers {
+            metrics: parts.metrics.clone(),
+            activity,
+            health: Some(parts.registry.clone()),
+            health_access: HealthAccess {
+                users: config.health.admin_users.clone(),
+                roles: config.health.admin_roles.clone(),
+            },
+        },
+    );
+    parts.metrics.attach_guilds(Arc::new(GuildsOf(bot.clone())));
+    if taking_over
+        && tokio::time::timeout(HANDOVER_SETTLE, parts.cluster.handover_settled())
+            .await
+            .is_err()
+    {
+        tracing::warn!(bound = ?HANDOVER_SETTLE, "not every handed-over Lavalink session was taken up in time; the guilds without a player start again from the store");
+    }
+    let (_, damaged) = bot
+        .restore()
+        .await
+        .context("restoring guilds from the store")?;
+    StoreQuarantine { damaged }.record(parts.metrics);
+    Ok(bot)
 }
 
 /// Opens the store behind a quarantine guard: writes for guilds the restore finds damaged are
@@ -226,8 +301,13 @@ async fn stop_in_order(mode: StopMode, running: Running) {
             let shards = step("gateway", running.discord.close_resumable())
                 .await
                 .unwrap_or_default();
-            let records = handover_records(detached.unwrap_or_default(), shards, now_unix_ms());
-            step("handover records", save_handover(&*running.store, records)).await;
+            let records = Records::of(
+                detached.unwrap_or_default(),
+                shards,
+                &running.discord.cache_snapshot(),
+                now_unix_ms(),
+            );
+            step("handover records", records.save(&*running.store)).await;
         }
     }
     running.admin.stop();
@@ -248,62 +328,6 @@ async fn step<T>(name: &'static str, work: impl Future<Output = T>) -> Option<T>
 
 fn now_unix_ms() -> u64 {
     clock::Clock::unix_ms(&clock::SystemClock)
-}
-
-/// What a successor needs: the Lavalink sessions left playing and the shards' gateway sessions.
-struct HandoverRecords {
-    lavalink: Vec<store::LavalinkSession>,
-    gateway: Vec<store::GatewaySession>,
-}
-
-fn handover_records(
-    detached: Vec<cluster::DetachedSession>,
-    shards: Vec<discord::ShardHandover>,
-    saved_at_unix_ms: u64,
-) -> HandoverRecords {
-    HandoverRecords {
-        lavalink: detached
-            .into_iter()
-            .map(|session| store::LavalinkSession {
-                node: session.node,
-                session_id: session.session_id,
-                saved_at_unix_ms,
-            })
-            .collect(),
-        gateway: shards
-            .into_iter()
-            .filter_map(|shard| {
-                let session = shard.session?;
-                Some(store::GatewaySession {
-                    shard_id: shard.shard,
-                    shard_total: shard.total,
-                    session_id: session.id().to_owned(),
-                    sequence: session.sequence(),
-                    resume_url: shard.resume_url?,
-                    saved_at_unix_ms,
-                })
-            })
-            .collect(),
-    }
-}
-
-async fn save_handover(store: &dyn store::Store, records: HandoverRecords) {
-    let (lavalink, gateway) = (records.lavalink.len(), records.gateway.len());
-    for session in &records.lavalink {
-        if let Err(error) = store.save_lavalink_session(session).await {
-            tracing::error!(node = %session.node, %error, "could not write a Lavalink handover record");
-        }
-    }
-    for session in &records.gateway {
-        if let Err(error) = store.save_gateway_session(session).await {
-            tracing::error!(shard = session.shard_id, %error, "could not write a gateway handover record");
-        }
-    }
-    tracing::info!(
-        lavalink,
-        gateway,
-        "handover records written for the successor"
-    );
 }
 
 /// Config reload: the file watched (and SIGHUP) for node-set changes.

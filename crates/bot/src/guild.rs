@@ -305,12 +305,17 @@ impl GuildActor {
         self.guild
     }
 
-    /// Takes the guild as stored.
-    pub(super) fn restore(&mut self, restored: super::shell::Restored) {
-        self.resume_on_voice = restored.player.current().is_some();
+    /// Takes the guild as stored. `playing_on`: its player is live on a node already (adopted
+    /// from a predecessor's session) and its voice connection is up, so nothing is rejoined or
+    /// replayed.
+    pub(super) fn restore(&mut self, restored: super::shell::Restored, playing_on: bool) {
+        self.resume_on_voice = !playing_on && restored.player.current().is_some();
         self.player = restored.player;
         self.text_channel = restored.text_channel.and_then(ChannelId::new_checked);
-        self.rejoin = restored.voice_channel.and_then(ChannelId::new_checked);
+        self.rejoin = restored
+            .voice_channel
+            .and_then(ChannelId::new_checked)
+            .filter(|_| !playing_on);
         self.waiting = restored.waiting;
     }
 

@@ -406,20 +406,34 @@ impl Bot {
     }
 
     /// Loads every stored guild; each rejoins its voice channel when its guild is available and
-    /// plays on from the saved position once the voice connection is up. Returns how many, and the
-    /// guilds left out because their stored rows are damaged.
+    /// plays on from the saved position once the voice connection is up. A guild whose player
+    /// the cluster already has (adopted from a predecessor's handed-over session) plays on as it
+    /// is: no rejoin, no replay. Returns how many, and the guilds left out because their stored
+    /// rows are damaged.
     pub async fn restore(&self) -> Result<(usize, Vec<store::Damaged>), store::Error> {
         let (restored, damaged) = self.core().shell.restore().await?;
         let count = restored.len();
+        let mut live = 0;
         for r in restored {
             let Some(guild) = discord_guild(r.guild) else {
                 continue;
             };
+            let playing_on = self
+                .core()
+                .shell
+                .cluster()
+                .player(r.guild)
+                .is_some_and(|view| view.record.node.is_some());
+            live += usize::from(playing_on);
             let mut actor = Box::new(GuildActor::new(guild, Arc::clone(self.core())));
-            actor.restore(r);
+            actor.restore(r, playing_on);
             self.router().insert_parked(actor);
         }
-        tracing::info!(guilds = count, "restored guilds from the store");
+        tracing::info!(
+            guilds = count,
+            playing_on = live,
+            "restored guilds from the store"
+        );
         Ok((count, damaged))
     }
 

@@ -89,13 +89,10 @@ fn on_ready(
     let now = inner.now();
     let (stranded, was_resuming, handed_over) = {
         let mut state = inner.lock();
-        let Some(node) = state
+        let node = state
             .nodes
             .get_mut(name)
-            .filter(|n| n.generation == generation)
-        else {
-            return None;
-        };
+            .filter(|n| n.generation == generation)?;
         let was_resuming = matches!(node.link, Link::Resuming { .. });
         let handed_over = node
             .handover

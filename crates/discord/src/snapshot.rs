@@ -73,55 +73,67 @@ impl CacheSnapshot {
 /// One guild as its GUILD_CREATE would carry it, from the cache.
 fn guild(cache: &InMemoryCache, id: GuildId) -> Option<Guild> {
     let cached = cache.guild(id)?;
-    let channels = ids(cache.guild_channels(id).as_ref().map(|r| r.value()))
-        .into_iter()
-        .filter_map(|channel| cache.channel(channel).map(|c| c.value().clone()))
-        .collect();
-    let roles = ids(cache.guild_roles(id).as_ref().map(|r| r.value()))
-        .into_iter()
-        .filter_map(|role| cache.role(role).map(|r| r.value().resource().clone()))
-        .collect();
-    let members = ids(cache.guild_members(id).as_ref().map(|r| r.value()))
-        .into_iter()
-        .filter_map(|user| member(cache, id, user))
-        .collect();
-    let voice_states = ids(cache.guild_voice_states(id).as_ref().map(|r| r.value()))
-        .into_iter()
-        .filter_map(|user| {
-            let state = cache.voice_state(user, id)?;
-            Some(VoiceState {
-                channel_id: Some(state.channel_id()),
-                deaf: state.deaf(),
-                guild_id: Some(id),
-                member: None,
-                mute: state.mute(),
-                self_deaf: state.self_deaf(),
-                self_mute: state.self_mute(),
-                self_stream: state.self_stream(),
-                self_video: state.self_video(),
-                session_id: state.session_id().to_owned(),
-                suppress: state.suppress(),
-                user_id: user,
-                request_to_speak_timestamp: state.request_to_speak_timestamp(),
-            })
+    let channels = ids(cache
+        .guild_channels(id)
+        .as_ref()
+        .map(twilight_cache_inmemory::Reference::value))
+    .into_iter()
+    .filter_map(|channel| cache.channel(channel).map(|c| c.value().clone()))
+    .collect();
+    let roles = ids(cache
+        .guild_roles(id)
+        .as_ref()
+        .map(twilight_cache_inmemory::Reference::value))
+    .into_iter()
+    .filter_map(|role| cache.role(role).map(|r| r.value().resource().clone()))
+    .collect();
+    let members = ids(cache
+        .guild_members(id)
+        .as_ref()
+        .map(twilight_cache_inmemory::Reference::value))
+    .into_iter()
+    .filter_map(|user| member(cache, id, user))
+    .collect();
+    let voice_states = ids(cache
+        .guild_voice_states(id)
+        .as_ref()
+        .map(twilight_cache_inmemory::Reference::value))
+    .into_iter()
+    .filter_map(|user| {
+        let state = cache.voice_state(user, id)?;
+        Some(VoiceState {
+            channel_id: Some(state.channel_id()),
+            deaf: state.deaf(),
+            guild_id: Some(id),
+            member: None,
+            mute: state.mute(),
+            self_deaf: state.self_deaf(),
+            self_mute: state.self_mute(),
+            self_stream: state.self_stream(),
+            self_video: state.self_video(),
+            session_id: state.session_id().to_owned(),
+            suppress: state.suppress(),
+            user_id: user,
+            request_to_speak_timestamp: state.request_to_speak_timestamp(),
         })
-        .collect();
+    })
+    .collect();
     Some(Guild {
         afk_channel_id: cached.afk_channel_id(),
         afk_timeout: cached.afk_timeout(),
         application_id: cached.application_id(),
         approximate_member_count: None,
         approximate_presence_count: None,
-        banner: cached.banner().cloned(),
+        banner: cached.banner().copied(),
         channels,
         default_message_notifications: cached.default_message_notifications(),
         description: cached.description().map(ToOwned::to_owned),
-        discovery_splash: cached.discovery_splash().cloned(),
+        discovery_splash: cached.discovery_splash().copied(),
         emojis: Vec::new(),
         explicit_content_filter: cached.explicit_content_filter(),
         features: cached.features().cloned().collect(),
         guild_scheduled_events: cached.guild_scheduled_events().to_vec(),
-        icon: cached.icon().cloned(),
+        icon: cached.icon().copied(),
         id,
         joined_at: cached.joined_at(),
         large: cached.large(),
@@ -146,7 +158,7 @@ fn guild(cache: &InMemoryCache, id: GuildId) -> Option<Guild> {
         roles,
         rules_channel_id: cached.rules_channel_id(),
         safety_alerts_channel_id: cached.safety_alerts_channel_id(),
-        splash: cached.splash().cloned(),
+        splash: cached.splash().copied(),
         stage_instances: Vec::new(),
         stickers: Vec::new(),
         system_channel_flags: cached.system_channel_flags(),
