@@ -3,6 +3,9 @@
 //! or SIGUSR2 (the handover stop). The process must exit by itself and leave every guild's queue
 //! and position written and no task running; a plain stop ends its Lavalink session (the node
 //! destroys the players), a handover leaves them playing with the records a successor needs.
+//! A successor (`dimby run` again on the same store) takes over what a handover left: the
+//! gateway sessions resumed (the commands sent in between answered), the players adopted as they
+//! play; or, when the node dropped the session meanwhile, every guild played again from the store.
 //! How long the stop takes is a benchmark figure (docs/benchmarks.md), not asserted here.
 
 use tools::bench::stop::Report;
@@ -10,11 +13,13 @@ use tools::bench::stop::Report;
 const GUILDS: u64 = 100;
 
 fn stop(handover: bool) -> Report {
+    stop_with(if handover { &["--handover"] } else { &[] })
+}
+
+fn stop_with(flags: &[&str]) -> Report {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"));
     command.args(["bench", "stop", "--json", "--guilds", &GUILDS.to_string()]);
-    if handover {
-        command.arg("--handover");
-    }
+    command.args(flags);
     let output = command.output().expect("dimby bench stop");
     assert!(
         output.status.success(),
@@ -66,4 +71,47 @@ fn a_handover_stop_leaves_the_audio_playing_and_the_records_for_a_successor() {
     assert_eq!(report.sessions_resumable, 1, "{report:#?}");
     assert_eq!(report.lavalink_records, 1, "{report:#?}");
     assert!(report.gateway_records >= 1, "{report:#?}");
+}
+
+#[test]
+fn a_successor_takes_over_the_sessions_and_the_players_without_a_gap() {
+    let report = stop_with(&["--handover", "--successor", "resumes"]);
+    assert_stopped_cleanly(&report);
+    assert_eq!(report.lavalink_records, 1, "{report:#?}");
+    assert!(report.gateway_records >= 1, "{report:#?}");
+    let successor = report.successor.as_ref().expect("the successor's figures");
+    assert!(successor.commands_sent > 0, "{report:#?}");
+    assert_eq!(
+        successor.answered, successor.commands_sent,
+        "every command sent between the two processes is answered with the current track: {report:#?}"
+    );
+    assert_eq!(successor.identifies, 0, "every shard resumed: {report:#?}");
+    assert!(successor.lavalink_session_resumed, "{report:#?}");
+    assert_eq!(successor.players_adopted, GUILDS, "{report:#?}");
+    assert_eq!(
+        successor.track_starts, 0,
+        "no player was started again: {report:#?}"
+    );
+    assert_eq!(successor.players_playing, GUILDS, "{report:#?}");
+    assert_eq!(successor.positions_kept, GUILDS, "{report:#?}");
+    // The node played on by itself: its positions are where an unbroken play would be (what is
+    // left is when the two readings were taken, far below a restart's loss).
+    assert!(successor.position_gap_ms.max.abs() < 250.0, "{report:#?}");
+    assert!(successor.stopped_cleanly, "{report:#?}");
+}
+
+#[test]
+fn a_successor_whose_lavalink_session_is_gone_plays_every_guild_again_from_the_store() {
+    let report = stop_with(&["--handover", "--successor", "session-lost"]);
+    assert_stopped_cleanly(&report);
+    let successor = report.successor.as_ref().expect("the successor's figures");
+    assert_eq!(successor.answered, successor.commands_sent, "{report:#?}");
+    assert_eq!(successor.identifies, 0, "{report:#?}");
+    assert!(!successor.lavalink_session_resumed, "{report:#?}");
+    assert_eq!(successor.players_adopted, 0, "{report:#?}");
+    // Every guild rejoined and played again, from where it stood at the stop.
+    assert_eq!(successor.track_starts, GUILDS, "{report:#?}");
+    assert_eq!(successor.players_playing, GUILDS, "{report:#?}");
+    assert_eq!(successor.positions_kept, GUILDS, "{report:#?}");
+    assert!(successor.stopped_cleanly, "{report:#?}");
 }

@@ -7,7 +7,7 @@
 //! on the node, the handover records.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -27,9 +27,26 @@ pub struct Args {
     /// stop (SIGTERM).
     #[arg(long)]
     pub handover: bool,
+    /// After the handover stop, start a successor (`dimby run` again) and measure how it takes
+    /// over: the gateway resumed, the players adopted as they play, the commands sent meanwhile
+    /// answered.
+    /// `resumes`: it resumes the Lavalink session; `session-lost`: the session is gone before it
+    /// starts (the resume timeout is 1 s and it waits for the node to drop the session), so it
+    /// starts every player again from the store.
+    #[arg(long, requires = "handover", value_enum)]
+    pub successor: Option<SuccessorCase>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the successor of a handover finds on the Lavalink node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SuccessorCase {
+    /// The detached session, to resume.
+    Resumes,
+    /// Nothing: the node dropped the session first.
+    SessionLost,
 }
 
 /// What the stop did.
@@ -68,7 +85,47 @@ pub struct Report {
     pub lavalink_records: u64,
     /// Handover records in the store after the exit: gateway sessions.
     pub gateway_records: u64,
+    /// How the successor took over (`--successor`).
+    pub successor: Option<Successor>,
 }
+
+/// How a successor took over from the process that stopped for a handover.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Successor {
+    /// `/nowplaying` commands sent between the exit and the successor's start (one per guild, up
+    /// to [`COMMANDS_IN_THE_GAP`]).
+    pub commands_sent: u64,
+    /// Of those, answered with the guild's current track.
+    pub answered: u64,
+    /// From the successor's spawn to its first answer, ms.
+    pub first_answer_after_spawn_ms: f64,
+    /// From the successor's spawn to its last answer, ms.
+    pub last_answer_after_spawn_ms: f64,
+    /// Gateway identifies by the successor (0: every shard resumed its session).
+    pub identifies: u64,
+    /// Whether the node still has one session, the predecessor's, now connected.
+    pub lavalink_session_resumed: bool,
+    /// Players the successor adopted (its log).
+    pub players_adopted: u64,
+    /// TrackStart events the node sent from the stop signal on (0: no player was restarted).
+    pub track_starts: u64,
+    /// The bot's players playing on the node once every command was answered and every guild
+    /// played again.
+    pub players_playing: u64,
+    /// Guilds whose player is at or past where it stood at the signal (within
+    /// [`POSITION_TOLERANCE_MS`]): none started from the beginning.
+    pub positions_kept: u64,
+    /// From the successor's spawn until every guild played on the node, ms.
+    pub all_playing_after_spawn_ms: f64,
+    /// Each player's position then minus where it would be had it played on without a break
+    /// since the signal, ms (0: no gap).
+    pub position_gap_ms: super::Percentiles,
+    /// Whether the successor exited by itself after its SIGTERM.
+    pub stopped_cleanly: bool,
+}
+
+/// The most commands sent in the gap between the two processes.
+pub const COMMANDS_IN_THE_GAP: u64 = 50;
 
 /// The fields of the bot's "the guilds are stopped" log line.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -125,6 +182,28 @@ fn print_table(r: &Report) {
         r.lavalink_records,
         r.gateway_records
     );
+    if let Some(s) = &r.successor {
+        println!(
+            "  successor: {} of {} commands sent in the gap answered, first {:.0} ms and last {:.0} ms after its spawn",
+            s.answered,
+            s.commands_sent,
+            s.first_answer_after_spawn_ms,
+            s.last_answer_after_spawn_ms
+        );
+        println!(
+            "  successor: {} identifies, Lavalink session resumed: {}, {} players adopted, {} track starts since the signal",
+            s.identifies, s.lavalink_session_resumed, s.players_adopted, s.track_starts
+        );
+        println!(
+            "  successor: {} players playing ({:.0} ms after its spawn); position gap p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; stopped cleanly: {}",
+            s.players_playing,
+            s.all_playing_after_spawn_ms,
+            s.position_gap_ms.p50,
+            s.position_gap_ms.p99,
+            s.position_gap_ms.max,
+            s.stopped_cleanly
+        );
+    }
 }
 
 /// How long the bot may take to exit before it is killed (the figure is what counts).
@@ -142,9 +221,14 @@ const QUEUED: &str = "sim:track:stop-next";
 /// Sets up, stops, looks.
 pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     discord::install_crypto_provider();
-    let discord = DiscordSim::start(discord_config(args.guilds))
-        .await
-        .context("starting the Discord stand-in")?;
+    // Discord's replay buffer, not the small one of the command benchmark: the successor resumes
+    // and gets what was sent in between.
+    let discord = DiscordSim::start(sim::discord::DiscordConfig {
+        replay_buffer: sim::discord::DiscordConfig::default().replay_buffer,
+        ..discord_config(args.guilds)
+    })
+    .await
+    .context("starting the Discord stand-in")?;
     let listeners = create_guilds(&discord, args.guilds)?;
     // Lavalink's default player-update interval (5 s); the stop comes after one update for every
     // player, so the bot's positions rest on what the node reported, not on the restore's PATCH
@@ -170,41 +254,141 @@ async fn stop_once(
     let data = dir.join("data");
     let titles = seed_store(&data, node, listeners).await?;
     let config = dir.join("dimby.toml");
-    write_config(&config, discord, node, &data)?;
+    let session_lost = args.successor == Some(SuccessorCase::SessionLost);
+    let extra = if session_lost {
+        "[lavalink]\nsession_resume_timeout_s = 1\n"
+    } else {
+        ""
+    };
+    write_config(&config, discord, node, &data, extra)?;
     let log = dir.join("dimby.log");
-    let started = Instant::now();
-    let mut bot = spawn_bot(&config, &log)?;
     let guilds: Vec<LavalinkGuild> = listeners
         .iter()
         .map(|l| LavalinkGuild(l.guild.id.get()))
         .collect();
-    let playing = tokio::time::timeout(RESTORE_GUARD, async {
-        loop {
-            let positions = playing_positions(node, &guilds);
-            if positions.len() == guilds.len() {
-                return positions;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    let Ok(_) = playing else {
-        let _ = bot.start_kill();
-        anyhow::bail!(
-            "the bot did not restore every guild within {RESTORE_GUARD:?} (log: {})",
-            log.display()
-        );
-    };
-    let restored_after = started.elapsed();
+    let (mut bot, restored_after) = start_restored(&config, &log, node, &guilds).await?;
     // Every player reports once (a playerUpdate) before the stop.
     tokio::time::sleep(NodeConfig::default().player_update_interval + Duration::from_millis(500))
         .await;
     let at_signal = playing_positions(node, &guilds);
 
+    let signalled = Instant::now();
+    let track_starts = TrackStarts::count(node);
     let (exited_by_itself, exit_code, exit_after) =
         signal_and_wait(&mut bot, args.handover).await?;
+    let identifies_before = discord.identify_count();
+    let gap_commands = if args.successor.is_some() {
+        send_commands(discord, listeners)?
+    } else {
+        Vec::new()
+    };
 
-    let store = store::SqliteStore::open(&store::SqliteConfig::new(&data))
+    let stored = read_store(&data, &at_signal, &titles).await?;
+    let (players_left, players_playing, sessions_resumable) = node_after(node, &guilds);
+    let (lavalink_records, gateway_records) = if args.successor.is_some() {
+        // The successor takes them: what the predecessor said it wrote.
+        handover_line(&log).unwrap_or_default()
+    } else {
+        take_records(&data).await?
+    };
+    let successor = if args.successor.is_some() {
+        let session = node.sessions().first().map(|s| s.id.clone());
+        if session_lost {
+            wait_session_dropped(node).await?;
+        }
+        let expected = Expected {
+            at_signal: &at_signal,
+            signalled,
+            session,
+            title: &titles.0,
+        };
+        Some(
+            take_over(
+                dir,
+                &config,
+                discord,
+                node,
+                &guilds,
+                gap_commands,
+                identifies_before,
+                track_starts,
+                expected,
+            )
+            .await?,
+        )
+    } else {
+        track_starts.stop();
+        None
+    };
+    Ok(Report {
+        build: super::BUILD.to_owned(),
+        mode: match (args.handover, args.successor) {
+            (false, _) => "plain",
+            (true, None) => "handover",
+            (true, Some(SuccessorCase::Resumes)) => "handover to a successor",
+            (true, Some(SuccessorCase::SessionLost)) => {
+                "handover to a successor, Lavalink session lost"
+            }
+        }
+        .to_owned(),
+        guilds: args.guilds,
+        restored_after_ms: ms(restored_after),
+        exit_after_ms: ms(exit_after),
+        exited_by_itself,
+        exit_code,
+        bot: bot_stop_line(&log),
+        positions_at_stop: stored.positions_at_stop,
+        position_offset_ms: stored.offsets,
+        queues_intact: stored.queues_intact,
+        players_left,
+        players_playing,
+        sessions_resumable,
+        lavalink_records,
+        gateway_records,
+        successor,
+    })
+}
+
+/// Starts `dimby run` and waits until it has restored every guild to playing on the node;
+/// returns the process and how long that took.
+async fn start_restored(
+    config: &Path,
+    log: &Path,
+    node: &SimNode,
+    guilds: &[LavalinkGuild],
+) -> anyhow::Result<(tokio::process::Child, Duration)> {
+    let started = Instant::now();
+    let mut bot = spawn_bot(config, log)?;
+    let playing = tokio::time::timeout(RESTORE_GUARD, async {
+        while playing_positions(node, guilds).len() < guilds.len() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    if playing.is_err() {
+        let _ = bot.start_kill();
+        anyhow::bail!(
+            "the bot did not restore every guild within {RESTORE_GUARD:?} (log: {})",
+            log.display()
+        );
+    }
+    Ok((bot, started.elapsed()))
+}
+
+/// What the stop left in the store.
+struct Stored {
+    positions_at_stop: u64,
+    offsets: super::Percentiles,
+    queues_intact: u64,
+}
+
+/// Reads the guilds the stop wrote: positions against the node's at the signal, queues intact.
+async fn read_store(
+    data: &Path,
+    at_signal: &HashMap<LavalinkGuild, u64>,
+    titles: &(String, String),
+) -> anyhow::Result<Stored> {
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(data))
         .await
         .context("opening the store after the stop")?;
     let stored = store::Store::load_all_guilds(&store)
@@ -237,33 +421,192 @@ async fn stop_once(
                     .eq([titles.1.as_str()])
         })
         .count();
-    let lavalink_records = store::Store::take_lavalink_sessions(&store)
-        .await
-        .context("reading the handover records")?
-        .len();
-    let gateway_records = store::Store::take_gateway_sessions(&store)
-        .await
-        .context("reading the handover records")?
-        .len();
-    let (players_left, players_playing, sessions_resumable) = node_after(node, &guilds);
-    Ok(Report {
-        build: super::BUILD.to_owned(),
-        mode: if args.handover { "handover" } else { "plain" }.to_owned(),
-        guilds: args.guilds,
-        restored_after_ms: ms(restored_after),
-        exit_after_ms: ms(exit_after),
-        exited_by_itself,
-        exit_code,
-        bot: bot_stop_line(&log),
+    Ok(Stored {
         positions_at_stop: count(positions_at_stop),
-        position_offset_ms: super::Percentiles::of(offsets),
+        offsets: super::Percentiles::of(offsets),
         queues_intact: count(queues_intact),
-        players_left,
-        players_playing,
-        sessions_resumable,
-        lavalink_records: count(lavalink_records),
-        gateway_records: count(gateway_records),
     })
+}
+
+/// Takes the handover records from the store: (Lavalink, gateway).
+async fn take_records(data: &Path) -> anyhow::Result<(u64, u64)> {
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(data))
+        .await
+        .context("opening the store after the stop")?;
+    let lavalink = store::Store::take_lavalink_sessions(&store)
+        .await
+        .context("reading the handover records")?
+        .len();
+    let gateway = store::Store::take_gateway_sessions(&store)
+        .await
+        .context("reading the handover records")?
+        .len();
+    Ok((count(lavalink), count(gateway)))
+}
+
+/// What the successor should find.
+struct Expected<'a> {
+    at_signal: &'a HashMap<LavalinkGuild, u64>,
+    signalled: Instant,
+    session: Option<String>,
+    title: &'a str,
+}
+
+/// Starts the successor, waits for its answers to the commands sent in the gap, looks at the
+/// node, and stops it.
+#[allow(clippy::too_many_arguments)]
+async fn take_over(
+    dir: &Path,
+    config: &Path,
+    discord: &DiscordSim,
+    node: &SimNode,
+    guilds: &[LavalinkGuild],
+    commands: Vec<sim::discord::InteractionHandle>,
+    identifies_before: u32,
+    track_starts: TrackStarts,
+    expected: Expected<'_>,
+) -> anyhow::Result<Successor> {
+    let log = dir.join("successor.log");
+    let spawned = Instant::now();
+    let mut bot = spawn_bot(config, &log)?;
+    let answers = futures_util::future::join_all(commands.iter().map(|handle| async move {
+        let message = tokio::time::timeout(RESTORE_GUARD, handle.original()).await;
+        let answered = spawned.elapsed();
+        match message {
+            Ok(Ok(message)) => Some((message.content, answered)),
+            _ => None,
+        }
+    }))
+    .await;
+    let answered: Vec<Duration> = answers
+        .iter()
+        .flatten()
+        .filter(|(content, _)| content.contains(expected.title))
+        .map(|(_, at)| *at)
+        .collect();
+    let all_playing = tokio::time::timeout(RESTORE_GUARD, async {
+        loop {
+            if playing_positions(node, guilds).len() == guilds.len() {
+                return spawned.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or(RESTORE_GUARD);
+    let positions = playing_positions(node, guilds);
+    let since_signal = expected.signalled.elapsed();
+    let gaps: Vec<f64> = positions
+        .iter()
+        .filter_map(|(guild, now)| {
+            let at = expected.at_signal.get(guild)?;
+            #[allow(clippy::cast_precision_loss)]
+            let continuous = *at as f64 + ms(since_signal);
+            #[allow(clippy::cast_precision_loss)]
+            Some(continuous - *now as f64)
+        })
+        .collect();
+    let positions_kept = positions
+        .iter()
+        .filter(|(guild, now)| {
+            expected
+                .at_signal
+                .get(guild)
+                .is_some_and(|at| **now + POSITION_TOLERANCE_MS >= *at)
+        })
+        .count();
+    let sessions = node.sessions();
+    let lavalink_session_resumed = sessions.len() == 1
+        && sessions[0].connected
+        && Some(&sessions[0].id) == expected.session.as_ref();
+    let identifies = discord.identify_count().saturating_sub(identifies_before);
+    let (stopped_cleanly, _, _) = signal_and_wait(&mut bot, false).await?;
+    let track_starts = track_starts.stop();
+    Ok(Successor {
+        commands_sent: count(commands.len()),
+        answered: count(answered.len()),
+        first_answer_after_spawn_ms: answered.iter().min().map_or(0.0, |d| ms(*d)),
+        last_answer_after_spawn_ms: answered.iter().max().map_or(0.0, |d| ms(*d)),
+        identifies: u64::from(identifies),
+        lavalink_session_resumed,
+        players_adopted: adopted_line(&log).unwrap_or(0),
+        track_starts,
+        players_playing: count(positions.len()),
+        all_playing_after_spawn_ms: ms(all_playing),
+        positions_kept: count(positions_kept),
+        position_gap_ms: super::Percentiles::of(gaps),
+        stopped_cleanly,
+    })
+}
+
+/// Waits until the node has dropped the detached session (its resume timeout passed).
+async fn wait_session_dropped(node: &SimNode) -> anyhow::Result<()> {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !node.sessions().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .context("the node kept the detached session past its resume timeout")
+}
+
+/// `/nowplaying` in the first [`COMMANDS_IN_THE_GAP`] guilds, while no process is connected.
+fn send_commands(
+    discord: &DiscordSim,
+    listeners: &[Listener],
+) -> anyhow::Result<Vec<sim::discord::InteractionHandle>> {
+    listeners
+        .iter()
+        .take(usize::try_from(COMMANDS_IN_THE_GAP).unwrap_or(usize::MAX))
+        .map(|listener| {
+            let command = sim::discord::SlashCommand::new(
+                listener.guild.id,
+                listener.guild.text_channel(),
+                listener.user,
+                "nowplaying",
+            );
+            discord.invoke(&command).context("invoking /nowplaying")
+        })
+        .collect()
+}
+
+/// Counts the TrackStart events the node sends from now on, until the counter is stopped.
+struct TrackStarts {
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TrackStarts {
+    fn count(node: &SimNode) -> Self {
+        let mut sent = node.subscribe();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = std::sync::Arc::clone(&count);
+        let task = tokio::spawn(async move {
+            loop {
+                match sent.recv().await {
+                    Ok(message) => {
+                        if matches!(
+                            message.message,
+                            lavalink::model::IncomingMessage::Event(
+                                lavalink::model::Event::TrackStart(_)
+                            )
+                        ) {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Self { count, task }
+    }
+
+    /// Stops counting and says how many.
+    fn stop(self) -> u64 {
+        self.task.abort();
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Sends the stop signal and waits for the exit (killing the bot past [`EXIT_GUARD`]): whether
@@ -377,8 +720,9 @@ fn write_config(
     discord: &DiscordSim,
     node: &SimNode,
     data: &Path,
+    extra: &str,
 ) -> anyhow::Result<()> {
-    let config = test_support::run_config(discord, &[node], data, "");
+    let config = test_support::run_config(discord, &[node], data, extra);
     std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -430,7 +774,7 @@ fn node_after(node: &SimNode, guilds: &[LavalinkGuild]) -> (u64, u64, u64) {
 }
 
 /// The fields of the bot's stop line, from its JSON log.
-fn bot_stop_line(log: &PathBuf) -> Option<BotStop> {
+fn bot_stop_line(log: &Path) -> Option<BotStop> {
     let text = std::fs::read_to_string(log).ok()?;
     text.lines().rev().find_map(|line| {
         let value: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -447,4 +791,42 @@ fn bot_stop_line(log: &PathBuf) -> Option<BotStop> {
             abandoned: fields.get("abandoned")?.as_bool()?,
         })
     })
+}
+
+/// The `fields` of every JSON log line whose message is `message`.
+fn log_fields(log: &Path, message: &str) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let fields = value.get_mut("fields")?.take();
+            (fields.get("message")?.as_str()? == message).then_some(fields)
+        })
+        .collect()
+}
+
+/// The handover records the stopping process says it wrote: (Lavalink, gateway).
+fn handover_line(log: &Path) -> Option<(u64, u64)> {
+    let fields = log_fields(log, "handover records written for the successor");
+    let last = fields.last()?;
+    Some((
+        last.get("lavalink")?.as_u64()?,
+        last.get("gateway")?.as_u64()?,
+    ))
+}
+
+/// The players a successor adopted, over every session it took up.
+fn adopted_line(log: &Path) -> Option<u64> {
+    let fields = log_fields(log, "took up a handed-over Lavalink session");
+    if fields.is_empty() {
+        return None;
+    }
+    Some(
+        fields
+            .iter()
+            .filter_map(|f| f.get("players")?.as_u64())
+            .sum(),
+    )
 }
