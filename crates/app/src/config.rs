@@ -46,7 +46,54 @@ pub struct Config {
     /// CPU and heap profiles on the admin server.
     #[serde(default)]
     pub profiling: ProfilingConfig,
+    /// This process's place in a blue-green deploy.
+    #[serde(default)]
+    pub deploy: DeployConfig,
 }
+
+/// `[deploy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// The colour this process runs as in a blue-green deploy, `blue` or `green`
+    /// (`DIMBY_DEPLOY__COLOUR`); unset for a process outside such deploys. Every log line and
+    /// `dimby_build_info` carry it.
+    #[serde(default, deserialize_with = "colour")]
+    pub colour: Option<store::Colour>,
+}
+
+/// A deploy colour as the store names it (`blue`, `green`), refused in words otherwise.
+fn colour<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<store::Colour>, D::Error> {
+    struct Visitor;
+
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Option<store::Colour>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(COLOUR_EXPECTED)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            if text.is_empty() {
+                return Err(E::custom(format!(
+                    "is empty; expected {COLOUR_EXPECTED}, or leave it unset for no colour"
+                )));
+            }
+            text.parse::<store::Colour>().map(Some).map_err(|_| {
+                E::custom(format!(
+                    "{text:?} is not a deploy colour; expected {COLOUR_EXPECTED}"
+                ))
+            })
+        }
+    }
+
+    deserializer.deserialize_str(Visitor)
+}
+
+/// The values `deploy.colour` takes, for its errors.
+const COLOUR_EXPECTED: &str = "\"blue\" or \"green\"";
 
 /// `[profiling]`.
 #[derive(Debug, Deserialize)]
@@ -1926,6 +1973,44 @@ mod tests {
                 node("b", "http://127.0.0.1:2334")
             );
             load_in(jail, &toml).expect("two ports, two nodes");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn deploy_colour_loads_from_file_and_env_and_refuses_other_names() {
+        Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).expect("defaults").deploy.colour, None);
+            let config = load_in(jail, "[deploy]\ncolour = \"green\"\n").expect("valid");
+            assert_eq!(config.deploy.colour, Some(store::Colour::Green));
+            for (toml, found) in [
+                ("colour = \"purple\"", "\"purple\" is not a deploy colour"),
+                ("colour = \"Blue\"", "\"Blue\" is not a deploy colour"),
+                ("colour = \"\"", "is empty"),
+                ("colour = 1", "found an integer"),
+            ] {
+                let error = load_in(jail, &format!("[deploy]\n{toml}\n"))
+                    .expect_err(toml)
+                    .to_string();
+                assert!(error.starts_with("deploy.colour: "), "{toml}: {error}");
+                assert!(error.contains(found), "{toml}: {error}");
+                assert!(
+                    error.contains("\"blue\" or \"green\""),
+                    "{toml}: names the allowed values: {error}"
+                );
+                assert!(error.contains("dimby.toml, line 2"), "{toml}: {error}");
+            }
+            let error = load_in(jail, "[deploy]\ncolor = \"blue\"\n").expect_err("spelling");
+            assert!(error.to_string().contains("colour"), "{error}");
+
+            // The environment wins over the file, and its errors name the variable.
+            jail.set_env("DIMBY_DEPLOY__COLOUR", "blue");
+            let config = load_in(jail, "[deploy]\ncolour = \"green\"\n").expect("valid");
+            assert_eq!(config.deploy.colour, Some(store::Colour::Blue));
+            jail.set_env("DIMBY_DEPLOY__COLOUR", "teal");
+            let error = Config::load(None).expect_err("teal").to_string();
+            assert!(error.starts_with("deploy.colour: "), "{error}");
+            assert!(error.contains("DIMBY_DEPLOY__COLOUR"), "{error}");
             Ok(())
         });
     }

@@ -63,6 +63,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     discord::install_crypto_provider();
     let metrics = options.metrics.clone().unwrap_or_else(command_metrics);
+    crate::identity::adopt(&config, &metrics);
     if !config.metrics.enabled {
         // metrics.enabled = false: nothing is recorded and /metrics is not served.
         metrics.set_recording(false);

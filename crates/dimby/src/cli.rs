@@ -3,9 +3,18 @@
 use app::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
 
+/// The version and the commit the binary was built from (build.rs), as `dimby --version` prints
+/// them.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DIMBY_COMMIT"),
+    ")"
+);
+
 /// DimbyBot: a Discord music bot on a cluster of Lavalink v4 nodes.
 #[derive(Debug, Parser)]
-#[command(name = "dimby", version, about)]
+#[command(name = "dimby", version = VERSION, about)]
 pub struct Cli {
     /// How log lines look on stderr (`RUST_LOG` sets the filter).
     #[arg(
@@ -200,5 +209,26 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+    use crate::build_commit;
+
+    #[test]
+    fn version_names_the_version_and_the_commit() {
+        let commit = env!("DIMBY_COMMIT");
+        assert_eq!(
+            Cli::command().render_version(),
+            format!("dimby {} (commit {commit})\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(
+            commit == build_commit::UNKNOWN || build_commit::from_git(commit.as_bytes()).is_some(),
+            "{commit:?}"
+        );
     }
 }

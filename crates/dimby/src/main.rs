@@ -3,6 +3,8 @@
 //! tools (`demo`, `sim`, `bench`, `perf`, `profile run`, from the tools crate); the production
 //! image is built without them.
 
+#[cfg(test)]
+mod build_commit;
 mod cli;
 mod health_cli;
 mod nodes_cli;
@@ -41,6 +43,11 @@ static malloc_conf: &[u8; 69] =
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
+    // Before the log: every line carries the version (and the colour once the config is read).
+    app::identity::set_build(app::identity::Build {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("DIMBY_COMMIT"),
+    });
     logging::init(cli.log_format, cli.command.default_log_filter());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -97,11 +97,19 @@ struct ScrapeTime {
 
 impl Collector for ScrapeTime {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let identity = *crate::read(&self.sources.identity);
         gauge(
             &mut encoder,
             "dimby_build_info",
-            "Always 1; the running version.",
-            [([("version", env!("CARGO_PKG_VERSION"))], 1.0)],
+            "Always 1; the running version, the commit it was built from and its deploy colour.",
+            [(
+                [
+                    ("version", identity.version),
+                    ("commit", identity.commit),
+                    ("colour", identity.colour_label()),
+                ],
+                1.0,
+            )],
         )?;
         self.encode_guilds(&mut encoder)?;
         self.encode_nodes(&mut encoder)?;

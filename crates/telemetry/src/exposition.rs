@@ -122,7 +122,7 @@ mod tests {
                   dimby_command_duration_seconds_sum 0.5\n\
                   # HELP dimby_build Build.\n\
                   # TYPE dimby_build info\n\
-                  dimby_build_info{version=\"1\"} 1\n\
+                  dimby_build_info{version=\"1\",commit=\"0123456789ab\",colour=\"blue\"} 1\n\
                   # EOF\n";
         let text = openmetrics_to_prometheus(om);
         assert_eq!(
@@ -135,7 +135,7 @@ mod tests {
              dimby_command_duration_seconds_sum 0.5\n\
              # HELP dimby_build_info Build.\n\
              # TYPE dimby_build_info gauge\n\
-             dimby_build_info{version=\"1\"} 1\n"
+             dimby_build_info{version=\"1\",commit=\"0123456789ab\",colour=\"blue\"} 1\n"
         );
     }
 

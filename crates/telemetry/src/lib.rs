@@ -218,10 +218,48 @@ pub enum AlertResult {
     Suppressed,
 }
 
+/// The build a process runs and the deploy colour it runs as: the labels of `dimby_build_info`
+/// (and, through the application, of every log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// The version (`0.1.0`).
+    pub version: &'static str,
+    /// The commit the binary was built from (`git rev-parse --short=12 HEAD`, or what the build
+    /// was given in `DIMBY_BUILD_COMMIT`), or [`Identity::UNKNOWN_COMMIT`].
+    pub commit: &'static str,
+    /// `blue` or `green` (`deploy.colour`); `None` for a process without a colour.
+    pub colour: Option<&'static str>,
+}
+
+impl Identity {
+    /// The commit of a build that did not know its own.
+    pub const UNKNOWN_COMMIT: &'static str = "unknown";
+    /// The `colour` label of a process without a colour.
+    pub const NO_COLOUR: &'static str = "none";
+
+    /// The `colour` label: `blue`, `green` or `none`.
+    pub fn colour_label(&self) -> &'static str {
+        self.colour.unwrap_or(Self::NO_COLOUR)
+    }
+}
+
+impl Default for Identity {
+    /// This crate's version, an unknown commit, no colour: what a registry says until the
+    /// application tells it better ([`Metrics::set_identity`]).
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION"),
+            commit: Self::UNKNOWN_COMMIT,
+            colour: None,
+        }
+    }
+}
+
 /// Where the scrape-time gauges come from; each part may be attached later, or never (its
 /// families then have no samples).
 #[derive(Default)]
 pub struct Sources {
+    identity: RwLock<Identity>,
     cluster: RwLock<Option<Cluster>>,
     health: RwLock<Option<HealthRegistry>>,
     shards: RwLock<Option<Arc<dyn ShardSource>>>,
@@ -284,6 +322,17 @@ impl Metrics {
     /// Whether events are recorded.
     pub fn recording(&self) -> bool {
         self.inner.recording.load(Ordering::Relaxed)
+    }
+
+    /// Says which build runs and as which colour (`dimby_build_info`); until then it is
+    /// [`Identity::default`].
+    pub fn set_identity(&self, identity: Identity) {
+        *write(&self.inner.sources.identity) = identity;
+    }
+
+    /// Which build runs and as which colour, as `dimby_build_info` says.
+    pub fn identity(&self) -> Identity {
+        *read(&self.inner.sources.identity)
     }
 
     /// Reads node gauges from `cluster` at scrape time.
@@ -471,7 +520,7 @@ mod tests {
     use cluster::ClusterEvent;
     use lavalink::model::{GuildId, IncomingMessage};
 
-    use super::{CommandOutcome, DiscordRestCall, DiscordRoute, Format, Metrics};
+    use super::{CommandOutcome, DiscordRestCall, DiscordRoute, Format, Identity, Metrics};
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -653,6 +702,42 @@ mod tests {
             ),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn build_info_carries_version_commit_and_colour() {
+        let metrics = Metrics::new([]);
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(
+                &text,
+                &format!(
+                    r#"dimby_build_info{{version="{}",commit="unknown",colour="none"}}"#,
+                    env!("CARGO_PKG_VERSION")
+                )
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        let identity = Identity {
+            version: "9.8.7",
+            commit: "0123456789ab",
+            colour: Some("green"),
+        };
+        metrics.set_identity(identity);
+        assert_eq!(metrics.identity(), identity);
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = metrics.encode(format);
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("dimby_build_info"))
+                .collect();
+            assert_eq!(
+                lines,
+                [r#"dimby_build_info{version="9.8.7",commit="0123456789ab",colour="green"} 1.0"#],
+                "{format:?}: one series, the identity set last"
+            );
+        }
     }
 
     #[test]
