@@ -11,6 +11,7 @@
 pub mod allow;
 mod auth;
 pub mod checks;
+pub mod deploy;
 mod health_endpoints;
 pub mod metrics;
 mod nodes;

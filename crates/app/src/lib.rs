@@ -4,6 +4,7 @@
 //! line and on `dimby_build_info`. `dimby run` and `dimby demo` both come through [`serve`].
 
 pub mod config;
+pub mod gate;
 pub mod handover;
 pub mod hangup;
 pub mod identity;

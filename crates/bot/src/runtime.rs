@@ -284,6 +284,18 @@ pub struct Bot {
     inner: Arc<Inner>,
 }
 
+/// What [`Bot::restore`] found in the store.
+#[derive(Debug)]
+pub struct Restored {
+    /// Guilds restored.
+    pub guilds: usize,
+    /// Of those, guilds whose player the cluster already had (adopted from a predecessor): they
+    /// play on without a rejoin.
+    pub playing_on: usize,
+    /// Guilds left out because their stored rows are damaged.
+    pub damaged: Vec<store::Damaged>,
+}
+
 /// What a stop did, for its log line and the stop test.
 #[derive(Debug, Clone, Default)]
 pub struct StopReport {
@@ -410,7 +422,7 @@ impl Bot {
     /// the cluster already has (adopted from a predecessor's handed-over session) plays on as it
     /// is: no rejoin, no replay. Returns how many, and the guilds left out because their stored
     /// rows are damaged.
-    pub async fn restore(&self) -> Result<(usize, Vec<store::Damaged>), store::Error> {
+    pub async fn restore(&self) -> Result<Restored, store::Error> {
         let (restored, damaged) = self.core().shell.restore().await?;
         let count = restored.len();
         let mut live = 0;
@@ -434,7 +446,11 @@ impl Bot {
             playing_on = live,
             "restored guilds from the store"
         );
-        Ok((count, damaged))
+        Ok(Restored {
+            guilds: count,
+            playing_on: live,
+            damaged,
+        })
     }
 
     /// Handles events until both streams end or `stop` completes, then stops the guilds in
@@ -458,6 +474,14 @@ impl Bot {
                     Some(event) => self.on_cluster(event),
                     None => break,
                 },
+            }
+        }
+        // What had arrived before the stop is handled as usual: a handover closes the shards
+        // first, so these are commands its successor will not be sent again.
+        for _ in 0..discord.len() {
+            match discord.try_recv() {
+                Ok(event) => self.on_discord(event),
+                Err(_) => break,
             }
         }
         self.stop_guilds(&mut discord, &mut cluster).await

@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// The configuration file (TOML); environment variables DIMBY_* override it.
     #[arg(long, env = "DIMBY_CONFIG")]
     pub config: Option<std::path::PathBuf>,
+    /// Start in standby: Discord REST, the store and the nodes are checked, nothing is connected;
+    /// the process serves when a deploy asks it to take over (`POST /admin/deploy/takeover`,
+    /// see docs/runbooks/deploys.md).
+    #[arg(long)]
+    pub standby: bool,
 }
 
 /// What a SIGHUP does to a command.
@@ -155,6 +160,7 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
             config_path: args.config,
             bot,
             metrics: None,
+            standby: args.standby,
         },
         stop_signal(),
     )

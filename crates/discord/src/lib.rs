@@ -249,6 +249,35 @@ impl Standby {
         self.recommended_shards
     }
 
+    /// The slash commands registered where [`Discord::register_commands`] would put them (the
+    /// dev guild if set, else globally): what a candidate build compares its own with.
+    pub async fn registered_commands(&self) -> Result<Vec<Command>, DiscordError> {
+        let interaction = self.rest.client().interaction(self.application);
+        let commands = match self.settings.dev_guild {
+            Some(guild) => {
+                self.rest
+                    .send(
+                        DiscordRoute::ApplicationCommands,
+                        interaction.guild_commands(guild),
+                    )
+                    .await?
+                    .models()
+                    .await?
+            }
+            None => {
+                self.rest
+                    .send(
+                        DiscordRoute::ApplicationCommands,
+                        interaction.global_commands(),
+                    )
+                    .await?
+                    .models()
+                    .await?
+            }
+        };
+        Ok(commands)
+    }
+
     /// The shards this process would run.
     pub fn shard_range(&self) -> Result<ShardRange, DiscordError> {
         let range = self.settings.shards.unwrap_or(ShardRange {
