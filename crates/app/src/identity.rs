@@ -128,10 +128,13 @@ pub fn set_build(build: Build) {
 
 /// Takes the colour from `config`: from now on every log line carries it, and `metrics`'
 /// `dimby_build_info` says this build and colour. Logs the identity once, commit included.
+/// `metrics` also read the process's log counts from now on (`dimby_log_events_total`, since the
+/// start: [`crate::logging::counts`]).
 pub fn adopt(config: &Config, metrics: &telemetry::Metrics) {
     PROCESS.set_colour(config.deploy.colour);
     let identity = PROCESS.identity();
     metrics.set_identity(identity);
+    crate::logging::counts::attach(metrics);
     // The line itself carries the version and the colour, as every line does.
     tracing::info!(commit = identity.commit, "build identity");
 }

@@ -4,14 +4,24 @@
 //! process's deploy `colour` (`blue`, `green` or `none`; [`crate::identity`]): text lines end in
 //! `version=0.1.0 colour=blue`, JSON lines have `"version"` and `"colour"` as top-level keys (beside
 //! `timestamp`, `level`, `fields` and `target`), so a shipper can filter on them.
+//!
+//! Every event the filter lets through is also counted by level ([`events`],
+//! `dimby_log_events_total{level}`; [`counts`]), so the process can say whether it logged errors
+//! over a window.
+
+pub mod counts;
 
 use std::fmt;
 
-use tracing::{Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{Format, Full, Json, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub use counts::{CountEvents, LogCounters, LogCounts, counting, events};
 
 use crate::identity::ProcessIdentity;
 
@@ -25,22 +35,51 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. `RUST_LOG` wins over the default filter.
+/// Installs the global subscriber: [`subscriber`] on stderr, counting into the process's
+/// counters ([`events`]). `RUST_LOG` wins over the default filter.
 pub fn init(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // A subscriber may already be installed (tests); keeping that one is right.
+    let _ = subscriber(format, filter, std::io::stderr, counts::process()).try_init();
+    // Counting if the global subscriber is this one (also when only bridging the `log` crate's
+    // records failed, which makes `try_init` fail after installing it).
+    counts::set_counting(tracing::dispatcher::get_default(
+        Dispatch::is::<CountEvents>,
+    ));
+}
+
+/// The log's subscriber: lines in `format` to `writer` (with the build's identity), `filter`
+/// choosing the events, and every event it lets through counted by level into `counters`.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+    counters: &'static LogCounters,
+) -> Dispatch
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let identity = crate::identity::process();
-    // A subscriber may already be installed (tests); keeping that one is right.
-    let _ = match format {
-        LogFormat::Text => builder.event_format(Identified::text(identity)).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .event_format(Identified::json(identity))
-            .try_init(),
-    };
+    let count = CountEvents::new(counters);
+    match format {
+        LogFormat::Text => Dispatch::new(
+            builder
+                .event_format(Identified::text(identity))
+                .finish()
+                .with(count),
+        ),
+        LogFormat::Json => Dispatch::new(
+            builder
+                .json()
+                .event_format(Identified::json(identity))
+                .finish()
+                .with(count),
+        ),
+    }
 }
 
 /// tracing-subscriber's text or JSON line with the build's identity added: the version, and the
@@ -229,7 +268,7 @@ mod tests {
     use store::Colour;
     use tracing_subscriber::fmt::MakeWriter;
 
-    use super::Identified;
+    use super::{Identified, LogCounters, LogCounts, LogFormat};
     use crate::identity::{Build, ProcessIdentity};
 
     /// Lines written into memory.
@@ -377,5 +416,36 @@ mod tests {
                 .all(|l| l.ends_with(" version=1.2.3 colour=blue")),
             "{coloured:?}"
         );
+    }
+
+    #[test]
+    fn the_log_writes_and_counts_the_events_its_filter_lets_through() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let counters: &'static LogCounters = Box::leak(Box::new(LogCounters::new()));
+            let buffer = Buffer::default();
+            let filter = tracing_subscriber::EnvFilter::new("info,noisy=error");
+            let dispatch = super::subscriber(format, filter, buffer.clone(), counters);
+            tracing::dispatcher::with_default(&dispatch, || {
+                tracing::error!("written and counted");
+                tracing::warn!(node = "a", "written and counted");
+                tracing::info!("written and counted");
+                tracing::debug!("neither");
+                tracing::warn!(target: "noisy", "neither");
+                tracing::error!(target: "noisy", "written and counted");
+            });
+            assert_eq!(
+                counters.snapshot(),
+                LogCounts {
+                    errors: 2,
+                    warnings: 1,
+                    info: 1,
+                    ..LogCounts::default()
+                },
+                "{format:?}"
+            );
+            let written = buffer.take();
+            assert_eq!(written.lines().count(), 4, "{format:?}: {written}");
+            assert!(!written.contains("neither"), "{format:?}: {written}");
+        }
     }
 }

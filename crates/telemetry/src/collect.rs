@@ -1,6 +1,6 @@
 //! Scrape-time families: read from the state's owners on each scrape (the cluster's node views
-//! and clients, the shards, the health registry, the bot's guilds, `/proc/self`, the tokio
-//! runtime), so they are never stale and cost nothing between scrapes.
+//! and clients, the shards, the health registry, the bot's guilds, `/proc/self`, the log's
+//! counts, the tokio runtime), so they are never stale and cost nothing between scrapes.
 
 use std::fmt;
 use std::sync::Arc;
@@ -78,6 +78,55 @@ pub trait AllocatorSource: Send + Sync {
     fn allocator(&self) -> Option<AllocatorSample>;
 }
 
+/// Log events by level, counted since the process started (every event that passed the log's
+/// filter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCounts {
+    /// `ERROR` events.
+    pub errors: u64,
+    /// `WARN` events.
+    pub warnings: u64,
+    /// `INFO` events.
+    pub info: u64,
+    /// `DEBUG` events.
+    pub debug: u64,
+    /// `TRACE` events.
+    pub trace: u64,
+}
+
+impl LogCounts {
+    /// The events logged since `earlier` (a snapshot taken before this one). A count that went
+    /// down (`earlier` is not from before, or from another process) reads as 0.
+    #[must_use]
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            errors: self.errors.saturating_sub(earlier.errors),
+            warnings: self.warnings.saturating_sub(earlier.warnings),
+            info: self.info.saturating_sub(earlier.info),
+            debug: self.debug.saturating_sub(earlier.debug),
+            trace: self.trace.saturating_sub(earlier.trace),
+        }
+    }
+
+    /// The counts with their `level` label values, most severe first.
+    pub fn by_level(&self) -> [(&'static str, u64); 5] {
+        [
+            ("error", self.errors),
+            ("warn", self.warnings),
+            ("info", self.info),
+            ("debug", self.debug),
+            ("trace", self.trace),
+        ]
+    }
+}
+
+/// Whatever counts the process's log events (the application's log layer).
+pub trait LogSource: Send + Sync {
+    /// The counts now, or `None` when this process does not count its events (its log was set up
+    /// without the counting layer): no samples then, rather than zeros that look like a clean log.
+    fn log_events(&self) -> Option<LogCounts>;
+}
+
 pub(crate) fn register(
     registry: &mut Registry,
     sources: &Arc<Sources>,
@@ -117,6 +166,7 @@ impl Collector for ScrapeTime {
         self.encode_shards(&mut encoder)?;
         encode_process(&mut encoder)?;
         self.encode_allocator(&mut encoder)?;
+        self.encode_log(&mut encoder)?;
         self.encode_runtime(&mut encoder)
     }
 }
@@ -449,6 +499,21 @@ impl ScrapeTime {
                     ("metadata", a.metadata),
                 ]
                 .map(|(kind, bytes)| (vec![("kind", kind.to_owned())], bytes as f64))
+            }),
+        )
+    }
+
+    fn encode_log(&self, encoder: &mut DescriptorEncoder) -> fmt::Result {
+        let counts = crate::read(&self.sources.log)
+            .as_ref()
+            .and_then(|source| source.log_events());
+        counter(
+            encoder,
+            "dimby_log_events",
+            "Log events by level since the process started (those that passed the log's filter).",
+            counts.iter().flat_map(|c| {
+                c.by_level()
+                    .map(|(level, count)| (vec![("level", level.to_owned())], count))
             }),
         )
     }

@@ -8,7 +8,8 @@
 //!   acknowledgements, loads and voice self-healing through the `record_*` methods, the alert
 //!   notifier through [`Metrics::record_alert`];
 //! - gauges read at scrape time from whatever owns the state ([`Sources`]): the cluster's nodes,
-//!   the Discord shards, the health registry, the bot's guilds, the process and the tokio runtime.
+//!   the Discord shards, the health registry, the bot's guilds, the process (its log events among
+//!   them) and the tokio runtime.
 //!   A scrape reads; it never waits on a node or on Discord.
 //!
 //! Labels are bounded: node names and shard ids come from configuration, commands from the set
@@ -30,7 +31,8 @@ use health::HealthRegistry;
 use prometheus_client::registry::Registry;
 
 pub use collect::{
-    AllocatorSample, AllocatorSource, GuildCounts, GuildSource, ShardSample, ShardSource,
+    AllocatorSample, AllocatorSource, GuildCounts, GuildSource, LogCounts, LogSource, ShardSample,
+    ShardSource,
 };
 pub use exposition::Format;
 use families::Families;
@@ -265,6 +267,7 @@ pub struct Sources {
     shards: RwLock<Option<Arc<dyn ShardSource>>>,
     guilds: RwLock<Option<Arc<dyn GuildSource>>>,
     allocator: RwLock<Option<Arc<dyn AllocatorSource>>>,
+    log: RwLock<Option<Arc<dyn LogSource>>>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -353,6 +356,12 @@ impl Metrics {
     /// Reads the allocator's figures from `allocator` at scrape time.
     pub fn attach_allocator(&self, allocator: Arc<dyn AllocatorSource>) {
         *write(&self.inner.sources.allocator) = Some(allocator);
+    }
+
+    /// Reads the log's event counts from `log` at scrape time (`dimby_log_events_total`). They are
+    /// the process's totals, so events logged before this call are in them.
+    pub fn attach_log(&self, log: Arc<dyn LogSource>) {
+        *write(&self.inner.sources.log) = Some(log);
     }
 
     /// Reads guild counts from `guilds` at scrape time.
@@ -520,7 +529,13 @@ mod tests {
     use cluster::ClusterEvent;
     use lavalink::model::{GuildId, IncomingMessage};
 
-    use super::{CommandOutcome, DiscordRestCall, DiscordRoute, Format, Identity, Metrics};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::{
+        CommandOutcome, DiscordRestCall, DiscordRoute, Format, Identity, LogCounts, LogSource,
+        Metrics,
+    };
 
     fn sample(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -748,5 +763,116 @@ mod tests {
         assert!(
             !text.contains("# EOF") && text.contains("# TYPE dimby_tracks_started_total counter")
         );
+    }
+
+    /// A log whose error count a test moves; `None` while it says it does not count.
+    struct StubLog {
+        errors: AtomicU64,
+        counting: bool,
+    }
+
+    impl LogSource for StubLog {
+        fn log_events(&self) -> Option<LogCounts> {
+            self.counting.then(|| LogCounts {
+                errors: self.errors.load(Ordering::Relaxed),
+                warnings: 2,
+                info: 40,
+                debug: 0,
+                trace: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn log_events_are_counters_by_level_read_at_scrape_time() {
+        let metrics = Metrics::new([]);
+        let text = metrics.encode(Format::Prometheus);
+        assert!(
+            text.contains("# TYPE dimby_log_events_total counter"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("dimby_log_events_total{"),
+            "no samples before a log is attached: {text}"
+        );
+
+        let log = Arc::new(StubLog {
+            errors: AtomicU64::new(3),
+            counting: true,
+        });
+        metrics.attach_log(log.clone());
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(&text, r#"dimby_log_events_total{level="error"}"#),
+            Some(3.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_log_events_total{level="warn"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_log_events_total{level="info"}"#),
+            Some(40.0)
+        );
+        // Every level has its series, zero or not, so a first error is an increase.
+        assert_eq!(
+            sample(&text, r#"dimby_log_events_total{level="trace"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("dimby_log_events_total{"))
+                .count(),
+            5,
+            "{text}"
+        );
+
+        log.errors.store(4, Ordering::Relaxed);
+        let openmetrics = metrics.encode(Format::OpenMetrics);
+        assert_eq!(
+            sample(&openmetrics, r#"dimby_log_events_total{level="error"}"#),
+            Some(4.0),
+            "read at each scrape: {openmetrics}"
+        );
+
+        metrics.attach_log(Arc::new(StubLog {
+            errors: AtomicU64::new(9),
+            counting: false,
+        }));
+        let text = metrics.encode(Format::Prometheus);
+        assert!(
+            !text.contains("dimby_log_events_total{"),
+            "a log that does not count has no samples, not zeros: {text}"
+        );
+    }
+
+    #[test]
+    fn log_counts_since_an_earlier_snapshot() {
+        let earlier = LogCounts {
+            errors: 1,
+            warnings: 5,
+            info: 10,
+            debug: 0,
+            trace: 0,
+        };
+        let now = LogCounts {
+            errors: 3,
+            warnings: 5,
+            info: 17,
+            debug: 0,
+            trace: 0,
+        };
+        assert_eq!(
+            now.since(&earlier),
+            LogCounts {
+                errors: 2,
+                warnings: 0,
+                info: 7,
+                debug: 0,
+                trace: 0,
+            }
+        );
+        assert_eq!(earlier.since(&now).errors, 0, "never below zero");
     }
 }

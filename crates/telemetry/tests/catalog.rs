@@ -2,8 +2,8 @@
 //! with the same type and labels, and every catalog row is exposed.
 //!
 //! The registry is fed one of every event and attached to real sources (a cluster of two
-//! Lavalink stand-ins, a health registry with a checked probe, shards and guilds), so every
-//! family has samples and its labels can be compared too.
+//! Lavalink stand-ins, a health registry with a checked probe, shards, guilds, the allocator and
+//! the log's counts), so every family has samples and its labels can be compared too.
 
 #![allow(
     clippy::disallowed_methods,
@@ -147,6 +147,19 @@ impl telemetry::AllocatorSource for Allocator {
             mapped: 4,
             retained: 5,
             metadata: 6,
+        })
+    }
+}
+
+struct Log;
+impl telemetry::LogSource for Log {
+    fn log_events(&self) -> Option<telemetry::LogCounts> {
+        Some(telemetry::LogCounts {
+            errors: 1,
+            warnings: 2,
+            info: 3,
+            debug: 0,
+            trace: 0,
         })
     }
 }
@@ -317,6 +330,7 @@ async fn catalog_matches_registry() {
     metrics.attach_shards(Arc::new(Shards));
     metrics.attach_guilds(Arc::new(Guilds));
     metrics.attach_allocator(Arc::new(Allocator));
+    metrics.attach_log(Arc::new(Log));
     feed_every_event(&metrics);
 
     let text = metrics.encode(Format::Prometheus);
