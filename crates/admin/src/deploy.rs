@@ -4,6 +4,8 @@
 //!   over), its build and colour, and how its last takeover and handover went;
 //! - `GET /admin/deploy/gate`: in standby, the pre-cutover gate (Discord REST, the registered
 //!   commands against the build's, every Lavalink node's REST, the store, the errors logged);
+//! - `GET /admin/deploy/signals`: what the post-cutover watch compares: readiness, how the
+//!   commands ended, the acknowledgement latency, the errors logged, the Lavalink nodes connected;
 //! - `POST /admin/deploy/takeover`: in standby, take over the sessions a predecessor handed over
 //!   (answered 202 at once; the state says when it serves);
 //! - `POST /admin/deploy/handover`: while serving, stop taking new work, finish what is held,
@@ -158,6 +160,39 @@ pub trait Gate: Send + Sync {
     async fn run(&self) -> GateReport;
 }
 
+/// What a deploy's watch reads of a process (`GET /admin/deploy/signals`). Counts are totals
+/// since the process started serving (its current term), except the errors logged (since the
+/// process started): the watch compares two readings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Whether `/readyz` would answer ready (every part ready); false when not serving.
+    pub ready: bool,
+    /// Commands done as asked.
+    pub commands_ok: u64,
+    /// Commands refused by a check (the caller's mistake).
+    pub commands_refused: u64,
+    /// Commands that failed (the bot's fault or a dependency's).
+    pub commands_failed: u64,
+    /// The 95th percentile of the time to acknowledge an interaction over the last five
+    /// minutes, milliseconds, and how many it is taken over.
+    pub ack_p95_ms: Option<u64>,
+    /// How many acknowledgements `ack_p95_ms` is taken over.
+    pub acks: u64,
+    /// Error-level log events since the process started (`None` when the process does not count
+    /// them).
+    pub errors_logged: Option<u64>,
+    /// Lavalink nodes connected.
+    pub lavalink_nodes_up: u64,
+    /// Lavalink nodes configured and enabled.
+    pub lavalink_nodes: u64,
+}
+
+/// Reads a serving process's [`Signals`].
+pub trait SignalSource: Send + Sync {
+    /// The signals now.
+    fn signals(&self) -> Signals;
+}
+
 /// What the deploy endpoints work with.
 #[derive(Clone)]
 pub struct DeployControl {
@@ -169,6 +204,8 @@ pub struct DeployControl {
     pub requests: mpsc::Sender<DeployRequest>,
     /// The gate, while in standby.
     pub gate: Option<Arc<dyn Gate>>,
+    /// The signals, while serving.
+    pub signals: Option<Arc<dyn SignalSource>>,
 }
 
 /// The deploy endpoints (see the module docs).
@@ -176,6 +213,7 @@ pub fn router(control: DeployControl) -> Router {
     Router::new()
         .route("/admin/deploy/state", get(state))
         .route("/admin/deploy/gate", get(gate))
+        .route("/admin/deploy/signals", get(signals))
         .route("/admin/deploy/takeover", post(takeover))
         .route("/admin/deploy/handover", post(handover))
         .layer(axum::middleware::from_fn_with_state(
@@ -212,6 +250,16 @@ async fn gate(State(control): State<DeployControl>) -> Response {
             ),
         ),
     }
+}
+
+async fn signals(State(control): State<DeployControl>) -> Json<Signals> {
+    Json(
+        control
+            .signals
+            .as_ref()
+            .map(|source| source.signals())
+            .unwrap_or_default(),
+    )
 }
 
 async fn takeover(State(control): State<DeployControl>) -> Response {

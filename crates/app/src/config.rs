@@ -51,8 +51,8 @@ pub struct Config {
     pub deploy: DeployConfig,
 }
 
-/// `[deploy]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[deploy]`: this process's colour, and what `dimby deploy` needs (docs/runbooks/deploys.md).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
     /// The colour this process runs as in a blue-green deploy, `blue` or `green`
@@ -60,6 +60,134 @@ pub struct DeployConfig {
     /// `dimby_build_info` carry it.
     #[serde(default, deserialize_with = "colour")]
     pub colour: Option<store::Colour>,
+    /// How long `dimby deploy` watches the new colour after the cutover before it promotes it
+    /// (`deploy.watch`): 10 s to 1 hour.
+    #[serde(default = "defaults::deploy_watch", deserialize_with = "duration")]
+    pub watch: Duration,
+    /// How long the candidate may take to reach standby, and how long its gate may take
+    /// (`deploy.gate_timeout`): 10 s to 10 minutes.
+    #[serde(
+        default = "defaults::deploy_gate_timeout",
+        deserialize_with = "duration"
+    )]
+    pub gate_timeout: Duration,
+    /// How long each step of a cutover may take: the handover, the takeover
+    /// (`deploy.step_timeout`): 5 s to 5 minutes.
+    #[serde(
+        default = "defaults::deploy_step_timeout",
+        deserialize_with = "duration"
+    )]
+    pub step_timeout: Duration,
+    /// Error-level log events of the new colour during the watch that roll it back: more than
+    /// this many (`deploy.watch_max_errors`): 0 to 1,000,000.
+    #[serde(default)]
+    pub watch_max_errors: u64,
+    /// A fault for deploy rehearsals (`deploy.rehearsal_fault`): `"commands"` makes every
+    /// command fail once the process serves, as a build broken after its gate would; the drill
+    /// starts a candidate with it to see the watch roll it back. Unset in production.
+    #[serde(default)]
+    pub rehearsal_fault: Option<RehearsalFault>,
+    /// The blue slot (`[deploy.blue]`), for `dimby deploy`.
+    #[serde(default)]
+    pub blue: Option<SlotConfig>,
+    /// The green slot (`[deploy.green]`), for `dimby deploy`.
+    #[serde(default)]
+    pub green: Option<SlotConfig>,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        Self {
+            colour: None,
+            watch: defaults::deploy_watch(),
+            gate_timeout: defaults::deploy_gate_timeout(),
+            step_timeout: defaults::deploy_step_timeout(),
+            watch_max_errors: 0,
+            rehearsal_fault: None,
+            blue: None,
+            green: None,
+        }
+    }
+}
+
+/// A deploy rehearsal's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RehearsalFault {
+    /// Every command fails.
+    Commands,
+}
+
+impl Config {
+    /// The bot's settings: `[bot]`, with a deploy rehearsal's fault if one is set.
+    pub fn bot_settings(&self) -> bot::runtime::BotSettings {
+        bot::runtime::BotSettings {
+            fail_commands: self.deploy.rehearsal_fault == Some(RehearsalFault::Commands),
+            ..self.bot.settings()
+        }
+    }
+}
+
+/// One colour's slot on the host: how `dimby deploy` reaches, starts and stops it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    /// Its admin server, e.g. `http://127.0.0.1:9101`.
+    pub admin_url: String,
+    /// The command that starts it in standby, e.g. `["systemctl", "start", "dimby@blue"]`.
+    pub start: Vec<String>,
+    /// The command that stops it, e.g. `["systemctl", "stop", "dimby@blue"]`.
+    pub stop: Vec<String>,
+    /// The binary it runs (recorded in the deploy ledger).
+    #[serde(default)]
+    pub binary: String,
+    /// The config file it runs with (recorded in the deploy ledger).
+    #[serde(default)]
+    pub config: String,
+}
+
+impl DeployConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        bounds::duration("deploy.watch", self.watch, bounds::DEPLOY_WATCH)?;
+        bounds::duration(
+            "deploy.gate_timeout",
+            self.gate_timeout,
+            bounds::DEPLOY_GATE_TIMEOUT,
+        )?;
+        bounds::duration(
+            "deploy.step_timeout",
+            self.step_timeout,
+            bounds::DEPLOY_STEP_TIMEOUT,
+        )?;
+        bounds::count(
+            "deploy.watch_max_errors",
+            self.watch_max_errors,
+            bounds::WATCH_MAX_ERRORS,
+        )?;
+        for (name, slot) in [("blue", &self.blue), ("green", &self.green)] {
+            let Some(slot) = slot else { continue };
+            if !(slot.admin_url.starts_with("http://") || slot.admin_url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: format!("deploy.{name}.admin_url"),
+                    message: format!("{:?} must be an http:// or https:// URL", slot.admin_url),
+                });
+            }
+            for (key, command) in [("start", &slot.start), ("stop", &slot.stop)] {
+                if command
+                    .first()
+                    .is_none_or(|program| program.trim().is_empty())
+                {
+                    return Err(ConfigError::Invalid {
+                        key: format!("deploy.{name}.{key}"),
+                        message: "must be a command: a program and its arguments, e.g. \
+                                  [\"systemctl\", \"start\", \"dimby@blue\"]"
+                            .into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A deploy colour as the store names it (`blue`, `green`), refused in words otherwise.
@@ -159,6 +287,7 @@ impl BotConfig {
             idle_leave: self.idle_leave,
             position_tick: self.position_tick,
             stop_grace: self.stop_grace,
+            fail_commands: false,
         }
     }
 
@@ -685,6 +814,15 @@ mod defaults {
     pub fn startup_grace() -> std::time::Duration {
         std::time::Duration::from_secs(30)
     }
+    pub fn deploy_watch() -> std::time::Duration {
+        std::time::Duration::from_secs(120)
+    }
+    pub fn deploy_gate_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(120)
+    }
+    pub fn deploy_step_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
 }
 
 /// The bounds of every count and duration (inclusive), as docs/configuration.md states them. A
@@ -738,6 +876,18 @@ pub mod bounds {
     /// `bot.stop_grace`: 0 (answer what is in flight with the restarting notice at once) to 60 s
     /// (an orchestrator's kill timeout is typically 30 s or more; past this it would kill us).
     pub const STOP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(60);
+
+    /// `deploy.watch`: 10 s to 1 hour.
+    pub const DEPLOY_WATCH: RangeInclusive<Duration> =
+        Duration::from_secs(10)..=Duration::from_secs(3_600);
+    /// `deploy.gate_timeout`: 10 s to 10 minutes.
+    pub const DEPLOY_GATE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_secs(10)..=Duration::from_secs(600);
+    /// `deploy.step_timeout`: 5 s to 5 minutes.
+    pub const DEPLOY_STEP_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_secs(5)..=Duration::from_secs(300);
+    /// `deploy.watch_max_errors`.
+    pub const WATCH_MAX_ERRORS: RangeInclusive<u64> = 0..=1_000_000;
 
     /// `value` of `key` within `range`, or an error naming both.
     pub(super) fn count(
@@ -1003,7 +1153,8 @@ impl Config {
         self.admin.validate()?;
         self.metrics.validate(self.admin.listen)?;
         self.bot.validate()?;
-        self.profiling.validate()
+        self.profiling.validate()?;
+        self.deploy.validate()
     }
 
     /// The cluster's configuration for the bot user `user_id`.

@@ -1,6 +1,7 @@
 //! What the bot saw lately, kept in short windows for the probes: interaction acknowledgement
 //! latencies, and voice incidents (Discord closing the node's voice socket, and what
-//! self-healing did about it). The bot writes; the voice and interaction probes read.
+//! self-healing did about it); and how its commands ended, in totals since the start (what a
+//! deploy's watch compares). The bot writes; the probes and the deploy signals read.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -54,6 +55,18 @@ impl Default for Activity {
 struct Windows {
     acks: VecDeque<(Instant, Duration)>,
     voice: VecDeque<(Instant, VoiceIncident)>,
+    commands: CommandTotals,
+}
+
+/// How the bot's commands ended, since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommandTotals {
+    /// Done as asked.
+    pub ok: u64,
+    /// Refused by a check (the caller's mistake, not the bot's).
+    pub refused: u64,
+    /// Failed: the bot's fault or a dependency's.
+    pub failed: u64,
 }
 
 fn push<T>(queue: &mut VecDeque<(Instant, T)>, now: Instant, value: T) {
@@ -98,6 +111,23 @@ impl Activity {
     /// [`Activity::ack`] at a given instant (tests).
     pub fn ack_at(&self, now: Instant, latency: Duration) {
         push(&mut self.windows().acks, now, latency);
+    }
+
+    /// A command ended with `outcome`.
+    pub fn command(&self, outcome: telemetry::CommandOutcome) {
+        let mut windows = self.windows();
+        let totals = &mut windows.commands;
+        let count = match outcome {
+            telemetry::CommandOutcome::Ok => &mut totals.ok,
+            telemetry::CommandOutcome::Refused => &mut totals.refused,
+            telemetry::CommandOutcome::Error => &mut totals.failed,
+        };
+        *count += 1;
+    }
+
+    /// How the commands ended so far.
+    pub fn commands(&self) -> CommandTotals {
+        self.windows().commands
     }
 
     /// A voice incident happened.

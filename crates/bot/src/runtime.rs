@@ -49,6 +49,9 @@ pub struct BotSettings {
     /// How long a stop waits for the commands the guilds hold (a `/play` whose track is still
     /// loading) before it tells them the bot is stopping (`bot.stop_grace`).
     pub stop_grace: Duration,
+    /// A deploy rehearsal's fault (`deploy.rehearsal_fault = "commands"`): every command fails,
+    /// as a build broken after its gate would. Never set outside a rehearsal.
+    pub fail_commands: bool,
 }
 
 impl Default for BotSettings {
@@ -57,6 +60,7 @@ impl Default for BotSettings {
             idle_leave: Duration::from_secs(120),
             position_tick: Duration::from_secs(5),
             stop_grace: Duration::from_secs(3),
+            fail_commands: false,
         }
     }
 }
@@ -131,6 +135,7 @@ impl Core {
             }
             let latency = discord::age_of(interaction.responder.received());
             metrics.record_command(label, outcome, latency);
+            core.observers.activity.command(outcome);
         });
     }
 }
@@ -613,6 +618,20 @@ impl Bot {
         let kind = command.kind();
         if self.inner.closing.load(Ordering::Relaxed) {
             core.answer(interaction, kind, Err(Failure::stopping()));
+            return;
+        }
+        if core.settings.fail_commands {
+            tracing::error!(
+                command = kind.name(),
+                "deploy rehearsal: this build fails every command (deploy.rehearsal_fault)"
+            );
+            core.answer(
+                interaction,
+                kind,
+                Err(Failure::failed(
+                    "This build is rehearsing a failed deploy: the command failed on purpose.",
+                )),
+            );
             return;
         }
         match command {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use admin::deploy::{DeployState, GateReport, Phase};
+use admin::deploy::{DeployState, GateReport, Phase, Signals};
 use reqwest::StatusCode;
 
 /// How long one request may take (the gate answers within its checks' bounds).
@@ -96,6 +96,16 @@ impl ColourClient {
     pub async fn gate(&self) -> Result<GateReport, ClientError> {
         self.call(reqwest::Method::GET, "/admin/deploy/gate", StatusCode::OK)
             .await
+    }
+
+    /// `GET /admin/deploy/signals`: what the watch compares.
+    pub async fn signals(&self) -> Result<Signals, ClientError> {
+        self.call(
+            reqwest::Method::GET,
+            "/admin/deploy/signals",
+            StatusCode::OK,
+        )
+        .await
     }
 
     /// `POST /admin/deploy/takeover` (standby only; accepted at once).

@@ -12,6 +12,13 @@
 
 mod client;
 mod cutover;
+mod orchestrate;
+pub mod summary;
+mod watch;
 
 pub use client::{ClientError, ColourClient};
 pub use cutover::{CutoverError, CutoverReport, cutover};
+pub use orchestrate::{
+    DeployError, DeployReport, Ending, Plan, Slot, StepLine, deploy, rollback, serving_colour,
+};
+pub use watch::{WatchOutcome, WatchRules, watch};

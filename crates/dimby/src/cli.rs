@@ -52,6 +52,10 @@ pub enum Command {
     /// Health checks for CI/CD gates.
     #[command(subcommand)]
     Health(HealthCommand),
+    /// Blue-green deploys on one host: deploy a build, roll back, status, history
+    /// (docs/runbooks/deploys.md).
+    #[command(subcommand)]
+    Deploy(crate::deploy_cli::DeployCommand),
     /// CPU and heap profiles: of a running bot, or of a benchmark workload (docs/profiling.md).
     #[command(subcommand)]
     Profile(crate::profile_cli::ProfileCommand),
@@ -113,7 +117,7 @@ impl Command {
             // A profiled workload injects faults on purpose: their warnings would bury the
             // progress line.
             Self::Profile(_) => "error",
-            Self::Run(_) => "info",
+            Self::Run(_) | Self::Deploy(_) => "info",
             #[cfg(feature = "tools")]
             Self::Sim(_) | Self::Demo(_) => "info",
         }
@@ -140,6 +144,14 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Deploy(command) => {
+            let code = crate::deploy_cli::run(command).await?;
+            if code != 0 {
+                // The deploy's outcome is the exit code; the summary said why.
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Health(HealthCommand::Check(args)) => {
             let verdict = crate::health_cli::run(&args).await;
             // The verdict is the exit code; nothing else to report.
@@ -153,7 +165,7 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
     if config.discord.token.is_none() {
         anyhow::bail!("discord.token is not set: put it in the config file or DIMBY_DISCORD_TOKEN");
     }
-    let bot = config.bot.settings();
+    let bot = config.bot_settings();
     app::serve(
         config,
         app::ServeOptions {

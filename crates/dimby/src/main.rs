@@ -6,6 +6,7 @@
 #[cfg(test)]
 mod build_commit;
 mod cli;
+mod deploy_cli;
 mod health_cli;
 mod nodes_cli;
 mod profile_cli;

@@ -298,8 +298,12 @@ impl Process {
             .send_modify(|state| state.last_error = Some(format!("{error:#}")));
     }
 
-    /// The deploy endpoints; with the gate in standby.
-    fn control(&self, gate: bool) -> DeployControl {
+    /// The deploy endpoints; with the gate in standby, with the signals while serving.
+    fn control(
+        &self,
+        gate: bool,
+        signals: Option<Arc<dyn admin::deploy::SignalSource>>,
+    ) -> DeployControl {
         DeployControl {
             token: self.token.clone(),
             state: self.state.subscribe(),
@@ -311,19 +315,24 @@ impl Process {
                     store: Arc::clone(&self.store),
                 }) as Arc<dyn admin::deploy::Gate>
             }),
+            signals,
         }
     }
 
     /// What every phase serves beside its own routes: the deploy endpoints, `/metrics` (unless it
     /// has its own address), the profilers.
-    fn common_routes(&self, gate: bool) -> axum::Router {
-        let router = admin::deploy::router(self.control(gate)).merge(admin::pprof::router(
-            admin::pprof::PprofSettings {
+    fn common_routes(
+        &self,
+        gate: bool,
+        signals: Option<Arc<dyn admin::deploy::SignalSource>>,
+    ) -> axum::Router {
+        let router = admin::deploy::router(self.control(gate, signals)).merge(
+            admin::pprof::router(admin::pprof::PprofSettings {
                 enabled: self.config.profiling.enabled,
                 max_seconds: self.config.profiling.max_seconds,
                 token: self.token.clone(),
-            },
-        ));
+            }),
+        );
         match &self.scrape {
             Some(scrape) => router.merge(scrape.clone()),
             None => router,
@@ -333,19 +342,59 @@ impl Process {
     /// Standby and taking over: alive, not ready; the gate answers.
     fn standby_routes(&self) {
         self.routes.set(
-            admin::deploy::idle_health(self.state.subscribe()).merge(self.common_routes(true)),
+            admin::deploy::idle_health(self.state.subscribe())
+                .merge(self.common_routes(true, None)),
         );
     }
 
-    /// Serving: health from the probes and the node API.
-    fn serve_routes(&self, cluster: &cluster::Cluster, health: admin::checks::HealthContext) {
+    /// Serving: health from the probes, the node API, and the deploy signals.
+    fn serve_routes(
+        &self,
+        cluster: &cluster::Cluster,
+        health: admin::checks::HealthContext,
+        activity: &bot::activity::Activity,
+    ) {
+        let signals = Arc::new(ServingSignals {
+            health: health.clone(),
+            cluster: cluster.clone(),
+            activity: activity.clone(),
+        });
         let router = admin::router(AdminState {
             cluster: cluster.clone(),
             token: self.token.clone(),
             health: Some(health),
             node_hosts: Arc::new(self.config.node_hosts()),
         });
-        self.routes.set(router.merge(self.common_routes(false)));
+        self.routes
+            .set(router.merge(self.common_routes(false, Some(signals))));
+    }
+}
+
+/// A serving term's signals for a deploy's watch.
+struct ServingSignals {
+    health: admin::checks::HealthContext,
+    cluster: cluster::Cluster,
+    activity: bot::activity::Activity,
+}
+
+impl admin::deploy::SignalSource for ServingSignals {
+    fn signals(&self) -> admin::deploy::Signals {
+        let commands = self.activity.commands();
+        let acks = self.activity.ack_p95(self.activity.now());
+        let nodes = self.cluster.nodes();
+        let enabled = nodes.iter().filter(|n| n.enabled);
+        admin::deploy::Signals {
+            ready: self.health.readiness().iter().all(|part| part.ready),
+            commands_ok: commands.ok,
+            commands_refused: commands.refused,
+            commands_failed: commands.failed,
+            ack_p95_ms: acks.map(|(p95, _)| u64::try_from(p95.as_millis()).unwrap_or(u64::MAX)),
+            acks: acks.map_or(0, |(_, n)| u64::try_from(n).unwrap_or(u64::MAX)),
+            errors_logged: crate::logging::counting().then(|| crate::logging::events().errors),
+            lavalink_nodes_up: u64::try_from(enabled.clone().filter(|n| n.link == "up").count())
+                .unwrap_or(u64::MAX),
+            lavalink_nodes: u64::try_from(enabled.count()).unwrap_or(u64::MAX),
+        }
     }
 }
 

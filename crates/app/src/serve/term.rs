@@ -241,7 +241,7 @@ fn start_health(
             .min(std::time::Duration::from_secs(3)),
         failure_threshold: process.config.health.failure_threshold,
     });
-    process.serve_routes(cluster, health);
+    process.serve_routes(cluster, health, activity);
     probes
 }
 

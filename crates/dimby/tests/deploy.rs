@@ -5,6 +5,7 @@
 //! every command sent meanwhile is answered. A candidate with a wrong token or a wrong Lavalink
 //! password fails the gate and never touches the serving colour.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -154,13 +155,13 @@ fn count_track_starts(node: &SimNode) -> Arc<AtomicU64> {
     count
 }
 
-/// Scripted listeners: `/nowplaying` round the guilds every 50 ms until stopped; returns how many
-/// were sent and how many were answered with the current track.
+/// Scripted listeners: `/nowplaying` round the guilds every 50 ms until stopped; returns each
+/// answer's text (`None`: unanswered within the guard).
 fn listeners(
     discord: &Arc<DiscordSim>,
     guilds: &[GuildInfo],
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(usize, usize)> {
+) -> tokio::task::JoinHandle<Vec<Option<String>>> {
     let discord = Arc::clone(discord);
     let guilds = guilds.to_vec();
     tokio::spawn(async move {
@@ -176,17 +177,26 @@ fn listeners(
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let sent = handles.len();
-        let mut answered = 0;
+        let mut answers = Vec::new();
         for handle in handles {
-            if let Ok(Ok(message)) = tokio::time::timeout(GUARD, handle.original()).await
-                && message.content.contains(TITLE)
-            {
-                answered += 1;
-            }
+            answers.push(
+                tokio::time::timeout(GUARD, handle.original())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|message| message.content),
+            );
         }
-        (sent, answered)
+        answers
     })
+}
+
+/// How many of `answers` name the current track.
+fn with_the_track(answers: &[Option<String>]) -> usize {
+    answers
+        .iter()
+        .filter(|a| a.as_deref().is_some_and(|text| text.contains(TITLE)))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,12 +278,12 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
     assert_eq!(all_playing(&node, &guilds).await, session);
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::SeqCst);
-    let (sent, answered) = sending.await.expect("the listeners");
-
-    assert!(sent > 0);
+    let answers = sending.await.expect("the listeners");
+    assert!(!answers.is_empty());
     assert_eq!(
-        answered, sent,
-        "every command sent across both cutovers is answered"
+        with_the_track(&answers),
+        answers.len(),
+        "every command sent across both cutovers is answered: {answers:?}"
     );
     assert_eq!(
         starts.load(Ordering::SeqCst),
@@ -374,4 +384,273 @@ async fn a_candidate_with_a_wrong_token_or_lavalink_password_fails_the_gate() {
     assert!(state.last_handover.is_none());
     assert_eq!(green.stop().await, Some(0));
     assert_eq!(blue.stop().await, Some(0));
+}
+
+/// The two slots of `dimby deploy`: shell scripts that start a colour in standby (from the
+/// config file `<colour>.toml`, which a scenario rewrites to give the next build its faults) and
+/// stop it. Dropping them stops both colours.
+struct Slots {
+    dir: std::path::PathBuf,
+}
+
+impl Slots {
+    fn new(dir: &Path) -> (Self, String) {
+        let mut sections = String::new();
+        for colour in ["blue", "green"] {
+            let admin = test_support::free_port();
+            let start = dir.join(format!("start-{colour}.sh"));
+            std::fs::write(
+                &start,
+                format!(
+                    "#!/bin/sh\n\
+                     DIMBY_DEPLOY__COLOUR={colour} DIMBY_ADMIN__LISTEN={admin} \
+                     DIMBY_ADMIN_TOKEN={ADMIN_TOKEN} RUST_LOG=info \
+                     nohup '{exe}' run --standby --config '{dir}/{colour}.toml' \
+                     >> '{dir}/{colour}.log' 2>&1 &\n\
+                     echo $! > '{dir}/{colour}.pid'\n",
+                    exe = env!("CARGO_BIN_EXE_dimby"),
+                    dir = dir.display(),
+                ),
+            )
+            .expect("start script");
+            let stop = dir.join(format!("stop-{colour}.sh"));
+            std::fs::write(
+                &stop,
+                format!(
+                    "#!/bin/sh\n\
+                     f='{dir}/{colour}.pid'\n\
+                     [ -f \"$f\" ] || exit 0\n\
+                     pid=$(cat \"$f\"); rm -f \"$f\"\n\
+                     kill \"$pid\" 2>/dev/null || exit 0\n\
+                     for i in $(seq 1 300); do\n\
+                       kill -0 \"$pid\" 2>/dev/null || exit 0\n\
+                       grep -q ') Z' \"/proc/$pid/stat\" 2>/dev/null && exit 0\n\
+                       sleep 0.1\n\
+                     done\n\
+                     kill -9 \"$pid\" 2>/dev/null\n\
+                     exit 0\n",
+                    dir = dir.display(),
+                ),
+            )
+            .expect("stop script");
+            // Writing to a String cannot fail.
+            let _ = write!(
+                sections,
+                "\n[deploy.{colour}]\nadmin_url = \"http://{admin}\"\n\
+                 start = [\"sh\", \"{start}\"]\nstop = [\"sh\", \"{stop}\"]\n\
+                 binary = \"{exe}\"\nconfig = \"{dir}/{colour}.toml\"\n",
+                start = start.display(),
+                stop = stop.display(),
+                exe = env!("CARGO_BIN_EXE_dimby"),
+                dir = dir.display(),
+            );
+        }
+        (
+            Self {
+                dir: dir.to_path_buf(),
+            },
+            sections,
+        )
+    }
+
+    /// The next build in `colour` runs with this config.
+    fn configure(&self, colour: &str, config: &str) {
+        std::fs::write(self.dir.join(format!("{colour}.toml")), config).expect("slot config");
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        for colour in ["blue", "green"] {
+            let _ = std::process::Command::new("sh")
+                .arg(self.dir.join(format!("stop-{colour}.sh")))
+                .status();
+        }
+    }
+}
+
+/// `dimby deploy run`: its exit code and its JSON report.
+async fn deploy_run(deploy_config: &Path, version: &str, dir: &Path) -> (i32, serde_json::Value) {
+    let report = dir.join(format!("report-{version}.json"));
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args(["deploy", "run", "--config"])
+            .arg(deploy_config)
+            .args(["--version", version, "--commit", &format!("c-{version}")])
+            .arg("--report")
+            .arg(&report)
+            .arg("--summary")
+            .arg(dir.join(format!("summary-{version}.md")))
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output(),
+    )
+    .await
+    .expect("the deploy ends")
+    .expect("dimby deploy run");
+    let code = output.status.code().expect("an exit code");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|_| {
+        panic!(
+            "no report; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code, serde_json::from_str(&text).expect("the report"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one story of four deploys on the same stand-ins, read top-down"
+)]
+async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_failing_one() {
+    discord::install_crypto_provider();
+    let discord = Arc::new(
+        DiscordSim::start(sim::discord::DiscordConfig::default())
+            .await
+            .expect("Discord stand-in"),
+    );
+    let node = SimNode::start(sim::lavalink::NodeConfig::default())
+        .await
+        .expect("Lavalink stand-in");
+    let guilds = guilds(&discord);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = test_support::run_config(&discord, &[&node], &dir.path().join("data"), "");
+    let (slots, sections) = Slots::new(dir.path());
+    let deploy_config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &deploy_config,
+        format!("{base}\n[deploy]\nwatch = \"10s\"\n{sections}").replace(
+            "[admin]\n",
+            &format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"),
+        ),
+    )
+    .expect("deploy config");
+    let blue = ColourClient::new(
+        format!("http://{}", address(&sections, "blue")),
+        ADMIN_TOKEN,
+    );
+    let green = ColourClient::new(
+        format!("http://{}", address(&sections, "green")),
+        ADMIN_TOKEN,
+    );
+
+    // A first deploy: nothing serves, blue takes over.
+    slots.configure("blue", &base);
+    let (code, report) = deploy_run(&deploy_config, "1.0.0", dir.path()).await;
+    assert_eq!(
+        (code, report["ending"].as_str()),
+        (0, Some("promoted")),
+        "{report:#}"
+    );
+    assert_eq!(report["serving"], "blue");
+    for guild in &guilds {
+        answer(&discord, &command(guild, "play").string("query", TRACK)).await;
+    }
+    let session = all_playing(&node, &guilds).await;
+
+    // A good build goes to green, with listeners at work throughout.
+    slots.configure("green", &base);
+    let identifies = discord.identify_count();
+    let starts = count_track_starts(&node);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = listeners(&discord, &guilds, Arc::clone(&stop));
+    let (code, report) = deploy_run(&deploy_config, "1.1.0", dir.path()).await;
+    stop.store(true, Ordering::SeqCst);
+    let answers = sending.await.expect("the listeners");
+    assert_eq!(
+        (code, report["ending"].as_str()),
+        (0, Some("promoted")),
+        "{report:#}"
+    );
+    assert_eq!(report["serving"], "green");
+    assert_eq!(report["gate"]["passed"], true, "{report:#}");
+    assert_eq!(
+        report["cutover"]["to"]["last_takeover"]["playing_on"], GUILDS,
+        "{report:#}"
+    );
+    assert!(report["watch"]["failing"].is_null(), "{report:#}");
+    assert_eq!(with_the_track(&answers), answers.len(), "{answers:?}");
+    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    assert_eq!(discord.identify_count(), identifies, "every shard resumed");
+    assert_eq!(all_playing(&node, &guilds).await, session);
+
+    // A build with a wrong node password: stopped at the gate, green never noticed.
+    slots.configure(
+        "blue",
+        &base.replace(
+            &format!("password = \"{}\"", node.password()),
+            "password = \"wrong\"",
+        ),
+    );
+    let (code, report) = deploy_run(&deploy_config, "1.2.0-bad-password", dir.path()).await;
+    assert_eq!(
+        (code, report["ending"].as_str()),
+        (1, Some("rejected")),
+        "{report:#}"
+    );
+    assert!(
+        report["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("lavalink:sim")),
+        "{report:#}"
+    );
+    let state = green.state().await.expect("green");
+    assert_eq!(state.phase, Phase::Serving);
+    assert!(
+        blue.state().await.is_err(),
+        "the rejected build was stopped"
+    );
+
+    // A build that passes the gate and then fails every command: rolled back to green.
+    slots.configure(
+        "blue",
+        &format!("{base}\n[deploy]\nrehearsal_fault = \"commands\"\n"),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = listeners(&discord, &guilds, Arc::clone(&stop));
+    let (code, report) = deploy_run(&deploy_config, "1.3.0-fails", dir.path()).await;
+    stop.store(true, Ordering::SeqCst);
+    let answers = sending.await.expect("the listeners");
+    assert_eq!(
+        (code, report["ending"].as_str()),
+        (1, Some("rolled_back")),
+        "{report:#}"
+    );
+    assert_eq!(report["serving"], "green");
+    assert!(report["watch"]["failing"].as_str().is_some(), "{report:#}");
+    assert!(
+        report["rollback_after_failing_ms"].as_u64().is_some(),
+        "{report:#}"
+    );
+    assert_eq!(green.state().await.expect("green").phase, Phase::Serving);
+    assert!(
+        answers.iter().all(Option::is_some),
+        "every command got an answer, failed or not: {answers:?}"
+    );
+    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    assert_eq!(all_playing(&node, &guilds).await, session);
+
+    let history = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args(["deploy", "history", "--config"])
+        .arg(&deploy_config)
+        .output()
+        .expect("dimby deploy history");
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert_eq!(history.lines().count(), 4, "{history}");
+    assert!(
+        history
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("rolled_back")),
+        "{history}"
+    );
+    drop(slots);
+}
+
+/// The admin address the slot `colour` was given, from the deploy config's sections.
+fn address(sections: &str, colour: &str) -> String {
+    let table = format!("[deploy.{colour}]\nadmin_url = \"http://");
+    let rest = &sections[sections.find(&table).expect("the slot") + table.len()..];
+    rest[..rest.find('"').expect("the url's end")].to_owned()
 }
