@@ -19,6 +19,7 @@ mod watch;
 pub use client::{ClientError, ColourClient};
 pub use cutover::{CutoverError, CutoverReport, cutover};
 pub use orchestrate::{
-    DeployError, DeployReport, Ending, Plan, Slot, StepLine, deploy, rollback, serving_colour,
+    DeployError, DeployReport, Ending, Plan, Slot, StepLine, deploy, resume, rollback,
+    serving_colour,
 };
 pub use watch::{WatchOutcome, WatchRules, watch};

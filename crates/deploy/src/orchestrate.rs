@@ -584,8 +584,9 @@ async fn failed_cutover(
 }
 
 /// `dimby deploy rollback`: the serving colour hands back to the other, which is started (in
-/// standby, from its slot's command) if it does not run.
-pub async fn rollback(plan: &Plan) -> Result<CutoverReport, String> {
+/// standby, from its slot's command) if it does not run. The ledger's active colour follows
+/// when it knows the other colour's build.
+pub async fn rollback(plan: &Plan, store: &dyn Store) -> Result<CutoverReport, String> {
     let active = serving_colour(plan)
         .await
         .map_err(|e| e.to_string())?
@@ -598,9 +599,47 @@ pub async fn rollback(plan: &Plan) -> Result<CutoverReport, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    cutover(&from.client, &to.client, plan.step_bound)
+    let report = cutover(&from.client, &to.client, plan.step_bound)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    match store.colour_build(to.colour).await {
+        Ok(Some(build)) => {
+            if let Err(error) = store.set_active_colour(&build).await {
+                tracing::error!(%error, "could not record the active colour after the rollback");
+            }
+        }
+        Ok(None) => {
+            tracing::warn!(colour = %to.colour, "the ledger has no build of this colour: its active colour is unchanged");
+        }
+        Err(error) => tracing::error!(%error, "could not read the ledger after the rollback"),
+    }
+    Ok(report)
+}
+
+/// `dimby deploy resume` (at boot, when both colours start in standby): when no colour serves,
+/// the ledger's active colour (blue if the ledger has none) takes over. Returns the colour that
+/// took over, `None` when one already served.
+pub async fn resume(plan: &Plan, store: &dyn Store) -> Result<Option<Colour>, String> {
+    if let Some(serving) = serving_colour(plan).await.map_err(|e| e.to_string())? {
+        tracing::info!(colour = %serving, "a colour serves already: nothing to resume");
+        return Ok(None);
+    }
+    let colour = store
+        .active_colour()
+        .await
+        .map_err(|e| format!("the deploy ledger: {e}"))?
+        .map_or(Colour::Blue, |build| build.colour);
+    let slot = plan.slot(colour);
+    slot.client
+        .wait_phase(Phase::Standby, plan.gate_bound)
+        .await
+        .map_err(|e| e.to_string())?;
+    slot.client.takeover().await.map_err(|e| e.to_string())?;
+    slot.client
+        .wait_phase(Phase::Serving, plan.step_bound)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(colour))
 }
 
 /// Which colour serves, by asking both.

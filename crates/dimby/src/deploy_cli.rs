@@ -17,6 +17,9 @@ pub enum DeployCommand {
     /// Hand the sessions back to the other colour now (started in standby first if it does not
     /// run).
     Rollback(ConfigArgs),
+    /// At boot, when both colours start in standby: the ledger's active colour takes over (no-op
+    /// when one serves). deploy/systemd/dimby-resume.service runs it.
+    Resume(ConfigArgs),
     /// Which colour serves, both colours' phases and builds, and the last deploy.
     Status(ConfigArgs),
     /// The deploy ledger, newest first.
@@ -65,6 +68,7 @@ pub async fn run(command: DeployCommand) -> anyhow::Result<i32> {
     match command {
         DeployCommand::Run(args) => deploy(args).await,
         DeployCommand::Rollback(args) => rollback(&args).await,
+        DeployCommand::Resume(args) => resume(&args).await,
         DeployCommand::Status(args) => status(&args).await.map(|()| 0),
         DeployCommand::History(args) => history(&args).await.map(|()| 0),
     }
@@ -97,10 +101,31 @@ async fn deploy(args: RunArgs) -> anyhow::Result<i32> {
     Ok(i32::from(report.ending != deploy::Ending::Promoted))
 }
 
+async fn resume(args: &ConfigArgs) -> anyhow::Result<i32> {
+    let config = load(args)?;
+    let plan = plan(&config, "-", "-")?;
+    let store = open_store(&config).await?;
+    match deploy::resume(&plan, &store).await {
+        Ok(Some(colour)) => {
+            println!("{colour} took over and serves");
+            Ok(0)
+        }
+        Ok(None) => {
+            println!("a colour serves already");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("the resume failed: {error}");
+            Ok(1)
+        }
+    }
+}
+
 async fn rollback(args: &ConfigArgs) -> anyhow::Result<i32> {
     let config = load(args)?;
     let plan = plan(&config, "-", "-")?;
-    match deploy::rollback(&plan).await {
+    let store = open_store(&config).await?;
+    match deploy::rollback(&plan, &store).await {
         Ok(report) => {
             println!(
                 "rolled back: {} serves ({} ms without a serving process)",

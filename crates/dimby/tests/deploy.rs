@@ -453,6 +453,20 @@ impl Slots {
         )
     }
 
+    /// Both colours started in standby, as at boot (the slots' scripts are already written).
+    fn restart(dir: &Path) -> Self {
+        for colour in ["blue", "green"] {
+            let started = std::process::Command::new("sh")
+                .arg(dir.join(format!("start-{colour}.sh")))
+                .status()
+                .expect("start script");
+            assert!(started.success());
+        }
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// The next build in `colour` runs with this config.
     fn configure(&self, colour: &str, config: &str) {
         std::fs::write(self.dir.join(format!("{colour}.toml")), config).expect("slot config");
@@ -645,7 +659,55 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
             .is_some_and(|l| l.contains("rolled_back")),
         "{history}"
     );
+
+    // A rollback by hand to blue (stopped: started again in standby from its slot), and the
+    // ledger follows.
+    slots.configure("blue", &base);
+    let code = cli(&["deploy", "rollback"], &deploy_config).await.0;
+    assert_eq!(code, 0);
+    assert_eq!(blue.state().await.expect("blue").phase, Phase::Serving);
+    assert_eq!(green.state().await.expect("green").phase, Phase::Standby);
+    assert_eq!(all_playing(&node, &guilds).await, session);
+    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    let (_, status) = cli(&["deploy", "status"], &deploy_config).await;
+    assert!(status.contains("blue: serving"), "{status}");
+    assert!(
+        status.contains("ledger: blue is the active colour"),
+        "{status}"
+    );
+
+    // After a reboot both colours start in standby: the ledger's active colour takes over.
     drop(slots);
+    let slots = Slots::restart(dir.path());
+    let (code, said) = cli(&["deploy", "resume"], &deploy_config).await;
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("blue took over"), "{said}");
+    assert_eq!(blue.state().await.expect("blue").phase, Phase::Serving);
+    assert_eq!(green.state().await.expect("green").phase, Phase::Standby);
+    drop(slots);
+}
+
+/// A `dimby` command with the deploy config: its exit code and what it printed.
+async fn cli(args: &[&str], deploy_config: &Path) -> (i32, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args(args)
+            .arg("--config")
+            .arg(deploy_config)
+            .output(),
+    )
+    .await
+    .expect("the command ends")
+    .expect("dimby");
+    (
+        output.status.code().expect("an exit code"),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
 }
 
 /// The admin address the slot `colour` was given, from the deploy config's sections.
