@@ -5,7 +5,6 @@
 //! every command sent meanwhile is answered. A candidate with a wrong token or a wrong Lavalink
 //! password fails the gate and never touches the serving colour.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +15,7 @@ use deploy::ColourClient;
 use lavalink::model::GuildId as LavalinkGuild;
 use sim::discord::{DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use sim::lavalink::SimNode;
+use test_support::deploy_slots::Slots;
 
 const GUARD: Duration = Duration::from_secs(60);
 const GUILDS: usize = 6;
@@ -386,103 +386,6 @@ async fn a_candidate_with_a_wrong_token_or_lavalink_password_fails_the_gate() {
     assert_eq!(blue.stop().await, Some(0));
 }
 
-/// The two slots of `dimby deploy`: shell scripts that start a colour in standby (from the
-/// config file `<colour>.toml`, which a scenario rewrites to give the next build its faults) and
-/// stop it. Dropping them stops both colours.
-struct Slots {
-    dir: std::path::PathBuf,
-}
-
-impl Slots {
-    fn new(dir: &Path) -> (Self, String) {
-        let mut sections = String::new();
-        for colour in ["blue", "green"] {
-            let admin = test_support::free_port();
-            let start = dir.join(format!("start-{colour}.sh"));
-            std::fs::write(
-                &start,
-                format!(
-                    "#!/bin/sh\n\
-                     DIMBY_DEPLOY__COLOUR={colour} DIMBY_ADMIN__LISTEN={admin} \
-                     DIMBY_ADMIN_TOKEN={ADMIN_TOKEN} RUST_LOG=info \
-                     nohup '{exe}' run --standby --config '{dir}/{colour}.toml' \
-                     >> '{dir}/{colour}.log' 2>&1 &\n\
-                     echo $! > '{dir}/{colour}.pid'\n",
-                    exe = env!("CARGO_BIN_EXE_dimby"),
-                    dir = dir.display(),
-                ),
-            )
-            .expect("start script");
-            let stop = dir.join(format!("stop-{colour}.sh"));
-            std::fs::write(
-                &stop,
-                format!(
-                    "#!/bin/sh\n\
-                     f='{dir}/{colour}.pid'\n\
-                     [ -f \"$f\" ] || exit 0\n\
-                     pid=$(cat \"$f\"); rm -f \"$f\"\n\
-                     kill \"$pid\" 2>/dev/null || exit 0\n\
-                     for i in $(seq 1 300); do\n\
-                       kill -0 \"$pid\" 2>/dev/null || exit 0\n\
-                       grep -q ') Z' \"/proc/$pid/stat\" 2>/dev/null && exit 0\n\
-                       sleep 0.1\n\
-                     done\n\
-                     kill -9 \"$pid\" 2>/dev/null\n\
-                     exit 0\n",
-                    dir = dir.display(),
-                ),
-            )
-            .expect("stop script");
-            // Writing to a String cannot fail.
-            let _ = write!(
-                sections,
-                "\n[deploy.{colour}]\nadmin_url = \"http://{admin}\"\n\
-                 start = [\"sh\", \"{start}\"]\nstop = [\"sh\", \"{stop}\"]\n\
-                 binary = \"{exe}\"\nconfig = \"{dir}/{colour}.toml\"\n",
-                start = start.display(),
-                stop = stop.display(),
-                exe = env!("CARGO_BIN_EXE_dimby"),
-                dir = dir.display(),
-            );
-        }
-        (
-            Self {
-                dir: dir.to_path_buf(),
-            },
-            sections,
-        )
-    }
-
-    /// Both colours started in standby, as at boot (the slots' scripts are already written).
-    fn restart(dir: &Path) -> Self {
-        for colour in ["blue", "green"] {
-            let started = std::process::Command::new("sh")
-                .arg(dir.join(format!("start-{colour}.sh")))
-                .status()
-                .expect("start script");
-            assert!(started.success());
-        }
-        Self {
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// The next build in `colour` runs with this config.
-    fn configure(&self, colour: &str, config: &str) {
-        std::fs::write(self.dir.join(format!("{colour}.toml")), config).expect("slot config");
-    }
-}
-
-impl Drop for Slots {
-    fn drop(&mut self) {
-        for colour in ["blue", "green"] {
-            let _ = std::process::Command::new("sh")
-                .arg(self.dir.join(format!("stop-{colour}.sh")))
-                .status();
-        }
-    }
-}
-
 /// `dimby deploy run`: its exit code and its JSON report.
 async fn deploy_run(deploy_config: &Path, version: &str, dir: &Path) -> (i32, serde_json::Value) {
     let report = dir.join(format!("report-{version}.json"));
@@ -530,24 +433,19 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     let guilds = guilds(&discord);
     let dir = tempfile::tempdir().expect("temp dir");
     let base = test_support::run_config(&discord, &[&node], &dir.path().join("data"), "");
-    let (slots, sections) = Slots::new(dir.path());
+    let exe = Path::new(env!("CARGO_BIN_EXE_dimby"));
+    let slots = Slots::new(dir.path(), exe, ADMIN_TOKEN);
     let deploy_config = dir.path().join("deploy.toml");
     std::fs::write(
         &deploy_config,
-        format!("{base}\n[deploy]\nwatch = \"10s\"\n{sections}").replace(
+        format!("{base}\n[deploy]\nwatch = \"10s\"\n{}", slots.sections(exe)).replace(
             "[admin]\n",
             &format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"),
         ),
     )
     .expect("deploy config");
-    let blue = ColourClient::new(
-        format!("http://{}", address(&sections, "blue")),
-        ADMIN_TOKEN,
-    );
-    let green = ColourClient::new(
-        format!("http://{}", address(&sections, "green")),
-        ADMIN_TOKEN,
-    );
+    let blue = ColourClient::new(slots.admin_url("blue"), ADMIN_TOKEN);
+    let green = ColourClient::new(slots.admin_url("green"), ADMIN_TOKEN);
 
     // A first deploy: nothing serves, blue takes over.
     slots.configure("blue", &base);
@@ -677,8 +575,8 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     );
 
     // After a reboot both colours start in standby: the ledger's active colour takes over.
-    drop(slots);
-    let slots = Slots::restart(dir.path());
+    slots.stop_both();
+    slots.start_both();
     let (code, said) = cli(&["deploy", "resume"], &deploy_config).await;
     assert_eq!(code, 0, "{said}");
     assert!(said.contains("blue took over"), "{said}");
@@ -708,11 +606,4 @@ async fn cli(args: &[&str], deploy_config: &Path) -> (i32, String) {
             String::from_utf8_lossy(&output.stderr)
         ),
     )
-}
-
-/// The admin address the slot `colour` was given, from the deploy config's sections.
-fn address(sections: &str, colour: &str) -> String {
-    let table = format!("[deploy.{colour}]\nadmin_url = \"http://");
-    let rest = &sections[sections.find(&table).expect("the slot") + table.len()..];
-    rest[..rest.find('"').expect("the url's end")].to_owned()
 }
