@@ -295,6 +295,7 @@ pub async fn deploy(plan: &Plan, store: &dyn Store) -> Result<DeployReport, Depl
     };
     let old = plan.slot(active);
     run.report.before = old.client.signals().await.ok();
+    let start = candidate.client.signals().await.ok();
     let forth = match cutover(&old.client, &candidate.client, plan.step_bound).await {
         Ok(report) => report,
         Err(error) => return Ok(failed_cutover(run, candidate, active, &error).await),
@@ -317,7 +318,7 @@ pub async fn deploy(plan: &Plan, store: &dyn Store) -> Result<DeployReport, Depl
 
     run.state(DeployState::Watching).await;
     let baseline = run.report.before.clone().unwrap_or_default();
-    let watched = watch(&candidate.client, &baseline, &plan.watch).await;
+    let watched = watch(&candidate.client, start, &baseline, &plan.watch).await;
     let (failing, failing_since) = (watched.failing.clone(), watched.failing_since);
     run.report.watch = Some(watched);
     match failing {

@@ -73,8 +73,14 @@ pub struct WatchOutcome {
 }
 
 /// Watches `colour` (which just took over) against `baseline` (the old colour's signals before
-/// it handed over).
-pub async fn watch(colour: &ColourClient, baseline: &Signals, rules: &WatchRules) -> WatchOutcome {
+/// it handed over); `start` is the colour's own reading before it took over (its errors logged
+/// are counted from there; without it, from the first reading).
+pub async fn watch(
+    colour: &ColourClient,
+    start: Option<Signals>,
+    baseline: &Signals,
+    rules: &WatchRules,
+) -> WatchOutcome {
     let began = Instant::now();
     let mut outcome = WatchOutcome {
         failing: None,
@@ -87,7 +93,7 @@ pub async fn watch(colour: &ColourClient, baseline: &Signals, rules: &WatchRules
         baseline: baseline.clone(),
         failing_since: None,
     };
-    let mut first: Option<Signals> = None;
+    let mut first: Option<Signals> = start;
     let (mut not_ready, mut no_nodes, mut unreadable) = (0u32, 0u32, 0u32);
     // The first moment a bad streak began (the rollback's clock starts at the first bad sign).
     let mut streak_began: Option<Instant> = None;

@@ -607,3 +607,39 @@ async fn cli(args: &[&str], deploy_config: &Path) -> (i32, String) {
         ),
     )
 }
+
+/// The deploy benchmark's own scenario, small: its figures are printed, never asserted as
+/// timings; what is asserted is that nothing was lost.
+#[test]
+fn the_deploy_benchmark_loses_no_command_and_no_audio() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        .args([
+            "bench",
+            "deploy",
+            "--json",
+            "--guilds",
+            "5",
+            "--deploys",
+            "2",
+            "--watch",
+            "1",
+        ])
+        .output()
+        .expect("dimby bench deploy");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: tools::bench::deploy::Report =
+        serde_json::from_slice(&output.stdout).expect("the report");
+    assert_eq!(
+        report.endings,
+        ["promoted", "promoted", "rolled_back"],
+        "{report:#?}"
+    );
+    assert!(report.commands_sent > 0, "{report:#?}");
+    assert_eq!(report.commands_unanswered, 0, "{report:#?}");
+    assert_eq!(report.track_starts, 0, "{report:#?}");
+    assert!(report.rollback_after_failing_ms.is_some(), "{report:#?}");
+}

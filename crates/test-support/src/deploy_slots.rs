@@ -96,6 +96,14 @@ impl Slots {
         format!("http://{}", self.admin[index])
     }
 
+    /// The path of a colour's `start` or `stop` script.
+    pub fn script(&self, kind: &str, colour: &str) -> String {
+        self.dir
+            .join(format!("{kind}-{colour}.sh"))
+            .display()
+            .to_string()
+    }
+
     /// The next build in `colour` runs with this config.
     ///
     /// # Panics

@@ -343,7 +343,7 @@ impl Process {
     fn standby_routes(&self) {
         self.routes.set(
             admin::deploy::idle_health(self.state.subscribe())
-                .merge(self.common_routes(true, None)),
+                .merge(self.common_routes(true, Some(Arc::new(IdleSignals)))),
         );
     }
 
@@ -367,6 +367,19 @@ impl Process {
         });
         self.routes
             .set(router.merge(self.common_routes(false, Some(signals))));
+    }
+}
+
+/// Signals while not serving: nothing is ready and nothing answers; the errors logged so far are
+/// what a watch counts the next term's from.
+struct IdleSignals;
+
+impl admin::deploy::SignalSource for IdleSignals {
+    fn signals(&self) -> admin::deploy::Signals {
+        admin::deploy::Signals {
+            errors_logged: crate::logging::counting().then(|| crate::logging::events().errors),
+            ..admin::deploy::Signals::default()
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods, reason = "benchmarks measure real time")]
 
 pub mod commands;
+pub mod deploy;
 pub mod failover;
 pub mod figures;
 pub mod health;
@@ -29,6 +30,9 @@ pub enum BenchCommand {
     /// The cluster against real Lavalink-compatible servers on loopback (../shared/realserver):
     /// a node is killed, stopped or hung; audio gaps as the fake voice server heard them.
     RealFailover(realserver::Args),
+    /// Blue-green deploys of the real bot with every guild playing and listeners at work: gate,
+    /// time without a serving process, answer gap, audio lost, rollback time of a failing build.
+    Deploy(deploy::Args),
     /// How `dimby run` stops with every guild playing (SIGTERM, or SIGUSR2 for a handover): how
     /// long it takes to exit and what it leaves in the store and on the node.
     Stop(stop::Args),
@@ -40,6 +44,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Failover(args) => failover::run(&args).await,
         BenchCommand::RealFailover(args) => realserver::run(&args).await,
         BenchCommand::Stop(args) => stop::run(&args).await,
+        BenchCommand::Deploy(args) => deploy::run(&args).await,
         BenchCommand::Health(args) => health::run(&args).await,
         BenchCommand::Commands(args) => commands::run(&args).await,
         BenchCommand::MetricsOverhead(args) => metrics_overhead::run(&args).await,

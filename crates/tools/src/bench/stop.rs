@@ -571,13 +571,13 @@ fn send_commands(
 }
 
 /// Counts the TrackStart events the node sends from now on, until the counter is stopped.
-struct TrackStarts {
+pub(crate) struct TrackStarts {
     count: std::sync::Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl TrackStarts {
-    fn count(node: &SimNode) -> Self {
+    pub(crate) fn count(node: &SimNode) -> Self {
         let mut sent = node.subscribe();
         let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = std::sync::Arc::clone(&count);
@@ -603,7 +603,7 @@ impl TrackStarts {
     }
 
     /// Stops counting and says how many.
-    fn stop(self) -> u64 {
+    pub(crate) fn stop(self) -> u64 {
         self.task.abort();
         self.count.load(std::sync::atomic::Ordering::Relaxed)
     }
