@@ -189,7 +189,7 @@ async fn deploy_series(
         failing_colour.as_str(),
         &format!("{base}\n[deploy]\nrehearsal_fault = \"commands\"\n"),
     );
-    plan.version = "bench-failing".to_owned();
+    "bench-failing".clone_into(&mut plan.version);
     let failing = deploy::deploy(&plan, &store)
         .await
         .context("the failing deploy")?;
