@@ -14,7 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use lavalink::model::GuildId as LavalinkGuild;
-use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
+use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, SlashCommand};
+use twilight_model::id::Id;
+use twilight_model::id::marker::UserMarker;
+
+use super::commands::Listener;
+
+type UserId = Id<UserMarker>;
 use sim::lavalink::{NodeConfig, SimNode};
 use test_support::deploy_slots::Slots;
 
@@ -112,7 +118,6 @@ fn print_table(r: &Report) {
 }
 
 const ADMIN_TOKEN: &str = "bench-deploy-admin-token";
-const TRACK: &str = "sim:length:3600000";
 /// How long a command may wait for its answer before it counts as unanswered (Discord's
 /// interaction token lives 15 minutes; a user gives up far sooner).
 const ANSWER_GUARD: Duration = Duration::from_secs(30);
@@ -120,10 +125,15 @@ const ANSWER_GUARD: Duration = Duration::from_secs(30);
 /// Sets up, deploys, looks.
 pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     discord::install_crypto_provider();
+    // A shard per few hundred guilds (a shard joins at most 120 voice channels a minute), and
+    // Discord's replay buffer: the resumed sessions get what was sent during a cutover.
     let discord = Arc::new(
-        DiscordSim::start(DiscordConfig::default())
-            .await
-            .context("starting the Discord stand-in")?,
+        DiscordSim::start(DiscordConfig {
+            replay_buffer: DiscordConfig::default().replay_buffer,
+            ..super::commands::discord_config(args.guilds)
+        })
+        .await
+        .context("starting the Discord stand-in")?,
     );
     let node = SimNode::start(NodeConfig::default())
         .await
@@ -142,9 +152,13 @@ async fn deploy_series(
     node: &SimNode,
     dir: &Path,
 ) -> anyhow::Result<Report> {
-    let guilds = create_guilds(discord, args.guilds)?;
+    // Every guild as a previous process left it in the store: the first deploy's takeover
+    // restores them (rejoining voice as fast as Discord lets a shard).
+    let listeners = super::commands::create_guilds(discord, args.guilds)?;
+    let data = dir.join("data");
+    super::stop::seed_store(&data, node, &listeners).await?;
     let exe = std::env::current_exe().context("this binary's path")?;
-    let base = test_support::run_config(discord, &[node], &dir.join("data"), "");
+    let base = test_support::run_config(discord, &[node], &data, "");
     let slots = Slots::new(dir, &exe, ADMIN_TOKEN);
     slots.configure("blue", &base);
     slots.configure("green", &base);
@@ -162,16 +176,17 @@ async fn deploy_series(
         "the first deploy was not promoted: {}",
         first.reason
     );
-    for guild in &guilds {
-        play(discord, guild).await?;
-    }
-    let lavalink_guilds: Vec<LavalinkGuild> =
-        guilds.iter().map(|g| LavalinkGuild(g.id.get())).collect();
+    let lavalink_guilds: Vec<LavalinkGuild> = listeners
+        .iter()
+        .map(|l| LavalinkGuild(l.guild.id.get()))
+        .collect();
     wait_all_playing(node, &lavalink_guilds).await?;
 
     let starts = super::stop::TrackStarts::count(node);
-    let (positions_before, before) = (positions(node, &lavalink_guilds), Instant::now());
-    let listeners = Listeners::start(discord, &guilds, args.rate);
+    // Each reading's instant is taken just before it, so that both carry the same skew.
+    let before = Instant::now();
+    let positions_before = positions(node, &lavalink_guilds);
+    let scripted = Listeners::start(discord, &listeners, args.rate);
     let mut reports = Vec::new();
     let mut windows = Vec::new();
     for n in 0..args.deploys {
@@ -193,7 +208,7 @@ async fn deploy_series(
     let failing = deploy::deploy(&plan, &store)
         .await
         .context("the failing deploy")?;
-    let answers = listeners.stop().await;
+    let answers = scripted.stop().await;
     let track_starts = starts.stop();
     let after = Instant::now();
     let positions_after = positions(node, &lavalink_guilds);
@@ -297,10 +312,13 @@ struct Listeners {
 }
 
 impl Listeners {
-    fn start(discord: &Arc<DiscordSim>, guilds: &[GuildInfo], rate: u32) -> Self {
+    fn start(discord: &Arc<DiscordSim>, listeners: &[Listener], rate: u32) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let discord = Arc::clone(discord);
-        let guilds = guilds.to_vec();
+        let guilds: Vec<(GuildInfo, UserId)> = listeners
+            .iter()
+            .map(|l| (l.guild.clone(), l.user))
+            .collect();
         let task = tokio::spawn(async move {
             let results = Arc::new(Mutex::new(Vec::new()));
             let mut waiting = Vec::new();
@@ -311,13 +329,10 @@ impl Listeners {
                     _ = ticks.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                let guild = &guilds[next % guilds.len()];
+                let (guild, user) = &guilds[next % guilds.len()];
                 next += 1;
-                let Some(alice) = guild.member("alice") else {
-                    continue;
-                };
                 let command =
-                    SlashCommand::new(guild.id, guild.text_channel(), alice, "nowplaying");
+                    SlashCommand::new(guild.id, guild.text_channel(), *user, "nowplaying");
                 let sent = Instant::now();
                 let Ok(handle) = discord.invoke(&command) else {
                     continue;
@@ -349,39 +364,8 @@ impl Listeners {
     }
 }
 
-fn create_guilds(discord: &DiscordSim, count: u64) -> anyhow::Result<Vec<GuildInfo>> {
-    (0..count)
-        .map(|i| {
-            let guild = discord
-                .create_guild(&GuildSpec::named(format!("Deploy Bench {i}")))
-                .context("creating a guild")?;
-            let alice = guild.member("alice").context("alice")?;
-            discord
-                .join_voice(guild.id, alice, guild.voice_channel(0))
-                .context("joining voice")?;
-            Ok(guild)
-        })
-        .collect()
-}
-
-async fn play(discord: &DiscordSim, guild: &GuildInfo) -> anyhow::Result<()> {
-    let command = SlashCommand::new(
-        guild.id,
-        guild.text_channel(),
-        guild.member("alice").context("alice")?,
-        "play",
-    )
-    .string("query", TRACK);
-    let handle = discord.invoke(&command).context("invoking /play")?;
-    tokio::time::timeout(ANSWER_GUARD, handle.original())
-        .await
-        .context("no answer to /play")?
-        .context("the answer to /play")?;
-    Ok(())
-}
-
 async fn wait_all_playing(node: &SimNode, guilds: &[LavalinkGuild]) -> anyhow::Result<()> {
-    tokio::time::timeout(Duration::from_secs(60), async {
+    tokio::time::timeout(Duration::from_secs(180), async {
         while positions(node, guilds).len() < guilds.len() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

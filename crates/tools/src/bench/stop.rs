@@ -638,7 +638,7 @@ fn count(n: usize) -> u64 {
 
 /// The guilds' stored state as a previous process left it: the long track current at 1 s (so
 /// the restore plays it on from there), one more queued, the channels. Returns the two titles.
-async fn seed_store(
+pub(crate) async fn seed_store(
     data: &Path,
     node: &SimNode,
     listeners: &[Listener],
