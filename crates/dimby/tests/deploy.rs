@@ -129,6 +129,26 @@ async fn all_playing(node: &SimNode, guilds: &[GuildInfo]) -> String {
     .expect("every guild playing in one session")
 }
 
+/// The colour at `base` says on /metrics that it is in standby after one handover.
+async fn assert_handed_over_once(base: &str) {
+    let scraped = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("/metrics")
+        .text()
+        .await
+        .expect("the exposition");
+    for sample in [
+        r#"dimby_deploy_phase{phase="standby"} 1"#,
+        r#"dimby_deploy_phase{phase="serving"} 0"#,
+        r#"dimby_deploy_phase_changes_total{phase="handing_over"} 1"#,
+    ] {
+        assert!(
+            scraped.contains(sample),
+            "{sample} missing from {base}/metrics"
+        );
+    }
+}
+
 /// Counts the TrackStart events the node sends from now on.
 fn count_track_starts(node: &SimNode) -> Arc<AtomicU64> {
     let count = Arc::new(AtomicU64::new(0));
@@ -266,6 +286,8 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
     assert_eq!(taken.guilds, GUILDS, "{forth:#?}");
     assert_eq!((taken.shards_resumed, taken.lavalink_sessions), (1, 1));
     assert_eq!(forth.from.phase, Phase::Standby, "blue stays warm");
+    // The phases are metrics too.
+    assert_handed_over_once(blue.client.base()).await;
     assert_eq!(all_playing(&node, &guilds).await, session);
 
     let back = deploy::cutover(&green.client, &blue.client, GUARD)

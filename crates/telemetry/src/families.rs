@@ -105,6 +105,11 @@ struct DrainLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     kind: &'static str,
     result: &'static str,
@@ -232,6 +237,8 @@ pub(crate) struct Families {
     drain_remaining: Family<NodeLabels, Gauge>,
     drains: Family<DrainLabels, Counter>,
     alerts: Family<AlertLabels, Counter>,
+    deploy_phase: Family<PhaseLabels, Gauge>,
+    deploy_phase_changes: Family<PhaseLabels, Counter>,
     admin_connections_closed: Family<ReasonLabels, Counter>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
@@ -276,6 +283,8 @@ impl Families {
             drain_remaining: Family::default(),
             drains: Family::default(),
             alerts: Family::default(),
+            deploy_phase: Family::default(),
+            deploy_phase_changes: Family::default(),
             admin_connections_closed: Family::default(),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
@@ -422,6 +431,16 @@ impl Families {
             f.drains.clone(),
         );
         r.register(
+            "dimby_deploy_phase",
+            "1 for the deploy phase this process is in (standby, taking_over, serving, handing_over, stopping)",
+            f.deploy_phase.clone(),
+        );
+        r.register(
+            "dimby_deploy_phase_changes",
+            "Deploy phases this process entered",
+            f.deploy_phase_changes.clone(),
+        );
+        r.register(
             "dimby_health_alerts",
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
@@ -537,6 +556,21 @@ impl Families {
         self.admin_connections_closed
             .get_or_create(&ReasonLabels {
                 reason: pressure.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn record_deploy_phase(&self, phase: crate::DeployPhase) {
+        for each in crate::DeployPhase::ALL {
+            self.deploy_phase
+                .get_or_create(&PhaseLabels {
+                    phase: each.as_str(),
+                })
+                .set(i64::from(each == phase));
+        }
+        self.deploy_phase_changes
+            .get_or_create(&PhaseLabels {
+                phase: phase.as_str(),
             })
             .inc();
     }

@@ -37,6 +37,43 @@ pub use collect::{
 pub use exposition::Format;
 use families::Families;
 
+/// Where a bot process is in a blue-green deploy (`dimby_deploy_phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeployPhase {
+    /// Nothing connected; waiting to take over.
+    Standby,
+    /// Taking over a predecessor's sessions.
+    TakingOver,
+    /// Connected and answering.
+    Serving,
+    /// Handing its sessions over.
+    HandingOver,
+    /// Going away.
+    Stopping,
+}
+
+impl DeployPhase {
+    /// Every phase.
+    pub const ALL: [Self; 5] = [
+        Self::Standby,
+        Self::TakingOver,
+        Self::Serving,
+        Self::HandingOver,
+        Self::Stopping,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standby => "standby",
+            Self::TakingOver => "taking_over",
+            Self::Serving => "serving",
+            Self::HandingOver => "handing_over",
+            Self::Stopping => "stopping",
+        }
+    }
+}
+
 /// How a slash command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandOutcome {
@@ -485,6 +522,14 @@ impl Metrics {
             return;
         }
         self.inner.families.record_admin_pressure(pressure);
+    }
+
+    /// The process entered a deploy phase (its log line is the caller's).
+    pub fn record_deploy_phase(&self, phase: DeployPhase) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_deploy_phase(phase);
     }
 
     /// An alert message and what became of it.

@@ -279,6 +279,13 @@ impl Process {
             }
         });
         tracing::info!(phase = phase.as_str(), "deploy phase");
+        self.metrics.record_deploy_phase(match phase {
+            Phase::Standby => telemetry::DeployPhase::Standby,
+            Phase::TakingOver => telemetry::DeployPhase::TakingOver,
+            Phase::Serving => telemetry::DeployPhase::Serving,
+            Phase::HandingOver => telemetry::DeployPhase::HandingOver,
+            Phase::Stopping => telemetry::DeployPhase::Stopping,
+        });
     }
 
     fn took_over(&self, report: admin::deploy::TakeoverReport) {
