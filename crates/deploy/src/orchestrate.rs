@@ -436,17 +436,7 @@ async fn roll_back(
             .await;
             run.report.rollback = Some(back);
             run.report.serving = Some(active.as_str().to_owned());
-            let stopped = run_command(&new.stop).await;
-            run.step(
-                &format!("stop {target}"),
-                if stopped.is_ok() {
-                    StepOutcome::Ok
-                } else {
-                    StepOutcome::Failed
-                },
-                stopped.err().unwrap_or_default(),
-            )
-            .await;
+            stop(&mut run, new).await;
             run.finish(Ending::RolledBack, format!("after the cutover: {signal}"))
                 .await
         }
@@ -541,17 +531,7 @@ async fn first_takeover(mut run: Run<'_>, plan: &Plan, candidate: &Slot) -> Depl
 
 /// The candidate failed before the cutover: stopped, the old colour untouched.
 async fn reject(mut run: Run<'_>, candidate: &Slot, reason: String) -> DeployReport {
-    let stopped = run_command(&candidate.stop).await;
-    run.step(
-        &format!("stop {}", candidate.colour),
-        if stopped.is_ok() {
-            StepOutcome::Ok
-        } else {
-            StepOutcome::Failed
-        },
-        stopped.err().unwrap_or_default(),
-    )
-    .await;
+    stop(&mut run, candidate).await;
     run.finish(Ending::Rejected, reason).await
 }
 
@@ -658,6 +638,22 @@ pub async fn serving_colour(plan: &Plan) -> Result<Option<Colour>, DeployError> 
         [one] => Ok(Some(*one)),
         _ => Err(DeployError::BothServing),
     }
+}
+
+/// Stops a slot's build and records the step.
+async fn stop(run: &mut Run<'_>, slot: &Slot) {
+    let stopped = run_command(&slot.stop).await;
+    let outcome = if stopped.is_ok() {
+        StepOutcome::Ok
+    } else {
+        StepOutcome::Failed
+    };
+    run.step(
+        &format!("stop {}", slot.colour),
+        outcome,
+        stopped.err().unwrap_or_default(),
+    )
+    .await;
 }
 
 /// Stops the slot (whatever it runs) and starts it again.

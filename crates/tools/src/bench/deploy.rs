@@ -19,6 +19,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
 
 use super::commands::Listener;
+use super::stop::playing_positions;
 
 type UserId = Id<UserMarker>;
 use sim::lavalink::{NodeConfig, SimNode};
@@ -185,7 +186,7 @@ async fn deploy_series(
     let starts = super::stop::TrackStarts::count(node);
     // Each reading's instant is taken just before it, so that both carry the same skew.
     let before = Instant::now();
-    let positions_before = positions(node, &lavalink_guilds);
+    let positions_before = playing_positions(node, &lavalink_guilds);
     let scripted = Listeners::start(discord, &listeners, args.rate);
     let mut reports = Vec::new();
     let mut windows = Vec::new();
@@ -211,7 +212,7 @@ async fn deploy_series(
     let answers = scripted.stop().await;
     let track_starts = starts.stop();
     let after = Instant::now();
-    let positions_after = positions(node, &lavalink_guilds);
+    let positions_after = playing_positions(node, &lavalink_guilds);
     let elapsed_ms = ms(after.duration_since(before));
     #[allow(clippy::cast_precision_loss)]
     let audio_lost: Vec<f64> = positions_after
@@ -366,32 +367,12 @@ impl Listeners {
 
 async fn wait_all_playing(node: &SimNode, guilds: &[LavalinkGuild]) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(180), async {
-        while positions(node, guilds).len() < guilds.len() {
+        while playing_positions(node, guilds).len() < guilds.len() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await
     .context("not every guild played")
-}
-
-/// Every guild's position on the node (a track, not paused, voice connected).
-fn positions(
-    node: &SimNode,
-    guilds: &[LavalinkGuild],
-) -> std::collections::HashMap<LavalinkGuild, u64> {
-    let mut positions = std::collections::HashMap::new();
-    for session in node.sessions() {
-        for guild in guilds {
-            if let Some(player) = node.player(&session.id, *guild)
-                && player.track.is_some()
-                && !player.paused
-                && player.state.connected
-            {
-                positions.insert(*guild, player.state.position);
-            }
-        }
-    }
-    positions
 }
 
 fn ms(d: Duration) -> f64 {

@@ -741,7 +741,10 @@ fn spawn_bot(config: &Path, log: &Path) -> anyhow::Result<tokio::process::Child>
 }
 
 /// The position of every guild whose player plays on the node (a track, not paused, voice up).
-fn playing_positions(node: &SimNode, guilds: &[LavalinkGuild]) -> HashMap<LavalinkGuild, u64> {
+pub(crate) fn playing_positions(
+    node: &SimNode,
+    guilds: &[LavalinkGuild],
+) -> HashMap<LavalinkGuild, u64> {
     let mut positions = HashMap::new();
     for session in node.sessions().iter().filter(|s| s.connected) {
         for guild in guilds {
