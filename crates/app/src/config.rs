@@ -78,6 +78,14 @@ pub struct DeployConfig {
         deserialize_with = "duration"
     )]
     pub step_timeout: Duration,
+    /// How long the gate watches the candidate's log for errors after its other checks
+    /// (`deploy.gate_log_window`): 0 s to 5 minutes. The errors it logged since it started count
+    /// too.
+    #[serde(
+        default = "defaults::deploy_gate_log_window",
+        deserialize_with = "duration"
+    )]
+    pub gate_log_window: Duration,
     /// Error-level log events of the new colour during the watch that roll it back: more than
     /// this many (`deploy.watch_max_errors`): 0 to 1,000,000.
     #[serde(default)]
@@ -102,6 +110,7 @@ impl Default for DeployConfig {
             watch: defaults::deploy_watch(),
             gate_timeout: defaults::deploy_gate_timeout(),
             step_timeout: defaults::deploy_step_timeout(),
+            gate_log_window: defaults::deploy_gate_log_window(),
             watch_max_errors: 0,
             rehearsal_fault: None,
             blue: None,
@@ -138,6 +147,11 @@ pub struct SlotConfig {
     pub start: Vec<String>,
     /// The command that stops it, e.g. `["systemctl", "stop", "dimby@blue"]`.
     pub stop: Vec<String>,
+    /// The command that installs a new build in this slot before `dimby deploy run` starts it,
+    /// e.g. `["install", "-m", "0755", "/opt/dimby/incoming/dimby", "/opt/dimby/blue/dimby"]`;
+    /// empty (the default): `start` already runs the new build.
+    #[serde(default)]
+    pub prepare: Vec<String>,
     /// The binary it runs (recorded in the deploy ledger).
     #[serde(default)]
     pub binary: String,
@@ -159,6 +173,21 @@ impl DeployConfig {
             self.step_timeout,
             bounds::DEPLOY_STEP_TIMEOUT,
         )?;
+        bounds::duration(
+            "deploy.gate_log_window",
+            self.gate_log_window,
+            bounds::DEPLOY_GATE_LOG_WINDOW,
+        )?;
+        if self.gate_log_window >= self.gate_timeout {
+            return Err(ConfigError::Invalid {
+                key: "deploy.gate_log_window".into(),
+                message: format!(
+                    "{:?} must be shorter than deploy.gate_timeout ({:?}): the gate watches the \
+                     log within it",
+                    self.gate_log_window, self.gate_timeout
+                ),
+            });
+        }
         bounds::count(
             "deploy.watch_max_errors",
             self.watch_max_errors,
@@ -170,6 +199,16 @@ impl DeployConfig {
                 return Err(ConfigError::Invalid {
                     key: format!("deploy.{name}.admin_url"),
                     message: format!("{:?} must be an http:// or https:// URL", slot.admin_url),
+                });
+            }
+            if slot
+                .prepare
+                .first()
+                .is_some_and(|program| program.trim().is_empty())
+            {
+                return Err(ConfigError::Invalid {
+                    key: format!("deploy.{name}.prepare"),
+                    message: "must be empty or a command: a program and its arguments".into(),
                 });
             }
             for (key, command) in [("start", &slot.start), ("stop", &slot.stop)] {
@@ -823,6 +862,10 @@ mod defaults {
     pub fn deploy_step_timeout() -> std::time::Duration {
         std::time::Duration::from_secs(60)
     }
+
+    pub fn deploy_gate_log_window() -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
 }
 
 /// The bounds of every count and duration (inclusive), as docs/configuration.md states them. A
@@ -888,6 +931,9 @@ pub mod bounds {
         Duration::from_secs(5)..=Duration::from_secs(300);
     /// `deploy.watch_max_errors`.
     pub const WATCH_MAX_ERRORS: RangeInclusive<u64> = 0..=1_000_000;
+    /// `deploy.gate_log_window`: 0 (only the errors logged so far) to 5 minutes.
+    pub const DEPLOY_GATE_LOG_WINDOW: RangeInclusive<Duration> =
+        Duration::ZERO..=Duration::from_secs(300);
 
     /// `value` of `key` within `range`, or an error naming both.
     pub(super) fn count(
@@ -2162,6 +2208,56 @@ mod tests {
             let error = Config::load(None).expect_err("teal").to_string();
             assert!(error.starts_with("deploy.colour: "), "{error}");
             assert!(error.contains("DIMBY_DEPLOY__COLOUR"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_gate_log_window_and_a_slot_prepare_command_are_checked() {
+        Jail::expect_with(|jail| {
+            let defaults = Config::load(None).expect("defaults");
+            assert_eq!(defaults.deploy.gate_log_window, Duration::from_secs(10));
+            let config =
+                load_in(jail, "[deploy]\ngate_log_window = \"0s\"\n").expect("0 s is allowed");
+            assert_eq!(config.deploy.gate_log_window, Duration::ZERO);
+            for (toml, found) in [
+                ("gate_log_window = \"6m\"", "deploy.gate_log_window"),
+                (
+                    "gate_timeout = \"20s\"\ngate_log_window = \"20s\"",
+                    "shorter than deploy.gate_timeout",
+                ),
+            ] {
+                let error = load_in(jail, &format!("[deploy]\n{toml}\n"))
+                    .expect_err(toml)
+                    .to_string();
+                assert!(error.contains(found), "{toml}: {error}");
+            }
+            let slot = |prepare: &str| {
+                format!(
+                    "[deploy.blue]\nadmin_url = \"http://127.0.0.1:9101\"\n\
+                     start = [\"true\"]\nstop = [\"true\"]\n{prepare}"
+                )
+            };
+            let config = load_in(
+                jail,
+                &slot("prepare = [\"install\", \"-m\", \"0755\", \"/a\", \"/b\"]\n"),
+            )
+            .expect("a prepare command");
+            let blue = config.deploy.blue.expect("the blue slot");
+            assert_eq!(blue.prepare, ["install", "-m", "0755", "/a", "/b"]);
+            let config = load_in(jail, &slot("")).expect("no prepare command");
+            assert!(
+                config
+                    .deploy
+                    .blue
+                    .expect("the blue slot")
+                    .prepare
+                    .is_empty()
+            );
+            let error = load_in(jail, &slot("prepare = [\" \"]\n"))
+                .expect_err("a blank program")
+                .to_string();
+            assert!(error.starts_with("deploy.blue.prepare: "), "{error}");
             Ok(())
         });
     }

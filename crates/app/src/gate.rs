@@ -8,7 +8,9 @@
 //!   reported, not a failure: the build registers its own when it takes over);
 //! - `lavalink:<node>`: every enabled node's REST answers `/version` and `/v4/info` with the
 //!   configured password;
-//! - `store`: the store is the one on disk and takes writes.
+//! - `store`: the store is the one on disk and takes writes;
+//! - `log`: the process logged no error since it entered standby, watched for
+//!   `deploy.gate_log_window` after the other checks (its log's counts: nobody scans its output).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,10 @@ pub struct ProcessGate {
     pub nodes: Vec<cluster::NodeSpec>,
     /// The store.
     pub store: Arc<dyn store::Store>,
+    /// How long the `log` check watches (`deploy.gate_log_window`).
+    pub log_window: Duration,
+    /// The log's counts when the process entered standby: the `log` check's start.
+    pub log_since: crate::logging::LogCounts,
 }
 
 #[async_trait]
@@ -53,6 +59,15 @@ impl Gate for ProcessGate {
             });
         checks.extend(futures_util::future::join_all(nodes).await);
         checks.push(timed("store", store_check(&*self.store)).await.0);
+        checks.push(
+            timed_within(
+                "log",
+                self.log_window + CHECK_BOUND,
+                log_check(self.log_window, self.log_since),
+            )
+            .await
+            .0,
+        );
         let report = GateReport::of(checks);
         tracing::info!(
             passed = report.passed,
@@ -93,10 +108,19 @@ async fn timed<T>(
     name: &str,
     check: impl std::future::Future<Output = Found<T>>,
 ) -> (GateCheck, Option<T>) {
+    timed_within(name, CHECK_BOUND, check).await
+}
+
+/// Runs a check within `bound` and times it.
+async fn timed_within<T>(
+    name: &str,
+    bound: Duration,
+    check: impl std::future::Future<Output = Found<T>>,
+) -> (GateCheck, Option<T>) {
     let began = clock::SystemClock.now();
-    let found = tokio::time::timeout(CHECK_BOUND, check)
+    let found = tokio::time::timeout(bound, check)
         .await
-        .unwrap_or_else(|_| Found::fail(format!("no answer within {CHECK_BOUND:?}")));
+        .unwrap_or_else(|_| Found::fail(format!("no answer within {bound:?}")));
     let check = GateCheck {
         name: name.to_owned(),
         passed: found.passed,
@@ -204,5 +228,29 @@ async fn store_check(store: &dyn store::Store) -> Found<()> {
     match store.check().await {
         Ok(()) => Found::pass("the store on disk takes writes", None),
         Err(error) => Found::fail(error.to_string()),
+    }
+}
+
+/// The errors the process logged since `since` (its entry into standby), after watching for
+/// `window` more.
+async fn log_check(window: Duration, since: crate::logging::LogCounts) -> Found<()> {
+    if !crate::logging::counting() {
+        return Found::pass(
+            "not checked: this process's log is not counted (its subscriber is not ours)",
+            None,
+        );
+    }
+    tokio::time::sleep(window).await;
+    let errors = crate::logging::events().since(&since).errors;
+    if errors == 0 {
+        Found::pass(
+            format!("no error logged since standby, watched {window:?} after the other checks"),
+            None,
+        )
+    } else {
+        Found::fail(format!(
+            "{errors} error(s) logged since standby (watched {window:?} after the other checks); \
+             its log says which"
+        ))
     }
 }

@@ -24,6 +24,11 @@ pub struct Slot {
     pub start: Vec<String>,
     /// The command that stops it.
     pub stop: Vec<String>,
+    /// The command that installs the new build in this slot (copies the binary to where `start`
+    /// runs it), run by a deploy between the candidate's `stop` and `start`, with
+    /// `DIMBY_DEPLOY_COLOUR`, `DIMBY_DEPLOY_VERSION` and `DIMBY_DEPLOY_COMMIT` in its environment.
+    /// Empty: the slot's `start` already runs the new build. Never run by a rollback or a resume.
+    pub prepare: Vec<String>,
     /// The binary it runs (recorded in the ledger for a later rollback).
     pub binary: String,
     /// The config file it runs with (recorded in the ledger).
@@ -156,6 +161,8 @@ struct Run<'a> {
     store: &'a dyn Store,
     id: u64,
     began: Instant,
+    /// The bound on each slot command (`plan.step_bound`).
+    command_bound: Duration,
     report: DeployReport,
 }
 
@@ -181,6 +188,7 @@ impl<'a> Run<'a> {
             store,
             id,
             began,
+            command_bound: plan.step_bound,
             report: DeployReport {
                 id: Some(id),
                 from: active.map(|c| c.as_str().to_owned()),
@@ -281,7 +289,7 @@ pub async fn deploy(plan: &Plan, store: &dyn Store) -> Result<DeployReport, Depl
     .await;
     let candidate = plan.slot(target);
     if let Err(reason) = start_candidate(&mut run, plan, candidate).await {
-        let _ = run_command(&candidate.stop).await;
+        let _ = run_command(&candidate.stop, plan.step_bound, &[]).await;
         return Ok(run.finish(Ending::Rejected, reason).await);
     }
     run.state(DeployState::Gating).await;
@@ -342,7 +350,23 @@ pub async fn deploy(plan: &Plan, store: &dyn Store) -> Result<DeployReport, Depl
 /// when it does not get there.
 async fn start_candidate(run: &mut Run<'_>, plan: &Plan, candidate: &Slot) -> Result<(), String> {
     let step = format!("start {}", candidate.colour);
-    if let Err(detail) = restart(candidate).await {
+    if let Err(error) = run_command(&candidate.stop, plan.step_bound, &[]).await {
+        tracing::info!(colour = %candidate.colour, %error, "stopping the candidate's previous process failed (it may not have run)");
+    }
+    if !candidate.prepare.is_empty() {
+        let prepare = format!("prepare {}", candidate.colour);
+        let env = [
+            ("DIMBY_DEPLOY_COLOUR", candidate.colour.as_str()),
+            ("DIMBY_DEPLOY_VERSION", plan.version.as_str()),
+            ("DIMBY_DEPLOY_COMMIT", plan.commit.as_str()),
+        ];
+        if let Err(detail) = run_command(&candidate.prepare, plan.step_bound, &env).await {
+            run.step(&prepare, StepOutcome::Failed, &detail).await;
+            return Err(format!("preparing {}: {detail}", candidate.colour));
+        }
+        run.step(&prepare, StepOutcome::Ok, "installed").await;
+    }
+    if let Err(detail) = run_command(&candidate.start, plan.step_bound, &[]).await {
         run.step(&step, StepOutcome::Failed, &detail).await;
         return Err(detail);
     }
@@ -559,7 +583,7 @@ async fn failed_cutover(
         run.report.serving = None;
     } else {
         run.report.serving = Some(active.as_str().to_owned());
-        let _ = run_command(&candidate.stop).await;
+        let _ = run_command(&candidate.stop, run.command_bound, &[]).await;
     }
     run.finish(ending, error.to_string()).await
 }
@@ -574,7 +598,7 @@ pub async fn rollback(plan: &Plan, store: &dyn Store) -> Result<CutoverReport, S
         .ok_or("no colour serves: nothing to roll back")?;
     let (from, to) = (plan.slot(active), plan.slot(active.other()));
     if !matches!(to.client.state().await, Ok(state) if state.phase == Phase::Standby) {
-        run_command(&to.start).await?;
+        run_command(&to.start, plan.step_bound, &[]).await?;
         to.client
             .wait_phase(Phase::Standby, plan.gate_bound)
             .await
@@ -642,7 +666,7 @@ pub async fn serving_colour(plan: &Plan) -> Result<Option<Colour>, DeployError> 
 
 /// Stops a slot's build and records the step.
 async fn stop(run: &mut Run<'_>, slot: &Slot) {
-    let stopped = run_command(&slot.stop).await;
+    let stopped = run_command(&slot.stop, run.command_bound, &[]).await;
     let outcome = if stopped.is_ok() {
         StepOutcome::Ok
     } else {
@@ -656,24 +680,25 @@ async fn stop(run: &mut Run<'_>, slot: &Slot) {
     .await;
 }
 
-/// Stops the slot (whatever it runs) and starts it again.
-async fn restart(slot: &Slot) -> Result<(), String> {
-    if let Err(error) = run_command(&slot.stop).await {
-        tracing::info!(colour = %slot.colour, %error, "stopping the candidate's previous process failed (it may not have run)");
-    }
-    run_command(&slot.start).await
-}
-
-/// Runs a slot's command; its failure in words.
-async fn run_command(command: &[String]) -> Result<(), String> {
+/// Runs a slot's command with `env` added to its environment, for at most `bound` (then it is
+/// killed); its failure in words.
+async fn run_command(
+    command: &[String],
+    bound: Duration,
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     let Some((program, args)) = command.split_first() else {
         return Err("no command configured".to_owned());
     };
     let output = tokio::process::Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(bound, output)
         .await
+        .map_err(|_| format!("{program} did not finish within {bound:?}"))?
         .map_err(|e| format!("{program}: {e}"))?;
     if output.status.success() {
         Ok(())

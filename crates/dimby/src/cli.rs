@@ -46,6 +46,10 @@ pub enum Command {
     #[cfg(feature = "tools")]
     #[command(subcommand)]
     Bench(tools::bench::BenchCommand),
+    /// Rehearse an operation end to end on standalone stand-ins: `dimby drill deploy`.
+    #[cfg(feature = "tools")]
+    #[command(subcommand)]
+    Drill(tools::drill::DrillCommand),
     /// Manage the bot's Lavalink nodes through its admin API.
     #[command(subcommand)]
     Nodes(crate::nodes_cli::NodesCommand),
@@ -113,7 +117,7 @@ impl Command {
         match self {
             Self::Nodes(_) | Self::Health(_) => "warn",
             #[cfg(feature = "tools")]
-            Self::Bench(_) | Self::Perf(_) => "warn",
+            Self::Bench(_) | Self::Perf(_) | Self::Drill(_) => "warn",
             // A profiled workload injects faults on purpose: their warnings would bury the
             // progress line.
             Self::Profile(_) => "error",
@@ -134,6 +138,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim(command) => tools::standin::run(command, shutdown_signal()).await,
         #[cfg(feature = "tools")]
         Command::Bench(command) => tools::bench::run(command).await,
+        #[cfg(feature = "tools")]
+        Command::Drill(command) => tools::drill::run(command).await,
         Command::Nodes(command) => crate::nodes_cli::run(command).await,
         Command::Profile(command) => crate::profile_cli::run(command).await,
         #[cfg(feature = "tools")]

@@ -232,6 +232,7 @@ fn plan(config: &app::config::Config, version: &str, commit: &str) -> anyhow::Re
             client: deploy::ColourClient::new(&slot.admin_url, token.expose()),
             start: slot.start.clone(),
             stop: slot.stop.clone(),
+            prepare: slot.prepare.clone(),
             binary: non_empty(&slot.binary),
             config: non_empty(&slot.config),
         })

@@ -43,6 +43,7 @@ fn spawn(config: &Path, log: &Path, colour: &str, standby: bool, env: &[(&str, &
         .env("DIMBY_DEPLOY__COLOUR", colour)
         .env("DIMBY_ADMIN__LISTEN", admin.to_string())
         .env("DIMBY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("DIMBY_DEPLOY__GATE_LOG_WINDOW", "1s")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(log)
@@ -268,7 +269,7 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
     let names: Vec<&str> = gate.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["discord_rest", "commands", "lavalink:sim", "store"],
+        ["discord_rest", "commands", "lavalink:sim", "store", "log"],
         "{gate:#?}"
     );
 
@@ -499,6 +500,15 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     );
     assert_eq!(report["serving"], "green");
     assert_eq!(report["gate"]["passed"], true, "{report:#}");
+    let checks = report["gate"]["checks"]
+        .as_array()
+        .expect("the gate's checks");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "log" && c["passed"] == true),
+        "the gate watched the candidate's log: {report:#}"
+    );
     assert_eq!(
         report["cutover"]["to"]["last_takeover"]["playing_on"], GUILDS,
         "{report:#}"
@@ -594,6 +604,17 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     assert!(
         status.contains("ledger: blue is the active colour"),
         "{status}"
+    );
+
+    // `prepare` ran for each deploy's candidate before it started, and never for a rollback.
+    assert_eq!(
+        slots.prepared(),
+        [
+            "blue 1.0.0 c-1.0.0",
+            "green 1.1.0 c-1.1.0",
+            "blue 1.2.0-bad-password c-1.2.0-bad-password",
+            "blue 1.3.0-fails c-1.3.0-fails",
+        ]
     );
 
     // After a reboot both colours start in standby: the ledger's active colour takes over.

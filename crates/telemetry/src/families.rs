@@ -567,6 +567,11 @@ impl Families {
                     phase: each.as_str(),
                 })
                 .set(i64::from(each == phase));
+            // Every phase's counter exists from the first phase on, at 0, so that the first
+            // entry into a phase is an increase a query sees, not a new series.
+            self.deploy_phase_changes.get_or_create(&PhaseLabels {
+                phase: each.as_str(),
+            });
         }
         self.deploy_phase_changes
             .get_or_create(&PhaseLabels {

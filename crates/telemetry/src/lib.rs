@@ -810,6 +810,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn every_deploy_phase_counter_exists_at_zero_from_the_first_phase_on() {
+        let metrics = Metrics::new([]);
+        metrics.record_deploy_phase(crate::DeployPhase::Standby);
+        let text = metrics.encode(Format::Prometheus);
+        let changes = |phase: &str| {
+            sample(
+                &text,
+                &format!("dimby_deploy_phase_changes_total{{phase=\"{phase}\"}}"),
+            )
+        };
+        assert_eq!(changes("standby"), Some(1.0), "{text}");
+        for phase in ["taking_over", "serving", "handing_over", "stopping"] {
+            assert_eq!(changes(phase), Some(0.0), "{phase}: {text}");
+        }
+        metrics.record_deploy_phase(crate::DeployPhase::TakingOver);
+        let text = metrics.encode(Format::Prometheus);
+        assert_eq!(
+            sample(
+                &text,
+                r#"dimby_deploy_phase_changes_total{phase="taking_over"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_deploy_phase{phase="taking_over"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, r#"dimby_deploy_phase{phase="standby"}"#),
+            Some(0.0)
+        );
+    }
+
     /// A log whose error count a test moves; `None` while it says it does not count.
     struct StubLog {
         errors: AtomicU64,

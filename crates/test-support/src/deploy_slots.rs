@@ -1,7 +1,8 @@
 //! The two colours' slots for `dimby deploy` on the stand-ins: shell scripts that start a colour
 //! in standby (`dimby run --standby` from the config file `<colour>.toml` in the slots'
 //! directory, which a scenario rewrites to give the next build its faults) and stop it. Dropping
-//! the slots stops both colours, so a failed test leaves no process behind.
+//! the slots stops both colours, so a failed test leaves no process behind. The gate's log check
+//! watches for 2 s (`DIMBY_DEPLOY__GATE_LOG_WINDOW`, 10 s by default): the scenarios are short.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ impl Slots {
                     "#!/bin/sh\n\
                      DIMBY_DEPLOY__COLOUR={colour} DIMBY_ADMIN__LISTEN={admin} \
                      DIMBY_ADMIN_TOKEN={admin_token} RUST_LOG=${{RUST_LOG:-info}} \
+                     DIMBY_DEPLOY__GATE_LOG_WINDOW=2s \
                      nohup '{exe}' run --standby --config '{dir}/{colour}.toml' \
                      >> '{dir}/{colour}.log' 2>&1 &\n\
                      echo $! > '{dir}/{colour}.pid'\n",
@@ -60,13 +62,32 @@ impl Slots {
             )
             .expect("a stop script");
         }
+        std::fs::write(
+            dir.join("prepare.sh"),
+            format!(
+                "#!/bin/sh\n\
+                 echo \"$DIMBY_DEPLOY_COLOUR $DIMBY_DEPLOY_VERSION $DIMBY_DEPLOY_COMMIT\" >> '{}/prepared.log'\n",
+                dir.display()
+            ),
+        )
+        .expect("a prepare script");
         Self {
             dir: dir.to_path_buf(),
             admin,
         }
     }
 
+    /// What the slots' `prepare` command was run for, one line per deploy in order:
+    /// `colour version commit`.
+    pub fn prepared(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("prepared.log"))
+            .map(|text| text.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// The `[deploy.blue]` and `[deploy.green]` sections naming the scripts, for a deploy config.
+    /// Their `prepare` only notes what it was run for ([`Slots::prepared`]): the slots' scripts
+    /// run the one binary.
     pub fn sections(&self, exe: &Path) -> String {
         let mut sections = String::new();
         for (colour, admin) in COLOURS.iter().zip(self.admin) {
@@ -76,6 +97,7 @@ impl Slots {
                 "\n[deploy.{colour}]\nadmin_url = \"http://{admin}\"\n\
                  start = [\"sh\", \"{dir}/start-{colour}.sh\"]\n\
                  stop = [\"sh\", \"{dir}/stop-{colour}.sh\"]\n\
+                 prepare = [\"sh\", \"{dir}/prepare.sh\"]\n\
                  binary = \"{exe}\"\nconfig = \"{dir}/{colour}.toml\"\n",
                 exe = exe.display(),
                 dir = self.dir.display(),

@@ -268,6 +268,7 @@ fn plan(slots: &Slots, args: &Args) -> deploy::Plan {
             client: deploy::ColourClient::new(slots.admin_url(name), ADMIN_TOKEN),
             start: vec!["sh".into(), slots.script("start", name)],
             stop: vec!["sh".into(), slots.script("stop", name)],
+            prepare: Vec::new(),
             binary: "dimby".into(),
             config: format!("{name}.toml"),
         }
