@@ -569,7 +569,7 @@ impl Families {
                 .set(i64::from(each == phase));
             // Every phase's counter exists from the first phase on, at 0, so that the first
             // entry into a phase is an increase a query sees, not a new series.
-            self.deploy_phase_changes.get_or_create(&PhaseLabels {
+            let _ = self.deploy_phase_changes.get_or_create(&PhaseLabels {
                 phase: each.as_str(),
             });
         }
