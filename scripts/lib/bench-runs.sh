@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/perf-check and scripts/profiling-overhead (not run by itself): the parts both
 # need, in one copy. Release builds of `dimby` into a shared target directory (so the dependencies
 # are compiled once), the benchmark arguments of a scenario's runs, and one benchmark run that
@@ -25,6 +26,7 @@ detect_perf() {
 
 # bench_default_args SCENARIO: sets BENCH_ARGS to the arguments of a release check's run of
 # `dimby bench SCENARIO` (short enough for several interleaved runs).
+# shellcheck disable=SC2034 # BENCH_ARGS is the result, read by the scripts that source this file
 bench_default_args() {
   case "$1" in
     failover) BENCH_ARGS=(--players 1000) ;;
