@@ -148,6 +148,18 @@ async fn assert_handed_over_once(base: &str) {
             "{sample} missing from {base}/metrics"
         );
     }
+    // A warm standby holds no node, shard or probe: it says nothing about them, rather than that
+    // they are down (which would page for every deploy).
+    for gone in [
+        "dimby_lavalink_node_up{",
+        "dimby_gateway_shard_connected{",
+        "dimby_health_check_status{",
+    ] {
+        assert!(
+            !scraped.lines().any(|line| line.starts_with(gone)),
+            "{gone} on the standby's {base}/metrics:\n{scraped}"
+        );
+    }
 }
 
 /// Counts the TrackStart events the node sends from now on.

@@ -123,6 +123,16 @@ impl HealthRegistry {
             .remove(key);
     }
 
+    /// Forgets every result (the components went away: a process back in standby after its
+    /// term, whose probes stopped with it).
+    pub fn clear(&self) {
+        self.inner
+            .results
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Registers `probe` and checks it now and then every interval, on its own task.
     pub fn spawn(&self, probe: Arc<dyn Probe>) -> JoinHandle<()> {
         self.register(&probe);

@@ -390,6 +390,16 @@ impl Metrics {
         *write(&self.inner.sources.shards) = Some(shards);
     }
 
+    /// Forgets what a serving term attached (the cluster, the shards, the guilds): a process back
+    /// in standby holds no node, shard or guild, so it exports none rather than the last ones it
+    /// had (which would count them twice beside the colour now serving them, or page for nodes
+    /// it no longer talks to).
+    pub fn detach_serving(&self) {
+        *write(&self.inner.sources.cluster) = None;
+        *write(&self.inner.sources.shards) = None;
+        *write(&self.inner.sources.guilds) = None;
+    }
+
     /// Reads the allocator's figures from `allocator` at scrape time.
     pub fn attach_allocator(&self, allocator: Arc<dyn AllocatorSource>) {
         *write(&self.inner.sources.allocator) = Some(allocator);

@@ -73,6 +73,7 @@ pub async fn serve(
     let mut standby = process.started_in_standby;
     let outcome = loop {
         if standby {
+            process.forget_term();
             process.enter(Phase::Standby);
             process.standby_routes();
             let asked = tokio::select! {
@@ -269,6 +270,13 @@ impl Process {
     fn phase_since(&self) -> (Phase, u64) {
         let state = self.state.borrow();
         (state.phase, state.since_unix_ms)
+    }
+
+    /// Back in standby: the last term's nodes, shards, guilds and health results are no longer
+    /// this process's to report.
+    fn forget_term(&self) {
+        self.metrics.detach_serving();
+        self.registry.clear();
     }
 
     fn enter(&self, phase: Phase) {
