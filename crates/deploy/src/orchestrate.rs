@@ -385,7 +385,7 @@ async fn start_candidate(run: &mut Run<'_>, plan: &Plan, candidate: &Slot) -> Re
                 ),
             )
             .await;
-            Ok(())
+            check_commit(run, candidate, &state.commit, &plan.commit).await
         }
         Err(error) => {
             let detail = format!("did not reach standby: {error}");
@@ -393,6 +393,50 @@ async fn start_candidate(run: &mut Run<'_>, plan: &Plan, candidate: &Slot) -> Re
             Err(detail)
         }
     }
+}
+
+/// The candidate runs the build being deployed: the commit it was built from is the one given
+/// (either may be the other's abbreviation). A candidate that cannot tell its commit (`unknown`)
+/// is let through with a note; another commit is refused: its slot's `prepare` (or `start`)
+/// did not install the new build, and promoting it would record a build that does not run.
+async fn check_commit(
+    run: &mut Run<'_>,
+    candidate: &Slot,
+    running: &str,
+    deploying: &str,
+) -> Result<(), String> {
+    let step = format!("commit of {}", candidate.colour);
+    if running == UNKNOWN_COMMIT {
+        run.step(
+            &step,
+            StepOutcome::Info,
+            format!("the candidate does not know its commit: not compared with {deploying}"),
+        )
+        .await;
+        return Ok(());
+    }
+    if commits_match(running, deploying) {
+        run.step(&step, StepOutcome::Ok, format!("runs {running}"))
+            .await;
+        return Ok(());
+    }
+    let detail = format!(
+        "{} runs commit {running}, not {deploying}: its slot's prepare or start did not install \
+         the new build",
+        candidate.colour
+    );
+    run.step(&step, StepOutcome::Failed, &detail).await;
+    Err(detail)
+}
+
+/// What a build that cannot tell its commit says.
+const UNKNOWN_COMMIT: &str = "unknown";
+
+/// Whether two commit names name the same commit: equal, or one abbreviates the other (at least
+/// 7 characters, as git abbreviates).
+fn commits_match(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.len() >= 7 && long.starts_with(short))
 }
 
 /// Runs the candidate's gate, each check a step; the reason when it does not pass.
@@ -719,4 +763,20 @@ fn now_unix_ms() -> u64 {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commits_match;
+
+    #[test]
+    fn a_commit_matches_itself_and_its_abbreviations_only() {
+        let full = "ed2117f6d5064c3f5b0a1e2d3c4b5a6978695a4b";
+        assert!(commits_match(full, full));
+        assert!(commits_match("ed2117f6d506", full));
+        assert!(commits_match(full, "ed2117f"));
+        assert!(!commits_match("ed2117", full), "too short to say");
+        assert!(!commits_match("d655c7f1a2b3", full));
+        assert!(!commits_match("ed2117f6d507", "ed2117f6d506"));
+    }
 }

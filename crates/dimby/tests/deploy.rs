@@ -423,13 +423,23 @@ async fn a_candidate_with_a_wrong_token_or_lavalink_password_fails_the_gate() {
 
 /// `dimby deploy run`: its exit code and its JSON report.
 async fn deploy_run(deploy_config: &Path, version: &str, dir: &Path) -> (i32, serde_json::Value) {
+    deploy_run_as(deploy_config, version, &commit(), dir).await
+}
+
+/// `dimby deploy run` naming `commit` as the build's.
+async fn deploy_run_as(
+    deploy_config: &Path,
+    version: &str,
+    commit: &str,
+    dir: &Path,
+) -> (i32, serde_json::Value) {
     let report = dir.join(format!("report-{version}.json"));
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
             .args(["deploy", "run", "--config"])
             .arg(deploy_config)
-            .args(["--version", version, "--commit", &format!("c-{version}")])
+            .args(["--version", version, "--commit", commit])
             .arg("--report")
             .arg(&report)
             .arg("--summary")
@@ -558,6 +568,33 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
         "the rejected build was stopped"
     );
 
+    // A deploy naming another commit than the binary its slot starts (its prepare did not
+    // install the new build): refused before the gate, green never noticed.
+    slots.configure("blue", &base);
+    let (code, report) = deploy_run_as(
+        &deploy_config,
+        "1.2.1-stale-binary",
+        "0000000000ab",
+        dir.path(),
+    )
+    .await;
+    assert_eq!(
+        (code, report["ending"].as_str()),
+        (1, Some("rejected")),
+        "{report:#}"
+    );
+    assert!(
+        report["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not 0000000000ab")),
+        "{report:#}"
+    );
+    assert!(
+        report["gate"].is_null(),
+        "no gate for a stale binary: {report:#}"
+    );
+    assert_eq!(green.state().await.expect("green").phase, Phase::Serving);
+
     // A build that passes the gate and then fails every command: rolled back to green.
     slots.configure(
         "blue",
@@ -593,7 +630,7 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
         .output()
         .expect("dimby deploy history");
     let history = String::from_utf8_lossy(&history.stdout);
-    assert_eq!(history.lines().count(), 4, "{history}");
+    assert_eq!(history.lines().count(), 5, "{history}");
     assert!(
         history
             .lines()
@@ -619,13 +656,15 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     );
 
     // `prepare` ran for each deploy's candidate before it started, and never for a rollback.
+    let commit = commit();
     assert_eq!(
         slots.prepared(),
         [
-            "blue 1.0.0 c-1.0.0",
-            "green 1.1.0 c-1.1.0",
-            "blue 1.2.0-bad-password c-1.2.0-bad-password",
-            "blue 1.3.0-fails c-1.3.0-fails",
+            format!("blue 1.0.0 {commit}"),
+            format!("green 1.1.0 {commit}"),
+            format!("blue 1.2.0-bad-password {commit}"),
+            "blue 1.2.1-stale-binary 0000000000ab".to_owned(),
+            format!("blue 1.3.0-fails {commit}"),
         ]
     );
 
@@ -638,6 +677,11 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     assert_eq!(blue.state().await.expect("blue").phase, Phase::Serving);
     assert_eq!(green.state().await.expect("green").phase, Phase::Standby);
     drop(slots);
+}
+
+/// The commit the binary under test was built from: every deploy here deploys it.
+fn commit() -> String {
+    test_support::binary_commit(Path::new(env!("CARGO_BIN_EXE_dimby")))
 }
 
 /// A `dimby` command with the deploy config: its exit code and what it printed.

@@ -105,3 +105,21 @@ pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
     .await;
     assert!(waited.is_ok(), "timed out waiting for {what}");
 }
+
+/// The commit `exe` (a `dimby` binary) says it was built from (`dimby --version`), as a deploy of
+/// it must name it (`dimby deploy run --commit`).
+///
+/// # Panics
+/// When the binary does not run or prints something else.
+pub fn binary_commit(exe: &Path) -> String {
+    let output = std::process::Command::new(exe)
+        .arg("--version")
+        .output()
+        .expect("dimby --version");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .rsplit_once("(commit ")
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("unexpected dimby --version: {text}"))
+        .to_owned()
+}

@@ -163,7 +163,7 @@ async fn deploy_series(
     let slots = Slots::new(dir, &exe, ADMIN_TOKEN);
     slots.configure("blue", &base);
     slots.configure("green", &base);
-    let mut plan = plan(&slots, args);
+    let mut plan = plan(&slots, args, &exe);
     let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.join("data")))
         .await
         .context("the store")?;
@@ -260,7 +260,7 @@ async fn deploy_series(
     })
 }
 
-fn plan(slots: &Slots, args: &Args) -> deploy::Plan {
+fn plan(slots: &Slots, args: &Args, exe: &Path) -> deploy::Plan {
     let slot = |colour: store::Colour| {
         let name = colour.as_str();
         deploy::Slot {
@@ -275,7 +275,7 @@ fn plan(slots: &Slots, args: &Args) -> deploy::Plan {
     };
     deploy::Plan {
         version: "bench-first".into(),
-        commit: "bench".into(),
+        commit: test_support::binary_commit(exe),
         blue: slot(store::Colour::Blue),
         green: slot(store::Colour::Green),
         gate_bound: Duration::from_secs(60),

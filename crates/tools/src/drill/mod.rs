@@ -110,6 +110,8 @@ struct World {
     slots: test_support::deploy_slots::Slots,
     deploy_config: PathBuf,
     base: String,
+    /// The commit of the binary every colour runs (each deploy names it).
+    commit: String,
 }
 
 async fn deploy_drill(args: &DeployArgs) -> anyhow::Result<()> {
@@ -219,6 +221,7 @@ async fn rehearse(
         slots,
         deploy_config,
         base,
+        commit: test_support::binary_commit(exe),
     };
     let mut rehearsals = Vec::new();
     let queues = first_deploy(&mut world, &mut rehearsals).await?;
@@ -565,7 +568,7 @@ async fn deploy_run(world: &World, name: &str, version: &str) -> anyhow::Result<
             "--version",
             version,
             "--commit",
-            "drill",
+            &world.commit,
             "--config",
         ])
         .arg(&world.deploy_config)
