@@ -101,6 +101,28 @@ pub struct DeployConfig {
     /// The green slot (`[deploy.green]`), for `dimby deploy`.
     #[serde(default)]
     pub green: Option<SlotConfig>,
+    /// The gate's voice probe in a staging guild (`[deploy.probe]`); none when unset.
+    #[serde(default)]
+    pub probe: Option<ProbeConfig>,
+}
+
+/// The pre-cutover gate's voice probe (`[deploy.probe]`): the candidate joins a voice channel of
+/// a staging guild (a guild used for nothing else) on a gateway session of its own, plays a probe
+/// track there on the first enabled Lavalink node, checks that the player connects and its
+/// position advances, then stops and leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// The staging guild's id.
+    pub guild: u64,
+    /// The voice channel to join there.
+    pub voice_channel: u64,
+    /// What the node loads and plays: a URL or an identifier its sources resolve.
+    pub track: String,
+    /// How long the probe listens: the position must advance by half of it at least
+    /// (`deploy.probe.listen`): 1 s to 60 s.
+    #[serde(default = "defaults::probe_listen", deserialize_with = "duration")]
+    pub listen: Duration,
 }
 
 impl Default for DeployConfig {
@@ -115,6 +137,7 @@ impl Default for DeployConfig {
             rehearsal_fault: None,
             blue: None,
             green: None,
+            probe: None,
         }
     }
 }
@@ -178,6 +201,26 @@ impl DeployConfig {
             self.gate_log_window,
             bounds::DEPLOY_GATE_LOG_WINDOW,
         )?;
+        if let Some(probe) = &self.probe {
+            bounds::duration("deploy.probe.listen", probe.listen, bounds::PROBE_LISTEN)?;
+            for (key, id) in [
+                ("deploy.probe.guild", probe.guild),
+                ("deploy.probe.voice_channel", probe.voice_channel),
+            ] {
+                if id == 0 {
+                    return Err(ConfigError::Invalid {
+                        key: key.into(),
+                        message: "must be a Discord id (a snowflake, not 0)".into(),
+                    });
+                }
+            }
+            if probe.track.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "deploy.probe.track".into(),
+                    message: "must name a track a node can load (a URL or an identifier)".into(),
+                });
+            }
+        }
         if self.gate_log_window >= self.gate_timeout {
             return Err(ConfigError::Invalid {
                 key: "deploy.gate_log_window".into(),
@@ -863,6 +906,10 @@ mod defaults {
         std::time::Duration::from_secs(60)
     }
 
+    pub fn probe_listen() -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+
     pub fn deploy_gate_log_window() -> std::time::Duration {
         std::time::Duration::from_secs(10)
     }
@@ -931,6 +978,9 @@ pub mod bounds {
         Duration::from_secs(5)..=Duration::from_secs(300);
     /// `deploy.watch_max_errors`.
     pub const WATCH_MAX_ERRORS: RangeInclusive<u64> = 0..=1_000_000;
+    /// `deploy.probe.listen`: 1 s to 60 s.
+    pub const PROBE_LISTEN: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(60);
     /// `deploy.gate_log_window`: 0 (only the errors logged so far) to 5 minutes.
     pub const DEPLOY_GATE_LOG_WINDOW: RangeInclusive<Duration> =
         Duration::ZERO..=Duration::from_secs(300);
@@ -2213,7 +2263,7 @@ mod tests {
     }
 
     #[test]
-    fn the_gate_log_window_and_a_slot_prepare_command_are_checked() {
+    fn the_gate_log_window_a_slot_prepare_command_and_the_voice_probe_are_checked() {
         Jail::expect_with(|jail| {
             let defaults = Config::load(None).expect("defaults");
             assert_eq!(defaults.deploy.gate_log_window, Duration::from_secs(10));
@@ -2258,6 +2308,33 @@ mod tests {
                 .expect_err("a blank program")
                 .to_string();
             assert!(error.starts_with("deploy.blue.prepare: "), "{error}");
+
+            let probe = |body: &str| format!("[deploy.probe]\n{body}\n");
+            let config = load_in(
+                jail,
+                &probe("guild = 11\nvoice_channel = 12\ntrack = \"https://example.org/a.mp3\""),
+            )
+            .expect("a probe");
+            let probe_config = config.deploy.probe.expect("the probe");
+            assert_eq!((probe_config.guild, probe_config.voice_channel), (11, 12));
+            assert_eq!(probe_config.listen, Duration::from_secs(5));
+            for (body, key) in [
+                (
+                    "guild = 0\nvoice_channel = 12\ntrack = \"t\"",
+                    "deploy.probe.guild: ",
+                ),
+                (
+                    "guild = 11\nvoice_channel = 12\ntrack = \" \"",
+                    "deploy.probe.track: ",
+                ),
+                (
+                    "guild = 11\nvoice_channel = 12\ntrack = \"t\"\nlisten = \"2m\"",
+                    "deploy.probe.listen",
+                ),
+            ] {
+                let error = load_in(jail, &probe(body)).expect_err(body).to_string();
+                assert!(error.contains(key), "{body}: {error}");
+            }
             Ok(())
         });
     }

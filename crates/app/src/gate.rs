@@ -9,6 +9,8 @@
 //! - `lavalink:<node>`: every enabled node's REST answers `/version` and `/v4/info` with the
 //!   configured password;
 //! - `store`: the store is the one on disk and takes writes;
+//! - `voice_probe` (with `[deploy.probe]`): a voice join in a staging guild with a probe track
+//!   that must connect and advance ([`voice_probe`]);
 //! - `log`: the process logged no error since it entered standby, watched for
 //!   `deploy.gate_log_window` after the other checks (its log's counts: nobody scans its output).
 
@@ -21,6 +23,8 @@ use async_trait::async_trait;
 
 use admin::deploy::{Gate, GateCheck, GateReport};
 
+mod voice_probe;
+
 /// How long one check may take.
 const CHECK_BOUND: Duration = Duration::from_secs(10);
 
@@ -32,6 +36,8 @@ pub struct ProcessGate {
     pub nodes: Vec<cluster::NodeSpec>,
     /// The store.
     pub store: Arc<dyn store::Store>,
+    /// The voice probe (`[deploy.probe]`), if configured.
+    pub probe: Option<crate::config::ProbeConfig>,
     /// How long the `log` check watches (`deploy.gate_log_window`).
     pub log_window: Duration,
     /// The log's counts when the process entered standby: the `log` check's start.
@@ -58,6 +64,29 @@ impl Gate for ProcessGate {
                     .0
             });
         checks.extend(futures_util::future::join_all(nodes).await);
+        if let (Some(probe), Some(standby)) = (&self.probe, &bot) {
+            // Only on a node whose own check passed: a node that refused the password or did
+            // not answer already failed the gate, and would only make the probe wait.
+            let usable: Vec<cluster::NodeSpec> = self
+                .nodes
+                .iter()
+                .filter(|node| {
+                    checks
+                        .iter()
+                        .any(|c| c.passed && c.name == format!("lavalink:{}", node.name))
+                })
+                .cloned()
+                .collect();
+            checks.push(
+                timed_within(
+                    "voice_probe",
+                    voice_probe::bound(probe),
+                    voice_probe::check(standby, &usable, probe),
+                )
+                .await
+                .0,
+            );
+        }
         checks.push(timed("store", store_check(&*self.store)).await.0);
         checks.push(
             timed_within(

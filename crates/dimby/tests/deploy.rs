@@ -421,6 +421,111 @@ async fn a_candidate_with_a_wrong_token_or_lavalink_password_fails_the_gate() {
     assert_eq!(blue.stop().await, Some(0));
 }
 
+/// The gate's voice probe, while blue serves: green joins the staging guild's voice channel on a
+/// session of its own, plays the probe track on the node until it advances, then stops and
+/// leaves; blue's session, its guilds and its player are untouched. A probe into a text channel
+/// fails with the guild named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voice_probe_plays_in_the_staging_guild_beside_the_serving_colour() {
+    discord::install_crypto_provider();
+    let discord = Arc::new(
+        DiscordSim::start(sim::discord::DiscordConfig::default())
+            .await
+            .expect("Discord stand-in"),
+    );
+    let node = SimNode::start(sim::lavalink::NodeConfig::default())
+        .await
+        .expect("Lavalink stand-in");
+    let guilds = guilds(&discord);
+    let staging = discord
+        .create_guild(&GuildSpec::named("Staging"))
+        .expect("the staging guild");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let base = test_support::run_config(&discord, &[&node], &data, "");
+    let config = dir.path().join("dimby.toml");
+    std::fs::write(&config, &base).expect("config");
+    let blue = spawn(&config, &dir.path().join("blue.log"), "blue", false, &[]);
+    blue.client
+        .wait_phase(Phase::Serving, GUARD)
+        .await
+        .expect("blue serves");
+    for guild in &guilds {
+        answer(&discord, &command(guild, "play").string("query", TRACK)).await;
+    }
+    let session = all_playing(&node, &guilds).await;
+    let identifies = discord.identify_count();
+
+    let probing = |channel: u64| {
+        format!(
+            "{base}\n[deploy.probe]\nguild = {}\nvoice_channel = {channel}\n\
+             track = \"{TRACK}\"\nlisten = \"1s\"\n",
+            staging.id
+        )
+    };
+    let probe_config = dir.path().join("probe.toml");
+    std::fs::write(&probe_config, probing(staging.voice_channel(0).get())).expect("config");
+    let (gate, probe) = probe_gate(&probe_config, &dir.path().join("green.log")).await;
+    assert!(gate.passed && probe.passed, "{gate:#?}");
+    assert!(probe.detail.contains("advanced"), "{gate:#?}");
+    // One identify for the probe's own session; the probe left the channel and its player is gone.
+    assert_eq!(discord.identify_count(), identifies + 1);
+    let bot = discord.bot_user_id();
+    assert_eq!(
+        discord
+            .voice_state(staging.id, bot)
+            .and_then(|v| v.channel_id),
+        None,
+        "the probe left"
+    );
+    assert!(
+        node.sessions().iter().all(|s| node
+            .player(&s.id, LavalinkGuild(staging.id.get()))
+            .is_none()),
+        "the probe's player was destroyed"
+    );
+    // Blue serves on as before: the same session, every guild playing, commands answered.
+    assert_eq!(all_playing(&node, &guilds).await, session);
+    assert!(
+        answer(&discord, &command(&guilds[0], "nowplaying"))
+            .await
+            .contains(TITLE)
+    );
+    assert_eq!(
+        blue.client.state().await.expect("blue").phase,
+        Phase::Serving
+    );
+
+    // Into a text channel: no voice connection, the gate fails naming the guild.
+    std::fs::write(&probe_config, probing(staging.text_channel().get())).expect("config");
+    let (gate, probe) = probe_gate(&probe_config, &dir.path().join("green-2.log")).await;
+    assert!(!gate.passed && !probe.passed, "{gate:#?}");
+    assert!(probe.detail.contains(&staging.id.to_string()), "{gate:#?}");
+    assert_eq!(blue.stop().await, Some(0));
+}
+
+/// Green in standby with `config`: its gate's report and voice probe check; green stopped.
+async fn probe_gate(
+    config: &Path,
+    log: &Path,
+) -> (admin::deploy::GateReport, admin::deploy::GateCheck) {
+    let green = spawn(config, log, "green", true, &[]);
+    green
+        .client
+        .wait_phase(Phase::Standby, GUARD)
+        .await
+        .expect("standby");
+    let gate = green.client.gate().await.expect("the gate runs");
+    let probe = gate
+        .checks
+        .iter()
+        .find(|c| c.name == "voice_probe")
+        .cloned()
+        .unwrap_or_else(|| panic!("a voice_probe check: {gate:#?}"));
+    assert_eq!(green.stop().await, Some(0));
+    (gate, probe)
+}
+
 /// `dimby deploy run`: its exit code and its JSON report.
 async fn deploy_run(deploy_config: &Path, version: &str, dir: &Path) -> (i32, serde_json::Value) {
     deploy_run_as(deploy_config, version, &commit(), dir).await

@@ -31,6 +31,14 @@ pub enum DiscordError {
         /// Its shard.
         shard: u32,
     },
+    /// The deploy gate's voice probe could not join the staging guild's voice channel.
+    #[error("the voice probe in guild {guild}: {message}")]
+    VoiceProbe {
+        /// The staging guild.
+        guild: Id<GuildMarker>,
+        /// What went wrong.
+        message: String,
+    },
     /// The shard's task has ended (shut down or fatally closed).
     #[error("shard {0} is not running")]
     ShardStopped(u32),

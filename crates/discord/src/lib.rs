@@ -28,6 +28,7 @@
 mod error;
 mod event;
 mod interaction;
+mod probe;
 mod rest;
 mod shard;
 mod snapshot;
@@ -55,6 +56,7 @@ use twilight_model::id::marker::{
 pub use error::DiscordError;
 pub use event::{BotVoiceEvent, DiscordEvent, ShardStatus};
 pub use interaction::{Ack, CommandInvocation, CommandOption, OptionValue, Reply, Responder};
+pub use probe::VoiceProbe;
 pub use shard::ShardHandover;
 pub use snapshot::{BotVoice, CacheSnapshot};
 pub use twilight_gateway::{Intents, Session};

@@ -399,7 +399,7 @@ async fn run(shared: Arc<Shared>, query: GatewayQuery, socket: WebSocket) {
                     match incoming {
                         None | Some(Err(_)) => break 'run Ended::Dropped,
                         Some(Ok(WsMessage::Close(frame))) => {
-                            break 'run Ended::ClientClosed(frame.map(|frame| frame.code));
+                            break 'run conn.closed_by_client(frame).await;
                         }
                         Some(Ok(WsMessage::Text(text))) => {
                             if let Some(code) = conn.receive(text.as_str()) {
@@ -457,6 +457,17 @@ async fn run(shared: Arc<Shared>, query: GatewayQuery, socket: WebSocket) {
         keeps_session = keeps,
         "gateway connection ended"
     );
+}
+
+impl Conn {
+    /// The client closed: Discord answers the close frame with one of its own (the closing
+    /// handshake, RFC 6455 5.5.1), which is how a client knows its close went through (twilight
+    /// waits for it before it stops, and connects again without it). The WebSocket queued the
+    /// answer when it read the frame; flushing sends it.
+    async fn closed_by_client(&mut self, frame: Option<CloseFrame>) -> Ended {
+        let _ = futures_util::SinkExt::flush(&mut self.socket).await;
+        Ended::ClientClosed(frame.map(|frame| frame.code))
+    }
 }
 
 impl Conn {

@@ -95,6 +95,8 @@ struct Rehearsal {
     reason: String,
     serving_after: Option<String>,
     gate_ms: Option<u64>,
+    /// The gate's voice probe: passed or not (`None`: not run).
+    voice_probe: Option<bool>,
     cutover_ms: Option<u64>,
     rollback_after_failing_ms: Option<u64>,
     took_ms: u64,
@@ -196,7 +198,8 @@ async fn rehearse(
     for n in 0..args.guilds {
         guilds.push(control.guild_with_listener(&format!("Drill {n}")).await?);
     }
-    let base = colour_config(&discord.base, nodes, &dir.join("data"));
+    let staging = control.staging_guild().await?;
+    let base = colour_config(&discord.base, nodes, &dir.join("data"), &staging);
     let slots = test_support::deploy_slots::Slots::new(dir, exe, ADMIN_TOKEN);
     let deploy_config = dir.join("deploy.toml");
     std::fs::write(
@@ -239,8 +242,14 @@ async fn rehearse(
 }
 
 /// The config both colours run with (the slots' scripts add the colour, the admin address and
-/// token): the standalone stand-ins, the shared store.
-fn colour_config(discord: &str, nodes: &[(&str, StandIn)], data: &Path) -> String {
+/// token): the standalone stand-ins, the shared store, the gate's voice probe in the staging
+/// guild (its id and voice channel's).
+fn colour_config(
+    discord: &str,
+    nodes: &[(&str, StandIn)],
+    data: &Path,
+    (staging, voice): &(String, String),
+) -> String {
     let host = discord.trim_start_matches("http://");
     let mut config = format!(
         "[discord]\ntoken = \"{TOKEN}\"\ngateway_url = \"ws://{host}\"\nrest_proxy = \"{host}\"\n\n\
@@ -255,6 +264,10 @@ fn colour_config(discord: &str, nodes: &[(&str, StandIn)], data: &Path) -> Strin
             node.base
         );
     }
+    let _ = write!(
+        config,
+        "\n[deploy.probe]\nguild = {staging}\nvoice_channel = {voice}\ntrack = \"{TRACK}\"\nlisten = \"1s\"\n"
+    );
     config
 }
 
@@ -388,14 +401,28 @@ async fn good_deploys(
         .saturating_sub(identifies_before);
     print_answers("good deploys", &answers);
     println!(
-        "  good deploys: {} players; audio at the nodes: {} ms lost, {} paused, {} restarted, {} missing samples; {identified} identifies",
+        "  good deploys: {} players; audio at the nodes: {} ms lost, {} paused, {} restarted, {} missing samples; {identified} identifies (the gates' voice probes)",
         world.guilds.len(),
         audio.lost_ms,
         audio.paused,
         audio.restarts,
         audio.missing
     );
-    anyhow::ensure!(identified == 0, "{identified} shards identified again");
+    // Each gate's voice probe opens one session of its own; the colours' shards only resume.
+    anyhow::ensure!(
+        identified == args.good,
+        "{identified} identifies over {} deploys: only the voice probes' ({}) were expected",
+        args.good,
+        args.good
+    );
+    anyhow::ensure!(
+        rehearsals
+            .iter()
+            .rev()
+            .take(usize::try_from(args.good)?)
+            .all(|r| r.voice_probe == Some(true)),
+        "a good deploy's gate did not pass its voice probe"
+    );
     anyhow::ensure!(
         audio.lost_ms == 0 && audio.paused == 0 && audio.restarts == 0 && audio.missing == 0,
         "the listeners heard the good deploys: {audio:?}"
@@ -599,6 +626,12 @@ async fn deploy_run(world: &World, name: &str, version: &str) -> anyhow::Result<
         reason: report.reason.clone(),
         serving_after: report.serving.clone(),
         gate_ms: report.gate_ms,
+        voice_probe: report.gate.as_ref().and_then(|gate| {
+            gate.checks
+                .iter()
+                .find(|check| check.name == "voice_probe")
+                .map(|check| check.passed)
+        }),
         cutover_ms: report.cutover.as_ref().map(|c| c.total_ms),
         rollback_after_failing_ms: report.rollback_after_failing_ms,
         took_ms: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -110,6 +110,20 @@ impl DiscordControl {
         serde_json::from_str(&text).with_context(|| format!("{path}: {text}"))
     }
 
+    /// A guild with nobody in voice: the staging guild of the gate's voice probe. Its id and
+    /// its first voice channel's.
+    pub async fn staging_guild(&self) -> anyhow::Result<(String, String)> {
+        let made = self
+            .call(
+                reqwest::Method::POST,
+                "/sim/guilds",
+                Some(json!({ "name": "Drill staging", "members": [] })),
+            )
+            .await?;
+        let id = |value: &Value| value.as_str().map(str::to_owned).context("an id");
+        Ok((id(&made["id"])?, id(&made["voiceChannels"][0])?))
+    }
+
     /// A guild with a listener (`alice`) in its first voice channel.
     pub async fn guild_with_listener(&self, name: &str) -> anyhow::Result<Guild> {
         let made = self
