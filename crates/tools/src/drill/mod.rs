@@ -8,9 +8,10 @@
 //! What it rehearses, in order, and what must hold (a broken expectation fails the drill; the
 //! figures are printed, never judged):
 //! 1. a first deploy brings blue up; every guild plays;
-//! 2. five good deploys in a row, alternating colours: each promoted, no false rollback, no
-//!    shard identifying again, no player paused, restarted or missing, no audio lost at the
-//!    nodes, every command answered;
+//! 2. five good deploys in a row, alternating colours: each promoted with its gate's voice probe
+//!    passed (the colours' config has a staging guild), no false rollback, no colour's shard
+//!    identifying again (the probe's own session is the one identify per deploy), no player
+//!    paused, restarted or missing, no audio lost at the nodes, every command answered;
 //! 3. a build with a wrong Discord token and one with a wrong Lavalink password: stopped at the
 //!    gate, the serving colour untouched;
 //! 4. a build that passes its gate and then fails every command (`deploy.rehearsal_fault`):
