@@ -36,6 +36,8 @@ pub struct ProcessGate {
     pub nodes: Vec<cluster::NodeSpec>,
     /// The store.
     pub store: Arc<dyn store::Store>,
+    /// Where each gate run is counted (`dimby_deploy_gates_total`, `dimby_deploy_gate_checks_total`).
+    pub metrics: telemetry::Metrics,
     /// The voice probe (`[deploy.probe]`), if configured.
     pub probe: Option<crate::config::ProbeConfig>,
     /// How long the `log` check watches (`deploy.gate_log_window`).
@@ -98,11 +100,26 @@ impl Gate for ProcessGate {
             .0,
         );
         let report = GateReport::of(checks);
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
         tracing::info!(
             passed = report.passed,
-            failed = report.checks.iter().filter(|c| !c.passed).count(),
+            failed = failed.len(),
+            failed_checks = ?failed,
             "pre-cutover gate run"
         );
+        self.metrics.record_deploy_gate(&telemetry::GateRun {
+            passed: report.passed,
+            checks: report
+                .checks
+                .iter()
+                .filter_map(|c| telemetry::GateCheckKind::of(&c.name).map(|kind| (kind, c.passed)))
+                .collect(),
+        });
         report
     }
 }

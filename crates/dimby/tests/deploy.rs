@@ -412,6 +412,22 @@ async fn a_candidate_with_a_wrong_token_or_lavalink_password_fails_the_gate() {
             .iter()
             .all(|c| !c.detail.contains("not-the-password"))
     );
+    // The gate run is counted, by check, on the candidate's /metrics.
+    let scraped = reqwest::get(format!("{}/metrics", green.client.base()))
+        .await
+        .expect("/metrics")
+        .text()
+        .await
+        .expect("the exposition");
+    for sample in [
+        r#"dimby_deploy_gates_total{result="failed"} 1"#,
+        r#"dimby_deploy_gate_checks_total{check="lavalink",result="failed"} 1"#,
+        r#"dimby_deploy_gate_checks_total{check="discord_rest",result="passed"} 1"#,
+        r#"dimby_deploy_gate_checks_total{check="log",result="passed"} 1"#,
+    ] {
+        assert!(scraped.contains(sample), "{sample} missing:\n{scraped}");
+    }
+    assert!(!scraped.contains("not-the-password"));
 
     // The serving colour never noticed.
     let state = blue.client.state().await.expect("blue's state");

@@ -110,6 +110,17 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GateCheckLabels {
+    check: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     kind: &'static str,
     result: &'static str,
@@ -239,6 +250,8 @@ pub(crate) struct Families {
     alerts: Family<AlertLabels, Counter>,
     deploy_phase: Family<PhaseLabels, Gauge>,
     deploy_phase_changes: Family<PhaseLabels, Counter>,
+    deploy_gates: Family<ResultLabels, Counter>,
+    deploy_gate_checks: Family<GateCheckLabels, Counter>,
     admin_connections_closed: Family<ReasonLabels, Counter>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
@@ -285,6 +298,8 @@ impl Families {
             alerts: Family::default(),
             deploy_phase: Family::default(),
             deploy_phase_changes: Family::default(),
+            deploy_gates: Family::default(),
+            deploy_gate_checks: Family::default(),
             admin_connections_closed: Family::default(),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
@@ -441,6 +456,16 @@ impl Families {
             f.deploy_phase_changes.clone(),
         );
         r.register(
+            "dimby_deploy_gates",
+            "Pre-cutover gate runs in this process by result (passed, failed)",
+            f.deploy_gates.clone(),
+        );
+        r.register(
+            "dimby_deploy_gate_checks",
+            "Pre-cutover gate checks in this process by check and result (passed, failed)",
+            f.deploy_gate_checks.clone(),
+        );
+        r.register(
             "dimby_health_alerts",
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
@@ -578,6 +603,23 @@ impl Families {
                 phase: phase.as_str(),
             })
             .inc();
+    }
+
+    pub(crate) fn record_deploy_gate(&self, run: &crate::GateRun) {
+        let result = |passed: bool| if passed { "passed" } else { "failed" };
+        self.deploy_gates
+            .get_or_create(&ResultLabels {
+                result: result(run.passed),
+            })
+            .inc();
+        for (kind, passed) in &run.checks {
+            self.deploy_gate_checks
+                .get_or_create(&GateCheckLabels {
+                    check: kind.as_str(),
+                    result: result(*passed),
+                })
+                .inc();
+        }
     }
 
     pub(crate) fn record_alert(&self, kind: AlertKind, result: AlertResult) {

@@ -74,6 +74,61 @@ impl DeployPhase {
     }
 }
 
+/// A check of the pre-cutover deploy gate (`dimby_deploy_gate_checks_total{check}`): its kind,
+/// without the node a `lavalink` check names (a bounded label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GateCheckKind {
+    /// The token logs in over REST.
+    DiscordRest,
+    /// The registered slash commands are listed.
+    Commands,
+    /// A Lavalink node's REST answers with the configured password.
+    Lavalink,
+    /// The store takes writes.
+    Store,
+    /// The voice join and probe track in the staging guild.
+    VoiceProbe,
+    /// No error logged.
+    Log,
+}
+
+impl GateCheckKind {
+    /// The kind of a check as the gate names it (`lavalink:<node>` is `lavalink`); `None` for
+    /// a name the gate does not use.
+    pub fn of(name: &str) -> Option<Self> {
+        Some(match name.split_once(':').map_or(name, |(kind, _)| kind) {
+            "discord_rest" => Self::DiscordRest,
+            "commands" => Self::Commands,
+            "lavalink" => Self::Lavalink,
+            "store" => Self::Store,
+            "voice_probe" => Self::VoiceProbe,
+            "log" => Self::Log,
+            _ => return None,
+        })
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DiscordRest => "discord_rest",
+            Self::Commands => "commands",
+            Self::Lavalink => "lavalink",
+            Self::Store => "store",
+            Self::VoiceProbe => "voice_probe",
+            Self::Log => "log",
+        }
+    }
+}
+
+/// One run of the pre-cutover gate in this process: whether it passed, and each check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateRun {
+    /// Every check passed.
+    pub passed: bool,
+    /// Each check's kind and whether it passed.
+    pub checks: Vec<(GateCheckKind, bool)>,
+}
+
 /// How a slash command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandOutcome {
@@ -542,6 +597,14 @@ impl Metrics {
         self.inner.families.record_deploy_phase(phase);
     }
 
+    /// The pre-cutover gate ran in this process (its log line is the caller's).
+    pub fn record_deploy_gate(&self, run: &GateRun) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_deploy_gate(run);
+    }
+
     /// An alert message and what became of it.
     pub fn record_alert(&self, kind: AlertKind, result: AlertResult) {
         if !self.recording() {
@@ -818,6 +881,34 @@ mod tests {
         assert!(
             !text.contains("# EOF") && text.contains("# TYPE dimby_tracks_started_total counter")
         );
+    }
+
+    #[test]
+    fn a_gate_check_kind_drops_the_node_and_refuses_unknown_names() {
+        use crate::GateCheckKind;
+        assert_eq!(
+            GateCheckKind::of("lavalink:node-a"),
+            Some(GateCheckKind::Lavalink)
+        );
+        assert_eq!(
+            GateCheckKind::of("voice_probe"),
+            Some(GateCheckKind::VoiceProbe)
+        );
+        assert_eq!(
+            GateCheckKind::of("discord_rest"),
+            Some(GateCheckKind::DiscordRest)
+        );
+        assert_eq!(GateCheckKind::of("lavalinks"), None);
+        for kind in [
+            GateCheckKind::DiscordRest,
+            GateCheckKind::Commands,
+            GateCheckKind::Lavalink,
+            GateCheckKind::Store,
+            GateCheckKind::VoiceProbe,
+            GateCheckKind::Log,
+        ] {
+            assert_eq!(GateCheckKind::of(kind.as_str()), Some(kind));
+        }
     }
 
     #[test]

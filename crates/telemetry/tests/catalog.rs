@@ -211,6 +211,13 @@ fn feed_every_event(metrics: &Metrics) {
     metrics.record_voice_heal(VoiceAction::Rejoin, HealOutcome::Ok);
     metrics.record_alert(AlertKind::Firing, AlertResult::Sent);
     metrics.record_deploy_phase(telemetry::DeployPhase::Serving);
+    metrics.record_deploy_gate(&telemetry::GateRun {
+        passed: false,
+        checks: vec![
+            (telemetry::GateCheckKind::DiscordRest, true),
+            (telemetry::GateCheckKind::Lavalink, false),
+        ],
+    });
     metrics.record_admin_pressure(telemetry::AdminPressure::Shed);
     metrics.record_discord_rest(&DiscordRestCall {
         route: DiscordRoute::InteractionCallback,

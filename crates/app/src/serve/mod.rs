@@ -328,6 +328,7 @@ impl Process {
                     discord: self.settings.clone(),
                     nodes: self.config.cluster(0).nodes,
                     store: Arc::clone(&self.store),
+                    metrics: self.metrics.clone(),
                     probe: self.config.deploy.probe.clone(),
                     log_window: self.config.deploy.gate_log_window,
                     log_since: crate::logging::events(),
