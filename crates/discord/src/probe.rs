@@ -44,10 +44,19 @@ impl Standby {
     ) -> Result<VoiceProbe, DiscordError> {
         let total = self.shard_range()?.total;
         let number = crate::shard_of(guild, total);
+        // Its own identify queue with the application's limits: a first identify at once, a
+        // retry (after Discord refused one within 5 s of the serving process's) 5 s later.
+        let queue = twilight_gateway::queue::InMemoryQueue::new(
+            self.max_concurrency,
+            self.remaining,
+            self.reset_after,
+            self.total_starts.max(self.remaining),
+        );
         let mut config = ConfigBuilder::new(
             self.settings.token.clone(),
             Intents::GUILDS | Intents::GUILD_VOICE_STATES,
-        );
+        )
+        .queue(queue);
         if let Some(url) = &self.settings.gateway_url {
             config = config.proxy_url(url.clone());
         }
@@ -107,6 +116,7 @@ async fn join(
     channel: ChannelId,
 ) -> Result<lavalink::model::VoiceState, String> {
     let wanted = EventTypeFlags::READY
+        | EventTypeFlags::GATEWAY_INVALIDATE_SESSION
         | EventTypeFlags::GUILD_CREATE
         | EventTypeFlags::VOICE_STATE_UPDATE
         | EventTypeFlags::VOICE_SERVER_UPDATE;
@@ -115,20 +125,22 @@ async fn join(
     while let Some(item) = shard.next_event(wanted).await {
         let event = match item {
             Ok(event) => event,
-            Err(error) => return Err(format!("the gateway: {error}")),
+            Err(error) => {
+                // A message that could not be read: twilight goes on (or reconnects).
+                tracing::debug!(%error, "the voice probe's gateway session");
+                continue;
+            }
         };
         match event {
             Event::Ready(_) => {
                 shard.command(&UpdateVoiceState::new(guild, Some(channel), true, false));
             }
-            Event::GatewayClose(frame) => {
-                return Err(format!(
-                    "the gateway closed the session: {}",
-                    frame.map_or_else(
-                        || "no close frame".to_owned(),
-                        |f| format!("{} {}", f.code, f.reason)
-                    )
-                ));
+            // Closed (an identify refused with op 9 within Discord's 5 s of the serving
+            // process's, a reconnect request): twilight connects again and identifies through
+            // its queue; a fatal close ends the stream below. The caller's bound caps the retries.
+            Event::GatewayClose(_) | Event::GatewayInvalidateSession(_) => {
+                session = None;
+                server = None;
             }
             Event::VoiceStateUpdate(state)
                 if state.guild_id == Some(guild) && state.user_id == bot =>

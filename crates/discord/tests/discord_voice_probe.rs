@@ -47,3 +47,28 @@ async fn the_voice_probe_joins_hands_back_the_voice_server_and_leaves() {
         sim.sessions()
     );
 }
+
+/// Beside a serving session that has just identified on the same shard, the probe's first
+/// identify is refused (Discord's 5 s per bucket): it identifies again through its own queue 5 s
+/// later and joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voice_probe_waits_out_the_identify_limit_beside_a_serving_session() {
+    discord::install_crypto_provider();
+    let sim = DiscordSim::start(DiscordConfig::default())
+        .await
+        .expect("Discord stand-in");
+    let guild = sim
+        .create_guild(&GuildSpec::named("Staging"))
+        .expect("guild");
+    let (_serving, _events) = test_support::discord_layer::connect(settings(&sim), &guild).await;
+    assert_eq!(sim.identify_count(), 1);
+    let standby = discord::Standby::connect(settings(&sim))
+        .await
+        .expect("REST checked");
+    let probe = standby
+        .voice_probe(guild.id, guild.voice_channel(0), BOUND)
+        .await
+        .expect("joined after one refusal");
+    probe.leave(BOUND).await;
+    assert_eq!((sim.identify_count(), sim.identify_refusals()), (2, 1));
+}

@@ -45,13 +45,30 @@ async fn zlib_stream_is_one_context_flushed_per_message() {
 
 #[tokio::test]
 async fn zstd_stream_and_plain_text_work_too() {
-    let sim = sim_with_guild().await;
+    // Two rate-limit buckets, so that the second client may identify at once (Discord allows
+    // one identify per 5 s per bucket).
+    let sim = start(DiscordConfig {
+        max_concurrency: 2,
+        ..DiscordConfig::default()
+    })
+    .await;
+    sim.create_guild(&GuildSpec::default()).expect("guild");
     let (mut zstd, _) = identified(&sim, Some("zstd-stream")).await;
     zstd.dispatch("GUILD_CREATE").await;
-    let (mut text, _) = identified(&sim, None).await;
-    text.dispatch("GUILD_CREATE").await;
+    let mut text = RawClient::connect(&sim, None).await;
+    assert_eq!(text.payload().await["op"], 10);
+    let mut second = identify(sim.token(), 1 | 1 << 7);
+    second["d"]["shard"] = json!([1, 2]);
+    text.send(&second).await;
+    assert_eq!(text.dispatch("READY").await["d"]["shard"], json!([1, 2]));
     text.send(&json!({"op": 1, "d": null})).await;
-    assert_eq!(text.payload().await["op"], 11);
+    // The ACK, after the guild's GUILD_CREATE if the guild is on shard 1.
+    let mut payload = text.payload().await;
+    if payload["op"] == 0 {
+        assert_eq!(payload["t"], "GUILD_CREATE");
+        payload = text.payload().await;
+    }
+    assert_eq!(payload["op"], 11);
 }
 
 #[tokio::test]
@@ -170,4 +187,76 @@ async fn too_many_commands_close_with_4008() {
     let sim = start(config).await;
     let heartbeats: Vec<_> = (0..6).map(|_| json!({"op": 1, "d": null})).collect();
     assert_eq!(close_code_after(&sim, None, &heartbeats).await, Some(4008));
+}
+
+/// Discord's identify limits: one identify per 5 s in each `max_concurrency` bucket
+/// (`shard % max_concurrency`), answered past it with Invalid Session (op 9, not resumable) and
+/// counted as a refusal; shards of different buckets identify at once.
+#[tokio::test]
+async fn a_second_identify_in_a_bucket_within_five_seconds_is_refused_with_op_9() {
+    let sim = start(DiscordConfig {
+        recommended_shards: 4,
+        max_concurrency: 2,
+        ..DiscordConfig::default()
+    })
+    .await;
+    let sharded = |shard: u32| {
+        let mut payload = identify(sim.token(), 1);
+        payload["d"]["shard"] = json!([shard, 4]);
+        payload
+    };
+    // Shards 0 and 1: buckets 0 and 1, both accepted.
+    for shard in [0, 1] {
+        let mut client = RawClient::connect(&sim, None).await;
+        client.payload().await; // Hello
+        client.send(&sharded(shard)).await;
+        client.dispatch("READY").await;
+    }
+    assert_eq!((sim.identify_count(), sim.identify_refusals()), (2, 0));
+    // Shard 2 is bucket 0 again, within 5 s of shard 0: refused.
+    let mut client = RawClient::connect(&sim, None).await;
+    client.payload().await; // Hello
+    client.send(&sharded(2)).await;
+    let refused = client.payload().await;
+    assert_eq!(
+        (refused["op"].clone(), refused["d"].clone()),
+        (json!(9), json!(false))
+    );
+    assert_eq!((sim.identify_count(), sim.identify_refusals()), (2, 1));
+}
+
+/// Past `session_start_limit.total`, an identify is refused (op 9) and `GET /gateway/bot` says no
+/// session start remains.
+#[tokio::test]
+async fn identifies_past_the_session_start_limit_are_refused() {
+    let sim = start(DiscordConfig {
+        recommended_shards: 2,
+        max_concurrency: 2,
+        session_start_total: 1,
+        ..DiscordConfig::default()
+    })
+    .await;
+    for (shard, accepted) in [(0, true), (1, false)] {
+        let mut payload = identify(sim.token(), 1);
+        payload["d"]["shard"] = json!([shard, 2]);
+        let mut client = RawClient::connect(&sim, None).await;
+        client.payload().await; // Hello
+        client.send(&payload).await;
+        if accepted {
+            client.dispatch("READY").await;
+        } else {
+            assert_eq!(client.payload().await["op"], 9);
+        }
+    }
+    assert_eq!((sim.identify_count(), sim.identify_refusals()), (1, 1));
+    let gateway: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/gateway/bot", sim.rest_base()))
+        .header("Authorization", format!("Bot {}", sim.token()))
+        .send()
+        .await
+        .expect("GET /gateway/bot")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(gateway["session_start_limit"]["remaining"], 0);
 }

@@ -136,6 +136,7 @@ struct StateView {
     gateway_url: String,
     rest_base: String,
     identify_count: u32,
+    identify_refusals: u32,
     sessions: Vec<SessionView>,
     connections: Vec<ConnectionView>,
     guilds: Vec<GuildView>,
@@ -240,6 +241,7 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<StateView> {
         gateway_url: format!("ws://{}", shared.addr),
         rest_base: format!("http://{}/api/v10", shared.addr),
         identify_count: core.identifies,
+        identify_refusals: core.identify_refusals,
         sessions: core
             .sessions
             .session_infos()

@@ -604,7 +604,23 @@ impl Conn {
         let config = &hub.config;
         let connection = self.id;
         hub.with(|core| {
+            if let Some(refusal) = identify_refused(core, config, shard) {
+                core.identify_refusals += 1;
+                tracing::warn!(
+                    shard = shard.number(),
+                    total = shard.total(),
+                    refusal,
+                    "identify refused (Discord's identify limits): op 9"
+                );
+                core.sessions
+                    .send(connection, Outbound::Text(invalid_session(false)));
+                return;
+            }
             core.identifies += 1;
+            core.identify_buckets.insert(
+                shard.number() % config.max_concurrency.max(1),
+                std::time::Instant::now(),
+            );
             let session_id = core.random_hex(32);
             core.sessions.by_id.insert(
                 session_id.clone(),
@@ -724,6 +740,30 @@ enum Resumed {
 }
 
 /// The Invalid Session payload.
+/// How close two identifies of one bucket may come in Discord's 5 s without being refused: the
+/// transport's jitter (a client spacing them exactly 5 s apart can be seen a little closer).
+const IDENTIFY_JITTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Why Discord would refuse an identify now, if it would: a second one in the shard's
+/// rate-limit bucket (`shard % max_concurrency`) within 5 s, or past the session start limit
+/// (`session_start_total`). Discord answers both with Invalid Session (op 9, not resumable).
+fn identify_refused(
+    core: &Core,
+    config: &super::DiscordConfig,
+    shard: ShardId,
+) -> Option<&'static str> {
+    if core.identifies >= config.session_start_total {
+        return Some("session start limit reached");
+    }
+    let bucket = shard.number() % config.max_concurrency.max(1);
+    let last = core.identify_buckets.get(&bucket)?;
+    (last.elapsed() + IDENTIFY_JITTER < IDENTIFY_SPACING)
+        .then_some("a second identify in the bucket within 5 s")
+}
+
+/// Discord's spacing of identifies in one rate-limit bucket.
+const IDENTIFY_SPACING: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn invalid_session(resumable: bool) -> String {
     json!({"t": null, "s": null, "op": 9, "d": resumable}).to_string()
 }

@@ -158,6 +158,13 @@ impl DiscordSim {
         self.shared.read(|core| core.identifies)
     }
 
+    /// How many Identify payloads were refused for breaking Discord's identify limits (a second
+    /// one in a `max_concurrency` bucket within 5 s, or past `session_start_total`), each
+    /// answered with Invalid Session (op 9): 0 when the clients' identify queue is right.
+    pub fn identify_refusals(&self) -> u32 {
+        self.shared.read(|core| core.identify_refusals)
+    }
+
     /// Waits (10 s guard) until `check` holds for the sessions, and returns them.
     pub async fn wait_for_sessions(
         &self,

@@ -255,6 +255,11 @@ pub(crate) struct Core {
     pub sessions: Sessions,
     pub faults: FaultState,
     pub identifies: u32,
+    /// When each rate-limit bucket (`shard % max_concurrency`) last accepted an identify (real
+    /// time, as Discord's limits are).
+    pub identify_buckets: HashMap<u32, std::time::Instant>,
+    /// Identifies refused for breaking Discord's limits (answered with op 9).
+    pub identify_refusals: u32,
 }
 
 impl Core {
@@ -276,6 +281,8 @@ impl Core {
             sessions: Sessions::default(),
             faults: FaultState::default(),
             identifies: 0,
+            identify_buckets: HashMap::new(),
+            identify_refusals: 0,
         }
     }
 
