@@ -22,6 +22,7 @@ pub mod conformance;
 mod deploys;
 mod error;
 mod guard;
+mod shared;
 mod sqlite;
 
 use std::fmt;
