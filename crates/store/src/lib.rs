@@ -22,6 +22,7 @@ pub mod conformance;
 mod deploys;
 mod error;
 mod guard;
+mod postgres;
 mod shared;
 mod sqlite;
 
@@ -39,6 +40,7 @@ pub use deploys::{
 };
 pub use error::{Error, Result};
 pub use guard::QuarantineGuard;
+pub use postgres::{PgConfig, PgStore};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 /// The highest volume the bot accepts, as the bot sees it (100 is unchanged).

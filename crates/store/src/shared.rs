@@ -165,6 +165,7 @@ macro_rules! store_row {
 }
 
 store_row!(sqlx::sqlite::SqliteRow);
+store_row!(sqlx::postgres::PgRow);
 
 /// A queue or current entry (`table` says which) of `guild_id`.
 pub(crate) fn entry_from_row(
