@@ -880,6 +880,14 @@ async fn check_fails_once_the_server_turns_read_only() {
         }
         other => panic!("expected a failed write, got {other:?}"),
     }
+    // A store that connects to it now does not start: the migrations cannot even check their
+    // table (CREATE TABLE IF NOT EXISTS is refused in a read-only transaction).
+    match PgStore::connect(&PgConfig::new(url)).await {
+        Err(error @ Error::Migrate { .. }) => {
+            assert!(error.to_string().contains("read-only"), "{error}");
+        }
+        other => panic!("expected a failed migration, got {other:?}"),
+    }
 }
 
 #[tokio::test]
