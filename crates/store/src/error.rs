@@ -27,6 +27,16 @@ pub enum Error {
         cause: sqlx::Error,
     },
 
+    /// The PostgreSQL store's URL cannot be used (it does not parse, is not `postgres://`, or has
+    /// a parameter the store does not take). Nothing was opened.
+    #[error("the store URL {location} cannot be used: {reason}")]
+    InvalidUrl {
+        /// The URL with its password (and parameters) left out.
+        location: String,
+        /// What is wrong with it (never its password).
+        reason: String,
+    },
+
     /// The store file exists but is empty (0 bytes): a store that held guilds was truncated or
     /// replaced. Opening refuses rather than start over with nothing.
     #[error(

@@ -11,8 +11,10 @@
 //! The store is the [`Store`] trait, used as `Arc<dyn Store>`. Every operation is one transaction
 //! (a batch of positions: one per chunk) and is written through at once, so a crash loses at most
 //! the write in flight. [`SqliteStore`] is the default backend (one SQLite file in WAL mode, which
-//! two processes can open at once); the trait's semantics are written down as a backend-independent
-//! test suite in `store::conformance` (cargo feature `conformance`) that every backend runs.
+//! two processes on one host can open at once); [`PgStore`] keeps the same store in a PostgreSQL
+//! database that processes on any host share. The trait's semantics are written down as a
+//! backend-independent test suite in `store::conformance` (cargo feature `conformance`) that every
+//! backend runs.
 //!
 //! Ids (guild, user, channel) are Discord's `u64`s throughout; times are unix milliseconds and
 //! positions and lengths milliseconds, all passed in by the caller (the store never reads a clock).
@@ -22,6 +24,8 @@ pub mod conformance;
 mod deploys;
 mod error;
 mod guard;
+mod postgres;
+mod shared;
 mod sqlite;
 
 use std::fmt;
@@ -38,6 +42,7 @@ pub use deploys::{
 };
 pub use error::{Error, Result};
 pub use guard::QuarantineGuard;
+pub use postgres::{PgConfig, PgStore};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 /// The highest volume the bot accepts, as the bot sees it (100 is unchanged).

@@ -1,21 +1,25 @@
 //! The SQLite backend: one file in a data directory, in WAL mode, which two processes can open at
 //! once.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::Sqlite;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite};
 
 use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
+};
+use crate::shared::{
+    Sorter, StoreRow as _, build_from_row, column, corrupt, db, deploy_from_row, entry_from_row,
+    from_db, index_to_pos, len_from_db, named, newest_per_guild, opt_to_db, problem,
+    push_queue_row, step_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
@@ -440,90 +444,13 @@ async fn migrate(pool: &SqlitePool) -> std::result::Result<(), MigrateError> {
 /// and other writes (a command's) get their turn in between.
 const POSITIONS_PER_TRANSACTION: usize = 500;
 
-// --- conversions -------------------------------------------------------------------------------
-
-/// A u64 (id, time, length) as the i64 with the same bits, which is how it is stored.
-const fn to_db(value: u64) -> i64 {
-    value.cast_signed()
-}
-
-/// The u64 stored as the i64 with the same bits.
-const fn from_db(value: i64) -> u64 {
-    value.cast_unsigned()
-}
-
-fn opt_to_db(value: Option<u64>) -> Option<i64> {
-    value.map(to_db)
-}
-
-fn index_to_pos(index: usize) -> i64 {
-    // A queue never holds 2^63 entries; saturate instead of wrapping if asked for such an index.
-    i64::try_from(index).unwrap_or(i64::MAX)
-}
-
-/// Maps a query's error to the store error naming the operation and guild.
-fn db(operation: &'static str, guild_id: Option<u64>) -> impl FnOnce(sqlx::Error) -> Error {
-    move |cause| Error::Database {
-        operation,
-        guild_id,
-        cause,
-    }
-}
-
-/// Reads a column, turning a missing column or a value of the wrong type into [`Error::Corrupt`].
-fn column<'r, T>(
-    row: &'r SqliteRow,
-    name: &'static str,
-    table: &'static str,
-    guild_id: Option<u64>,
-) -> Result<T>
-where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    row.try_get(name).map_err(|e| Error::Corrupt {
-        table,
-        guild_id,
-        detail: format!("column {name}: {e}"),
-    })
-}
-
-fn corrupt(table: &'static str, guild_id: Option<u64>, detail: String) -> Error {
-    Error::Corrupt {
-        table,
-        guild_id,
-        detail,
-    }
-}
-
-fn entry_from_row(row: &SqliteRow, table: &'static str, guild_id: u64) -> Result<QueueEntry> {
-    let g = Some(guild_id);
-    Ok(QueueEntry {
-        track: column(row, "track", table, g)?,
-        requester_id: from_db(column(row, "requester_id", table, g)?),
-        title: column(row, "title", table, g)?,
-        author: column(row, "author", table, g)?,
-        length_ms: from_db(column(row, "length_ms", table, g)?),
-        uri: column(row, "uri", table, g)?,
-        added_at_unix_ms: from_db(column(row, "added_at_unix_ms", table, g)?),
-    })
-}
-
-fn waiting_from_row(row: &SqliteRow, guild_id: u64) -> Result<WaitingRequest> {
-    const T: &str = "waiting_requests";
-    let g = Some(guild_id);
-    Ok(WaitingRequest {
-        id: from_db(column(row, "id", T, g)?),
-        query: column(row, "query", T, g)?,
-        requester_id: from_db(column(row, "requester_id", T, g)?),
-        requested_at_unix_ms: from_db(column(row, "requested_at_unix_ms", T, g)?),
-    })
-}
+// --- reading rows --------------------------------------------------------------------------------
 
 fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
     const T: &str = "guilds";
     let guild_id = from_db(column(row, "guild_id", T, None)?);
     let g = Some(guild_id);
-    let paused = match column::<i64>(row, "paused", T, g)? {
+    let paused = match row.int("paused", T, g)? {
         0 => false,
         1 => true,
         other => return Err(corrupt(T, g, format!("paused is {other}, not 0 or 1"))),
@@ -558,70 +485,10 @@ fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
         volume,
         filters,
         loop_mode,
-        voice_channel_id: column::<Option<i64>>(row, "voice_channel_id", T, g)?.map(from_db),
-        text_channel_id: column::<Option<i64>>(row, "text_channel_id", T, g)?.map(from_db),
+        voice_channel_id: row.opt_int("voice_channel_id", T, g)?.map(from_db),
+        text_channel_id: row.opt_int("text_channel_id", T, g)?.map(from_db),
         waiting: Vec::new(),
     })
-}
-
-/// Appends a queue row to `guild`'s queue, checking that positions run 0, 1, 2, ... without gaps.
-fn push_queue_row(guild: &mut GuildState, row: &SqliteRow) -> Result<()> {
-    const T: &str = "queue_entries";
-    let g = Some(guild.guild_id);
-    let pos: i64 = column(row, "pos", T, g)?;
-    if pos != index_to_pos(guild.queue.len()) {
-        return Err(corrupt(
-            T,
-            g,
-            format!(
-                "queue position {pos} where {} was expected",
-                guild.queue.len()
-            ),
-        ));
-    }
-    guild.queue.push(entry_from_row(row, T, guild.guild_id)?);
-    Ok(())
-}
-
-/// What is damaged, as [`Damaged::problem`] says it: the table and what is wrong.
-fn problem(error: &Error) -> String {
-    match error {
-        Error::Corrupt { table, detail, .. } => format!("{table}: {detail}"),
-        other => other.to_string(),
-    }
-}
-
-/// Puts the rows of `load_all_guilds` with their guilds, setting apart a guild whose row does not
-/// read (and every later row of it) instead of failing the whole load.
-struct Sorter<'a> {
-    guilds: &'a mut BTreeMap<u64, GuildState>,
-    damaged: &'a mut BTreeMap<u64, String>,
-}
-
-impl Sorter<'_> {
-    fn add(
-        &mut self,
-        row: &SqliteRow,
-        table: &'static str,
-        put: impl FnOnce(&mut GuildState, &SqliteRow) -> Result<()>,
-    ) -> Result<()> {
-        let guild_id = from_db(column(row, "guild_id", table, None)?);
-        if self.damaged.contains_key(&guild_id) {
-            return Ok(());
-        }
-        let Some(state) = self.guilds.get_mut(&guild_id) else {
-            self.damaged.insert(
-                guild_id,
-                format!("{table}: rows for a guild without a guilds row"),
-            );
-            return Ok(());
-        };
-        if let Err(error) = put(state, row) {
-            self.guilds.remove(&guild_id);
-            self.damaged.insert(guild_id, problem(&error));
-        }
-        Ok(())
-    }
 }
 
 // --- statements used inside transactions ---------------------------------------------------------
@@ -737,28 +604,6 @@ async fn fetch_queue_entry(
     .await
 }
 
-/// `writes` with each guild once, keeping its newest snapshot (of equal ones, the last): a
-/// statement that joins a guild's row to two writes would apply one of them at random.
-fn newest_per_guild(writes: &[PositionWrite]) -> Vec<PositionWrite> {
-    let mut index = HashMap::with_capacity(writes.len());
-    let mut unique: Vec<PositionWrite> = Vec::with_capacity(writes.len());
-    for write in writes {
-        match index.entry(write.guild_id) {
-            Entry::Vacant(slot) => {
-                slot.insert(unique.len());
-                unique.push(*write);
-            }
-            Entry::Occupied(slot) => {
-                let kept = &mut unique[*slot.get()];
-                if write.position.at_unix_ms >= kept.position.at_unix_ms {
-                    *kept = *write;
-                }
-            }
-        }
-    }
-    unique
-}
-
 /// Position writes as the JSON array the batch `UPDATE` reads with `json_each`: one
 /// `[guild_id, position_ms, position_at_unix_ms, paused]` per write, each number as it is stored
 /// (the `i64` with the same bits).
@@ -784,16 +629,6 @@ fn positions_json(writes: &[PositionWrite]) -> String {
     json
 }
 
-fn len_from_db(len: i64, guild_id: u64) -> Result<usize> {
-    usize::try_from(len).map_err(|_| {
-        corrupt(
-            "queue_entries",
-            Some(guild_id),
-            format!("queue length {len}"),
-        )
-    })
-}
-
 // --- the deploy ledger ---------------------------------------------------------------------------
 
 /// `SELECT` of the columns of `deploys` that make a [`DeployRecord`], followed by the rest of the
@@ -817,62 +652,6 @@ macro_rules! select_builds {
             $rest
         )
     };
-}
-
-/// Reads a column holding one of the ledger's names (a colour, state or outcome).
-fn named<T: std::str::FromStr<Err = crate::UnknownLedgerName>>(
-    row: &SqliteRow,
-    name: &'static str,
-    table: &'static str,
-) -> Result<T> {
-    let text: String = column(row, name, table, None)?;
-    text.parse()
-        .map_err(|e| corrupt(table, None, format!("column {name}: {e}")))
-}
-
-fn deploy_from_row(row: &SqliteRow) -> Result<DeployRecord> {
-    const T: &str = "deploys";
-    let from_colour = column::<Option<String>>(row, "from_colour", T, None)?
-        .map(|c| {
-            c.parse::<Colour>()
-                .map_err(|e| corrupt(T, None, format!("column from_colour: {e}")))
-        })
-        .transpose()?;
-    Ok(DeployRecord {
-        id: from_db(column(row, "id", T, None)?),
-        started_at_ms: from_db(column(row, "started_at_ms", T, None)?),
-        from_colour,
-        to_colour: named(row, "to_colour", T)?,
-        version: column(row, "version", T, None)?,
-        commit: column(row, "commit_id", T, None)?,
-        state: named(row, "state", T)?,
-        state_changed_at_ms: from_db(column(row, "state_changed_at_ms", T, None)?),
-        reason: column(row, "reason", T, None)?,
-        finished_at_ms: column::<Option<i64>>(row, "finished_at_ms", T, None)?.map(from_db),
-    })
-}
-
-fn step_from_row(row: &SqliteRow) -> Result<DeployStep> {
-    const T: &str = "deploy_steps";
-    Ok(DeployStep {
-        at_ms: from_db(column(row, "at_ms", T, None)?),
-        step: column(row, "step", T, None)?,
-        outcome: named(row, "outcome", T)?,
-        detail: column(row, "detail", T, None)?,
-    })
-}
-
-fn build_from_row(row: &SqliteRow) -> Result<ColourBuild> {
-    const T: &str = "colour_builds";
-    Ok(ColourBuild {
-        colour: named(row, "colour", T)?,
-        version: column(row, "version", T, None)?,
-        commit: column(row, "commit_id", T, None)?,
-        binary: column(row, "binary", T, None)?,
-        config: column(row, "config", T, None)?,
-        admin_url: column(row, "admin_url", T, None)?,
-        recorded_at_ms: from_db(column(row, "recorded_at_ms", T, None)?),
-    })
 }
 
 /// Inside a write transaction: the state of deploy `id`, which must exist and be running

@@ -1,0 +1,336 @@
+//! What the backends share: how values are stored (a `u64` as the `i64` with the same bits), how a
+//! failed query and a stored value the store could not have written become errors, the readers of
+//! the rows that both schemas store alike, the sorting of `load_all_guilds`'s rows into guilds and
+//! the de-duplication of a position tick.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::{
+    ColourBuild, DeployRecord, DeployStep, Error, GuildState, PositionWrite, QueueEntry, Result,
+    WaitingRequest,
+};
+
+// --- conversions -------------------------------------------------------------------------------
+
+/// A u64 (id, time, length) as the i64 with the same bits, which is how it is stored.
+pub(crate) const fn to_db(value: u64) -> i64 {
+    value.cast_signed()
+}
+
+/// The u64 stored as the i64 with the same bits.
+pub(crate) const fn from_db(value: i64) -> u64 {
+    value.cast_unsigned()
+}
+
+/// An optional u64 as it is stored.
+pub(crate) fn opt_to_db(value: Option<u64>) -> Option<i64> {
+    value.map(to_db)
+}
+
+/// A queue index as the stored position.
+pub(crate) fn index_to_pos(index: usize) -> i64 {
+    // A queue never holds 2^63 entries; saturate instead of wrapping if asked for such an index.
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+/// A stored queue length (a `COUNT(*)`) as a length, or [`Error::Corrupt`] if it is not one.
+pub(crate) fn len_from_db(len: i64, guild_id: u64) -> Result<usize> {
+    usize::try_from(len).map_err(|_| {
+        corrupt(
+            "queue_entries",
+            Some(guild_id),
+            format!("queue length {len}"),
+        )
+    })
+}
+
+// --- errors --------------------------------------------------------------------------------------
+
+/// Maps a query's error to the store error naming the operation and guild.
+pub(crate) fn db(
+    operation: &'static str,
+    guild_id: Option<u64>,
+) -> impl FnOnce(sqlx::Error) -> Error {
+    move |cause| Error::Database {
+        operation,
+        guild_id,
+        cause,
+    }
+}
+
+/// A stored value the store could not have written.
+pub(crate) fn corrupt(table: &'static str, guild_id: Option<u64>, detail: String) -> Error {
+    Error::Corrupt {
+        table,
+        guild_id,
+        detail,
+    }
+}
+
+/// What is damaged, as [`crate::Damaged::problem`] says it: the table and what is wrong.
+pub(crate) fn problem(error: &Error) -> String {
+    match error {
+        Error::Corrupt { table, detail, .. } => format!("{table}: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+// --- reading rows --------------------------------------------------------------------------------
+
+/// Reads a column of either backend's row, turning a missing column or a value of the wrong type
+/// into [`Error::Corrupt`].
+pub(crate) fn column<'r, R, T>(
+    row: &'r R,
+    name: &'static str,
+    table: &'static str,
+    guild_id: Option<u64>,
+) -> Result<T>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get(name).map_err(|e| Error::Corrupt {
+        table,
+        guild_id,
+        detail: format!("column {name}: {e}"),
+    })
+}
+
+/// A row whose integer and text columns read the same way in every backend (`BIGINT`/`INTEGER` as
+/// `i64`, `TEXT` as `String`), so that the readers of the tables both schemas store alike are
+/// written once.
+pub(crate) trait StoreRow {
+    /// An integer column.
+    fn int(&self, name: &'static str, table: &'static str, guild_id: Option<u64>) -> Result<i64>;
+    /// A nullable integer column.
+    fn opt_int(
+        &self,
+        name: &'static str,
+        table: &'static str,
+        guild_id: Option<u64>,
+    ) -> Result<Option<i64>>;
+    /// A text column.
+    fn text(
+        &self,
+        name: &'static str,
+        table: &'static str,
+        guild_id: Option<u64>,
+    ) -> Result<String>;
+    /// A nullable text column.
+    fn opt_text(
+        &self,
+        name: &'static str,
+        table: &'static str,
+        guild_id: Option<u64>,
+    ) -> Result<Option<String>>;
+}
+
+/// Implements [`StoreRow`] for a backend's row type with [`column`].
+macro_rules! store_row {
+    ($row:ty) => {
+        impl StoreRow for $row {
+            fn int(&self, name: &'static str, table: &'static str, g: Option<u64>) -> Result<i64> {
+                column(self, name, table, g)
+            }
+            fn opt_int(
+                &self,
+                name: &'static str,
+                table: &'static str,
+                g: Option<u64>,
+            ) -> Result<Option<i64>> {
+                column(self, name, table, g)
+            }
+            fn text(
+                &self,
+                name: &'static str,
+                table: &'static str,
+                g: Option<u64>,
+            ) -> Result<String> {
+                column(self, name, table, g)
+            }
+            fn opt_text(
+                &self,
+                name: &'static str,
+                table: &'static str,
+                g: Option<u64>,
+            ) -> Result<Option<String>> {
+                column(self, name, table, g)
+            }
+        }
+    };
+}
+
+store_row!(sqlx::sqlite::SqliteRow);
+store_row!(sqlx::postgres::PgRow);
+
+/// A queue or current entry (`table` says which) of `guild_id`.
+pub(crate) fn entry_from_row(
+    row: &impl StoreRow,
+    table: &'static str,
+    guild_id: u64,
+) -> Result<QueueEntry> {
+    let g = Some(guild_id);
+    Ok(QueueEntry {
+        track: row.text("track", table, g)?,
+        requester_id: from_db(row.int("requester_id", table, g)?),
+        title: row.text("title", table, g)?,
+        author: row.text("author", table, g)?,
+        length_ms: from_db(row.int("length_ms", table, g)?),
+        uri: row.opt_text("uri", table, g)?,
+        added_at_unix_ms: from_db(row.int("added_at_unix_ms", table, g)?),
+    })
+}
+
+/// A waiting request of `guild_id`.
+pub(crate) fn waiting_from_row(row: &impl StoreRow, guild_id: u64) -> Result<WaitingRequest> {
+    const T: &str = "waiting_requests";
+    let g = Some(guild_id);
+    Ok(WaitingRequest {
+        id: from_db(row.int("id", T, g)?),
+        query: row.text("query", T, g)?,
+        requester_id: from_db(row.int("requester_id", T, g)?),
+        requested_at_unix_ms: from_db(row.int("requested_at_unix_ms", T, g)?),
+    })
+}
+
+/// Appends a queue row to `guild`'s queue, checking that positions run 0, 1, 2, ... without gaps.
+pub(crate) fn push_queue_row(guild: &mut GuildState, row: &impl StoreRow) -> Result<()> {
+    const T: &str = "queue_entries";
+    let g = Some(guild.guild_id);
+    let pos = row.int("pos", T, g)?;
+    if pos != index_to_pos(guild.queue.len()) {
+        return Err(corrupt(
+            T,
+            g,
+            format!(
+                "queue position {pos} where {} was expected",
+                guild.queue.len()
+            ),
+        ));
+    }
+    guild.queue.push(entry_from_row(row, T, guild.guild_id)?);
+    Ok(())
+}
+
+/// Reads a column holding one of the ledger's names (a colour, state or outcome).
+pub(crate) fn named<T: std::str::FromStr<Err = crate::UnknownLedgerName>>(
+    row: &impl StoreRow,
+    name: &'static str,
+    table: &'static str,
+) -> Result<T> {
+    row.text(name, table, None)?
+        .parse()
+        .map_err(|e| corrupt(table, None, format!("column {name}: {e}")))
+}
+
+/// A row of `deploys`.
+pub(crate) fn deploy_from_row(row: &impl StoreRow) -> Result<DeployRecord> {
+    const T: &str = "deploys";
+    let from_colour = row
+        .opt_text("from_colour", T, None)?
+        .map(|c| {
+            c.parse::<crate::Colour>()
+                .map_err(|e| corrupt(T, None, format!("column from_colour: {e}")))
+        })
+        .transpose()?;
+    Ok(DeployRecord {
+        id: from_db(row.int("id", T, None)?),
+        started_at_ms: from_db(row.int("started_at_ms", T, None)?),
+        from_colour,
+        to_colour: named(row, "to_colour", T)?,
+        version: row.text("version", T, None)?,
+        commit: row.text("commit_id", T, None)?,
+        state: named(row, "state", T)?,
+        state_changed_at_ms: from_db(row.int("state_changed_at_ms", T, None)?),
+        reason: row.opt_text("reason", T, None)?,
+        finished_at_ms: row.opt_int("finished_at_ms", T, None)?.map(from_db),
+    })
+}
+
+/// A row of `deploy_steps`.
+pub(crate) fn step_from_row(row: &impl StoreRow) -> Result<DeployStep> {
+    const T: &str = "deploy_steps";
+    Ok(DeployStep {
+        at_ms: from_db(row.int("at_ms", T, None)?),
+        step: row.text("step", T, None)?,
+        outcome: named(row, "outcome", T)?,
+        detail: row.text("detail", T, None)?,
+    })
+}
+
+/// A row of `colour_builds`.
+pub(crate) fn build_from_row(row: &impl StoreRow) -> Result<ColourBuild> {
+    const T: &str = "colour_builds";
+    Ok(ColourBuild {
+        colour: named(row, "colour", T)?,
+        version: row.text("version", T, None)?,
+        commit: row.text("commit_id", T, None)?,
+        binary: row.text("binary", T, None)?,
+        config: row.text("config", T, None)?,
+        admin_url: row.text("admin_url", T, None)?,
+        recorded_at_ms: from_db(row.int("recorded_at_ms", T, None)?),
+    })
+}
+
+/// Puts the rows of `load_all_guilds` with their guilds, setting apart a guild whose row does not
+/// read (and every later row of it) instead of failing the whole load.
+pub(crate) struct Sorter<'a> {
+    /// The guilds that load so far, by id.
+    pub(crate) guilds: &'a mut BTreeMap<u64, GuildState>,
+    /// The guilds set apart so far, by id, with what is damaged.
+    pub(crate) damaged: &'a mut BTreeMap<u64, String>,
+}
+
+impl Sorter<'_> {
+    /// Puts `row` (of `table`) with its guild by `put`, or sets the guild apart if the row does not
+    /// read or has no guild row.
+    pub(crate) fn add<R: StoreRow>(
+        &mut self,
+        row: &R,
+        table: &'static str,
+        put: impl FnOnce(&mut GuildState, &R) -> Result<()>,
+    ) -> Result<()> {
+        let guild_id = from_db(row.int("guild_id", table, None)?);
+        if self.damaged.contains_key(&guild_id) {
+            return Ok(());
+        }
+        let Some(state) = self.guilds.get_mut(&guild_id) else {
+            self.damaged.insert(
+                guild_id,
+                format!("{table}: rows for a guild without a guilds row"),
+            );
+            return Ok(());
+        };
+        if let Err(error) = put(state, row) {
+            self.guilds.remove(&guild_id);
+            self.damaged.insert(guild_id, problem(&error));
+        }
+        Ok(())
+    }
+}
+
+/// `writes` with each guild once, keeping its newest snapshot (of equal ones, the last): a
+/// statement that joins a guild's row to two writes would apply one of them at random.
+pub(crate) fn newest_per_guild(writes: &[PositionWrite]) -> Vec<PositionWrite> {
+    let mut index = HashMap::with_capacity(writes.len());
+    let mut unique: Vec<PositionWrite> = Vec::with_capacity(writes.len());
+    for write in writes {
+        match index.entry(write.guild_id) {
+            Entry::Vacant(slot) => {
+                slot.insert(unique.len());
+                unique.push(*write);
+            }
+            Entry::Occupied(slot) => {
+                let kept = &mut unique[*slot.get()];
+                if write.position.at_unix_ms >= kept.position.at_unix_ms {
+                    *kept = *write;
+                }
+            }
+        }
+    }
+    unique
+}
