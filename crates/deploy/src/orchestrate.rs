@@ -571,15 +571,19 @@ async fn first_takeover(mut run: Run<'_>, plan: &Plan, candidate: &Slot) -> Depl
             .client
             .wait_phase(Phase::Serving, plan.step_bound)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Serving is not ready yet: a first takeover identifies its shards (Discord spaces
+        // identifies 5 s apart per bucket, the gate's voice probe having just used one) and
+        // joins voice again. Promoted only once /readyz says so.
+        wait_ready(&candidate.client, plan.gate_bound).await
     }
     .await;
     match taken {
-        Ok(_) => {
+        Ok(()) => {
             run.step(
                 &format!("take over in {target}"),
                 StepOutcome::Ok,
-                "serving",
+                "serving and ready",
             )
             .await;
             run.report.serving = Some(target.as_str().to_owned());
@@ -594,6 +598,20 @@ async fn first_takeover(mut run: Run<'_>, plan: &Plan, candidate: &Slot) -> Depl
             .await;
             run.finish(Ending::Failed, detail).await
         }
+    }
+}
+
+/// Waits until the colour's `/readyz` answers 200, within `bound`.
+async fn wait_ready(client: &ColourClient, bound: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + bound;
+    loop {
+        if matches!(client.ready().await, Ok(true)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("serving, but not ready within {bound:?} (/readyz)"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
