@@ -188,6 +188,19 @@ fn count_track_starts(node: &SimNode) -> Arc<AtomicU64> {
     count
 }
 
+/// Waits until `count` TrackStarts were counted (a node sends a track's TrackStart once its
+/// audio starts, after the player already shows the track), then counts from zero again.
+async fn settle_track_starts(starts: &AtomicU64, count: usize) {
+    tokio::time::timeout(GUARD, async {
+        while usize::try_from(starts.load(Ordering::SeqCst)).unwrap_or(usize::MAX) < count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("every started track's TrackStart");
+    starts.store(0, Ordering::SeqCst);
+}
+
 /// Scripted listeners: `/nowplaying` round the guilds every 50 ms until stopped; returns each
 /// answer's text (`None`: unanswered within the guard).
 fn listeners(
@@ -259,11 +272,13 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
         .await
         .expect("blue serves");
     assert_eq!(serving.colour, "blue");
+    let starts = count_track_starts(&node);
     for guild in &guilds {
         let text = answer(&discord, &command(guild, "play").string("query", TRACK)).await;
         assert!(!text.is_empty());
     }
     let session = all_playing(&node, &guilds).await;
+    settle_track_starts(&starts, guilds.len()).await;
 
     let green = spawn(&config, &dir.path().join("green.log"), "green", true, &[]);
     let standby = green
@@ -286,7 +301,6 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
     );
 
     let identifies = discord.identify_count();
-    let starts = count_track_starts(&node);
     let stop = Arc::new(AtomicBool::new(false));
     let sending = listeners(&discord, &guilds, Arc::clone(&stop));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -622,15 +636,16 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
         "{report:#}"
     );
     assert_eq!(report["serving"], "blue");
+    let starts = count_track_starts(&node);
     for guild in &guilds {
         answer(&discord, &command(guild, "play").string("query", TRACK)).await;
     }
     let session = all_playing(&node, &guilds).await;
+    settle_track_starts(&starts, guilds.len()).await;
 
     // A good build goes to green, with listeners at work throughout.
     slots.configure("green", &base);
     let identifies = discord.identify_count();
-    let starts = count_track_starts(&node);
     let stop = Arc::new(AtomicBool::new(false));
     let sending = listeners(&discord, &guilds, Arc::clone(&stop));
     let (code, report) = deploy_run(&deploy_config, "1.1.0", dir.path()).await;

@@ -169,6 +169,7 @@ async fn deploy_series(
         .context("the store")?;
 
     // The first deploy brings blue up; every guild plays on it.
+    let starts = super::stop::TrackStarts::count(node);
     let first = deploy::deploy(&plan, &store)
         .await
         .context("the first deploy")?;
@@ -182,8 +183,7 @@ async fn deploy_series(
         .map(|l| LavalinkGuild(l.guild.id.get()))
         .collect();
     wait_all_playing(node, &lavalink_guilds).await?;
-
-    let starts = super::stop::TrackStarts::count(node);
+    starts.settle(lavalink_guilds.len()).await?;
     // Each reading's instant is taken just before it, so that both carry the same skew.
     let before = Instant::now();
     let positions_before = playing_positions(node, &lavalink_guilds);

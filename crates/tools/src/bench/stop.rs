@@ -602,6 +602,21 @@ impl TrackStarts {
         Self { count, task }
     }
 
+    /// Waits until `count` TrackStarts were counted (one is sent after the player already shows
+    /// its track), then counts from zero again.
+    pub(crate) async fn settle(&self, count: usize) -> anyhow::Result<()> {
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        tokio::time::timeout(Duration::from_secs(180), async {
+            while self.count.load(std::sync::atomic::Ordering::Relaxed) < count {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .context("not every started track sent its TrackStart")?;
+        self.count.store(0, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Stops counting and says how many.
     pub(crate) fn stop(self) -> u64 {
         self.task.abort();
