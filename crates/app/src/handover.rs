@@ -31,6 +31,7 @@ impl Predecessor {
     /// gateway ones past [`GATEWAY_RECORD_LIFE`], Lavalink ones past the node's resume timeout.
     pub async fn take(
         store: &dyn store::Store,
+        scope: store::HandoverScope,
         now_unix_ms: u64,
         lavalink_life: Duration,
     ) -> Result<Self, store::Error> {
@@ -39,7 +40,7 @@ impl Predecessor {
                 <= u64::try_from(life.as_millis()).unwrap_or(u64::MAX)
         };
         let mut taken = Self::default();
-        for record in store.take_gateway_sessions().await? {
+        for record in store.take_gateway_sessions(scope).await? {
             if !fresh(record.saved_at_unix_ms, GATEWAY_RECORD_LIFE) {
                 tracing::warn!(
                     shard = record.shard_id,
@@ -55,7 +56,7 @@ impl Predecessor {
                 resume_url: Some(record.resume_url),
             });
         }
-        if let Some(record) = store.take_discord_cache().await? {
+        if let Some(record) = store.take_discord_cache(scope).await? {
             if taken.shards.is_empty() {
                 tracing::info!("a handed-over Discord cache without sessions to resume is dropped");
             } else {
@@ -68,7 +69,7 @@ impl Predecessor {
                 }
             }
         }
-        for record in store.take_lavalink_sessions().await? {
+        for record in store.take_lavalink_sessions(scope).await? {
             if !fresh(record.saved_at_unix_ms, lavalink_life) {
                 tracing::warn!(
                     node = %record.node,
@@ -87,6 +88,7 @@ impl Predecessor {
                 shards = taken.shards.len(),
                 cached_guilds = taken.cache.len(),
                 lavalink_sessions = taken.lavalink.len(),
+                %scope,
                 "taking over from a predecessor"
             );
         }
@@ -96,6 +98,8 @@ impl Predecessor {
 
 /// What a stopping process leaves its successor.
 pub struct Records {
+    /// The shards of the stopping process: its successor takes only these records.
+    pub scope: store::HandoverScope,
     /// The Lavalink sessions it detached.
     pub lavalink: Vec<store::LavalinkSession>,
     /// The shards' sessions.
@@ -108,6 +112,7 @@ impl Records {
     /// The records of a handover stop: the detached Lavalink sessions, the shards closed
     /// resumably, and the cache as it was at the close.
     pub fn of(
+        scope: store::HandoverScope,
         detached: Vec<cluster::DetachedSession>,
         shards: Vec<discord::ShardHandover>,
         cache: &discord::CacheSnapshot,
@@ -142,6 +147,7 @@ impl Records {
             }
         };
         Self {
+            scope,
             lavalink: detached
                 .into_iter()
                 .map(|session| store::LavalinkSession {
@@ -159,7 +165,7 @@ impl Records {
     pub async fn save(self, store: &dyn store::Store) {
         let (lavalink, gateway) = (self.lavalink.len(), self.gateway.len());
         for session in &self.lavalink {
-            if let Err(error) = store.save_lavalink_session(session).await {
+            if let Err(error) = store.save_lavalink_session(self.scope, session).await {
                 tracing::error!(node = %session.node, %error, "could not write a Lavalink handover record");
             }
         }
@@ -170,7 +176,7 @@ impl Records {
         }
         let cache_bytes = self.cache.as_ref().map_or(0, |c| c.snapshot.len());
         if let Some(cache) = &self.cache
-            && let Err(error) = store.save_discord_cache(cache).await
+            && let Err(error) = store.save_discord_cache(self.scope, cache).await
         {
             tracing::error!(%error, "could not write the Discord cache handover record");
         }
@@ -178,6 +184,7 @@ impl Records {
             lavalink,
             gateway,
             cache_bytes,
+            scope = %self.scope,
             "handover records written for the successor"
         );
     }

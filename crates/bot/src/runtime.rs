@@ -428,7 +428,21 @@ impl Bot {
     /// is: no rejoin, no replay. Returns how many, and the guilds left out because their stored
     /// rows are damaged.
     pub async fn restore(&self) -> Result<Restored, store::Error> {
-        let (restored, damaged) = self.core().shell.restore().await?;
+        let (mut restored, mut damaged) = self.core().shell.restore().await?;
+        // Processes sharing the store each restore the guilds of their own shards.
+        let discord = &self.core().discord;
+        let owned = |guild: u64| {
+            discord_guild(lavalink::model::GuildId(guild)).is_some_and(|g| discord.owns(g))
+        };
+        let stored = restored.len();
+        restored.retain(|r| owned(r.guild.0));
+        damaged.retain(|d| owned(d.guild_id));
+        if restored.len() < stored {
+            tracing::info!(
+                others = stored - restored.len(),
+                "stored guilds on other processes' shards are left to them"
+            );
+        }
         let count = restored.len();
         let mut live = 0;
         for r in restored {

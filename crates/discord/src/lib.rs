@@ -470,6 +470,17 @@ impl Discord {
         shard_of(guild, self.inner.total)
     }
 
+    /// Whether the guild is on one of this process's shards: only then does Discord send it
+    /// here, and only then is it this process's to play for (processes sharing one application
+    /// each handle their shards' guilds and no others).
+    pub fn owns(&self, guild: GuildId) -> bool {
+        let shard = self.shard_of(guild);
+        self.inner
+            .shards
+            .iter()
+            .any(|handle| handle.number == shard)
+    }
+
     /// What the cache knows now, for a successor that resumes these shards' sessions (see
     /// [`Standby::start_resuming`]).
     pub fn cache_snapshot(&self) -> CacheSnapshot {

@@ -20,9 +20,9 @@
 
 use crate::{
     Colour, ColourBuild, DeployState, DeployStep, DiscordCache, Error, Filters, Finished,
-    GatewaySession, GuildState, LavalinkSession, LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME,
-    MAX_DEPLOY_TEXT, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite,
-    QueueEntry, StepOutcome, Store,
+    GatewaySession, GuildState, HandoverScope, LavalinkSession, LoopMode, MAX_BUILD_FIELD,
+    MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy,
+    PositionSnapshot, PositionWrite, QueueEntry, StepOutcome, Store,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -61,6 +61,9 @@ pub async fn run_all(store: &dyn Store) {
     lavalink_sessions(store).await;
     discord_cache(store).await;
     concurrent_takes(store).await;
+    scoped_handover(store).await;
+    identify_slots(store).await;
+    concurrent_identify_slots(store).await;
     deploy_round_trip(store).await;
     one_deploy_at_a_time(store).await;
     deploy_finish_rules(store).await;
@@ -1045,12 +1048,18 @@ fn lavalink(node: &str, n: u64) -> LavalinkSession {
     }
 }
 
+/// The handover scope of a process that runs every shard of an application of 8.
+const ALL: HandoverScope = HandoverScope::whole(8);
+
 /// Gateway sessions: saving replaces per shard; taking returns them all, ordered by shard, once.
 pub async fn gateway_sessions(store: &dyn Store) {
-    store.take_gateway_sessions().await.expect("take leftovers");
+    store
+        .take_gateway_sessions(ALL)
+        .await
+        .expect("take leftovers");
     assert!(
         store
-            .take_gateway_sessions()
+            .take_gateway_sessions(ALL)
             .await
             .expect("take")
             .is_empty()
@@ -1063,14 +1072,14 @@ pub async fn gateway_sessions(store: &dyn Store) {
     ] {
         store.save_gateway_session(&session).await.expect("save");
     }
-    let taken = store.take_gateway_sessions().await.expect("take");
+    let taken = store.take_gateway_sessions(ALL).await.expect("take");
     assert_eq!(
         taken,
         [gateway(0, 12), gateway(2, 10), gateway(3, u64::MAX)]
     );
     assert!(
         store
-            .take_gateway_sessions()
+            .take_gateway_sessions(ALL)
             .await
             .expect("take again")
             .is_empty()
@@ -1081,18 +1090,21 @@ pub async fn gateway_sessions(store: &dyn Store) {
         ..gateway(0, 0)
     };
     store.save_gateway_session(&last).await.expect("save");
-    assert_eq!(store.take_gateway_sessions().await.expect("take"), [last]);
+    assert_eq!(
+        store.take_gateway_sessions(ALL).await.expect("take"),
+        [last]
+    );
 }
 
 /// Lavalink sessions: saving replaces per node; taking returns them all, ordered by node, once.
 pub async fn lavalink_sessions(store: &dyn Store) {
     store
-        .take_lavalink_sessions()
+        .take_lavalink_sessions(ALL)
         .await
         .expect("take leftovers");
     assert!(
         store
-            .take_lavalink_sessions()
+            .take_lavalink_sessions(ALL)
             .await
             .expect("take")
             .is_empty()
@@ -1102,13 +1114,16 @@ pub async fn lavalink_sessions(store: &dyn Store) {
         lavalink("node-a", 2),
         lavalink("node-b", 3),
     ] {
-        store.save_lavalink_session(&session).await.expect("save");
+        store
+            .save_lavalink_session(ALL, &session)
+            .await
+            .expect("save");
     }
-    let taken = store.take_lavalink_sessions().await.expect("take");
+    let taken = store.take_lavalink_sessions(ALL).await.expect("take");
     assert_eq!(taken, [lavalink("node-a", 2), lavalink("node-b", 3)]);
     assert!(
         store
-            .take_lavalink_sessions()
+            .take_lavalink_sessions(ALL)
             .await
             .expect("take again")
             .is_empty()
@@ -1118,8 +1133,8 @@ pub async fn lavalink_sessions(store: &dyn Store) {
 /// The Discord cache record: saving replaces it; taking returns it once; an oversized one is
 /// refused and leaves the saved one as it was.
 pub async fn discord_cache(store: &dyn Store) {
-    store.take_discord_cache().await.expect("take leftovers");
-    assert_eq!(store.take_discord_cache().await.expect("take"), None);
+    store.take_discord_cache(ALL).await.expect("take leftovers");
+    assert_eq!(store.take_discord_cache(ALL).await.expect("take"), None);
     let first = DiscordCache {
         snapshot: r#"{"guilds":[],"voice":[]}"#.to_owned(),
         saved_at_unix_ms: 1,
@@ -1128,28 +1143,37 @@ pub async fn discord_cache(store: &dyn Store) {
         snapshot: "ünïcode ✓".repeat(1_000),
         saved_at_unix_ms: u64::MAX >> 1,
     };
-    store.save_discord_cache(&first).await.expect("save");
-    store.save_discord_cache(&second).await.expect("replace");
+    store.save_discord_cache(ALL, &first).await.expect("save");
+    store
+        .save_discord_cache(ALL, &second)
+        .await
+        .expect("replace");
     let oversized = DiscordCache {
         snapshot: "x".repeat(crate::MAX_DISCORD_CACHE_BYTES + 1),
         saved_at_unix_ms: 3,
     };
     assert!(matches!(
-        store.save_discord_cache(&oversized).await,
+        store.save_discord_cache(ALL, &oversized).await,
         Err(Error::DiscordCacheTooLarge { .. })
     ));
     assert_eq!(
-        store.take_discord_cache().await.expect("take"),
+        store.take_discord_cache(ALL).await.expect("take"),
         Some(second)
     );
-    assert_eq!(store.take_discord_cache().await.expect("take again"), None);
+    assert_eq!(
+        store.take_discord_cache(ALL).await.expect("take again"),
+        None
+    );
 }
 
 /// Takes racing each other hand every session to exactly one taker.
 pub async fn concurrent_takes(store: &dyn Store) {
-    store.take_gateway_sessions().await.expect("take leftovers");
     store
-        .take_lavalink_sessions()
+        .take_gateway_sessions(ALL)
+        .await
+        .expect("take leftovers");
+    store
+        .take_lavalink_sessions(ALL)
         .await
         .expect("take leftovers");
     for round in 0..5u64 {
@@ -1161,15 +1185,15 @@ pub async fn concurrent_takes(store: &dyn Store) {
         }
         for node in ["a", "b", "c"] {
             store
-                .save_lavalink_session(&lavalink(node, round))
+                .save_lavalink_session(ALL, &lavalink(node, round))
                 .await
                 .expect("save");
         }
         let (g1, g2, l1, l2) = tokio::join!(
-            store.take_gateway_sessions(),
-            store.take_gateway_sessions(),
-            store.take_lavalink_sessions(),
-            store.take_lavalink_sessions(),
+            store.take_gateway_sessions(ALL),
+            store.take_gateway_sessions(ALL),
+            store.take_lavalink_sessions(ALL),
+            store.take_lavalink_sessions(ALL),
         );
         let (g1, g2) = (g1.expect("take"), g2.expect("take"));
         let (l1, l2) = (l1.expect("take"), l2.expect("take"));
@@ -1180,6 +1204,146 @@ pub async fn concurrent_takes(store: &dyn Store) {
         nodes.sort_unstable();
         assert_eq!(nodes, ["a", "b", "c"], "each node taken once");
     }
+}
+
+/// Processes sharing the store each take only their own scope's records: the gateway sessions of
+/// their shards, the Lavalink sessions and the Discord cache they saved; a process of every shard
+/// keeps its records apart from theirs.
+pub async fn scoped_handover(store: &dyn Store) {
+    let first = HandoverScope {
+        first: 0,
+        last: 1,
+        total: 4,
+    };
+    let second = HandoverScope {
+        first: 2,
+        last: 3,
+        total: 4,
+    };
+    assert!(!first.is_whole() && HandoverScope::whole(4).is_whole());
+    assert_eq!(first.label(), "0-1/4");
+    for scope in [ALL, first, second] {
+        store
+            .take_gateway_sessions(scope)
+            .await
+            .expect("take leftovers");
+        store
+            .take_lavalink_sessions(scope)
+            .await
+            .expect("take leftovers");
+        store
+            .take_discord_cache(scope)
+            .await
+            .expect("take leftovers");
+    }
+    for shard in 0..4 {
+        let session = GatewaySession {
+            shard_total: 4,
+            ..gateway(shard, u64::from(shard))
+        };
+        store.save_gateway_session(&session).await.expect("save");
+    }
+    for (scope, n) in [(first, 1), (second, 2), (ALL, 3)] {
+        for node in ["node-a", "node-b"] {
+            store
+                .save_lavalink_session(scope, &lavalink(node, n))
+                .await
+                .expect("save");
+        }
+        let cache = DiscordCache {
+            snapshot: format!("cache of {scope}"),
+            saved_at_unix_ms: n,
+        };
+        store.save_discord_cache(scope, &cache).await.expect("save");
+    }
+
+    let shards = |taken: Vec<GatewaySession>| taken.iter().map(|s| s.shard_id).collect::<Vec<_>>();
+    assert_eq!(
+        shards(store.take_gateway_sessions(second).await.expect("take")),
+        [2, 3]
+    );
+    assert_eq!(
+        shards(store.take_gateway_sessions(first).await.expect("take")),
+        [0, 1]
+    );
+    for (scope, n) in [(second, 2), (ALL, 3), (first, 1)] {
+        assert_eq!(
+            store.take_lavalink_sessions(scope).await.expect("take"),
+            [lavalink("node-a", n), lavalink("node-b", n)],
+            "{scope}"
+        );
+        assert_eq!(
+            store.take_discord_cache(scope).await.expect("take"),
+            Some(DiscordCache {
+                snapshot: format!("cache of {scope}"),
+                saved_at_unix_ms: n,
+            }),
+            "{scope}"
+        );
+        assert!(
+            store
+                .take_lavalink_sessions(scope)
+                .await
+                .expect("take")
+                .is_empty()
+        );
+        assert_eq!(store.take_discord_cache(scope).await.expect("take"), None);
+    }
+}
+
+/// The bucket's next free instant as the store has it, without reserving anything (a reservation
+/// spaced 0 moves nothing): the identify tests start after it, whatever ran before them.
+async fn identify_base(store: &dyn Store, bucket: u32) -> u64 {
+    store
+        .reserve_identify(bucket, 0, 0)
+        .await
+        .expect("read the bucket")
+        + 1_000_000
+}
+
+/// Identify slots: each bucket's reservations are spaced, buckets are independent, and a bucket
+/// idle for longer than the spacing lets the next identify go at once.
+pub async fn identify_slots(store: &dyn Store) {
+    const SPACING: u64 = 5_000;
+    let base = identify_base(store, 0)
+        .await
+        .max(identify_base(store, 1).await);
+    let reserve = |bucket, now| store.reserve_identify(bucket, now, SPACING);
+    assert_eq!(
+        reserve(0, base).await.expect("first"),
+        base,
+        "a first identify goes at once"
+    );
+    assert_eq!(reserve(0, base).await.expect("second"), base + SPACING);
+    assert_eq!(
+        reserve(0, base + 1_000).await.expect("third"),
+        base + 2 * SPACING,
+        "queued behind the second"
+    );
+    assert_eq!(
+        reserve(1, base).await.expect("other bucket"),
+        base,
+        "buckets are independent"
+    );
+    let later = base + 10 * SPACING;
+    assert_eq!(
+        reserve(0, later).await.expect("idle"),
+        later,
+        "an idle bucket lets one go at once"
+    );
+    assert_eq!(reserve(0, later).await.expect("after it"), later + SPACING);
+}
+
+/// Reservations racing each other (as processes identifying at once) each get their own slot.
+pub async fn concurrent_identify_slots(store: &dyn Store) {
+    const SPACING: u64 = 5_000;
+    let base = identify_base(store, 7).await;
+    let reserve = || store.reserve_identify(7, base, SPACING);
+    let (a, b, c, d) = tokio::join!(reserve(), reserve(), reserve(), reserve());
+    let mut slots = [a, b, c, d].map(|slot| slot.expect("reserve"));
+    slots.sort_unstable();
+    let spaced = [0, 1, 2, 3].map(|k| base + k * SPACING);
+    assert_eq!(slots, spaced, "one slot each, spaced");
 }
 
 /// Ends the deploy left running by whatever ran on the store before (as `failed`), if any: the

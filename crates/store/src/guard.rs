@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use crate::{
     Colour, ColourBuild, DeployRecord, DeployState, DeployStep, DiscordCache, Error, Filters,
-    Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode, NewDeploy,
-    PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
+    Finished, GatewaySession, GuildState, HandoverScope, LavalinkSession, LoadedGuilds, LoopMode,
+    NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
 };
 
 /// Passes every call to the store behind it, except writes for a guild that the last
@@ -196,24 +196,39 @@ impl Store for QuarantineGuard {
         self.inner.save_gateway_session(session).await
     }
 
-    async fn take_gateway_sessions(&self) -> Result<Vec<GatewaySession>> {
-        self.inner.take_gateway_sessions().await
+    async fn take_gateway_sessions(&self, scope: HandoverScope) -> Result<Vec<GatewaySession>> {
+        self.inner.take_gateway_sessions(scope).await
     }
 
-    async fn save_lavalink_session(&self, session: &LavalinkSession) -> Result<()> {
-        self.inner.save_lavalink_session(session).await
+    async fn save_lavalink_session(
+        &self,
+        scope: HandoverScope,
+        session: &LavalinkSession,
+    ) -> Result<()> {
+        self.inner.save_lavalink_session(scope, session).await
     }
 
-    async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>> {
-        self.inner.take_lavalink_sessions().await
+    async fn take_lavalink_sessions(&self, scope: HandoverScope) -> Result<Vec<LavalinkSession>> {
+        self.inner.take_lavalink_sessions(scope).await
     }
 
-    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()> {
-        self.inner.save_discord_cache(cache).await
+    async fn save_discord_cache(&self, scope: HandoverScope, cache: &DiscordCache) -> Result<()> {
+        self.inner.save_discord_cache(scope, cache).await
     }
 
-    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>> {
-        self.inner.take_discord_cache().await
+    async fn take_discord_cache(&self, scope: HandoverScope) -> Result<Option<DiscordCache>> {
+        self.inner.take_discord_cache(scope).await
+    }
+
+    async fn reserve_identify(
+        &self,
+        bucket: u32,
+        now_unix_ms: u64,
+        spacing_ms: u64,
+    ) -> Result<u64> {
+        self.inner
+            .reserve_identify(bucket, now_unix_ms, spacing_ms)
+            .await
     }
 
     async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {

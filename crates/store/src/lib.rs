@@ -229,6 +229,56 @@ pub struct DiscordCache {
     pub saved_at_unix_ms: u64,
 }
 
+/// Whose handover records these are: the shards a process runs. Several processes sharing one
+/// store (each running its own range of the application's shards) each leave and take only their
+/// own: a replacement for the process of shards 2-3 of 8 resumes what that process handed over,
+/// never another's.
+///
+/// A process that runs every shard (`0..total`) is the whole application: its records are kept
+/// where a store without scopes kept them (schema version 5), so that builds before scopes and
+/// after them hand over to each other in a blue-green deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoverScope {
+    /// The first shard the process runs.
+    pub first: u32,
+    /// The last shard it runs (inclusive).
+    pub last: u32,
+    /// How many shards the application has.
+    pub total: u32,
+}
+
+impl HandoverScope {
+    /// Every shard of an application of `total` shards.
+    pub const fn whole(total: u32) -> Self {
+        Self {
+            first: 0,
+            last: total.saturating_sub(1),
+            total,
+        }
+    }
+
+    /// Whether this is every shard of the application.
+    pub const fn is_whole(&self) -> bool {
+        self.first == 0 && self.last.saturating_add(1) >= self.total
+    }
+
+    /// Whether `shard` is one of the scope's.
+    pub const fn contains(&self, shard: u32) -> bool {
+        self.first <= shard && shard <= self.last
+    }
+
+    /// How the scope is written in the store: `first-last/total`.
+    pub fn label(&self) -> String {
+        format!("{}-{}/{}", self.first, self.last, self.total)
+    }
+}
+
+impl fmt::Display for HandoverScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shards {}-{} of {}", self.first, self.last, self.total)
+    }
+}
+
 /// The largest Discord cache record accepted, in bytes (some 20,000 guilds of a bot without the
 /// privileged member intent).
 pub const MAX_DISCORD_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -360,24 +410,38 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Records a shard's gateway session for a successor, replacing any earlier one for that shard.
     async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()>;
 
-    /// Returns every recorded gateway session, ordered by shard, and deletes them in the same step:
+    /// Returns the recorded gateway sessions of the scope's shards (for the whole application:
+    /// every one, whatever its shard count), ordered by shard, and deletes them in the same step:
     /// two processes calling it at once never both get the same session.
-    async fn take_gateway_sessions(&self) -> Result<Vec<GatewaySession>>;
+    async fn take_gateway_sessions(&self, scope: HandoverScope) -> Result<Vec<GatewaySession>>;
 
-    /// Records a node's Lavalink session id for a successor, replacing any earlier one for that
-    /// node.
-    async fn save_lavalink_session(&self, session: &LavalinkSession) -> Result<()>;
+    /// Records a node's Lavalink session id for the scope's successor, replacing any earlier one
+    /// of that scope for that node.
+    async fn save_lavalink_session(
+        &self,
+        scope: HandoverScope,
+        session: &LavalinkSession,
+    ) -> Result<()>;
 
-    /// Returns every recorded Lavalink session, ordered by node name, and deletes them in the same
-    /// step: two processes calling it at once never both get the same session.
-    async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>>;
+    /// Returns the scope's recorded Lavalink sessions, ordered by node name, and deletes them in
+    /// the same step: two processes calling it at once never both get the same session.
+    async fn take_lavalink_sessions(&self, scope: HandoverScope) -> Result<Vec<LavalinkSession>>;
 
-    /// Records the Discord cache for a successor, replacing any earlier record. A snapshot over
-    /// [`MAX_DISCORD_CACHE_BYTES`] is refused.
-    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()>;
+    /// Records the scope's Discord cache for its successor, replacing any earlier record of that
+    /// scope. A snapshot over [`MAX_DISCORD_CACHE_BYTES`] is refused.
+    async fn save_discord_cache(&self, scope: HandoverScope, cache: &DiscordCache) -> Result<()>;
 
-    /// Returns the recorded Discord cache, if any, and deletes it in the same step.
-    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>>;
+    /// Returns the scope's recorded Discord cache, if any, and deletes it in the same step.
+    async fn take_discord_cache(&self, scope: HandoverScope) -> Result<Option<DiscordCache>>;
+
+    /// Reserves the next identify of an identify bucket (a shard's `shard % max_concurrency`)
+    /// for the application's processes together: returns the unix millisecond at which the
+    /// caller may identify, the later of `now_unix_ms` and the bucket's previous reservation plus
+    /// `spacing_ms`. Atomic across processes: two reservations of one bucket are always at least
+    /// `spacing_ms` apart. The caller's clock decides `now`: processes on several hosts need
+    /// synchronised clocks (their skew shortens the spacing).
+    async fn reserve_identify(&self, bucket: u32, now_unix_ms: u64, spacing_ms: u64)
+    -> Result<u64>;
 
     /// Begins a deploy in state [`DeployState::Started`] and returns its id (ids increase with each
     /// deploy). One deploy at a time: while another is not final this is

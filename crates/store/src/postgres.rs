@@ -29,8 +29,8 @@ use crate::shared::{
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
-    Filters, Finished, GatewaySession, GuildState, LavalinkSession, LoadedGuilds, LoopMode,
-    MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
+    Filters, Finished, GatewaySession, GuildState, HandoverScope, LavalinkSession, LoadedGuilds,
+    LoopMode, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
     WaitingRequest,
 };
 
@@ -1085,14 +1085,17 @@ impl Store for PgStore {
         .map(drop)
     }
 
-    async fn take_gateway_sessions(&self) -> Result<Vec<GatewaySession>> {
+    async fn take_gateway_sessions(&self, scope: HandoverScope) -> Result<Vec<GatewaySession>> {
         const T: &str = "gateway_sessions";
         // One statement reads and deletes: a second taker waits for the first's row locks, then
         // finds the rows gone.
         let rows = sqlx::query(
-            "DELETE FROM gateway_sessions RETURNING shard_id, shard_total, session_id, sequence, \
-             resume_url, saved_at_unix_ms",
+            "DELETE FROM gateway_sessions WHERE $1 OR shard_id BETWEEN $2 AND $3 \
+             RETURNING shard_id, shard_total, session_id, sequence, resume_url, saved_at_unix_ms",
         )
+        .bind(scope.is_whole())
+        .bind(i64::from(scope.first))
+        .bind(i64::from(scope.last))
         .fetch_all(&self.pool)
         .await
         .map_err(db("take_gateway_sessions", None))?;
@@ -1117,26 +1120,47 @@ impl Store for PgStore {
         Ok(sessions)
     }
 
-    async fn save_lavalink_session(&self, session: &LavalinkSession) -> Result<()> {
-        sqlx::query(
+    async fn save_lavalink_session(
+        &self,
+        scope: HandoverScope,
+        session: &LavalinkSession,
+    ) -> Result<()> {
+        let sql = if scope.is_whole() {
             "INSERT INTO lavalink_sessions (node, session_id, saved_at_unix_ms) \
              VALUES ($1, $2, $3) ON CONFLICT (node) DO UPDATE SET \
-             session_id = excluded.session_id, saved_at_unix_ms = excluded.saved_at_unix_ms",
-        )
-        .bind(&session.node)
-        .bind(&session.session_id)
-        .bind(to_db(session.saved_at_unix_ms))
-        .execute(&self.pool)
-        .await
-        .map_err(db("save_lavalink_session", None))
-        .map(drop)
+             session_id = excluded.session_id, saved_at_unix_ms = excluded.saved_at_unix_ms"
+        } else {
+            "INSERT INTO scoped_lavalink_sessions (node, session_id, saved_at_unix_ms, scope) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (scope, node) DO UPDATE SET \
+             session_id = excluded.session_id, saved_at_unix_ms = excluded.saved_at_unix_ms"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&session.node)
+            .bind(&session.session_id)
+            .bind(to_db(session.saved_at_unix_ms));
+        if !scope.is_whole() {
+            query = query.bind(scope.label());
+        }
+        query
+            .execute(&self.pool)
+            .await
+            .map_err(db("save_lavalink_session", None))
+            .map(drop)
     }
 
-    async fn take_lavalink_sessions(&self) -> Result<Vec<LavalinkSession>> {
+    async fn take_lavalink_sessions(&self, scope: HandoverScope) -> Result<Vec<LavalinkSession>> {
         const T: &str = "lavalink_sessions";
-        let rows = sqlx::query(
-            "DELETE FROM lavalink_sessions RETURNING node, session_id, saved_at_unix_ms",
-        )
+        let rows = if scope.is_whole() {
+            sqlx::query(
+                "DELETE FROM lavalink_sessions RETURNING node, session_id, saved_at_unix_ms",
+            )
+        } else {
+            sqlx::query(
+                "DELETE FROM scoped_lavalink_sessions WHERE scope = $1 \
+                 RETURNING node, session_id, saved_at_unix_ms",
+            )
+            .bind(scope.label())
+        }
         .fetch_all(&self.pool)
         .await
         .map_err(db("take_lavalink_sessions", None))?;
@@ -1155,31 +1179,48 @@ impl Store for PgStore {
         Ok(sessions)
     }
 
-    async fn save_discord_cache(&self, cache: &DiscordCache) -> Result<()> {
+    async fn save_discord_cache(&self, scope: HandoverScope, cache: &DiscordCache) -> Result<()> {
         if cache.snapshot.len() > crate::MAX_DISCORD_CACHE_BYTES {
             return Err(Error::DiscordCacheTooLarge {
                 bytes: cache.snapshot.len(),
             });
         }
-        sqlx::query(
+        let sql = if scope.is_whole() {
             "INSERT INTO discord_cache (id, snapshot, saved_at_unix_ms) VALUES (1, $1, $2) \
              ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, \
-             saved_at_unix_ms = excluded.saved_at_unix_ms",
-        )
-        .bind(&cache.snapshot)
-        .bind(to_db(cache.saved_at_unix_ms))
-        .execute(&self.pool)
-        .await
-        .map_err(db("save_discord_cache", None))
-        .map(drop)
+             saved_at_unix_ms = excluded.saved_at_unix_ms"
+        } else {
+            "INSERT INTO scoped_discord_caches (snapshot, saved_at_unix_ms, scope) \
+             VALUES ($1, $2, $3) ON CONFLICT (scope) DO UPDATE SET \
+             snapshot = excluded.snapshot, saved_at_unix_ms = excluded.saved_at_unix_ms"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&cache.snapshot)
+            .bind(to_db(cache.saved_at_unix_ms));
+        if !scope.is_whole() {
+            query = query.bind(scope.label());
+        }
+        query
+            .execute(&self.pool)
+            .await
+            .map_err(db("save_discord_cache", None))
+            .map(drop)
     }
 
-    async fn take_discord_cache(&self) -> Result<Option<DiscordCache>> {
+    async fn take_discord_cache(&self, scope: HandoverScope) -> Result<Option<DiscordCache>> {
         const T: &str = "discord_cache";
-        let row = sqlx::query("DELETE FROM discord_cache RETURNING snapshot, saved_at_unix_ms")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("take_discord_cache", None))?;
+        let row = if scope.is_whole() {
+            sqlx::query("DELETE FROM discord_cache RETURNING snapshot, saved_at_unix_ms")
+        } else {
+            sqlx::query(
+                "DELETE FROM scoped_discord_caches WHERE scope = $1 \
+                 RETURNING snapshot, saved_at_unix_ms",
+            )
+            .bind(scope.label())
+        }
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("take_discord_cache", None))?;
         row.map(|row| {
             Ok(DiscordCache {
                 snapshot: row.text("snapshot", T, None)?,
@@ -1187,6 +1228,31 @@ impl Store for PgStore {
             })
         })
         .transpose()
+    }
+
+    async fn reserve_identify(
+        &self,
+        bucket: u32,
+        now_unix_ms: u64,
+        spacing_ms: u64,
+    ) -> Result<u64> {
+        const T: &str = "identify_slots";
+        // One statement: the row's lock makes concurrent reservations of a bucket take turns, and
+        // each sees the one before it.
+        let row = sqlx::query(
+            "INSERT INTO identify_slots (bucket, next_at_ms) VALUES ($1, $2 + $3) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+             next_at_ms = GREATEST(identify_slots.next_at_ms, $2) + $3 \
+             RETURNING next_at_ms",
+        )
+        .bind(i64::from(bucket))
+        .bind(to_db(now_unix_ms))
+        .bind(to_db(spacing_ms))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reserve_identify", None))?;
+        let next: u64 = from_db(row.int("next_at_ms", T, None)?);
+        Ok(next.saturating_sub(spacing_ms))
     }
 
     async fn begin_deploy(&self, deploy: &NewDeploy) -> Result<u64> {

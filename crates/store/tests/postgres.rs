@@ -20,8 +20,9 @@ use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
 use store::conformance::{self, entries, entry};
 use store::{
-    Colour, DeployState, DeployStep, Error, Filters, Finished, GatewaySession, LavalinkSession,
-    LoopMode, NewDeploy, PgConfig, PgStore, PositionSnapshot, PositionWrite, StepOutcome, Store,
+    Colour, DeployState, DeployStep, Error, Filters, Finished, GatewaySession, HandoverScope,
+    LavalinkSession, LoopMode, NewDeploy, PgConfig, PgStore, PositionSnapshot, PositionWrite,
+    StepOutcome, Store,
 };
 
 /// A store on a new database of the test server, or `None` if the tests are skipped.
@@ -89,6 +90,9 @@ conformance_tests!(
     lavalink_sessions,
     discord_cache,
     concurrent_takes,
+    scoped_handover,
+    identify_slots,
+    concurrent_identify_slots,
     deploy_round_trip,
     one_deploy_at_a_time,
     deploy_finish_rules,
@@ -360,11 +364,14 @@ async fn write_everything(store: &dyn Store, guild: u64) {
         .await
         .expect("save_gateway_session");
     store
-        .save_lavalink_session(&LavalinkSession {
-            node: "main".into(),
-            session_id: "xyz".into(),
-            saved_at_unix_ms: 6,
-        })
+        .save_lavalink_session(
+            HandoverScope::whole(1),
+            &LavalinkSession {
+                node: "main".into(),
+                session_id: "xyz".into(),
+                saved_at_unix_ms: 6,
+            },
+        )
         .await
         .expect("save_lavalink_session");
 }
@@ -463,7 +470,10 @@ async fn reconnecting_restores_everything_and_the_ledger() {
         store.load_all_guilds().await.expect("load_all").guilds,
         guilds
     );
-    let gateway = store.take_gateway_sessions().await.expect("take");
+    let gateway = store
+        .take_gateway_sessions(HandoverScope::whole(1))
+        .await
+        .expect("take");
     assert_eq!(
         (
             gateway.len(),
@@ -473,7 +483,11 @@ async fn reconnecting_restores_everything_and_the_ledger() {
         (1, "abc", 99)
     );
     assert_eq!(
-        store.take_lavalink_sessions().await.expect("take")[0].session_id,
+        store
+            .take_lavalink_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")[0]
+            .session_id,
         "xyz"
     );
     assert_eq!(store.deploys(10).await.expect("deploys"), history);
@@ -515,10 +529,32 @@ async fn two_stores_on_one_database_see_each_other() {
         a.load_guild(5).await.expect("load")
     );
     // The successor takes what the predecessor left; the predecessor then finds nothing.
-    assert_eq!(b.take_gateway_sessions().await.expect("take").len(), 1);
-    assert!(a.take_gateway_sessions().await.expect("take").is_empty());
-    assert_eq!(b.take_lavalink_sessions().await.expect("take").len(), 1);
-    assert!(a.take_lavalink_sessions().await.expect("take").is_empty());
+    assert_eq!(
+        b.take_gateway_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
+    assert!(
+        a.take_gateway_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .is_empty()
+    );
+    assert_eq!(
+        b.take_lavalink_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
+    assert!(
+        a.take_lavalink_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .is_empty()
+    );
     b.forget_guild(5).await.expect("forget");
     assert_eq!(a.load_guild(5).await.expect("load"), None);
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use store::conformance::{self, entries, entry};
 use store::{
-    Error, Filters, Finished, GatewaySession, LavalinkSession, LoopMode, PositionSnapshot,
-    SqliteConfig, SqliteStore, Store, Synchronous,
+    Error, Filters, Finished, GatewaySession, HandoverScope, LavalinkSession, LoopMode,
+    PositionSnapshot, SqliteConfig, SqliteStore, Store, Synchronous,
 };
 use tempfile::TempDir;
 
@@ -69,6 +69,9 @@ conformance_tests!(
     gateway_sessions,
     lavalink_sessions,
     concurrent_takes,
+    scoped_handover,
+    identify_slots,
+    concurrent_identify_slots,
     deploy_round_trip,
     one_deploy_at_a_time,
     deploy_finish_rules,
@@ -133,11 +136,14 @@ async fn write_everything(store: &dyn Store, guild: u64) {
         .await
         .expect("save_gateway_session");
     store
-        .save_lavalink_session(&LavalinkSession {
-            node: "main".into(),
-            session_id: "xyz".into(),
-            saved_at_unix_ms: 6,
-        })
+        .save_lavalink_session(
+            HandoverScope::whole(1),
+            &LavalinkSession {
+                node: "main".into(),
+                session_id: "xyz".into(),
+                saved_at_unix_ms: 6,
+            },
+        )
         .await
         .expect("save_lavalink_session");
 }
@@ -160,13 +166,19 @@ async fn reopening_the_file_restores_everything() {
         store.load_all_guilds().await.expect("load_all").guilds,
         before
     );
-    let gateway = store.take_gateway_sessions().await.expect("take");
+    let gateway = store
+        .take_gateway_sessions(HandoverScope::whole(1))
+        .await
+        .expect("take");
     assert_eq!(gateway.len(), 1);
     assert_eq!(
         (gateway[0].session_id.as_str(), gateway[0].sequence),
         ("abc", 99)
     );
-    let lavalink = store.take_lavalink_sessions().await.expect("take");
+    let lavalink = store
+        .take_lavalink_sessions(HandoverScope::whole(1))
+        .await
+        .expect("take");
     assert_eq!(lavalink[0].session_id, "xyz");
 }
 
@@ -339,10 +351,32 @@ async fn two_pools_on_one_file_see_each_other() {
         a.load_guild(5).await.expect("load")
     );
     // The successor takes what the predecessor left; the predecessor then finds nothing.
-    assert_eq!(b.take_gateway_sessions().await.expect("take").len(), 1);
-    assert!(a.take_gateway_sessions().await.expect("take").is_empty());
-    assert_eq!(b.take_lavalink_sessions().await.expect("take").len(), 1);
-    assert!(a.take_lavalink_sessions().await.expect("take").is_empty());
+    assert_eq!(
+        b.take_gateway_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
+    assert!(
+        a.take_gateway_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .is_empty()
+    );
+    assert_eq!(
+        b.take_lavalink_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
+    assert!(
+        a.take_lavalink_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .is_empty()
+    );
     b.forget_guild(5).await.expect("forget");
     assert_eq!(a.load_guild(5).await.expect("load"), None);
 }
@@ -831,5 +865,12 @@ async fn kill_9_loses_nothing_committed() {
     assert_eq!(numbers(&guild.queue), [1, 2, 3, 4]);
     assert_eq!(guild.current, Some(entry(0)));
     assert_eq!(guild.volume, 150);
-    assert_eq!(store.take_gateway_sessions().await.expect("take").len(), 1);
+    assert_eq!(
+        store
+            .take_gateway_sessions(HandoverScope::whole(1))
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
 }

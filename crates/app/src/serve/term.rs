@@ -32,6 +32,8 @@ const STOP_STEP: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A serving term: everything that runs while the process answers.
 pub(super) struct Term {
+    /// The shards this process runs: its handover records are theirs.
+    scope: store::HandoverScope,
     bot: Bot,
     cluster: cluster::Cluster,
     discord: discord::Discord,
@@ -67,11 +69,20 @@ impl Term {
             })?;
         let bot_user = standby.bot_user();
         tracing::info!(bot = %bot_user, "Discord REST checked");
+        let scope = standby
+            .shard_range()
+            .map(|range| store::HandoverScope {
+                first: range.first,
+                last: range.last,
+                total: range.total,
+            })
+            .context("the shards to run")?;
 
         // A predecessor that stopped for a handover left its sessions playing: take them over.
         let cluster_config = process.config.cluster(bot_user.get());
         let predecessor = Predecessor::take(
             &*process.store,
+            scope,
             super::now_unix_ms(),
             cluster_config.client.resume_timeout,
         )
@@ -97,7 +108,7 @@ impl Term {
             match standby.start_resuming(&predecessor.shards, predecessor.cache) {
                 Ok(started) => started,
                 Err(error) => {
-                    hand_back(process, &cluster, None).await;
+                    hand_back(process, scope, &cluster, None).await;
                     return Err(error).context("starting the gateway shards");
                 }
             };
@@ -127,11 +138,12 @@ impl Term {
                 for task in background {
                     task.abort();
                 }
-                hand_back(process, &cluster, Some(&discord)).await;
+                hand_back(process, scope, &cluster, Some(&discord)).await;
                 return Err(error);
             }
         };
         Ok(Self {
+            scope,
             bot,
             cluster,
             discord,
@@ -201,6 +213,7 @@ impl Term {
             }
             StopMode::Handover => {
                 let records = Records::of(
+                    self.scope,
                     detached.unwrap_or_default(),
                     shards.unwrap_or_default(),
                     &self.discord.cache_snapshot(),
@@ -296,6 +309,7 @@ async fn start_bot(
 /// sessions detached, the shards closed resumably, the records written.
 async fn hand_back(
     process: &Process,
+    scope: store::HandoverScope,
     cluster: &cluster::Cluster,
     discord: Option<&discord::Discord>,
 ) {
@@ -311,7 +325,7 @@ async fn hand_back(
         ),
         None => (Vec::new(), discord::CacheSnapshot::default()),
     };
-    let records = Records::of(detached, shards, &cache, super::now_unix_ms());
+    let records = Records::of(scope, detached, shards, &cache, super::now_unix_ms());
     step("handover records", records.save(&*process.store)).await;
     tracing::warn!("the start failed: what it had resumed is handed back through the store");
 }

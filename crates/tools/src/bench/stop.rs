@@ -433,11 +433,11 @@ async fn take_records(data: &Path) -> anyhow::Result<(u64, u64)> {
     let store = store::SqliteStore::open(&store::SqliteConfig::new(data))
         .await
         .context("opening the store after the stop")?;
-    let lavalink = store::Store::take_lavalink_sessions(&store)
+    let lavalink = store::Store::take_lavalink_sessions(&store, store::HandoverScope::whole(1))
         .await
         .context("reading the handover records")?
         .len();
-    let gateway = store::Store::take_gateway_sessions(&store)
+    let gateway = store::Store::take_gateway_sessions(&store, store::HandoverScope::whole(1))
         .await
         .context("reading the handover records")?
         .len();
