@@ -2,7 +2,8 @@
 # Rolls back on the host: `dimby deploy rollback` (the other colour takes the sessions over,
 # started in standby first if it does not run), then `dimby deploy status` and the last deploys,
 # written into a Markdown summary. Run ON THE HOST, by .github/workflows/rollback.yml over ssh or
-# by hand; it needs no checkout.
+# by hand; it needs no checkout, only scripts/lib/secrets-env.sh beside it (as lib/secrets-env.sh or
+# secrets-env.sh).
 #
 #   scripts/ci_rollback.sh [--config PATH] [--out DIR]
 #
@@ -20,6 +21,7 @@
 #
 # Exit code: `dimby deploy rollback`'s (0 when the other colour serves), or 2 for a wrong call and
 # 3 when no dimby runs. See docs/runbooks/deploys.md, "From GitHub Actions".
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 usage() {
@@ -56,26 +58,20 @@ if [ -n "$config" ] && [ ! -r "$config" ]; then
   die "cannot read the config $config"
 fi
 
-# The secrets (admin token) as the units get them: KEY=VALUE lines, comments and blank lines
-# skipped, keys and values trimmed and one pair of surrounding quotes dropped, nothing evaluated.
-env_file="${DIMBY_DEPLOY_ENV_FILE:-/etc/dimby/secrets.env}"
-if [ -e "$env_file" ]; then
-  [ -r "$env_file" ] || die "cannot read $env_file (it must be readable by $(id -un))"
-  while IFS= read -r line || [ -n "$line" ]; do
-    case "$line" in '' | '#'* | ';'*) continue ;; esac
-    [[ "$line" == *=* ]] || continue
-    key="${line%%=*}" value="${line#*=}"
-    key="${key#"${key%%[![:space:]]*}"}"
-    key="${key%"${key##*[![:space:]]}"}"
-    value="${value#"${value%%[![:space:]]*}"}"
-    value="${value%"${value##*[![:space:]]}"}"
-    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$env_file: not a variable name: $key"
-    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
-      value="${BASH_REMATCH[1]}"
-    fi
-    export "$key=$value"
-  done <"$env_file"
+# The secrets (admin token) as the units get them, nothing evaluated: load_env_file, from
+# scripts/lib/secrets-env.sh (in a checkout, lib/ beside this script; on the host, where
+# scripts/ci_remote.sh copies every file into one directory, beside it).
+here="$(dirname "$0")"
+if [ -f "$here/lib/secrets-env.sh" ]; then
+  # shellcheck source=lib/secrets-env.sh
+  . "$here/lib/secrets-env.sh"
+elif [ -f "$here/secrets-env.sh" ]; then
+  # shellcheck source=lib/secrets-env.sh
+  . "$here/secrets-env.sh"
+else
+  die "no lib/secrets-env.sh or secrets-env.sh beside $0 (scripts/lib/secrets-env.sh: copy it along)"
 fi
+load_env_file "${DIMBY_DEPLOY_ENV_FILE:-/etc/dimby/secrets.env}"
 
 incoming="${DIMBY_DEPLOY_INCOMING:-/opt/dimby/incoming/dimby}"
 root="${DIMBY_DEPLOY_ROOT:-/opt/dimby}"
