@@ -562,6 +562,10 @@ pub struct DiscordConfig {
     pub rest_proxy: Option<String>,
     /// The shards this process runs (`{ first, last, total }`); all recommended ones when unset.
     pub shards: Option<discord::ShardRange>,
+    /// The application's shards split evenly over several processes, this one being `index`
+    /// (`{ total, processes, index }`): the way to say it where every process gets the same
+    /// config but its own index (a Kubernetes StatefulSet's pod index). Not with `shards`.
+    pub split: Option<ShardSplit>,
     /// An interaction the core has not answered after this many milliseconds is deferred, so
     /// Discord's 3 s deadline is never missed (1..=2500).
     #[serde(default = "defaults::auto_defer_ms")]
@@ -576,6 +580,7 @@ impl Default for DiscordConfig {
             gateway_url: None,
             rest_proxy: None,
             shards: None,
+            split: None,
             auto_defer_ms: defaults::auto_defer_ms(),
         }
     }
@@ -601,7 +606,7 @@ impl DiscordConfig {
         settings.gateway_url.clone_from(&self.gateway_url);
         settings.rest_proxy.clone_from(&self.rest_proxy);
         settings.dev_guild = dev_guild;
-        settings.shards = self.shards;
+        settings.shards = self.shards.or_else(|| self.split.map(ShardSplit::range));
         settings.auto_defer = Duration::from_millis(self.auto_defer_ms);
         Ok(settings)
     }
@@ -636,6 +641,17 @@ impl DiscordConfig {
                 ));
             }
         }
+        if let Some(split) = self.split {
+            if self.shards.is_some() {
+                return Err(invalid(
+                    "split",
+                    "is set beside discord.shards: give one of them".into(),
+                ));
+            }
+            split
+                .validate()
+                .map_err(|(key, message)| invalid(key, message))?;
+        }
         if let Some(shards) = self.shards {
             if shards.total == 0 {
                 return Err(invalid("shards.total", "must be greater than zero".into()));
@@ -664,6 +680,63 @@ impl DiscordConfig {
             self.auto_defer_ms,
             bounds::AUTO_DEFER_MS,
         )
+    }
+}
+
+/// `[discord.split]`: the application's `total` shards split evenly over `processes`
+/// processes; process `index` (from 0) runs shards `index * total / processes` up to
+/// `(index + 1) * total / processes - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardSplit {
+    /// The application's shards in all.
+    pub total: u32,
+    /// How many processes share them.
+    pub processes: u32,
+    /// This process, from 0.
+    pub index: u32,
+}
+
+impl ShardSplit {
+    /// This process's shards.
+    pub fn range(self) -> discord::ShardRange {
+        let bound = |index: u32| {
+            u32::try_from(
+                u64::from(index) * u64::from(self.total) / u64::from(self.processes.max(1)),
+            )
+            .unwrap_or(u32::MAX)
+        };
+        discord::ShardRange {
+            first: bound(self.index),
+            last: bound(self.index.saturating_add(1)).saturating_sub(1),
+            total: self.total,
+        }
+    }
+
+    /// Every process gets one shard at least; the index is one of the processes.
+    fn validate(self) -> Result<(), (&'static str, String)> {
+        if self.processes == 0 {
+            return Err(("split.processes", "must be greater than zero".into()));
+        }
+        if self.total < self.processes {
+            return Err((
+                "split.total",
+                format!(
+                    "must be at least discord.split.processes ({}): every process runs one shard at least",
+                    self.processes
+                ),
+            ));
+        }
+        if self.index >= self.processes {
+            return Err((
+                "split.index",
+                format!(
+                    "must be less than discord.split.processes ({}); indices start at 0",
+                    self.processes
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -820,6 +893,69 @@ pub struct StoreConfig {
     /// such a file is a truncated store and the bot refuses to start on it.
     #[serde(default)]
     pub allow_fresh_start: bool,
+    /// A PostgreSQL database instead of the SQLite file (`postgres://user:password@host/db`,
+    /// `DIMBY_STORE__URL`): the store every process of a bot split over several hosts shares.
+    /// A secret (it may carry the password): never shown.
+    pub url: Option<Secret>,
+    /// The most connections one process opens to PostgreSQL (1..=100; with `url`).
+    #[serde(default = "defaults::store_max_connections")]
+    pub max_connections: u32,
+}
+
+impl StoreConfig {
+    /// The PostgreSQL store's settings, when `url` names one.
+    pub fn postgres(&self) -> Option<store::PgConfig> {
+        self.url.as_ref().map(|url| store::PgConfig {
+            max_connections: self.max_connections,
+            ..store::PgConfig::new(url.expose())
+        })
+    }
+
+    /// Where the store is, for logs and errors: the PostgreSQL URL without its password, or the
+    /// data directory.
+    pub fn location(&self) -> String {
+        self.postgres().map_or_else(
+            || self.data_dir.display().to_string(),
+            |postgres| postgres.location(),
+        )
+    }
+
+    /// Opens the configured store: PostgreSQL when `url` is set, else the SQLite file in
+    /// `data_dir` (an existing empty file is refused unless `allow_fresh_start`).
+    pub async fn open(&self) -> Result<std::sync::Arc<dyn store::Store>, store::Error> {
+        Ok(match self.postgres() {
+            Some(postgres) => std::sync::Arc::new(store::PgStore::connect(&postgres).await?),
+            None => std::sync::Arc::new(
+                store::SqliteStore::open(&store::SqliteConfig {
+                    allow_fresh_start: self.allow_fresh_start,
+                    ..store::SqliteConfig::new(&self.data_dir)
+                })
+                .await?,
+            ),
+        })
+    }
+
+    /// Checks the URL without connecting; errors name the key and never the value.
+    fn validate(&self) -> Result<(), ConfigError> {
+        bounds::count(
+            "store.max_connections",
+            u64::from(self.max_connections),
+            bounds::STORE_MAX_CONNECTIONS,
+        )?;
+        let Some(postgres) = self.postgres() else {
+            return Ok(());
+        };
+        postgres.validate().map_err(|error| ConfigError::Invalid {
+            key: "store.url".into(),
+            message: match error {
+                store::Error::InvalidUrl { reason, .. } => format!(
+                    "is not a PostgreSQL URL the store can use: {reason} (value not shown: it is a secret)"
+                ),
+                _ => "is not a PostgreSQL URL the store can use (value not shown: it is a secret)"
+                    .into(),
+            },
+        })
+    }
 }
 
 impl Default for StoreConfig {
@@ -827,6 +963,8 @@ impl Default for StoreConfig {
         Self {
             data_dir: defaults::data_dir(),
             allow_fresh_start: false,
+            url: None,
+            max_connections: defaults::store_max_connections(),
         }
     }
 }
@@ -834,6 +972,10 @@ impl Default for StoreConfig {
 mod defaults {
     use std::net::SocketAddr;
     use std::path::PathBuf;
+
+    pub fn store_max_connections() -> u32 {
+        8
+    }
 
     pub fn metrics_enabled() -> bool {
         true
@@ -925,6 +1067,8 @@ pub mod bounds {
 
     /// `discord.auto_defer_ms`: Discord forgets an interaction after 3 s.
     pub const AUTO_DEFER_MS: RangeInclusive<u64> = 1..=2_500;
+    /// `store.max_connections`: PostgreSQL's default `max_connections` is 100.
+    pub const STORE_MAX_CONNECTIONS: RangeInclusive<u64> = 1..=100;
     /// `lavalink.probe_interval_ms`: 100 ms to 10 minutes.
     pub const PROBE_INTERVAL_MS: RangeInclusive<u64> = 100..=600_000;
     /// `lavalink.probe_timeout_ms`: 10 ms to 1 minute (and shorter than the interval).
@@ -1250,6 +1394,7 @@ impl Config {
         self.metrics.validate(self.admin.listen)?;
         self.bot.validate()?;
         self.profiling.validate()?;
+        self.store.validate()?;
         self.deploy.validate()
     }
 
@@ -1869,6 +2014,94 @@ mod tests {
     }
 
     #[test]
+    fn a_split_gives_each_process_its_share_of_the_shards() {
+        let ranges = |total, processes| {
+            (0..processes)
+                .map(|index| {
+                    let range = ShardSplit {
+                        total,
+                        processes,
+                        index,
+                    }
+                    .range();
+                    assert_eq!(range.total, total);
+                    (range.first, range.last)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ranges(8, 4), [(0, 1), (2, 3), (4, 5), (6, 7)]);
+        assert_eq!(ranges(7, 3), [(0, 1), (2, 3), (4, 6)]);
+        assert_eq!(ranges(1, 1), [(0, 0)]);
+        // Every shard once, in order, whatever the numbers.
+        for (total, processes) in [(16, 5), (100, 7), (3, 3)] {
+            let covered: Vec<u32> = ranges(total, processes)
+                .into_iter()
+                .flat_map(|(first, last)| first..=last)
+                .collect();
+            assert_eq!(
+                covered,
+                (0..total).collect::<Vec<_>>(),
+                "{total}/{processes}"
+            );
+        }
+        Jail::expect_with(|jail| {
+            jail.set_env("DIMBY_DISCORD__TOKEN", "t");
+            jail.set_env("DIMBY_DISCORD__SPLIT__TOTAL", "8");
+            jail.set_env("DIMBY_DISCORD__SPLIT__PROCESSES", "4");
+            jail.set_env("DIMBY_DISCORD__SPLIT__INDEX", "2");
+            let config = Config::load(None).expect("valid");
+            let settings = config.discord.settings().expect("settings");
+            assert_eq!(
+                settings.shards,
+                Some(discord::ShardRange {
+                    first: 4,
+                    last: 5,
+                    total: 8
+                })
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_postgres_store_url_is_checked_and_never_shown() {
+        Jail::expect_with(|jail| {
+            let config = load_in(
+                jail,
+                "[store]\nurl = \"postgres://dimby:pg-secret-1@db.internal:5432/dimby\"\nmax_connections = 4\n",
+            )
+            .expect("valid");
+            let postgres = config.store.postgres().expect("a PostgreSQL store");
+            assert_eq!(postgres.max_connections, 4);
+            assert!(!config.store.location().contains("pg-secret-1"));
+            assert!(config.store.location().contains("db.internal"));
+            assert!(!format!("{config:?}").contains("pg-secret-1"));
+            assert!(
+                Config::default().store.postgres().is_none(),
+                "SQLite by default"
+            );
+            for (toml, key) in [
+                ("url = \"mysql://u:pg-secret-2@h/db\"", "store.url"),
+                (
+                    "url = \"postgres://u:pg-secret-3@h/db?sslmode=sometimes\"",
+                    "store.url",
+                ),
+                ("max_connections = 0", "store.max_connections"),
+                ("max_connections = 101", "store.max_connections"),
+            ] {
+                let error = load_in(jail, &format!("[store]\n{toml}\n")).expect_err(toml);
+                let text = error.to_string();
+                assert!(text.starts_with(key), "{toml}: {text}");
+                assert!(!text.contains("pg-secret"), "{toml}: {text}");
+            }
+            jail.set_env("DIMBY_STORE__URL", "postgres://u:pg-secret-4@h:5432/db");
+            let config = Config::load(None).expect("valid from the environment");
+            assert!(config.store.postgres().is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn discord_section_loads_and_is_validated() {
         Jail::expect_with(|jail| {
             let config = load_in(
@@ -1918,6 +2151,22 @@ mod tests {
                 ("auto_defer_ms = 3000", "discord.auto_defer_ms"),
                 ("auto_defer_ms = 0", "discord.auto_defer_ms"),
                 ("token = \"\"", "discord.token"),
+                (
+                    "split = { total = 8, processes = 4, index = 4 }",
+                    "discord.split.index",
+                ),
+                (
+                    "split = { total = 3, processes = 4, index = 0 }",
+                    "discord.split.total",
+                ),
+                (
+                    "split = { total = 8, processes = 0, index = 0 }",
+                    "discord.split.processes",
+                ),
+                (
+                    "shards = { first = 0, last = 1, total = 8 }\nsplit = { total = 8, processes = 4, index = 0 }",
+                    "discord.split",
+                ),
             ] {
                 let error = load_in(jail, &format!("[discord]\n{toml}\n")).expect_err(toml);
                 assert!(error.to_string().starts_with(key), "{toml}: {error}");

@@ -12,5 +12,6 @@ pub mod identity;
 pub mod logging;
 pub mod reload;
 pub mod serve;
+pub mod shared_identify;
 
 pub use serve::{ServeOptions, StopMode, serve};

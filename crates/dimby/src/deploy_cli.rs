@@ -3,6 +3,7 @@
 //! admin token, the store (the deploy ledger) and the alert webhook (the summary is posted there).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -78,7 +79,7 @@ async fn deploy(args: RunArgs) -> anyhow::Result<i32> {
     let config = load(&args.config)?;
     let plan = plan(&config, &args.version, &args.commit)?;
     let store = open_store(&config).await?;
-    let report = deploy::deploy(&plan, &store)
+    let report = deploy::deploy(&plan, store.as_ref())
         .await
         .context("the deploy could not run")?;
     let summary = deploy::summary::markdown(&report);
@@ -105,7 +106,7 @@ async fn resume(args: &ConfigArgs) -> anyhow::Result<i32> {
     let config = load(args)?;
     let plan = plan(&config, "-", "-")?;
     let store = open_store(&config).await?;
-    match deploy::resume(&plan, &store).await {
+    match deploy::resume(&plan, store.as_ref()).await {
         Ok(Some(colour)) => {
             println!("{colour} took over and serves");
             Ok(0)
@@ -125,7 +126,7 @@ async fn rollback(args: &ConfigArgs) -> anyhow::Result<i32> {
     let config = load(args)?;
     let plan = plan(&config, "-", "-")?;
     let store = open_store(&config).await?;
-    match deploy::rollback(&plan, &store).await {
+    match deploy::rollback(&plan, store.as_ref()).await {
         Ok(report) => {
             println!(
                 "rolled back: {} serves ({} ms without a serving process)",
@@ -161,7 +162,7 @@ async fn status(args: &ConfigArgs) -> anyhow::Result<()> {
         }
     }
     let store = open_store(&config).await?;
-    if let Some(active) = store::Store::active_colour(&store)
+    if let Some(active) = store::Store::active_colour(store.as_ref())
         .await
         .context("reading the ledger")?
     {
@@ -170,7 +171,7 @@ async fn status(args: &ConfigArgs) -> anyhow::Result<()> {
             active.colour, active.version, active.commit
         );
     }
-    if let Some(last) = store::Store::deploys(&store, 1)
+    if let Some(last) = store::Store::deploys(store.as_ref(), 1)
         .await
         .context("reading the ledger")?
         .first()
@@ -183,9 +184,12 @@ async fn status(args: &ConfigArgs) -> anyhow::Result<()> {
 async fn history(args: &HistoryArgs) -> anyhow::Result<()> {
     let config = load(&args.config)?;
     let store = open_store(&config).await?;
-    let deploys = store::Store::deploys(&store, usize::try_from(args.limit).unwrap_or(usize::MAX))
-        .await
-        .context("reading the ledger")?;
+    let deploys = store::Store::deploys(
+        store.as_ref(),
+        usize::try_from(args.limit).unwrap_or(usize::MAX),
+    )
+    .await
+    .context("reading the ledger")?;
     if deploys.is_empty() {
         println!("no deploy yet");
     }
@@ -261,10 +265,13 @@ fn non_empty(value: &str) -> String {
     }
 }
 
-async fn open_store(config: &app::config::Config) -> anyhow::Result<store::SqliteStore> {
-    store::SqliteStore::open(&store::SqliteConfig::new(&config.store.data_dir))
+async fn open_store(config: &app::config::Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    let location = config.store.location();
+    config
+        .store
+        .open()
         .await
-        .with_context(|| format!("opening the store in {}", config.store.data_dir.display()))
+        .with_context(|| format!("opening the store (the deploy ledger) at {location}"))
 }
 
 fn append(path: &PathBuf, text: &str) {

@@ -27,6 +27,7 @@
 
 mod error;
 mod event;
+pub mod identify;
 mod interaction;
 mod probe;
 mod rest;
@@ -55,6 +56,7 @@ use twilight_model::id::marker::{
 
 pub use error::DiscordError;
 pub use event::{BotVoiceEvent, DiscordEvent, ShardStatus};
+pub use identify::{IdentifyQueue, IdentifySlots, SharedQueue};
 pub use interaction::{Ack, CommandInvocation, CommandOption, OptionValue, Reply, Responder};
 pub use probe::VoiceProbe;
 pub use shard::ShardHandover;
@@ -127,6 +129,9 @@ pub struct Settings {
     pub metrics: Option<Metrics>,
     /// How long one REST request may take before it fails as a timeout (10 s, twilight's default).
     pub rest_timeout: Duration,
+    /// Where the application's processes reserve their identifies (see [`identify`]); this
+    /// process spaces its own when `None`.
+    pub identify_slots: Option<Arc<dyn IdentifySlots>>,
 }
 
 impl fmt::Debug for Settings {
@@ -141,6 +146,7 @@ impl fmt::Debug for Settings {
             .field("auto_defer", &self.auto_defer)
             .field("metrics", &self.metrics.is_some())
             .field("rest_timeout", &self.rest_timeout)
+            .field("identify_slots", &self.identify_slots.is_some())
             .finish()
     }
 }
@@ -158,6 +164,7 @@ impl Settings {
             auto_defer: AUTO_DEFER,
             metrics: None,
             rest_timeout: Duration::from_secs(10),
+            identify_slots: None,
         }
     }
 }
@@ -299,6 +306,26 @@ impl Standby {
         Ok(range)
     }
 
+    /// The identify queue for this process's shards (and its voice probe): shared with the
+    /// application's other processes when the settings name [`IdentifySlots`], else its own.
+    fn identify_queue(&self) -> IdentifyQueue {
+        let limits = identify::Limits {
+            max_concurrency: self.max_concurrency,
+            remaining: self.remaining,
+            reset_after: self.reset_after,
+            total: self.total_starts.max(self.remaining),
+        };
+        match &self.settings.identify_slots {
+            Some(slots) => IdentifyQueue::Shared(SharedQueue::start(Arc::clone(slots), limits)),
+            None => IdentifyQueue::Local(InMemoryQueue::new(
+                limits.max_concurrency,
+                limits.remaining,
+                limits.reset_after,
+                limits.total,
+            )),
+        }
+    }
+
     /// Connects the shards: fresh sessions, or the handed-over ones where `resume` has a
     /// session for a shard (same shard id and count).
     pub fn start(self, resume: &[ShardHandover]) -> Result<(Discord, Events), DiscordError> {
@@ -354,12 +381,7 @@ impl Standby {
         }
         shared.replay(snapshot);
         // One identify queue for all shards: `max_concurrency` identifies per 5 s.
-        let queue = InMemoryQueue::new(
-            self.max_concurrency,
-            self.remaining,
-            self.reset_after,
-            self.total_starts.max(self.remaining),
-        );
+        let queue = self.identify_queue();
         let mut shards = Vec::new();
         for number in range.first..=range.last {
             let id = ShardId::new(number, range.total);

@@ -12,13 +12,15 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use twilight_gateway::StreamExt as _;
 use twilight_gateway::{CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId};
+
+use crate::identify::IdentifyQueue;
 use twilight_model::gateway::payload::outgoing::UpdateVoiceState;
 
 use crate::{ChannelId, DiscordError, GuildId, Standby};
 
 /// A joined voice channel, until [`VoiceProbe::leave`].
 pub struct VoiceProbe {
-    shard: Shard,
+    shard: Shard<IdentifyQueue>,
     guild: GuildId,
     /// What the node needs to connect (token, endpoint, session, channel).
     pub voice: lavalink::model::VoiceState,
@@ -44,14 +46,10 @@ impl Standby {
     ) -> Result<VoiceProbe, DiscordError> {
         let total = self.shard_range()?.total;
         let number = crate::shard_of(guild, total);
-        // Its own identify queue with the application's limits: a first identify at once, a
-        // retry (after Discord refused one within 5 s of the serving process's) 5 s later.
-        let queue = twilight_gateway::queue::InMemoryQueue::new(
-            self.max_concurrency,
-            self.remaining,
-            self.reset_after,
-            self.total_starts.max(self.remaining),
-        );
+        // The application's identify queue: its turn after the serving process's identifies
+        // (shared), or its own with the application's limits (a retry 5 s after Discord refused
+        // one within 5 s of the serving process's).
+        let queue = self.identify_queue();
         let mut config = ConfigBuilder::new(
             self.settings.token.clone(),
             Intents::GUILDS | Intents::GUILD_VOICE_STATES,
@@ -110,7 +108,7 @@ impl VoiceProbe {
 
 /// READY, then the join, then the bot's own voice state and the voice server.
 async fn join(
-    shard: &mut Shard,
+    shard: &mut Shard<IdentifyQueue>,
     bot: crate::UserId,
     guild: GuildId,
     channel: ChannelId,
@@ -171,7 +169,7 @@ async fn join(
 
 /// Closes the session (not resumable) and stops polling once the close is sent: a twilight
 /// shard polled after its close connects again, which would identify once more.
-async fn close(shard: &mut Shard) {
+async fn close(shard: &mut Shard<IdentifyQueue>) {
     shard.close(CloseFrame::NORMAL);
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(item) = shard.next().await {

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 
+use crate::identify::IdentifyQueue;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use twilight_cache_inmemory::InMemoryCache;
 use twilight_gateway::error::ReceiveMessageError;
-use twilight_gateway::queue::InMemoryQueue;
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Message, Session, Shard, ShardState};
 use twilight_model::gateway::payload::incoming::GuildCreate;
 
@@ -69,7 +69,7 @@ impl Shared {
 
     fn status(
         &self,
-        shard: &Shard<InMemoryQueue>,
+        shard: &Shard<IdentifyQueue>,
         change: impl FnOnce(&mut ShardStatus),
     ) -> ShardStatus {
         let id = shard.id();
@@ -82,7 +82,7 @@ impl Shared {
         status.clone()
     }
 
-    fn handle(&self, shard: &Shard<InMemoryQueue>, event: Event) {
+    fn handle(&self, shard: &Shard<IdentifyQueue>, event: Event) {
         let now = Instant::now();
         let gateway = match &event {
             Event::Ready(_) => Some(self.status(shard, |s| {
@@ -218,7 +218,7 @@ impl Shared {
     }
 
     /// Marks the shard disconnected; the status if it was connected until now.
-    fn disconnected(&self, shard: &Shard<InMemoryQueue>) -> Option<ShardStatus> {
+    fn disconnected(&self, shard: &Shard<IdentifyQueue>) -> Option<ShardStatus> {
         let mut was_connected = false;
         let status = self.status(shard, |s| {
             was_connected = s.connected;
@@ -231,7 +231,7 @@ impl Shared {
     }
 }
 
-fn handover(shard: &Shard<InMemoryQueue>) -> ShardHandover {
+fn handover(shard: &Shard<IdentifyQueue>) -> ShardHandover {
     ShardHandover {
         shard: shard.id().number(),
         total: shard.id().total(),
@@ -243,7 +243,7 @@ fn handover(shard: &Shard<InMemoryQueue>) -> ShardHandover {
 /// The next event, or `Err(())` once a requested close has been sent: polling on after that
 /// would let twilight reconnect (and resume the session a successor is about to take).
 fn next_event(
-    shard: &mut Shard<InMemoryQueue>,
+    shard: &mut Shard<IdentifyQueue>,
     closing: bool,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Option<Result<Event, ReceiveMessageError>>, ()>> {
@@ -275,7 +275,7 @@ fn next_event(
 
 /// Runs one shard until it is closed, fatally closed, or every [`super::Discord`] is dropped.
 pub(crate) async fn run(
-    mut shard: Shard<InMemoryQueue>,
+    mut shard: Shard<IdentifyQueue>,
     core: Arc<Shared>,
     mut control: mpsc::Receiver<Control>,
 ) {

@@ -200,6 +200,10 @@ impl Process {
         settings.metrics = Some(metrics.clone());
         let quarantine = open_store(&config.store).await?;
         let store: Arc<dyn store::Store> = quarantine.clone();
+        // The application's processes take turns to identify through the store.
+        settings.identify_slots = Some(Arc::new(crate::shared_identify::StoreSlots::new(
+            Arc::clone(&store),
+        )));
         let registry = HealthRegistry::new(clock::SystemClock::shared());
         metrics.attach_health(registry.clone());
         let alerting = config
@@ -436,15 +440,15 @@ impl admin::deploy::SignalSource for ServingSignals {
 async fn open_store(
     config: &crate::config::StoreConfig,
 ) -> anyhow::Result<Arc<store::QuarantineGuard>> {
-    let store = store::SqliteStore::open(&store::SqliteConfig {
-        allow_fresh_start: config.allow_fresh_start,
-        ..store::SqliteConfig::new(&config.data_dir)
-    })
-    .await
-    .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    Ok(Arc::new(store::QuarantineGuard::new(Arc::new(store))))
+    let location = config.location();
+    let store = config
+        .open()
+        .await
+        .with_context(|| format!("opening the store at {location}"))?;
+    tracing::info!(store = %location, "store opened");
+    Ok(Arc::new(store::QuarantineGuard::new(store)))
 }
 
-fn now_unix_ms() -> u64 {
+pub(crate) fn now_unix_ms() -> u64 {
     clock::Clock::unix_ms(&clock::SystemClock)
 }
