@@ -89,6 +89,21 @@ pub struct RunArgs {
     /// see docs/runbooks/deploys.md).
     #[arg(long)]
     pub standby: bool,
+    /// What SIGTERM does: `plain` (the default: sessions closed, players destroyed) or
+    /// `handover` (as SIGUSR2: shards closed resumably and the Lavalink sessions left playing
+    /// for a successor that takes them from the store, as a Kubernetes rolling update or a
+    /// systemd restart wants; see docs/scaling.md).
+    #[arg(long, env = "DIMBY_ON_SIGTERM", value_enum, default_value_t = OnSigterm::Plain)]
+    pub on_sigterm: OnSigterm,
+}
+
+/// What SIGTERM does to `dimby run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnSigterm {
+    /// A plain stop.
+    Plain,
+    /// A handover stop, as SIGUSR2.
+    Handover,
 }
 
 /// What a SIGHUP does to a command.
@@ -133,9 +148,19 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => run_bot(args).await,
         #[cfg(feature = "tools")]
-        Command::Demo(args) => tools::demo::run(args, shutdown_signal()).await,
+        Command::Demo(args) => {
+            tools::demo::run(args, async {
+                shutdown_signal().await;
+            })
+            .await
+        }
         #[cfg(feature = "tools")]
-        Command::Sim(command) => tools::standin::run(command, shutdown_signal()).await,
+        Command::Sim(command) => {
+            tools::standin::run(command, async {
+                shutdown_signal().await;
+            })
+            .await
+        }
         #[cfg(feature = "tools")]
         Command::Bench(command) => tools::bench::run(command).await,
         #[cfg(feature = "tools")]
@@ -180,14 +205,14 @@ async fn run_bot(args: RunArgs) -> anyhow::Result<()> {
             metrics: None,
             standby: args.standby,
         },
-        stop_signal(),
+        stop_signal(args.on_sigterm),
     )
     .await
 }
 
 /// How `dimby run` is asked to stop: Ctrl-C or SIGTERM for a plain stop, SIGUSR2 for the deploy
 /// handover's stop (sessions left resumable for a successor, see docs/runbooks/stopping.md).
-async fn stop_signal() -> app::StopMode {
+async fn stop_signal(on_sigterm: OnSigterm) -> app::StopMode {
     #[cfg(unix)]
     let handover = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2()) {
@@ -203,13 +228,22 @@ async fn stop_signal() -> app::StopMode {
     #[cfg(not(unix))]
     let handover = std::future::pending::<()>();
     tokio::select! {
-        () = shutdown_signal() => app::StopMode::Plain,
+        terminated = shutdown_signal() => match (terminated, on_sigterm) {
+            (Terminated::BySigterm, OnSigterm::Handover) => app::StopMode::Handover,
+            _ => app::StopMode::Plain,
+        },
         () = handover => app::StopMode::Handover,
     }
 }
 
+/// Which signal asked for the stop.
+enum Terminated {
+    ByCtrlC,
+    BySigterm,
+}
+
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+async fn shutdown_signal() -> Terminated {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");
@@ -231,8 +265,8 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        () = ctrl_c => Terminated::ByCtrlC,
+        () = terminate => Terminated::BySigterm,
     }
 }
 

@@ -1,0 +1,443 @@
+//! Many processes, one application: four `dimby run` processes, each running two of eight shards
+//! (`[discord.split]`), share one store against one Discord stand-in that enforces Discord's
+//! identify limits (`max_concurrency` 4: the processes of shards 0-1 and 4-5 share buckets) and
+//! three Lavalink nodes.
+//!
+//! - Together they identify within the limits (the shared identify queue): no identify refused.
+//! - Every guild is played by exactly one process, the one owning its shard.
+//! - A process killed with SIGKILL and started again restores its own guilds and no other's;
+//!   the other processes' players are not touched.
+//! - Two processes stopped for a handover at once (SIGTERM with `--on-sigterm handover`, as a
+//!   rolling update stops a pod) and their replacements started: each replacement resumes its
+//!   own shards and its own Lavalink sessions (no identify, no player started again).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use lavalink::model::{Event, GuildId as LavalinkGuild, IncomingMessage};
+use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
+use sim::lavalink::{NodeConfig, SimNode};
+
+const GUARD: Duration = Duration::from_secs(60);
+const SHARDS: u32 = 8;
+const PROCESSES: u32 = 4;
+const GUILDS_PER_SHARD: u64 = 2;
+const TRACK: &str = "sim:length:600000";
+
+/// One bot process of the application.
+struct BotProcess {
+    child: tokio::process::Child,
+    admin: SocketAddr,
+}
+
+struct Setup {
+    discord: DiscordSim,
+    nodes: Vec<SimNode>,
+    guilds: Vec<GuildInfo>,
+    config: PathBuf,
+    dir: tempfile::TempDir,
+    starts: TrackStarts,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        discord::install_crypto_provider();
+        let discord = DiscordSim::start(DiscordConfig {
+            max_concurrency: 4,
+            ..DiscordConfig::default().with_recommended_shards(SHARDS)
+        })
+        .await
+        .expect("Discord stand-in");
+        let mut nodes = Vec::new();
+        for name in ["one", "two", "three"] {
+            let config = NodeConfig {
+                name: name.to_owned(),
+                ..NodeConfig::default()
+            };
+            nodes.push(SimNode::start(config).await.expect("Lavalink stand-in"));
+        }
+        let guilds = (0..SHARDS)
+            .flat_map(|shard| (0..GUILDS_PER_SHARD).map(move |k| (shard, k)))
+            .map(|(shard, k)| {
+                // A snowflake's timestamp bits decide its shard: (id >> 22) % shards.
+                let id = ((1_000_000 + k * u64::from(SHARDS) + u64::from(shard)) << 22) + 1;
+                let guild = discord
+                    .create_guild(&GuildSpec::named(format!("Shard {shard} #{k}")).with_id(id))
+                    .expect("guild");
+                let alice = guild.member("alice").expect("alice");
+                discord
+                    .join_voice(guild.id, alice, guild.voice_channel(0))
+                    .expect("alice joins voice");
+                guild
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let node_refs: Vec<&SimNode> = nodes.iter().collect();
+        let config = dir.path().join("dimby.toml");
+        std::fs::write(
+            &config,
+            test_support::run_config(
+                &discord,
+                &node_refs,
+                &dir.path().join("data"),
+                "[bot]\nposition_tick = \"200ms\"\n",
+            ),
+        )
+        .expect("config");
+        let starts = TrackStarts::count(&nodes);
+        Self {
+            discord,
+            nodes,
+            guilds,
+            config,
+            dir,
+            starts,
+        }
+    }
+
+    fn spawn(&self, index: u32, log: &str) -> BotProcess {
+        let admin = test_support::free_port();
+        let log = std::fs::File::create(self.dir.path().join(log)).expect("log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+            .args(["run", "--on-sigterm", "handover", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .env("DIMBY_ADMIN__LISTEN", admin.to_string())
+            .env("DIMBY_DISCORD__SPLIT__TOTAL", SHARDS.to_string())
+            .env("DIMBY_DISCORD__SPLIT__PROCESSES", PROCESSES.to_string())
+            .env("DIMBY_DISCORD__SPLIT__INDEX", index.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start dimby run");
+        BotProcess { child, admin }
+    }
+
+    /// The guilds on the shards process `index` runs.
+    fn guilds_of(&self, index: u32) -> Vec<LavalinkGuild> {
+        let per = SHARDS / PROCESSES;
+        self.guilds
+            .iter()
+            .filter(|g| {
+                let shard = u32::try_from((g.id.get() >> 22) % u64::from(SHARDS)).unwrap_or(0);
+                shard / per == index
+            })
+            .map(|g| LavalinkGuild(g.id.get()))
+            .collect()
+    }
+
+    /// Every guild's players in connected sessions, across the nodes: (session id, playing).
+    fn players(&self) -> HashMap<LavalinkGuild, Vec<(String, bool)>> {
+        let mut players: HashMap<LavalinkGuild, Vec<(String, bool)>> = HashMap::new();
+        for node in &self.nodes {
+            for session in node.sessions().iter().filter(|s| s.connected) {
+                for guild in &self.guilds {
+                    let guild = LavalinkGuild(guild.id.get());
+                    if let Some(player) = node.player(&session.id, guild) {
+                        let playing =
+                            player.track.is_some() && !player.paused && player.state.connected;
+                        players
+                            .entry(guild)
+                            .or_default()
+                            .push((session.id.clone(), playing));
+                    }
+                }
+            }
+        }
+        players
+    }
+
+    /// Waits until every guild has exactly one player in a connected session, playing; returns
+    /// each guild's session.
+    async fn every_guild_played_once(&self) -> HashMap<LavalinkGuild, String> {
+        tokio::time::timeout(GUARD, async {
+            loop {
+                let players = self.players();
+                let once: HashMap<LavalinkGuild, String> = players
+                    .iter()
+                    .filter_map(|(guild, found)| match found.as_slice() {
+                        [(session, true)] => Some((*guild, session.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                if once.len() == self.guilds.len() {
+                    return once;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("every guild playing once: {:?}", self.players()))
+    }
+
+    async fn connected_shards(&self) -> Vec<u32> {
+        let mut shards = Vec::new();
+        tokio::time::timeout(GUARD, async {
+            loop {
+                shards = self
+                    .discord
+                    .sessions()
+                    .iter()
+                    .filter(|s| s.connected)
+                    .map(|s| s.shard[0])
+                    .collect();
+                shards.sort_unstable();
+                if shards.len() >= usize::try_from(SHARDS).unwrap_or(usize::MAX) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("every shard connected: {shards:?}"));
+        shards
+    }
+}
+
+impl BotProcess {
+    /// Waits for `/readyz` to answer 200.
+    async fn ready(&self) {
+        let url = format!("http://{}/readyz", self.admin);
+        tokio::time::timeout(GUARD, async {
+            loop {
+                if reqwest::get(&url)
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{url} never ready"));
+    }
+
+    /// A gauge from `/metrics`.
+    async fn gauge(&self, name: &str) -> Option<f64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.admin))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("a running process");
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill {signal}");
+    }
+
+    async fn exit(mut self) -> Option<i32> {
+        tokio::time::timeout(GUARD, self.child.wait())
+            .await
+            .expect("exits")
+            .expect("exit status")
+            .code()
+    }
+}
+
+/// TrackStarts per guild, over every node.
+#[derive(Clone)]
+struct TrackStarts(Arc<Mutex<HashMap<LavalinkGuild, u32>>>);
+
+impl TrackStarts {
+    fn count(nodes: &[SimNode]) -> Self {
+        let counts = Self(Arc::new(Mutex::new(HashMap::new())));
+        for node in nodes {
+            let mut sent = node.subscribe();
+            let counted = counts.clone();
+            tokio::spawn(async move {
+                loop {
+                    match sent.recv().await {
+                        Ok(message) => {
+                            if let IncomingMessage::Event(Event::TrackStart(start)) =
+                                message.message
+                            {
+                                *counted.lock().entry(start.guild_id).or_default() += 1;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            });
+        }
+        counts
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LavalinkGuild, u32>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn of(&self, guilds: &[LavalinkGuild]) -> u32 {
+        let counts = self.lock();
+        guilds.iter().map(|g| counts.get(g).copied().unwrap_or(0)).sum()
+    }
+
+    /// Waits until every one of `guilds` has a TrackStart (sent after the player shows its
+    /// track), then counts from zero again.
+    async fn settle(&self, guilds: &[LavalinkGuild]) {
+        test_support::until("every guild's TrackStart", || {
+            let counts = self.lock();
+            guilds.iter().all(|g| counts.get(g).is_some_and(|n| *n > 0))
+        })
+        .await;
+        self.lock().clear();
+    }
+}
+
+fn play(guild: &GuildInfo) -> SlashCommand {
+    SlashCommand::new(
+        guild.id,
+        guild.text_channel(),
+        guild.member("alice").expect("alice"),
+        "play",
+    )
+    .string("query", TRACK)
+}
+
+fn all_lavalink(guilds: &[GuildInfo]) -> Vec<LavalinkGuild> {
+    guilds.iter().map(|g| LavalinkGuild(g.id.get())).collect()
+}
+
+fn log_of(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one story of four processes on the same stand-ins, read top-down"
+)]
+async fn four_processes_share_one_application_each_guild_on_exactly_one() {
+    let setup = Setup::new().await;
+    let mut processes: Vec<Option<BotProcess>> = (0..PROCESSES)
+        .map(|index| Some(setup.spawn(index, &format!("process-{index}.log"))))
+        .collect();
+    for process in processes.iter().flatten() {
+        process.ready().await;
+    }
+
+    // Together within Discord's identify limits: every shard once, none refused.
+    assert_eq!(setup.connected_shards().await, (0..SHARDS).collect::<Vec<_>>());
+    assert_eq!(
+        setup.discord.identify_refusals(),
+        0,
+        "the processes share the identify queue"
+    );
+    assert_eq!(setup.discord.identify_count(), SHARDS);
+
+    // Every guild is played by exactly one process: the owner of its shard.
+    for guild in &setup.guilds {
+        let handle = setup.discord.invoke(&play(guild)).expect("invoke");
+        let answered = tokio::time::timeout(GUARD, handle.original())
+            .await
+            .expect("an answer within the guard");
+        assert!(answered.is_ok(), "/play in {} answered", guild.id);
+    }
+    let sessions = setup.every_guild_played_once().await;
+    setup.starts.settle(&all_lavalink(&setup.guilds)).await;
+    for (index, process) in processes.iter().flatten().enumerate() {
+        let index = u32::try_from(index).expect("index");
+        let own = setup.guilds_of(index);
+        assert_eq!(
+            process.gauge("dimby_guilds_playing").await,
+            Some(own.len() as f64),
+            "process {index} plays its own guilds"
+        );
+        // Its guilds share its sessions, which no other process's guild uses.
+        let own_sessions: Vec<&String> = own.iter().map(|g| &sessions[g]).collect();
+        for (guild, session) in &sessions {
+            assert_eq!(
+                own.contains(guild),
+                own_sessions.contains(&session),
+                "guild {guild:?} in session {session}"
+            );
+        }
+    }
+
+    // SIGKILL the process of shards 2-3 and start it again: it restores its own guilds only.
+    let killed = processes[1].take().expect("process 1");
+    killed.signal("-KILL");
+    let _ = killed.exit().await;
+    let others: Vec<LavalinkGuild> = [0, 2, 3].iter().flat_map(|i| setup.guilds_of(*i)).collect();
+    let restarted = setup.spawn(1, "process-1-restarted.log");
+    restarted.ready().await;
+    let after_kill = setup.every_guild_played_once().await;
+    assert_eq!(
+        restarted.gauge("dimby_guilds_playing").await,
+        Some(setup.guilds_of(1).len() as f64),
+        "the restarted process restored its own guilds"
+    );
+    for guild in &others {
+        assert_eq!(
+            after_kill[guild], sessions[guild],
+            "another process's guild was not touched"
+        );
+    }
+    assert_eq!(
+        setup.starts.of(&others),
+        0,
+        "no other process's player started again"
+    );
+    assert!(
+        log_of(setup.dir.path(), "process-1-restarted.log")
+            .contains("stored guilds on other processes' shards are left to them"),
+        "the restart saw the other processes' guilds in the store and left them"
+    );
+    processes[1] = Some(restarted);
+    setup.starts.settle(&setup.guilds_of(1)).await;
+
+    // Two processes hand over at once (a rolling update stops a pod with SIGTERM) and their
+    // replacements resume: each takes its own records.
+    let identifies = setup.discord.identify_count();
+    let before = setup.every_guild_played_once().await;
+    for index in [2, 3] {
+        processes[index]
+            .as_ref()
+            .expect("a process")
+            .signal("-TERM");
+    }
+    for index in [2, 3] {
+        let stopped = processes[index].take().expect("a process");
+        assert_eq!(stopped.exit().await, Some(0), "process {index} handed over");
+    }
+    for index in [2_u32, 3] {
+        let replacement = setup.spawn(index, &format!("process-{index}-replacement.log"));
+        replacement.ready().await;
+        processes[usize::try_from(index).expect("index")] = Some(replacement);
+    }
+    let after = setup.every_guild_played_once().await;
+    assert_eq!(after, before, "every player kept its session");
+    assert_eq!(
+        setup.starts.of(&all_lavalink(&setup.guilds)),
+        0,
+        "no player started again"
+    );
+    assert_eq!(
+        setup.discord.identify_count(),
+        identifies,
+        "the replacements resumed their shards"
+    );
+    assert_eq!(setup.connected_shards().await, (0..SHARDS).collect::<Vec<_>>());
+    assert_eq!(setup.discord.identify_refusals(), 0);
+    for index in [2, 3] {
+        let log = log_of(setup.dir.path(), &format!("process-{index}-replacement.log"));
+        let first = index * 2;
+        assert!(
+            log.contains(&format!("shards {first}-{} of {SHARDS}", first + 1)),
+            "process {index}'s replacement took over its own scope"
+        );
+    }
+}
