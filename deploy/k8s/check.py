@@ -3,7 +3,8 @@
 
 kubernetes-validate checks each object against its schema alone. This checks the wiring between
 them and the repository: every manifest is in kustomization.yaml, the bot's shard split matches
-its replicas, the Lavalink node list matches the Lavalink StatefulSet, the Lavalink config is
+its replicas, the bot stops for a handover on SIGTERM (DIMBY_ON_SIGTERM=handover: what a rolling
+update relies on), the Lavalink node list matches the Lavalink StatefulSet, the Lavalink config is
 deploy/lavalink/application.yml, every Secret key a pod reads is in the Secret template, and every
 selector, port, ConfigMap and governing Service named exists. Run by .ci/run (lint) with the lint
 virtualenv's Python (PyYAML comes with kubernetes-validate); exits 1 naming each problem.
@@ -89,6 +90,11 @@ else:
             problem(f"dimby: DIMBY_DISCORD__SPLIT__INDEX comes from {index}, not the pod-index label")
     except (KeyError, TypeError, ValueError) as error:
         problem(f"dimby: the split variables are missing or not numbers ({error!r})")
+    # Kubernetes stops a pod with SIGTERM; without this it is the plain stop, and a rolling update
+    # would end the sessions and players its replacements should resume.
+    on_sigterm = env.get("DIMBY_ON_SIGTERM", {}).get("value")
+    if on_sigterm != "handover":
+        problem(f"dimby: DIMBY_ON_SIGTERM is {on_sigterm!r}, not 'handover': SIGTERM would be the plain stop")
     # The node list names the Lavalink StatefulSet's pods, by their names in its Service.
     nodes = env.get("DIMBY_LAVALINK__NODES", {}).get("value")
     if lavalink is not None and nodes is not None:
