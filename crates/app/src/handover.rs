@@ -56,18 +56,29 @@ impl Predecessor {
                 resume_url: Some(record.resume_url),
             });
         }
-        if let Some(record) = store.take_discord_cache(scope).await? {
-            if taken.shards.is_empty() {
+        let cache = store.take_discord_cache(scope).await?;
+        match cache {
+            Some(_) if taken.shards.is_empty() => {
                 tracing::info!("a handed-over Discord cache without sessions to resume is dropped");
-            } else {
-                match serde_json::from_str(&record.snapshot) {
-                    Ok(cache) => taken.cache = cache,
-                    Err(error) => tracing::warn!(
-                        %error,
-                        "the handed-over Discord cache cannot be read; the resumed shards start with an empty cache"
-                    ),
-                }
             }
+            Some(record) => match serde_json::from_str(&record.snapshot) {
+                Ok(cache) => taken.cache = cache,
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the handed-over Discord cache cannot be read; the resumed shards start with an empty cache"
+                ),
+            },
+            // A resumed session gets no GUILD_CREATE: without the cache its shard would not know
+            // its guilds (the records of another scope, after the shards were split anew).
+            None if !taken.shards.is_empty() => {
+                tracing::warn!(
+                    shards = taken.shards.len(),
+                    %scope,
+                    "handed-over gateway sessions came without a Discord cache for this scope; the shards identify afresh"
+                );
+                taken.shards.clear();
+            }
+            None => {}
         }
         for record in store.take_lavalink_sessions(scope).await? {
             if !fresh(record.saved_at_unix_ms, lavalink_life) {

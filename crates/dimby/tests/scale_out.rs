@@ -282,7 +282,10 @@ impl TrackStarts {
 
     fn of(&self, guilds: &[LavalinkGuild]) -> u32 {
         let counts = self.lock();
-        guilds.iter().map(|g| counts.get(g).copied().unwrap_or(0)).sum()
+        guilds
+            .iter()
+            .map(|g| counts.get(g).copied().unwrap_or(0))
+            .sum()
     }
 
     /// Waits until every one of `guilds` has a TrackStart (sent after the player shows its
@@ -330,7 +333,10 @@ async fn four_processes_share_one_application_each_guild_on_exactly_one() {
     }
 
     // Together within Discord's identify limits: every shard once, none refused.
-    assert_eq!(setup.connected_shards().await, (0..SHARDS).collect::<Vec<_>>());
+    assert_eq!(
+        setup.connected_shards().await,
+        (0..SHARDS).collect::<Vec<_>>()
+    );
     assert_eq!(
         setup.discord.identify_refusals(),
         0,
@@ -353,7 +359,7 @@ async fn four_processes_share_one_application_each_guild_on_exactly_one() {
         let own = setup.guilds_of(index);
         assert_eq!(
             process.gauge("dimby_guilds_playing").await,
-            Some(own.len() as f64),
+            Some(f64::from(u32::try_from(own.len()).expect("a few guilds"))),
             "process {index} plays its own guilds"
         );
         // Its guilds share its sessions, which no other process's guild uses.
@@ -377,7 +383,9 @@ async fn four_processes_share_one_application_each_guild_on_exactly_one() {
     let after_kill = setup.every_guild_played_once().await;
     assert_eq!(
         restarted.gauge("dimby_guilds_playing").await,
-        Some(setup.guilds_of(1).len() as f64),
+        Some(f64::from(
+            u32::try_from(setup.guilds_of(1).len()).expect("a few guilds")
+        )),
         "the restarted process restored its own guilds"
     );
     for guild in &others {
@@ -430,10 +438,16 @@ async fn four_processes_share_one_application_each_guild_on_exactly_one() {
         identifies,
         "the replacements resumed their shards"
     );
-    assert_eq!(setup.connected_shards().await, (0..SHARDS).collect::<Vec<_>>());
+    assert_eq!(
+        setup.connected_shards().await,
+        (0..SHARDS).collect::<Vec<_>>()
+    );
     assert_eq!(setup.discord.identify_refusals(), 0);
     for index in [2, 3] {
-        let log = log_of(setup.dir.path(), &format!("process-{index}-replacement.log"));
+        let log = log_of(
+            setup.dir.path(),
+            &format!("process-{index}-replacement.log"),
+        );
         let first = index * 2;
         assert!(
             log.contains(&format!("shards {first}-{} of {SHARDS}", first + 1)),

@@ -92,9 +92,13 @@ pub struct SharedQueue {
 
 impl SharedQueue {
     /// Starts the queue's task (in the current Tokio runtime).
-    pub fn start(slots: Arc<dyn IdentifySlots>, limits: Limits) -> Self {
+    pub fn start(
+        slots: Arc<dyn IdentifySlots>,
+        limits: Limits,
+        metrics: Option<telemetry::Metrics>,
+    ) -> Self {
         let (requests, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(slots, limits, receiver));
+        tokio::spawn(run(slots, limits, metrics, receiver));
         Self { requests }
     }
 
@@ -136,6 +140,7 @@ impl Budget {
 async fn run(
     slots: Arc<dyn IdentifySlots>,
     limits: Limits,
+    metrics: Option<telemetry::Metrics>,
     mut requests: mpsc::UnboundedReceiver<(u32, oneshot::Sender<()>)>,
 ) {
     let mut budget = Budget {
@@ -158,8 +163,8 @@ async fn run(
                         .await
                         .unwrap_or_else(|_| Err(format!("no answer within {RESERVE_TIMEOUT:?}")));
                 let now = Instant::now();
-                let at = match reserved {
-                    Ok(wait) => now + wait,
+                let (at, turn) = match reserved {
+                    Ok(wait) => (now + wait, telemetry::IdentifyTurn::Shared),
                     Err(error) => {
                         let at = own_last
                             .get(&bucket)
@@ -171,9 +176,12 @@ async fn run(
                             wait_ms = u64::try_from(at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX),
                             "the shared identify queue cannot be reached: this process spaces its own identifies"
                         );
-                        at
+                        (at, telemetry::IdentifyTurn::Own)
                     }
                 };
+                if let Some(metrics) = &metrics {
+                    metrics.record_identify_turn(turn);
+                }
                 own_last.insert(bucket, at);
                 tracing::debug!(shard, bucket, wait_ms = u64::try_from(at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX), "identify reserved");
                 due.spawn(async move {

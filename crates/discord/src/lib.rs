@@ -316,7 +316,11 @@ impl Standby {
             total: self.total_starts.max(self.remaining),
         };
         match &self.settings.identify_slots {
-            Some(slots) => IdentifyQueue::Shared(SharedQueue::start(Arc::clone(slots), limits)),
+            Some(slots) => IdentifyQueue::Shared(SharedQueue::start(
+                Arc::clone(slots),
+                limits,
+                self.settings.metrics.clone(),
+            )),
             None => IdentifyQueue::Local(InMemoryQueue::new(
                 limits.max_concurrency,
                 limits.remaining,

@@ -38,6 +38,11 @@ struct LoadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -253,6 +258,7 @@ pub(crate) struct Families {
     deploy_gates: Family<ResultLabels, Counter>,
     deploy_gate_checks: Family<GateCheckLabels, Counter>,
     admin_connections_closed: Family<ReasonLabels, Counter>,
+    identify_turns: Family<QueueLabels, Counter>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
     discord_rest_wait: HistogramFamily<RouteLabels>,
@@ -301,6 +307,7 @@ impl Families {
             deploy_gates: Family::default(),
             deploy_gate_checks: Family::default(),
             admin_connections_closed: Family::default(),
+            identify_turns: Family::default(),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
             discord_rest_wait: Family::new_with_constructor(latency_histogram),
@@ -466,6 +473,12 @@ impl Families {
             f.deploy_gate_checks.clone(),
         );
         r.register(
+            "dimby_discord_identify_turns",
+            "Shard identifies let go by the identify queue, by whose turn-taking: shared (the \
+             application's, through the store) or own (this process's, the store unreachable)",
+            f.identify_turns.clone(),
+        );
+        r.register(
             "dimby_health_alerts",
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
@@ -620,6 +633,21 @@ impl Families {
                 })
                 .inc();
         }
+    }
+
+    pub(crate) fn record_identify_turn(&self, turn: crate::IdentifyTurn) {
+        // Both series exist from the first identify on, so that the first fallback is an
+        // increase a query sees.
+        for each in [crate::IdentifyTurn::Shared, crate::IdentifyTurn::Own] {
+            let _ = self.identify_turns.get_or_create(&QueueLabels {
+                queue: each.as_str(),
+            });
+        }
+        self.identify_turns
+            .get_or_create(&QueueLabels {
+                queue: turn.as_str(),
+            })
+            .inc();
     }
 
     pub(crate) fn record_alert(&self, kind: AlertKind, result: AlertResult) {

@@ -292,6 +292,25 @@ impl AdminPressure {
     }
 }
 
+/// Whose turn-taking let a shard identify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentifyTurn {
+    /// The application's shared queue (its slot reserved in the store).
+    Shared,
+    /// This process's own spacing: the shared queue could not be reached.
+    Own,
+}
+
+impl IdentifyTurn {
+    /// The `queue` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Own => "own",
+        }
+    }
+}
+
 /// Which alert message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertKind {
@@ -603,6 +622,14 @@ impl Metrics {
             return;
         }
         self.inner.families.record_deploy_gate(run);
+    }
+
+    /// The identify queue let a shard's identify go (its log line is the queue's).
+    pub fn record_identify_turn(&self, turn: IdentifyTurn) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_identify_turn(turn);
     }
 
     /// An alert message and what became of it.
