@@ -1,7 +1,8 @@
 //! Many processes, one application: four `dimby run` processes, each running two of eight shards
 //! (`[discord.split]`), share one store against one Discord stand-in that enforces Discord's
 //! identify limits (`max_concurrency` 4: the processes of shards 0-1 and 4-5 share buckets) and
-//! three Lavalink nodes.
+//! three Lavalink nodes. The story runs twice: on SQLite (one file, one host) and on PostgreSQL
+//! (`store.url`, a throwaway server as the store's tests start it).
 //!
 //! - Together they identify within the limits (the shared identify queue): no identify refused.
 //! - Every guild is played by exactly one process, the one owning its shard.
@@ -40,10 +41,12 @@ struct Setup {
     config: PathBuf,
     dir: tempfile::TempDir,
     starts: TrackStarts,
+    /// The PostgreSQL store's URL; SQLite in the temporary directory when `None`.
+    store_url: Option<String>,
 }
 
 impl Setup {
-    async fn new() -> Self {
+    async fn new(store_url: Option<String>) -> Self {
         discord::install_crypto_provider();
         let discord = DiscordSim::start(DiscordConfig {
             max_concurrency: 4,
@@ -95,13 +98,18 @@ impl Setup {
             config,
             dir,
             starts,
+            store_url,
         }
     }
 
     fn spawn(&self, index: u32, log: &str) -> BotProcess {
         let admin = test_support::free_port();
         let log = std::fs::File::create(self.dir.path().join(log)).expect("log file");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"));
+        if let Some(url) = &self.store_url {
+            command.env("DIMBY_STORE__URL", url);
+        }
+        let child = command
             .args(["run", "--on-sigterm", "handover", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")
@@ -319,12 +327,23 @@ fn log_of(dir: &Path, name: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_on_sqlite_share_one_application_each_guild_on_exactly_one() {
+    four_processes(Setup::new(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_on_postgres_share_one_application_each_guild_on_exactly_one() {
+    let Some(url) = test_support::postgres::database().await else {
+        return;
+    };
+    four_processes(Setup::new(Some(url)).await).await;
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "one story of four processes on the same stand-ins, read top-down"
 )]
-async fn four_processes_share_one_application_each_guild_on_exactly_one() {
-    let setup = Setup::new().await;
+async fn four_processes(setup: Setup) {
     let mut processes: Vec<Option<BotProcess>> = (0..PROCESSES)
         .map(|index| Some(setup.spawn(index, &format!("process-{index}.log"))))
         .collect();

@@ -11,7 +11,7 @@
     reason = "the tests bound real waits: a server starting, a lock timeout, a connect timeout"
 )]
 
-mod postgres_server;
+use test_support::postgres as postgres_server;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

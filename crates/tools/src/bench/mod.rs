@@ -13,6 +13,7 @@ pub mod metrics_overhead;
 pub mod realserver;
 pub mod sampling;
 pub mod stop;
+pub mod storage;
 
 use clap::Subcommand;
 
@@ -36,6 +37,9 @@ pub enum BenchCommand {
     /// How `dimby run` stops with every guild playing (SIGTERM, or SIGUSR2 for a handover): how
     /// long it takes to exit and what it leaves in the store and on the node.
     Stop(stop::Args),
+    /// What the store costs on SQLite and on PostgreSQL, in one run: restore, the position tick
+    /// and command writes of several processes sharing one database, and identify reservations.
+    Store(storage::Args),
 }
 
 /// Runs a benchmark scenario to completion.
@@ -44,6 +48,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Failover(args) => failover::run(&args).await,
         BenchCommand::RealFailover(args) => realserver::run(&args).await,
         BenchCommand::Stop(args) => stop::run(&args).await,
+        BenchCommand::Store(args) => storage::run(&args).await,
         BenchCommand::Deploy(args) => deploy::run(&args).await,
         BenchCommand::Health(args) => health::run(&args).await,
         BenchCommand::Commands(args) => commands::run(&args).await,

@@ -1,7 +1,8 @@
-//! A throwaway PostgreSQL server for the tests of one test binary, and a fresh database in it for
-//! each test.
+//! A throwaway PostgreSQL server for the tests of one test binary (and for `dimby bench store`),
+//! and a fresh database in it for each test.
 //!
-//! The server starts on first use (one per test binary, shared by its tests) from the PostgreSQL
+//! The server starts on first use (one per test binary, shared by its tests; [`Server::start`]
+//! starts one of its own) from the PostgreSQL
 //! installed on the machine: the newest `/usr/lib/postgresql/<version>/bin` (Debian's layout), or
 //! the directory in `DIMBY_POSTGRES_BIN`. It runs in a temporary directory (data, log and Unix
 //! socket), on an ephemeral port of 127.0.0.1 only, with one superuser `dimby` whose random password
@@ -14,6 +15,11 @@
 //!
 //! Without PostgreSQL installed the tests fail, saying how to install it (`apt-get install
 //! postgresql`), unless `DIMBY_SKIP_POSTGRES=1`: then each says it was skipped and passes.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a real server starting up, waited for in real time"
+)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -83,7 +89,7 @@ impl Server {
 /// and `DIMBY_SKIP_POSTGRES=1` (the caller skips). Panics, saying why, when it cannot start.
 pub fn server() -> Option<&'static Server> {
     static SERVER: OnceLock<Result<Option<Server>, String>> = OnceLock::new();
-    match SERVER.get_or_init(start) {
+    match SERVER.get_or_init(Server::start) {
         Ok(Some(server)) => Some(server),
         Ok(None) => {
             skipped();
@@ -94,6 +100,9 @@ pub fn server() -> Option<&'static Server> {
 }
 
 /// A new, empty database on the server: its URL. `None` when the tests are skipped.
+///
+/// # Panics
+/// When the server cannot be started or the database created.
 pub async fn database() -> Option<String> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let server = server()?;
@@ -102,16 +111,12 @@ pub async fn database() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = PgConnection::connect(&server.url("postgres"))
-        .await
-        .expect("connect to the test server");
-    // The name is ours (digits and underscores): nothing to quote.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create the test database");
-    admin.close().await.expect("close");
-    Some(server.url(&name))
+    Some(
+        server
+            .create_database(&name)
+            .await
+            .expect("create the test database"),
+    )
 }
 
 /// Says, once per test binary on the real standard error (not captured), that the tests are
@@ -125,6 +130,45 @@ fn skipped() {
         );
     });
     eprintln!("skipped: PostgreSQL is not installed ({SKIP}=1)");
+}
+
+impl Server {
+    /// Starts a server of its own (it stops when this process exits): `Ok(None)` if PostgreSQL
+    /// is not installed and `DIMBY_SKIP_POSTGRES=1` allows skipping, an error naming what went
+    /// wrong (with the server's log) otherwise.
+    ///
+    /// # Errors
+    /// When PostgreSQL is not installed (without the skip) or does not come up.
+    pub fn start() -> Result<Option<Self>, String> {
+        start()
+    }
+
+    /// Creates the database `name` (lower-case letters, digits and underscores) and returns its
+    /// URL.
+    ///
+    /// # Errors
+    /// When the server refuses (the name taken, a bad name).
+    pub async fn create_database(&self, name: &str) -> Result<String, String> {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(format!("{name:?} is not a plain database name"));
+        }
+        let mut admin = PgConnection::connect(&self.url("postgres"))
+            .await
+            .map_err(|e| format!("cannot connect to the throwaway server: {e}"))?;
+        // Checked above: letters, digits and underscores, nothing to quote.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| format!("cannot create the database {name}: {e}"))?;
+        admin
+            .close()
+            .await
+            .map_err(|e| format!("closing the admin connection: {e}"))?;
+        Ok(self.url(name))
+    }
 }
 
 /// Starts the server: `Ok(None)` if PostgreSQL is not installed and the tests may skip, an error
