@@ -52,8 +52,11 @@ async fn a_tiny_run_answers_every_command_and_reports_ordered_figures() {
         json: true,
         figures: None,
         cpu_sampling_hz: None,
+        postgres: false,
+        postgres_url: None,
     };
     let report = measure(&args).await.expect("the benchmark runs");
+    assert_eq!(report.store, "sqlite");
 
     assert_eq!(report.commands, 100);
     assert_eq!(report.shards, 1);
@@ -92,6 +95,33 @@ async fn a_tiny_run_answers_every_command_and_reports_ordered_figures() {
         assert!(json.get(key).is_some(), "{key} in the JSON");
     }
     assert!(json["measured"]["to_answer_ms"]["p99"].is_number());
+}
+
+/// The same tiny run with the store on PostgreSQL (`--postgres`: a throwaway server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_run_on_postgres_answers_every_command() {
+    if std::env::var("DIMBY_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("skipped: DIMBY_SKIP_POSTGRES=1");
+        return;
+    }
+    let args = Args {
+        guilds: 10,
+        rate: 20,
+        seconds: 2,
+        nodes: 1,
+        json: true,
+        figures: None,
+        cpu_sampling_hz: None,
+        postgres: true,
+        postgres_url: None,
+    };
+    let report = measure(&args).await.expect("the benchmark runs");
+    assert_eq!(report.store, "postgres");
+    assert_eq!(
+        report.guilds_playing, 10,
+        "every guild plays after the warm-up"
+    );
+    complete("measured", &report.measured, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

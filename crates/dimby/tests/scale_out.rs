@@ -11,10 +11,14 @@
 //! - Two processes stopped for a handover at once (SIGTERM with `--on-sigterm handover`, as a
 //!   rolling update stops a pod) and their replacements started: each replacement resumes its
 //!   own shards and its own Lavalink sessions (no identify, no player started again).
+//! - A rolling restart of the four, one by one, with listeners at work and interactions sent to
+//!   each process's guilds while it is down: every interaction answered, no player started again,
+//!   no shard identifying.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,7 +39,7 @@ struct BotProcess {
 }
 
 struct Setup {
-    discord: DiscordSim,
+    discord: Arc<DiscordSim>,
     nodes: Vec<SimNode>,
     guilds: Vec<GuildInfo>,
     config: PathBuf,
@@ -48,12 +52,14 @@ struct Setup {
 impl Setup {
     async fn new(store_url: Option<String>) -> Self {
         discord::install_crypto_provider();
-        let discord = DiscordSim::start(DiscordConfig {
-            max_concurrency: 4,
-            ..DiscordConfig::default().with_recommended_shards(SHARDS)
-        })
-        .await
-        .expect("Discord stand-in");
+        let discord = Arc::new(
+            DiscordSim::start(DiscordConfig {
+                max_concurrency: 4,
+                ..DiscordConfig::default().with_recommended_shards(SHARDS)
+            })
+            .await
+            .expect("Discord stand-in"),
+        );
         let mut nodes = Vec::new();
         for name in ["one", "two", "three"] {
             let config = NodeConfig {
@@ -157,6 +163,21 @@ impl Setup {
             }
         }
         players
+    }
+
+    /// The positions of `guilds`' players in connected sessions.
+    fn positions(&self, guilds: &[LavalinkGuild]) -> HashMap<LavalinkGuild, u64> {
+        let mut positions = HashMap::new();
+        for node in &self.nodes {
+            for session in node.sessions().iter().filter(|s| s.connected) {
+                for guild in guilds {
+                    if let Some(player) = node.player(&session.id, *guild) {
+                        positions.insert(*guild, player.state.position);
+                    }
+                }
+            }
+        }
+        positions
     }
 
     /// Waits until every guild has exactly one player in a connected session, playing; returns
@@ -308,6 +329,42 @@ impl TrackStarts {
     }
 }
 
+/// Scripted listeners: `/nowplaying` round the guilds every 50 ms until stopped; whether each was
+/// answered within the guard.
+fn listeners(setup: &Setup, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<bool>> {
+    let guilds = setup.guilds.clone();
+    let discord = Arc::clone(&setup.discord);
+    tokio::spawn(async move {
+        let mut waiting = Vec::new();
+        let mut next = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let guild = &guilds[next % guilds.len()];
+            next += 1;
+            let handle = discord.invoke(&nowplaying(guild)).expect("invoke");
+            waiting.push(tokio::spawn(async move {
+                tokio::time::timeout(GUARD, handle.original())
+                    .await
+                    .is_ok_and(|answer| answer.is_ok())
+            }));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut answered = Vec::new();
+        for handle in waiting {
+            answered.push(handle.await.unwrap_or(false));
+        }
+        answered
+    })
+}
+
+fn nowplaying(guild: &GuildInfo) -> SlashCommand {
+    SlashCommand::new(
+        guild.id,
+        guild.text_channel(),
+        guild.member("alice").expect("alice"),
+        "nowplaying",
+    )
+}
+
 fn play(guild: &GuildInfo) -> SlashCommand {
     SlashCommand::new(
         guild.id,
@@ -392,7 +449,9 @@ async fn four_processes(setup: Setup) {
         }
     }
 
-    // SIGKILL the process of shards 2-3 and start it again: it restores its own guilds only.
+    // SIGKILL the process of shards 2-3 and start it again: it restores its own guilds only, at
+    // their positions (written every 200 ms).
+    let at_kill = setup.positions(&setup.guilds_of(1));
     let killed = processes[1].take().expect("process 1");
     killed.signal("-KILL");
     let _ = killed.exit().await;
@@ -400,6 +459,13 @@ async fn four_processes(setup: Setup) {
     let restarted = setup.spawn(1, "process-1-restarted.log");
     restarted.ready().await;
     let after_kill = setup.every_guild_played_once().await;
+    for (guild, position) in setup.positions(&setup.guilds_of(1)) {
+        let before = at_kill.get(&guild).copied().unwrap_or(0);
+        assert!(
+            position + 500 >= before,
+            "guild {guild:?} restored at {position} ms, it was at {before} ms when killed"
+        );
+    }
     assert_eq!(
         restarted.gauge("dimby_guilds_playing").await,
         Some(f64::from(
@@ -473,4 +539,54 @@ async fn four_processes(setup: Setup) {
             "process {index}'s replacement took over its own scope"
         );
     }
+
+    // A rolling restart of the four, one by one, each handing over to its successor, with
+    // listeners asking /nowplaying round the guilds throughout: nothing unanswered, no player
+    // started again, no shard identifying.
+    let identifies = setup.discord.identify_count();
+    let stop = Arc::new(AtomicBool::new(false));
+    let listening = listeners(&setup, Arc::clone(&stop));
+    for index in 0..PROCESSES {
+        let slot = usize::try_from(index).expect("index");
+        let old = processes[slot].take().expect("a process");
+        old.signal("-TERM");
+        assert_eq!(old.exit().await, Some(0), "process {index} handed over");
+        // Sent while no process runs these guilds' shards: Discord keeps them for the resume.
+        let in_the_gap: Vec<_> = setup
+            .guilds_of(index)
+            .iter()
+            .filter_map(|g| setup.guilds.iter().find(|info| info.id.get() == g.0))
+            .map(|guild| setup.discord.invoke(&nowplaying(guild)).expect("invoke"))
+            .collect();
+        let successor = setup.spawn(index, &format!("process-{index}-rolled.log"));
+        successor.ready().await;
+        for handle in in_the_gap {
+            let answer = tokio::time::timeout(GUARD, handle.original()).await;
+            assert!(
+                answer.is_ok_and(|a| a.is_ok()),
+                "an interaction sent while process {index} was handing over is answered"
+            );
+        }
+        processes[slot] = Some(successor);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let answered = listening.await.expect("the listeners");
+    let unanswered = answered.iter().filter(|a| !**a).count();
+    assert_eq!(unanswered, 0, "of {} interactions", answered.len());
+    assert_eq!(
+        setup.every_guild_played_once().await,
+        after,
+        "every player kept its session"
+    );
+    assert_eq!(
+        setup.starts.of(&all_lavalink(&setup.guilds)),
+        0,
+        "no player started again"
+    );
+    assert_eq!(
+        setup.discord.identify_count(),
+        identifies,
+        "every shard resumed"
+    );
+    assert_eq!(setup.discord.identify_refusals(), 0);
 }

@@ -248,6 +248,8 @@ mod local {
                     json: false,
                     figures: None,
                     cpu_sampling_hz: None,
+                    postgres: false,
+                    postgres_url: None,
                 })
                 .await?;
                 work.rounds = 1;

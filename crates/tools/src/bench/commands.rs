@@ -71,6 +71,14 @@ pub struct Args {
     /// profiling costs. Needs a build with the `profiling` feature.
     #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub cpu_sampling_hz: Option<u32>,
+    /// The store on PostgreSQL (`store.url`): a throwaway server the benchmark starts (Debian's
+    /// `postgresql`, `fsync` off, as the tests start it), or the database of `--postgres-url`.
+    /// SQLite in a temporary directory without it.
+    #[arg(long)]
+    pub postgres: bool,
+    /// The PostgreSQL database for `--postgres` (a secret: never printed).
+    #[arg(long, env = "DIMBY_BENCH_POSTGRES_URL", requires = "postgres")]
+    pub postgres_url: Option<String>,
 }
 
 /// Guilds per gateway shard. A shard may send 120 gateway commands a minute (twilight keeps the
@@ -94,6 +102,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 pub struct Report {
     /// `"commands"`.
     pub scenario: &'static str,
+    /// The store's backend: `"sqlite"` or `"postgres"`.
+    pub store: String,
     /// `"release"` or `"debug"`.
     pub build: &'static str,
     /// Guilds.
@@ -300,8 +310,8 @@ pub struct Cpu {
 
 fn print_table(r: &Report) {
     println!(
-        "commands bench: {} guilds, {} commands/s for {} s, {} Lavalink stand-ins, {} shards ({} build)",
-        r.guilds, r.rate, r.seconds, r.nodes, r.shards, r.build
+        "commands bench: {} guilds, {} commands/s for {} s, {} Lavalink stand-ins, {} shards, store on {} ({} build)",
+        r.guilds, r.rate, r.seconds, r.nodes, r.shards, r.store, r.build
     );
     match (&r.cpu_sampling, r.profiling) {
         (Some(s), _) => println!(
@@ -432,16 +442,46 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
     // Refused before anything starts.
     super::sampling::check(args.cpu_sampling_hz)?;
     let nodes = usize::try_from(args.nodes)?;
+    // The throwaway server lives as long as the run.
+    let (_server, store_url) = postgres_store(args).await?;
     let mut rig = Rig::start_stand_ins(args.guilds, nodes).await?;
-    let outcome = phases(&mut rig, args).await;
+    let outcome = phases(&mut rig, args, store_url).await;
     rig.shutdown().await;
     outcome
 }
 
-async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
+/// The PostgreSQL store of `--postgres`: the throwaway server (if one was started) and the
+/// database's URL.
+async fn postgres_store(
+    args: &Args,
+) -> anyhow::Result<(Option<test_support::postgres::Server>, Option<String>)> {
+    if !args.postgres {
+        return Ok((None, None));
+    }
+    if let Some(url) = &args.postgres_url {
+        return Ok((None, Some(url.clone())));
+    }
+    let server = test_support::postgres::Server::start()
+        .map_err(anyhow::Error::msg)
+        .context("starting a throwaway PostgreSQL server")?
+        .context("PostgreSQL is not installed (apt-get install postgresql)")?;
+    let url = server
+        .create_database("bench_commands")
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok((Some(server), Some(url)))
+}
+
+async fn phases(rig: &mut Rig, args: &Args, store_url: Option<String>) -> anyhow::Result<Report> {
     let data_dir = super::fresh_data_dir("commands");
-    rig.start_bot(rig.bot_config(data_dir)?, ServeOptions::default())
-        .await?;
+    let mut config = rig.bot_config(data_dir)?;
+    let store = if store_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    config.store.url = store_url.map(Secret::new);
+    rig.start_bot(config, ServeOptions::default()).await?;
     settle().await;
     let baseline = MemoryReading::now();
     tracing::info!(guilds = args.guilds, "bench phase: creating the guilds");
@@ -512,6 +552,7 @@ async fn phases(rig: &mut Rig, args: &Args) -> anyhow::Result<Report> {
     let cpu = cpu_figures(&measured, &idle_cpu);
     Ok(Report {
         scenario: "commands",
+        store: store.to_owned(),
         build: super::BUILD,
         guilds: args.guilds,
         rate: args.rate,
