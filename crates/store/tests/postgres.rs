@@ -926,6 +926,49 @@ async fn check_fails_once_the_server_turns_read_only() {
     }
 }
 
+/// TLS, against a server that takes TLS connections only: `sslmode=require` encrypts,
+/// `verify-full` checks the server's certificate against `sslrootcert` (and refuses one it cannot
+/// verify), and a plain connection is refused; no error shows the password.
+#[tokio::test]
+async fn tls_connections_are_encrypted_and_verified() {
+    let Some(server) = postgres_server::tls_server() else {
+        return;
+    };
+    let url = server
+        .create_database(&format!("tls_{}", std::process::id()))
+        .await
+        .expect("a database over TLS");
+    let root = server.tls_root().expect("the server's CA").display();
+    let connect = |parameters: String| {
+        let url = format!("{url}?{parameters}");
+        async move { PgStore::connect(&PgConfig::new(url)).await }
+    };
+    let required = connect("sslmode=require".to_owned())
+        .await
+        .expect("sslmode=require connects");
+    required.ping().await.expect("and answers");
+    let verified = connect(format!("sslmode=verify-full&sslrootcert={root}"))
+        .await
+        .expect("verify-full with the server's CA connects");
+    verified.check().await.expect("and takes a write");
+    for (parameters, why) in [
+        ("sslmode=disable".to_owned(), "a plain connection"),
+        (
+            "sslmode=verify-full".to_owned(),
+            "a certificate no known CA signed",
+        ),
+    ] {
+        let error = connect(parameters)
+            .await
+            .expect_err(&format!("{why} is refused"));
+        assert!(matches!(error, Error::Open { .. }), "{why}: {error:?}");
+        assert!(
+            !format!("{error} {error:?}").contains(server.password()),
+            "{error:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn connection_errors_and_debug_output_never_show_the_password() {
     let Some(server) = postgres_server::server() else {

@@ -45,22 +45,40 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The watchdog: it starts the server, waits for its standard input to reach end of file (the test
 /// binary is gone) and then stops the server and removes its directory. `$1` is the `postgres`
-/// binary, `$2` the directory, `$3` the port.
+/// binary, `$2` the directory, `$3` the port; the rest are more of the server's arguments.
 const WATCHDOG: &str = r#"
-"$1" -D "$2/data" -p "$3" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$2" \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-  >"$2/postgres.log" 2>&1 &
+postgres=$1 dir=$2 port=$3
+shift 3
+"$postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$dir" \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "$@" \
+  >"$dir/postgres.log" 2>&1 &
 server=$!
 cat >/dev/null
 kill -INT "$server" 2>/dev/null
 wait "$server"
-rm -rf "$2"
+rm -rf "$dir"
+"#;
+
+/// The TLS server's certificates, made with openssl(1): a CA of its own and the server's
+/// certificate for 127.0.0.1 signed by it. `$1` is the directory.
+const MAKE_CERTIFICATES: &str = r#"
+set -e
+cd "$1"
+curve="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $curve -keyout ca.key -out ca.crt -days 2 -subj /CN=dimby-test-ca 2>/dev/null
+openssl req $curve -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile server.ext -out server.crt 2>/dev/null
+chmod 600 server.key
 "#;
 
 /// A running server.
 pub struct Server {
     port: u16,
     password: String,
+    /// With TLS: the CA that signed its certificate (for `sslrootcert`).
+    tls_root: Option<PathBuf>,
     /// The watchdog, whose standard input stays open for as long as the test binary runs.
     _watchdog: Child,
 }
@@ -83,6 +101,11 @@ impl Server {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// The CA certificate of a TLS server (see [`tls_server`]), for `sslrootcert`.
+    pub fn tls_root(&self) -> Option<&Path> {
+        self.tls_root.as_deref()
+    }
 }
 
 /// The server of this test binary, started on first use; `None` when PostgreSQL is not installed
@@ -97,6 +120,28 @@ pub fn server() -> Option<&'static Server> {
         }
         Err(message) => panic!("{message}"),
     }
+}
+
+/// A second server of this test binary that takes TLS connections only (`hostssl` in its
+/// `pg_hba.conf`), with a certificate for 127.0.0.1 signed by a CA of its own
+/// ([`Server::tls_root`]); `None` when the tests are skipped.
+pub fn tls_server() -> Option<&'static Server> {
+    static SERVER: OnceLock<Result<Option<Server>, String>> = OnceLock::new();
+    match SERVER.get_or_init(|| start(Tls::On)) {
+        Ok(Some(server)) => Some(server),
+        Ok(None) => {
+            skipped();
+            None
+        }
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Whether a server takes TLS connections (only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Off,
+    On,
 }
 
 /// A new, empty database on the server: its URL. `None` when the tests are skipped.
@@ -140,7 +185,7 @@ impl Server {
     /// # Errors
     /// When PostgreSQL is not installed (without the skip) or does not come up.
     pub fn start() -> Result<Option<Self>, String> {
-        start()
+        start(Tls::Off)
     }
 
     /// Creates the database `name` (lower-case letters, digits and underscores) and returns its
@@ -173,7 +218,7 @@ impl Server {
 
 /// Starts the server: `Ok(None)` if PostgreSQL is not installed and the tests may skip, an error
 /// naming what went wrong (with the server's log) otherwise.
-fn start() -> Result<Option<Server>, String> {
+fn start(tls: Tls) -> Result<Option<Server>, String> {
     let Some(bin) = find_bin() else {
         if std::env::var(SKIP).as_deref() == Ok("1") {
             return Ok(None);
@@ -193,7 +238,7 @@ fn start() -> Result<Option<Server>, String> {
     // A port can be taken between looking it up and the server binding it: try a few.
     let mut last = String::new();
     for _ in 0..3 {
-        match attempt(&bin, owner.as_ref()) {
+        match attempt(&bin, owner.as_ref(), tls) {
             Ok(server) => return Ok(Some(server)),
             Err(error) => last = error,
         }
@@ -275,7 +320,7 @@ fn random_password() -> String {
 }
 
 /// One try at setting a server up and starting it.
-fn attempt(bin: &Path, owner: Option<&Owner>) -> Result<Server, String> {
+fn attempt(bin: &Path, owner: Option<&Owner>, tls: Tls) -> Result<Server, String> {
     let dir = tempfile::Builder::new()
         .prefix("dimby-postgres-")
         .tempdir()
@@ -287,7 +332,41 @@ fn attempt(bin: &Path, owner: Option<&Owner>) -> Result<Server, String> {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(error);
     }
-    start_server(bin, owner, &dir, password)
+    let tls_root = match tls {
+        Tls::Off => None,
+        Tls::On => match tls_only(owner, &dir) {
+            Ok(root) => Some(root),
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(error);
+            }
+        },
+    };
+    start_server(bin, owner, &dir, password, tls_root)
+}
+
+/// Makes the certificates in `dir` and lets the cluster take TLS connections only.
+fn tls_only(owner: Option<&Owner>, dir: &Path) -> Result<PathBuf, String> {
+    let made = as_owner(
+        owner,
+        Path::new("/bin/sh"),
+        &["-c", MAKE_CERTIFICATES, "sh", utf8(dir)?],
+    )
+    .output()
+    .map_err(|e| format!("cannot run openssl(1) through sh: {e}"))?;
+    if !made.status.success() {
+        return Err(format!(
+            "making the test server's certificates failed (is openssl installed?): {}",
+            String::from_utf8_lossy(&made.stderr)
+        ));
+    }
+    // Only TLS over TCP; the Unix socket (used by nobody) stays trusted.
+    std::fs::write(
+        dir.join("data/pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+    Ok(dir.join("ca.crt"))
 }
 
 /// A path as an argument of the commands (`initdb`, the watchdog), which take UTF-8 here.
@@ -349,6 +428,7 @@ fn start_server(
     owner: Option<&Owner>,
     dir: &Path,
     password: String,
+    tls_root: Option<PathBuf>,
 ) -> Result<Server, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -356,23 +436,31 @@ fn start_server(
         .port();
     let postgres = bin.join("postgres");
     let port_text = port.to_string();
-    let mut watchdog = as_owner(
-        owner,
-        Path::new("/bin/sh"),
-        &[
-            "-c",
-            WATCHDOG,
-            "sh",
-            utf8(&postgres)?,
-            utf8(dir)?,
-            &port_text,
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
+    let mut args = vec![
+        "-c".to_owned(),
+        WATCHDOG.to_owned(),
+        "sh".to_owned(),
+        utf8(&postgres)?.to_owned(),
+        utf8(dir)?.to_owned(),
+        port_text.clone(),
+    ];
+    if tls_root.is_some() {
+        let dir = utf8(dir)?;
+        for setting in [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={dir}/server.crt"),
+            format!("ssl_key_file={dir}/server.key"),
+        ] {
+            args.extend(["-c".to_owned(), setting]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut watchdog = as_owner(owner, Path::new("/bin/sh"), &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
     let log = dir.join("postgres.log");
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -394,6 +482,7 @@ fn start_server(
             return Ok(Server {
                 port,
                 password,
+                tls_root,
                 _watchdog: watchdog,
             });
         }
