@@ -31,46 +31,70 @@ pub const BIG_ID: u64 = u64::MAX - 6;
 /// Every behaviour, one after another, on one store (all but [`damaged_guilds_set_apart`], which
 /// needs the backend to damage a guild's rows: call it too).
 pub async fn run_all(store: &dyn Store) {
-    ping(store).await;
-    check(store).await;
-    unknown_guild(store).await;
-    defaults(store).await;
-    entries_round_trip(store).await;
-    enqueue_appends_and_inserts(store).await;
-    enqueue_out_of_range(store).await;
-    remove(store).await;
-    remove_out_of_range(store).await;
-    move_entry(store).await;
-    move_out_of_range(store).await;
-    clear_queue(store).await;
-    replace_queue(store).await;
-    set_current(store).await;
-    advance_drop(store).await;
-    advance_requeue(store).await;
-    advance_empty_and_unknown(store).await;
-    save_position(store).await;
-    save_positions(store).await;
-    save_positions_large(store).await;
-    settings(store).await;
-    volume_out_of_range(store).await;
-    big_ids(store).await;
-    forget_guild(store).await;
-    waiting_requests(store).await;
-    load_all_guilds(store).await;
-    gateway_sessions(store).await;
-    lavalink_sessions(store).await;
-    discord_cache(store).await;
-    concurrent_takes(store).await;
-    scoped_handover(store).await;
-    identify_slots(store).await;
-    concurrent_identify_slots(store).await;
-    deploy_round_trip(store).await;
-    one_deploy_at_a_time(store).await;
-    deploy_finish_rules(store).await;
-    deploy_unknown_id(store).await;
-    deploy_history(store).await;
-    deploy_bounds(store).await;
-    colour_builds(store).await;
+    macro_rules! each {
+        ($($behaviour:ident),*) => {
+            $( $behaviour(store).await; )*
+        };
+    }
+    crate::conformance_behaviours!(each);
+}
+
+/// Calls `$callback!` with the name of every behaviour of the suite, in order (the list
+/// [`run_all`] runs): a backend's test file expands it into one `#[tokio::test]` each, so that a
+/// behaviour added here runs on every backend.
+///
+/// ```ignore
+/// macro_rules! conformance_tests {
+///     ($($name:ident),*) => { $( #[tokio::test] async fn $name() { /* ... */ } )* };
+/// }
+/// store::conformance_behaviours!(conformance_tests);
+/// ```
+#[macro_export]
+macro_rules! conformance_behaviours {
+    ($callback:ident) => {
+        $callback! {
+            ping,
+            check,
+            unknown_guild,
+            defaults,
+            entries_round_trip,
+            enqueue_appends_and_inserts,
+            enqueue_out_of_range,
+            remove,
+            remove_out_of_range,
+            move_entry,
+            move_out_of_range,
+            clear_queue,
+            replace_queue,
+            set_current,
+            advance_drop,
+            advance_requeue,
+            advance_empty_and_unknown,
+            save_position,
+            save_positions,
+            save_positions_large,
+            settings,
+            volume_out_of_range,
+            big_ids,
+            forget_guild,
+            waiting_requests,
+            load_all_guilds,
+            gateway_sessions,
+            lavalink_sessions,
+            discord_cache,
+            concurrent_takes,
+            scoped_handover,
+            identify_slots,
+            concurrent_identify_slots,
+            deploy_round_trip,
+            one_deploy_at_a_time,
+            deploy_finish_rules,
+            deploy_unknown_id,
+            deploy_history,
+            deploy_bounds,
+            colour_builds
+        }
+    };
 }
 
 /// A queue entry whose fields are all derived from `n`, so that entries are told apart.

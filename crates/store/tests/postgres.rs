@@ -59,48 +59,7 @@ macro_rules! conformance_tests {
     };
 }
 
-conformance_tests!(
-    ping,
-    check,
-    unknown_guild,
-    defaults,
-    entries_round_trip,
-    enqueue_appends_and_inserts,
-    enqueue_out_of_range,
-    remove,
-    remove_out_of_range,
-    move_entry,
-    move_out_of_range,
-    clear_queue,
-    replace_queue,
-    set_current,
-    advance_drop,
-    advance_requeue,
-    advance_empty_and_unknown,
-    save_position,
-    save_positions,
-    save_positions_large,
-    settings,
-    volume_out_of_range,
-    big_ids,
-    forget_guild,
-    waiting_requests,
-    load_all_guilds,
-    gateway_sessions,
-    lavalink_sessions,
-    discord_cache,
-    concurrent_takes,
-    scoped_handover,
-    identify_slots,
-    concurrent_identify_slots,
-    deploy_round_trip,
-    one_deploy_at_a_time,
-    deploy_finish_rules,
-    deploy_unknown_id,
-    deploy_history,
-    deploy_bounds,
-    colour_builds,
-);
+store::conformance_behaviours!(conformance_tests);
 
 #[tokio::test]
 async fn conformance_run_all_on_one_store_as_dyn() {
