@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use admin::deploy::Phase;
@@ -16,6 +16,7 @@ use lavalink::model::GuildId as LavalinkGuild;
 use sim::discord::{DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 use sim::lavalink::SimNode;
 use test_support::deploy_slots::Slots;
+use test_support::track_starts::TrackStarts;
 
 const GUARD: Duration = Duration::from_secs(60);
 const GUILDS: usize = 6;
@@ -86,6 +87,10 @@ fn guilds(discord: &DiscordSim) -> Vec<GuildInfo> {
             guild
         })
         .collect()
+}
+
+fn lavalink_guilds(guilds: &[GuildInfo]) -> Vec<LavalinkGuild> {
+    guilds.iter().map(|g| LavalinkGuild(g.id.get())).collect()
 }
 
 fn command(guild: &GuildInfo, name: &str) -> SlashCommand {
@@ -162,45 +167,6 @@ async fn assert_handed_over_once(base: &str) {
     }
 }
 
-/// Counts the TrackStart events the node sends from now on.
-fn count_track_starts(node: &SimNode) -> Arc<AtomicU64> {
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&count);
-    let mut sent = node.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match sent.recv().await {
-                Ok(message) => {
-                    if matches!(
-                        message.message,
-                        lavalink::model::IncomingMessage::Event(
-                            lavalink::model::Event::TrackStart(_)
-                        )
-                    ) {
-                        counted.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-    count
-}
-
-/// Waits until `count` TrackStarts were counted (a node sends a track's TrackStart once its
-/// audio starts, after the player already shows the track), then counts from zero again.
-async fn settle_track_starts(starts: &AtomicU64, count: usize) {
-    tokio::time::timeout(GUARD, async {
-        while usize::try_from(starts.load(Ordering::SeqCst)).unwrap_or(usize::MAX) < count {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("every started track's TrackStart");
-    starts.store(0, Ordering::SeqCst);
-}
-
 /// Scripted listeners: `/nowplaying` round the guilds every 50 ms until stopped; returns each
 /// answer's text (`None`: unanswered within the guard).
 fn listeners(
@@ -272,13 +238,16 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
         .await
         .expect("blue serves");
     assert_eq!(serving.colour, "blue");
-    let starts = count_track_starts(&node);
+    let starts = TrackStarts::count(&[&node]);
     for guild in &guilds {
         let text = answer(&discord, &command(guild, "play").string("query", TRACK)).await;
         assert!(!text.is_empty());
     }
     let session = all_playing(&node, &guilds).await;
-    settle_track_starts(&starts, guilds.len()).await;
+    starts
+        .settle(&lavalink_guilds(&guilds), GUARD)
+        .await
+        .expect("every started track's TrackStart");
 
     let green = spawn(&config, &dir.path().join("green.log"), "green", true, &[]);
     let standby = green
@@ -334,11 +303,7 @@ async fn a_cutover_and_a_rollback_keep_every_player_playing_and_answer_everythin
         answers.len(),
         "every command sent across both cutovers is answered: {answers:?}"
     );
-    assert_eq!(
-        starts.load(Ordering::SeqCst),
-        0,
-        "no player was started again"
-    );
+    assert_eq!(starts.total(), 0, "no player was started again");
     assert_eq!(discord.identify_count(), identifies, "every shard resumed");
     // Blue controls the players again: a skip goes to the node.
     let skipped = answer(&discord, &command(&guilds[0], "skip")).await;
@@ -636,12 +601,15 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
         "{report:#}"
     );
     assert_eq!(report["serving"], "blue");
-    let starts = count_track_starts(&node);
+    let starts = TrackStarts::count(&[&node]);
     for guild in &guilds {
         answer(&discord, &command(guild, "play").string("query", TRACK)).await;
     }
     let session = all_playing(&node, &guilds).await;
-    settle_track_starts(&starts, guilds.len()).await;
+    starts
+        .settle(&lavalink_guilds(&guilds), GUARD)
+        .await
+        .expect("every started track's TrackStart");
 
     // A good build goes to green, with listeners at work throughout.
     slots.configure("green", &base);
@@ -673,7 +641,7 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     );
     assert!(report["watch"]["failing"].is_null(), "{report:#}");
     assert_eq!(with_the_track(&answers), answers.len(), "{answers:?}");
-    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    assert_eq!(starts.total(), 0, "no player started again");
     assert_eq!(discord.identify_count(), identifies, "every shard resumed");
     assert_eq!(all_playing(&node, &guilds).await, session);
 
@@ -757,7 +725,7 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
         answers.iter().all(Option::is_some),
         "every command got an answer, failed or not: {answers:?}"
     );
-    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    assert_eq!(starts.total(), 0, "no player started again");
     assert_eq!(all_playing(&node, &guilds).await, session);
 
     let history = std::process::Command::new(env!("CARGO_BIN_EXE_dimby"))
@@ -783,7 +751,7 @@ async fn dimby_deploy_promotes_a_good_build_rejects_a_bad_one_and_rolls_back_a_f
     assert_eq!(blue.state().await.expect("blue").phase, Phase::Serving);
     assert_eq!(green.state().await.expect("green").phase, Phase::Standby);
     assert_eq!(all_playing(&node, &guilds).await, session);
-    assert_eq!(starts.load(Ordering::SeqCst), 0, "no player started again");
+    assert_eq!(starts.total(), 0, "no player started again");
     let (_, status) = cli(&["deploy", "status"], &deploy_config).await;
     assert!(status.contains("blue: serving"), "{status}");
     assert!(

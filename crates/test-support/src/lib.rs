@@ -2,12 +2,14 @@
 //! a cluster's node spec for a stand-in node, a `dimby run` config pointing at the stand-ins, a
 //! free loopback port, waiting on a condition under a guard, and the production Discord layer on
 //! the Discord stand-in ([`discord_layer`]), the two colours' slots of `dimby deploy`
-//! ([`deploy_slots`]), and a throwaway PostgreSQL server ([`postgres`]). Used as a dev-dependency, and by
+//! ([`deploy_slots`]), a throwaway PostgreSQL server ([`postgres`]), and TrackStarts counted per
+//! guild ([`track_starts`]). Used as a dev-dependency, and by
 //! the tools crate's benchmarks; never by the production binary.
 
 pub mod deploy_slots;
 pub mod discord_layer;
 pub mod postgres;
+pub mod track_starts;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

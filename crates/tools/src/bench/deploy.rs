@@ -24,6 +24,7 @@ use super::stop::playing_positions;
 type UserId = Id<UserMarker>;
 use sim::lavalink::{NodeConfig, SimNode};
 use test_support::deploy_slots::Slots;
+use test_support::track_starts::TrackStarts;
 
 /// Options of the scenario.
 #[derive(Debug, Clone, clap::Args)]
@@ -169,7 +170,7 @@ async fn deploy_series(
         .context("the store")?;
 
     // The first deploy brings blue up; every guild plays on it.
-    let starts = super::stop::TrackStarts::count(node);
+    let starts = TrackStarts::count(&[node]);
     let first = deploy::deploy(&plan, &store)
         .await
         .context("the first deploy")?;
@@ -182,8 +183,7 @@ async fn deploy_series(
         .iter()
         .map(|l| LavalinkGuild(l.guild.id.get()))
         .collect();
-    wait_all_playing(node, &lavalink_guilds).await?;
-    starts.settle(lavalink_guilds.len()).await?;
+    wait_all_started(node, &lavalink_guilds, &starts).await?;
     // Each reading's instant is taken just before it, so that both carry the same skew.
     let before = Instant::now();
     let positions_before = playing_positions(node, &lavalink_guilds);
@@ -210,7 +210,7 @@ async fn deploy_series(
         .await
         .context("the failing deploy")?;
     let answers = scripted.stop().await;
-    let track_starts = starts.stop();
+    let track_starts = starts.total();
     let after = Instant::now();
     let positions_after = playing_positions(node, &lavalink_guilds);
     let elapsed_ms = ms(after.duration_since(before));
@@ -364,6 +364,19 @@ impl Listeners {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }
+}
+
+/// Waits until every guild plays and its TrackStart came, then counts TrackStarts from zero.
+async fn wait_all_started(
+    node: &SimNode,
+    guilds: &[LavalinkGuild],
+    starts: &TrackStarts,
+) -> anyhow::Result<()> {
+    wait_all_playing(node, guilds).await?;
+    starts
+        .settle(guilds, Duration::from_secs(180))
+        .await
+        .map_err(|missing| anyhow::anyhow!("no TrackStart from {} guilds", missing.len()))
 }
 
 async fn wait_all_playing(node: &SimNode, guilds: &[LavalinkGuild]) -> anyhow::Result<()> {

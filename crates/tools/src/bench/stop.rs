@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use lavalink::model::{GuildId as LavalinkGuild, LoadResult, Track};
 use sim::discord::DiscordSim;
 use sim::lavalink::{NodeConfig, SimNode};
+use test_support::track_starts::TrackStarts;
 
 use super::commands::{Listener, create_guilds, discord_config};
 
@@ -273,7 +274,7 @@ async fn stop_once(
     let at_signal = playing_positions(node, &guilds);
 
     let signalled = Instant::now();
-    let track_starts = TrackStarts::count(node);
+    let track_starts = TrackStarts::count(&[node]);
     let (exited_by_itself, exit_code, exit_after) =
         signal_and_wait(&mut bot, args.handover).await?;
     let identifies_before = discord.identify_count();
@@ -317,7 +318,7 @@ async fn stop_once(
             .await?,
         )
     } else {
-        track_starts.stop();
+        drop(track_starts);
         None
     };
     Ok(Report {
@@ -521,7 +522,7 @@ async fn take_over(
         && Some(&sessions[0].id) == expected.session.as_ref();
     let identifies = discord.identify_count().saturating_sub(identifies_before);
     let (stopped_cleanly, _, _) = signal_and_wait(&mut bot, false).await?;
-    let track_starts = track_starts.stop();
+    let track_starts = track_starts.total();
     Ok(Successor {
         commands_sent: count(commands.len()),
         answered: count(answered.len()),
@@ -568,60 +569,6 @@ fn send_commands(
             discord.invoke(&command).context("invoking /nowplaying")
         })
         .collect()
-}
-
-/// Counts the TrackStart events the node sends from now on, until the counter is stopped.
-pub(crate) struct TrackStarts {
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TrackStarts {
-    pub(crate) fn count(node: &SimNode) -> Self {
-        let mut sent = node.subscribe();
-        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = std::sync::Arc::clone(&count);
-        let task = tokio::spawn(async move {
-            loop {
-                match sent.recv().await {
-                    Ok(message) => {
-                        if matches!(
-                            message.message,
-                            lavalink::model::IncomingMessage::Event(
-                                lavalink::model::Event::TrackStart(_)
-                            )
-                        ) {
-                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-        Self { count, task }
-    }
-
-    /// Waits until `count` TrackStarts were counted (one is sent after the player already shows
-    /// its track), then counts from zero again.
-    pub(crate) async fn settle(&self, count: usize) -> anyhow::Result<()> {
-        let count = u64::try_from(count).unwrap_or(u64::MAX);
-        tokio::time::timeout(Duration::from_secs(180), async {
-            while self.count.load(std::sync::atomic::Ordering::Relaxed) < count {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .context("not every started track sent its TrackStart")?;
-        self.count.store(0, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Stops counting and says how many.
-    pub(crate) fn stop(self) -> u64 {
-        self.task.abort();
-        self.count.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 /// Sends the stop signal and waits for the exit (killing the bot past [`EXIT_GUARD`]): whether
