@@ -8,7 +8,7 @@
 //! - Every guild is played by exactly one process, the one owning its shard.
 //! - A process killed with SIGKILL and started again restores its own guilds and no other's;
 //!   the other processes' players are not touched.
-//! - Two processes stopped for a handover at once (SIGTERM with `--on-sigterm handover`, as a
+//! - Two processes stopped for a handover at once (SIGTERM with `DIMBY_ON_SIGTERM=handover`, as a
 //!   rolling update stops a pod) and their replacements started: each replacement resumes its
 //!   own shards and its own Lavalink sessions (no identify, no player started again).
 //! - A rolling restart of the four, one by one, with interactions sent while each is down: the
@@ -120,9 +120,11 @@ impl Setup {
             command.env("DIMBY_STORE__URL", url);
         }
         let child = command
-            .args(["run", "--on-sigterm", "handover", "--config"])
+            .args(["run", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")
+            // As the Kubernetes manifests set it: SIGTERM is the handover stop.
+            .env("DIMBY_ON_SIGTERM", "handover")
             .env("DIMBY_ADMIN__LISTEN", admin.to_string())
             .env("DIMBY_DISCORD__SPLIT__TOTAL", SHARDS.to_string())
             .env("DIMBY_DISCORD__SPLIT__PROCESSES", PROCESSES.to_string())
