@@ -422,27 +422,15 @@ impl Bot {
             .count()
     }
 
-    /// Loads every stored guild; each rejoins its voice channel when its guild is available and
+    /// Loads every stored guild on the shards of `scope` (the shards this process runs); each rejoins its voice channel when its guild is available and
     /// plays on from the saved position once the voice connection is up. A guild whose player
     /// the cluster already has (adopted from a predecessor's handed-over session) plays on as it
     /// is: no rejoin, no replay. Returns how many, and the guilds left out because their stored
     /// rows are damaged.
-    pub async fn restore(&self) -> Result<Restored, store::Error> {
-        let (mut restored, mut damaged) = self.core().shell.restore().await?;
-        // Processes sharing the store each restore the guilds of their own shards.
-        let discord = &self.core().discord;
-        let owned = |guild: u64| {
-            discord_guild(lavalink::model::GuildId(guild)).is_some_and(|g| discord.owns(g))
-        };
-        let stored = restored.len();
-        restored.retain(|r| owned(r.guild.0));
-        damaged.retain(|d| owned(d.guild_id));
-        if restored.len() < stored {
-            tracing::info!(
-                others = stored - restored.len(),
-                "stored guilds on other processes' shards are left to them"
-            );
-        }
+    pub async fn restore(&self, scope: store::HandoverScope) -> Result<Restored, store::Error> {
+        // Processes sharing the store each restore the guilds of their own shards: the store
+        // selects them, so no process reads the others'.
+        let (restored, damaged) = self.core().shell.restore(scope).await?;
         let count = restored.len();
         let mut live = 0;
         for r in restored {
@@ -463,6 +451,7 @@ impl Bot {
         tracing::info!(
             guilds = count,
             playing_on = live,
+            shards = %scope,
             "restored guilds from the store"
         );
         Ok(Restored {

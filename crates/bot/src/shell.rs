@@ -173,11 +173,14 @@ impl Shell {
         }
     }
 
-    /// Every stored guild with its engine restored (not yet playing: call
+    /// Every stored guild on the shards of `scope` with its engine restored (not yet playing: call
     /// [`GuildPlayer::resume_from_snapshot`] once the voice connection is back), its voice channel
     /// and its text channel; and apart, the guilds whose stored rows are damaged (not restored).
-    pub async fn restore(&self) -> Result<(Vec<Restored>, Vec<store::Damaged>), store::Error> {
-        let loaded = self.store.load_all_guilds().await?;
+    pub async fn restore(
+        &self,
+        scope: store::HandoverScope,
+    ) -> Result<(Vec<Restored>, Vec<store::Damaged>), store::Error> {
+        let loaded = self.store.load_guilds(scope).await?;
         Ok((loaded.guilds.iter().map(restored).collect(), loaded.damaged))
     }
 }

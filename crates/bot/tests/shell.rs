@@ -174,7 +174,11 @@ async fn the_queue_advances_on_track_end_and_survives_a_restart() {
     rig.shell.apply(GUILD, effects).await.expect("apply");
 
     // A new process: the engine comes back from the store and plays on from the saved position.
-    let (restored, damaged) = rig.shell.restore().await.expect("restore");
+    let (restored, damaged) = rig
+        .shell
+        .restore(store::HandoverScope::whole(1))
+        .await
+        .expect("restore");
     assert_eq!(restored.len(), 1);
     assert!(damaged.is_empty());
     let mut again = restored.into_iter().next().expect("guild").player;

@@ -79,6 +79,7 @@ macro_rules! conformance_behaviours {
             forget_guild,
             waiting_requests,
             load_all_guilds,
+            load_guilds_by_shard,
             gateway_sessions,
             lavalink_sessions,
             discord_cache,
@@ -1051,6 +1052,78 @@ pub async fn load_all_guilds(store: &dyn Store) {
             store.load_guild(s.guild_id).await.expect("load").as_ref()
         );
     }
+}
+
+/// `load_guilds` returns the guilds on the scope's shards (`(id >> 22) % total`), whole, and
+/// no other: ids at and above 2^63 (stored as negative) included.
+pub async fn load_guilds_by_shard(store: &dyn Store) {
+    // Shard k of 4 for k in 0..4, at small ids and at ids with the top bit set.
+    let ids: Vec<u64> = (0..4u64)
+        .flat_map(|k| {
+            [
+                ((1_040 + k) << 22) | 7,
+                (1 << 63) | ((8 + k) << 22) | 3,
+                (1 << 63) | (((1 << 40) + 12 + k) << 22) | 5,
+            ]
+        })
+        .collect();
+    forget(store, &ids).await;
+    for (n, g) in (0u64..).zip(&ids) {
+        store
+            .enqueue(*g, &entries(n..n + 2), None)
+            .await
+            .expect("enqueue");
+        store
+            .set_current(*g, Some(&entry(70 + n)), PositionSnapshot::new(n, n))
+            .await
+            .expect("set_current");
+        store
+            .add_waiting(*g, &format!("query {n}"), 7, 1_700_000_000_000)
+            .await
+            .expect("add_waiting");
+    }
+    let scope = HandoverScope {
+        first: 1,
+        last: 2,
+        total: 4,
+    };
+    let on_shard = |g: u64| (g >> 22) % 4;
+    let loaded = store.load_guilds(scope).await.expect("load_guilds");
+    let got: Vec<u64> = loaded
+        .guilds
+        .iter()
+        .map(|s| s.guild_id)
+        .filter(|g| ids.contains(g))
+        .collect();
+    let mut want: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|g| (1..=2).contains(&on_shard(*g)))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want, "the guilds of shards 1-2 of 4, ordered by id");
+    assert_eq!(want.len(), 6);
+    for s in &loaded.guilds {
+        assert!(
+            scope.contains(u32::try_from(on_shard(s.guild_id)).expect("shard")),
+            "guild {} is on shard {}",
+            s.guild_id,
+            on_shard(s.guild_id)
+        );
+        assert_eq!(*s, state(store, s.guild_id).await, "loaded whole");
+    }
+    let all = store
+        .load_guilds(HandoverScope::whole(4))
+        .await
+        .expect("all");
+    assert_eq!(
+        all.guilds
+            .iter()
+            .filter(|s| ids.contains(&s.guild_id))
+            .count(),
+        ids.len()
+    );
+    forget(store, &ids).await;
 }
 
 fn gateway(shard_id: u32, sequence: u64) -> GatewaySession {

@@ -64,8 +64,8 @@ impl Store for QuarantineGuard {
         self.inner.load_guild(guild_id).await
     }
 
-    async fn load_all_guilds(&self) -> Result<LoadedGuilds> {
-        let loaded = self.inner.load_all_guilds().await?;
+    async fn load_guilds(&self, scope: HandoverScope) -> Result<LoadedGuilds> {
+        let loaded = self.inner.load_guilds(scope).await?;
         *self.lock() = loaded.damaged.iter().map(|d| d.guild_id).collect();
         Ok(loaded)
     }

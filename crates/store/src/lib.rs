@@ -309,7 +309,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The state of every guild with stored state, ordered by guild id (restore at start). A guild
     /// whose rows are damaged does not fail the load: it is left out of `guilds` and listed in
     /// `damaged`, its rows untouched.
-    async fn load_all_guilds(&self) -> Result<LoadedGuilds>;
+    async fn load_all_guilds(&self) -> Result<LoadedGuilds> {
+        self.load_guilds(HandoverScope::whole(1)).await
+    }
+
+    /// As [`load_all_guilds`](Self::load_all_guilds), for the guilds on the shards of `scope`
+    /// only (a guild is on shard `(id >> 22) % total`, as Discord routes it), selected by the
+    /// database: a process running some of the application's shards restores its own guilds
+    /// without reading the others'.
+    async fn load_guilds(&self, scope: HandoverScope) -> Result<LoadedGuilds>;
 
     /// Inserts `entries`, in order, at index `at` (`None`: at the end) and returns the index of the
     /// first one. `at` may equal the queue's length; above it is [`Error::IndexOutOfRange`].

@@ -25,7 +25,7 @@ use crate::deploys::{
 use crate::shared::{
     Sorter, StoreRow as _, build_from_row, column, corrupt, db, deploy_from_row, entry_from_row,
     from_db, index_to_pos, len_from_db, named, newest_per_guild, opt_to_db, problem,
-    push_queue_row, step_from_row, to_db, waiting_from_row,
+    push_queue_row, shard_binds, step_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
@@ -339,7 +339,7 @@ impl PgStore {
 /// `SELECT` of the columns of `guilds` that make a [`GuildState`] (filters as text), followed by
 /// the rest of the statement.
 macro_rules! select_guilds {
-    ($rest:literal) => {
+    ($rest:expr) => {
         concat!(
             "SELECT guild_id, position_ms, position_at_unix_ms, paused, volume, \
              filters::text AS filters, loop_mode, voice_channel_id, text_channel_id FROM guilds ",
@@ -554,6 +554,16 @@ async fn running_deploy(
     Ok(state)
 }
 
+/// The condition of `load_guilds` (see `shared::shard_binds`), for a statement's end.
+macro_rules! on_shards {
+    ($rest:literal) => {
+        concat!(
+            "WHERE ((guild_id >> 22) & 4398046511103) % $1 BETWEEN $2 AND $3 ",
+            $rest
+        )
+    };
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<()> {
@@ -599,12 +609,16 @@ impl Store for PgStore {
         Ok(Some(state))
     }
 
-    async fn load_all_guilds(&self) -> Result<LoadedGuilds> {
-        const OP: &str = "load_all_guilds";
+    async fn load_guilds(&self, scope: HandoverScope) -> Result<LoadedGuilds> {
+        const OP: &str = "load_guilds";
+        let [total, first, last] = shard_binds(scope);
         let mut tx = self.begin_read(OP, None).await?;
         let mut guilds = BTreeMap::new();
         let mut damaged = BTreeMap::new();
-        for row in sqlx::query(select_guilds!(""))
+        for row in sqlx::query(select_guilds!(on_shards!("")))
+            .bind(total)
+            .bind(first)
+            .bind(last)
             .fetch_all(&mut *tx)
             .await
             .map_err(db(OP, None))?
@@ -623,20 +637,28 @@ impl Store for PgStore {
             guilds: &mut guilds,
             damaged: &mut damaged,
         };
-        for row in sqlx::query(
+        for row in sqlx::query(concat!(
             "SELECT guild_id, pos, track, requester_id, title, author, length_ms, uri, \
-             added_at_unix_ms FROM queue_entries ORDER BY guild_id, pos",
-        )
+             added_at_unix_ms FROM queue_entries ",
+            on_shards!("ORDER BY guild_id, pos")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?
         {
             sorter.add(&row, "queue_entries", push_queue_row)?;
         }
-        for row in sqlx::query(
+        for row in sqlx::query(concat!(
             "SELECT guild_id, track, requester_id, title, author, length_ms, uri, \
-             added_at_unix_ms FROM current_entries",
-        )
+             added_at_unix_ms FROM current_entries ",
+            on_shards!("")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?
@@ -646,10 +668,13 @@ impl Store for PgStore {
                 Ok(())
             })?;
         }
-        for row in sqlx::query(
-            "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests \
-             ORDER BY guild_id, id",
-        )
+        for row in sqlx::query(concat!(
+            "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests ",
+            on_shards!("ORDER BY guild_id, id")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?

@@ -25,6 +25,19 @@ pub(crate) const fn from_db(value: i64) -> u64 {
     value.cast_unsigned()
 }
 
+/// The values bound to a backend's `ON_SHARDS` condition for `scope`: the shard count, the first
+/// and the last shard. The condition selects the rows whose `guild_id` is on those shards: a guild
+/// is on shard `(id >> 22) % total`, as Discord routes it; the ids are stored as signed and the
+/// databases shift right arithmetically, so the shifted value is masked to the 42 bits a logical
+/// shift leaves (`(1 << 42) - 1` = 4398046511103). A scope of every shard selects every row.
+pub(crate) fn shard_binds(scope: crate::HandoverScope) -> [i64; 3] {
+    [
+        i64::from(scope.total.max(1)),
+        i64::from(scope.first),
+        i64::from(scope.last),
+    ]
+}
+
 /// An optional u64 as it is stored.
 pub(crate) fn opt_to_db(value: Option<u64>) -> Option<i64> {
     value.map(to_db)

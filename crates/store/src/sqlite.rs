@@ -19,7 +19,7 @@ use crate::deploys::{
 use crate::shared::{
     Sorter, StoreRow as _, build_from_row, column, corrupt, db, deploy_from_row, entry_from_row,
     from_db, index_to_pos, len_from_db, named, newest_per_guild, opt_to_db, problem,
-    push_queue_row, step_from_row, to_db, waiting_from_row,
+    push_queue_row, shard_binds, step_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
@@ -732,6 +732,16 @@ impl SqliteStore {
     }
 }
 
+/// The condition of `load_guilds` (see `shared::shard_binds`), for a statement's end.
+macro_rules! on_shards {
+    ($rest:literal) => {
+        concat!(
+            "WHERE ((guild_id >> 22) & 4398046511103) % ?1 BETWEEN ?2 AND ?3 ",
+            $rest
+        )
+    };
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -779,12 +789,16 @@ impl Store for SqliteStore {
         Ok(Some(state))
     }
 
-    async fn load_all_guilds(&self) -> Result<LoadedGuilds> {
-        const OP: &str = "load_all_guilds";
+    async fn load_guilds(&self, scope: HandoverScope) -> Result<LoadedGuilds> {
+        const OP: &str = "load_guilds";
+        let [total, first, last] = shard_binds(scope);
         let mut tx = self.pool.begin().await.map_err(db(OP, None))?;
         let mut guilds = BTreeMap::new();
         let mut damaged = BTreeMap::new();
-        for row in sqlx::query("SELECT * FROM guilds")
+        for row in sqlx::query(concat!("SELECT * FROM guilds ", on_shards!("")))
+            .bind(total)
+            .bind(first)
+            .bind(last)
             .fetch_all(&mut *tx)
             .await
             .map_err(db(OP, None))?
@@ -803,20 +817,28 @@ impl Store for SqliteStore {
             guilds: &mut guilds,
             damaged: &mut damaged,
         };
-        for row in sqlx::query(
+        for row in sqlx::query(concat!(
             "SELECT guild_id, pos, track, requester_id, title, author, length_ms, uri, \
-             added_at_unix_ms FROM queue_entries ORDER BY guild_id, pos",
-        )
+             added_at_unix_ms FROM queue_entries ",
+            on_shards!("ORDER BY guild_id, pos")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?
         {
             sorter.add(&row, "queue_entries", push_queue_row)?;
         }
-        for row in sqlx::query(
+        for row in sqlx::query(concat!(
             "SELECT guild_id, track, requester_id, title, author, length_ms, uri, \
-             added_at_unix_ms FROM current_entries",
-        )
+             added_at_unix_ms FROM current_entries ",
+            on_shards!("")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?
@@ -826,10 +848,13 @@ impl Store for SqliteStore {
                 Ok(())
             })?;
         }
-        for row in sqlx::query(
-            "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests \
-             ORDER BY guild_id, id",
-        )
+        for row in sqlx::query(concat!(
+            "SELECT id, guild_id, query, requester_id, requested_at_unix_ms FROM waiting_requests ",
+            on_shards!("ORDER BY guild_id, id")
+        ))
+        .bind(total)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(OP, None))?

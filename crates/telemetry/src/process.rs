@@ -28,12 +28,24 @@ pub struct ProcessSample {
 impl ProcessSample {
     /// Reads the figures now; `None` where `/proc` is not available.
     pub fn now() -> Option<Self> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        Self::of_dir(std::path::Path::new("/proc/self"))
+    }
+
+    /// Reads another process's figures now (a benchmark watching the bot processes it started);
+    /// `None` where `/proc` is not available or the process is gone.
+    pub fn of_process(pid: u32) -> Option<Self> {
+        Self::of_dir(&std::path::Path::new("/proc").join(pid.to_string()))
+    }
+
+    fn of_dir(proc: &std::path::Path) -> Option<Self> {
+        let stat = std::fs::read_to_string(proc.join("stat")).ok()?;
+        let status = std::fs::read_to_string(proc.join("status")).ok()?;
         let mut sample = parse_stat(&stat, rustix::param::clock_ticks_per_second())?;
         sample.peak_resident_bytes = status_kib(&status, "VmHWM:").unwrap_or(0) * 1024;
         sample.resident_bytes = status_kib(&status, "VmRSS:").unwrap_or(0) * 1024;
-        sample.open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64);
+        sample.open_fds = std::fs::read_dir(proc.join("fd")).map_or(0, |dir| dir.count() as u64);
+        // The limit is read for this process: another's is in its `limits` file, which no reader
+        // of another process needs.
         sample.max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
         sample.start_time_seconds =
             boot_time_seconds().map_or(0.0, |boot| boot + sample.start_time_seconds);

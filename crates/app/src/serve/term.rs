@@ -123,15 +123,8 @@ impl Term {
                 .map(|path| start_reload(path, &cluster)),
         );
 
-        let started = async {
-            let registered = discord
-                .register_commands(&bot::commands::definitions())
-                .await
-                .context("registering the slash commands")?;
-            tracing::info!(commands = registered.len(), "slash commands registered");
-            start_bot(process, &discord, &cluster, activity, lavalink_sessions > 0).await
-        }
-        .await;
+        let taking_over = lavalink_sessions > 0;
+        let started = start_bot(process, &discord, &cluster, activity, scope, taking_over).await;
         let (bot, guilds, playing_on) = match started {
             Ok(bot) => bot,
             Err(error) => {
@@ -258,8 +251,8 @@ fn start_health(
     probes
 }
 
-/// The bot with every stored guild restored; returns it with how many guilds and how many of
-/// them play on. When taking over from a predecessor, the restore first waits (within
+/// The slash commands registered and the bot with every stored guild of its shards (`scope`)
+/// restored; returns it with how many guilds and how many of them play on. When taking over from a predecessor, the restore first waits (within
 /// [`HANDOVER_SETTLE`]) for its Lavalink sessions to be taken up: it must know which players
 /// play on (adopted) and which start again.
 async fn start_bot(
@@ -267,8 +260,14 @@ async fn start_bot(
     discord: &discord::Discord,
     cluster: &cluster::Cluster,
     activity: Activity,
+    scope: store::HandoverScope,
     taking_over: bool,
 ) -> anyhow::Result<(Bot, usize, usize)> {
+    let registered = discord
+        .register_commands(&bot::commands::definitions())
+        .await
+        .context("registering the slash commands")?;
+    tracing::info!(commands = registered.len(), "slash commands registered");
     let config = &process.config;
     let bot = Bot::observed(
         discord.clone(),
@@ -295,7 +294,7 @@ async fn start_bot(
         tracing::warn!(bound = ?HANDOVER_SETTLE, "not every handed-over Lavalink session was taken up in time; the guilds without a player start again from the store");
     }
     let restored = bot
-        .restore()
+        .restore(scope)
         .await
         .context("restoring guilds from the store")?;
     StoreQuarantine {

@@ -455,18 +455,34 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
 async fn postgres_store(
     args: &Args,
 ) -> anyhow::Result<(Option<test_support::postgres::Server>, Option<String>)> {
-    if !args.postgres {
+    postgres_database(
+        args.postgres,
+        args.postgres_url.as_deref(),
+        "bench_commands",
+    )
+    .await
+}
+
+/// A benchmark's PostgreSQL database when `postgres` is asked for: the one of `url`, or database
+/// `name` on a throwaway server (Debian's `postgresql`, `fsync` off, as the tests start it),
+/// returned with the server, which lives as long as it is kept.
+pub(crate) async fn postgres_database(
+    postgres: bool,
+    url: Option<&str>,
+    name: &str,
+) -> anyhow::Result<(Option<test_support::postgres::Server>, Option<String>)> {
+    if !postgres {
         return Ok((None, None));
     }
-    if let Some(url) = &args.postgres_url {
-        return Ok((None, Some(url.clone())));
+    if let Some(url) = url {
+        return Ok((None, Some(url.to_owned())));
     }
     let server = test_support::postgres::Server::start()
         .map_err(anyhow::Error::msg)
         .context("starting a throwaway PostgreSQL server")?
         .context("PostgreSQL is not installed (apt-get install postgresql)")?;
     let url = server
-        .create_database("bench_commands")
+        .create_database(name)
         .await
         .map_err(anyhow::Error::msg)?;
     Ok((Some(server), Some(url)))

@@ -12,6 +12,7 @@ pub mod health;
 pub mod metrics_overhead;
 pub mod realserver;
 pub mod sampling;
+pub mod scale_out;
 pub mod stop;
 pub mod storage;
 
@@ -40,6 +41,10 @@ pub enum BenchCommand {
     /// What the store costs on SQLite and on PostgreSQL, in one run: restore, the position tick
     /// and command writes of several processes sharing one database, and identify reservations.
     Store(storage::Args),
+    /// One application split over several `dimby run` processes sharing one store: start-up to
+    /// every shard ready through the shared identify queue, memory and CPU per process, and how
+    /// they grow from 1,000 to 10,000 guilds.
+    ScaleOut(scale_out::Args),
 }
 
 /// Runs a benchmark scenario to completion.
@@ -49,6 +54,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::RealFailover(args) => realserver::run(&args).await,
         BenchCommand::Stop(args) => stop::run(&args).await,
         BenchCommand::Store(args) => storage::run(&args).await,
+        BenchCommand::ScaleOut(args) => scale_out::run(&args).await,
         BenchCommand::Deploy(args) => deploy::run(&args).await,
         BenchCommand::Health(args) => health::run(&args).await,
         BenchCommand::Commands(args) => commands::run(&args).await,

@@ -3,8 +3,8 @@
 //! as `[discord.split]` splits them, each process its own pool (as its own `dimby run` would
 //! open), all writing the one database at once:
 //!
-//! - **restore**: every process loads every stored guild at start (`load_all_guilds`; each keeps
-//!   its own shards' guilds), all at once;
+//! - **restore**: every process loads its own shards' stored guilds at start (`load_guilds`, the
+//!   database selecting them), all at once;
 //! - **tick**: every process writes its playing guilds' positions in one batch
 //!   (`save_positions`), all at once, `--ticks` times;
 //! - **commands**: the writes a command makes (`enqueue`, `advance`, `set_volume`), one after
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     pub guilds: u64,
     /// Bot processes sharing the store (each its own pool).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
     pub processes: u64,
     /// Position ticks measured.
     #[arg(long, default_value_t = 10)]
@@ -58,7 +58,7 @@ pub struct BackendReport {
     pub backend: String,
     /// Seeding every guild (one `set_current`, `enqueue`, `set_channels` each), guilds a second.
     pub seed_guilds_per_s: f64,
-    /// Every process loading every guild at once: the slowest process, ms.
+    /// Every process loading its own guilds at once: the slowest process, ms.
     pub restore_ms: f64,
     /// One tick of every process at once (each writing its share of the guilds): ms.
     pub tick_ms: Percentiles,
@@ -188,9 +188,11 @@ fn share(args: &Args, index: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Guild `n`'s id: a snowflake-like id above 2^40.
+/// Guild `n`'s id: a snowflake-like id above 2^40, on shard `n % processes` of `processes` shards
+/// (its timestamp bits start at a multiple of every process count the benchmark takes, 1..=16).
 fn guild_id(n: u64) -> u64 {
-    (1_000_000 + n) << 22
+    const LCM_1_TO_16: u64 = 720_720;
+    (2 * LCM_1_TO_16 + n) << 22
 }
 
 fn entry(n: u64) -> QueueEntry {
@@ -223,18 +225,25 @@ where
     seed(&pools, args).await?;
     let seed_guilds_per_s = args.guilds as f64 / seeding.elapsed().as_secs_f64();
 
-    // Restore: every process loads every guild at once.
-    let restores = pools.iter().map(|store| async move {
+    // Restore: every process loads its own shard's guilds at once (shard = process: guild n is
+    // on shard n % processes, see `guild_id`).
+    let restores = pools.iter().zip(0..).map(|(store, index)| async move {
+        let scope = store::HandoverScope {
+            first: index,
+            last: index,
+            total: u32::try_from(args.processes).unwrap_or(u32::MAX),
+        };
         let began = Instant::now();
-        let loaded = store.load_all_guilds().await?;
-        Ok::<_, store::Error>((began.elapsed(), loaded.guilds.len()))
+        let loaded = store.load_guilds(scope).await?;
+        Ok::<_, store::Error>((began.elapsed(), loaded.guilds.len(), index))
     });
     let mut restore_ms = 0.0_f64;
     for restored in futures_util::future::join_all(restores).await {
-        let (took, loaded) = restored.context("a restore")?;
+        let (took, loaded, index) = restored.context("a restore")?;
+        let own = share(args, u64::from(index)).len();
         anyhow::ensure!(
-            u64::try_from(loaded).unwrap_or(u64::MAX) >= args.guilds,
-            "a restore found {loaded} guilds"
+            loaded == own,
+            "process {index}'s restore found {loaded} guilds, not its {own}"
         );
         restore_ms = restore_ms.max(ms(took));
     }
