@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clock::{SharedClock, SystemClock};
-use lavalink::model::GuildId;
+use lavalink::model::{GuildId, Plugin};
 use serde::{Deserialize, Serialize};
 
 /// The password a Lavalink node ships with in its example configuration.
@@ -16,6 +16,13 @@ pub const LAVALINK_VERSION: &str = "4.2.2";
 /// The lavaplayer version `/v4/info` reports: the one Lavalink 4.2.2 ships (`settings.gradle.kts`:
 /// `version("lavaplayer", "2.2.6")`).
 pub const LAVAPLAYER_VERSION: &str = "2.2.6";
+
+/// The name the LavaLyrics plugin reports in `/v4/info` (`plugin/build.gradle.kts`:
+/// `lavalinkPlugin { name = "lavalyrics-plugin" }`, written to its plugin manifest).
+pub const LAVALYRICS_PLUGIN: &str = "lavalyrics-plugin";
+
+/// The LavaLyrics version the stand-in reports: 1.0.0, its only release.
+pub const LAVALYRICS_VERSION: &str = "1.0.0";
 
 /// Configuration of one stand-in node.
 #[derive(Debug, Clone)]
@@ -45,6 +52,10 @@ pub struct NodeConfig {
     /// Which server's ways it follows where Lavalink-compatible servers differ (Lavalink 4.2's
     /// by default).
     pub behaviour: ServerBehaviour,
+    /// The plugins the node has loaded, as `/v4/info` lists them: none by default, as a bare
+    /// Lavalink. One named [`LAVALYRICS_PLUGIN`] (see [`NodeConfig::with_lyrics_plugin`]) adds
+    /// the LavaLyrics routes; other entries are only listed.
+    pub plugins: Vec<Plugin>,
 }
 
 impl Default for NodeConfig {
@@ -62,6 +73,7 @@ impl Default for NodeConfig {
             cores: 4,
             seed: 0x5eed,
             behaviour: ServerBehaviour::lavalink(),
+            plugins: Vec::new(),
         }
     }
 }
@@ -107,6 +119,26 @@ impl NodeConfig {
     pub fn with_behaviour(mut self, behaviour: ServerBehaviour) -> Self {
         self.behaviour = behaviour;
         self
+    }
+
+    /// The same configuration with the LavaLyrics plugin ([`LAVALYRICS_PLUGIN`]
+    /// [`LAVALYRICS_VERSION`]) loaded, and so its lyrics routes served.
+    #[must_use]
+    pub fn with_lyrics_plugin(mut self) -> Self {
+        if !self.has_lyrics_plugin() {
+            self.plugins.push(Plugin {
+                name: LAVALYRICS_PLUGIN.into(),
+                version: LAVALYRICS_VERSION.into(),
+            });
+        }
+        self
+    }
+
+    /// Whether the node has the LavaLyrics plugin.
+    pub fn has_lyrics_plugin(&self) -> bool {
+        self.plugins
+            .iter()
+            .any(|plugin| plugin.name == LAVALYRICS_PLUGIN)
     }
 
     /// The same configuration with other update intervals.

@@ -106,6 +106,7 @@ mod catalogue;
 mod config;
 mod control;
 mod faults;
+mod lyrics;
 mod node;
 mod playback;
 mod rest;
@@ -113,9 +114,13 @@ mod server;
 mod session;
 mod socket;
 
-pub use catalogue::{SEARCH_RESULTS, STREAM_LENGTH};
+pub use catalogue::{MIX_TRACKS, SEARCH_RESULTS, STREAM_LENGTH};
 pub use config::{
-    DEFAULT_PASSWORD, LAVALINK_VERSION, LAVAPLAYER_VERSION, NodeConfig, ServerBehaviour, SimError,
+    DEFAULT_PASSWORD, LAVALINK_VERSION, LAVALYRICS_PLUGIN, LAVALYRICS_VERSION, LAVAPLAYER_VERSION,
+    NodeConfig, ServerBehaviour, SimError,
+};
+pub use lyrics::{
+    LONG_LYRICS_LINES, LYRICS_PROVIDER, LYRICS_SOURCE, Lyrics, LyricsLine, lyrics_for,
 };
 pub use control::{SessionSnapshot, SimState};
 pub use faults::{Fault, FaultSummary};

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use lavalink::codec::{self, DecodedTrack};
 use lavalink::model::{
     ErrorResponse, Filters, Git, GuildId, IncomingMessage, Info, LoadResult, Player, PlaylistData,
-    PlaylistInfo, Plugin, SessionInfo, Track, TrackInfo, UpdatePlayer, UpdateSession, Version,
+    PlaylistInfo, SessionInfo, Track, TrackInfo, UpdatePlayer, UpdateSession, Version,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -220,7 +220,7 @@ pub(crate) async fn info(State(shared): State<AppState>) -> Json<Info> {
         ]
         .map(String::from)
         .to_vec(),
-        plugins: Vec::<Plugin>::new(),
+        plugins: shared.config.plugins.clone(),
     })
 }
 
@@ -245,10 +245,14 @@ pub(crate) async fn load_tracks(
     tracing::debug!(identifier, "loading");
     let result = match catalogue::load(&identifier) {
         Loaded::Track(info) => LoadResult::Track(encode(info)?),
-        Loaded::Playlist { name, tracks } => LoadResult::Playlist(PlaylistData {
+        Loaded::Playlist {
+            name,
+            selected,
+            tracks,
+        } => LoadResult::Playlist(PlaylistData {
             info: PlaylistInfo {
                 name,
-                selected_track: -1,
+                selected_track: selected,
             },
             plugin_info: Map::new(),
             tracks: tracks.into_iter().map(encode).collect::<Result<_, _>>()?,

@@ -12,13 +12,14 @@ use tokio::sync::watch;
 
 use super::control;
 use super::faults;
+use super::lyrics;
 use super::node::{AppState, ReceivedRequest, Shared};
 use super::rest;
 use super::socket;
 
 /// Every route of the node.
 pub(crate) fn router(shared: AppState) -> Router {
-    let lavalink = Router::new()
+    let mut lavalink = Router::new()
         .route("/version", get(rest::version))
         .route("/v4/info", get(rest::info))
         .route("/v4/stats", get(rest::stats))
@@ -32,7 +33,17 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(rest::player)
                 .patch(rest::update_player)
                 .delete(rest::destroy_player),
-        )
+        );
+    if shared.config.has_lyrics_plugin() {
+        // LavaLyrics' `AudioLyricsRestHandler`; without the plugin these paths are unknown.
+        lavalink = lavalink
+            .route("/v4/lyrics", get(lyrics::track_lyrics))
+            .route(
+                "/v4/sessions/{session_id}/players/{guild_id}/track/lyrics",
+                get(lyrics::player_lyrics),
+            );
+    }
+    let lavalink = lavalink
         .fallback(rest::not_found)
         .layer(from_fn_with_state(
             Arc::clone(&shared),
