@@ -524,3 +524,42 @@ async fn http_tracks_carry_lavaplayers_probe_info_through_load_decode_and_play()
     let decoded = lavalink::codec::decode_track(encoded).expect("decode");
     assert_eq!(decoded.source_data, b"\0\x03wav");
 }
+
+#[tokio::test]
+async fn a_youtube_radio_mix_loads_as_a_playlist_with_its_seed_selected() {
+    let (node, _clock) = manual_node().await;
+    let rest = Rest::new(&node);
+    let seed = rest
+        .load_track("https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+        .await;
+    assert_eq!(seed.info.source_name, "youtube");
+    let answer = rest
+        .get(&format!(
+            "/v4/loadtracks?identifier={}",
+            encode("https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ")
+        ))
+        .await;
+    let LoadResult::Playlist(mix) = serde_json::from_value(answer.body).expect("load result")
+    else {
+        panic!("not a playlist: {}", answer.text)
+    };
+    assert_eq!(mix.info.name, format!("Mix - {}", seed.info.title));
+    assert_eq!(mix.info.selected_track, 0);
+    assert_eq!(mix.tracks.len(), sim::lavalink::MIX_TRACKS);
+    assert_eq!(mix.tracks[0].info.identifier, "dQw4w9WgXcQ");
+    let ids: std::collections::HashSet<_> = mix.tracks.iter().map(|t| &t.info.identifier).collect();
+    assert_eq!(ids.len(), mix.tracks.len());
+    let LoadResult::Search(by_artist) =
+        rest_load(&rest, &format!("ytsearch:{}", seed.info.author)).await
+    else {
+        panic!("not a search")
+    };
+    assert!(by_artist.iter().all(|t| t.info.author == seed.info.author));
+}
+
+async fn rest_load(rest: &Rest, identifier: &str) -> LoadResult {
+    let answer = rest
+        .get(&format!("/v4/loadtracks?identifier={}", encode(identifier)))
+        .await;
+    serde_json::from_value(answer.body).expect("load result")
+}

@@ -799,7 +799,11 @@ mod tests {
             && t.uri.as_deref()
                 == Some(format!("https://www.youtube.com/watch?v={}", t.identifier).as_str())));
         assert!(
-            tracks[1..].iter().filter(|t| t.author == seed.author).count() >= 5,
+            tracks[1..]
+                .iter()
+                .filter(|t| t.author == seed.author)
+                .count()
+                >= 5,
             "the seed's artist comes back"
         );
         // The playlist URL of the same mix selects the seed.

@@ -223,9 +223,7 @@ fn answer(lyrics: Option<Lyrics>) -> Response {
 /// `GET /v4/lyrics?track=<encoded>&skipTrackSource=<bool>`: 400 without `track` (Spring's
 /// missing parameter), 500 for a track that does not decode (the plugin's `decodeTrack` throws),
 /// else 200 or 204.
-pub(crate) async fn track_lyrics(
-    Query(query): Query<LyricsQuery>,
-) -> Result<Response, ApiError> {
+pub(crate) async fn track_lyrics(Query(query): Query<LyricsQuery>) -> Result<Response, ApiError> {
     let encoded = query.track.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -322,7 +320,10 @@ mod tests {
             for identifier in [
                 format!("sim:track:song-{i}"),
                 format!("https://example.com/{i}.mp3"),
-                format!("https://youtu.be/{}", crate::lavalink::catalogue::test_video_id(i)),
+                format!(
+                    "https://youtu.be/{}",
+                    crate::lavalink::catalogue::test_video_id(i)
+                ),
             ] {
                 let info = track(&identifier);
                 let kind = match lyrics_for(&info) {

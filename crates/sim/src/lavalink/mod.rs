@@ -119,9 +119,9 @@ pub use config::{
     DEFAULT_PASSWORD, LAVALINK_VERSION, LAVALYRICS_PLUGIN, LAVALYRICS_VERSION, LAVAPLAYER_VERSION,
     NodeConfig, ServerBehaviour, SimError,
 };
+pub use control::{SessionSnapshot, SimState};
+pub use faults::{Fault, FaultSummary};
 pub use lyrics::{
     LONG_LYRICS_LINES, LYRICS_PROVIDER, LYRICS_SOURCE, Lyrics, LyricsLine, lyrics_for,
 };
-pub use control::{SessionSnapshot, SimState};
-pub use faults::{Fault, FaultSummary};
 pub use node::{ReceivedRequest, SentMessage, SimNode, run_standalone, start_nodes};
