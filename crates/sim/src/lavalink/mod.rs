@@ -49,9 +49,14 @@
 //! | `sim:stuck:<ms>` | track of `ms` + 60 s | stalls at `ms`; TrackStuck after the threshold; the track stays |
 //! | `sim:error:<common\|suspicious\|fault>` | `loadType: error` with that severity | |
 //! | `sim:empty`, other `sim:` | empty / error (common) | |
+//! | `sim:lyrics:<timed\|text\|none\|long>[:<name>]` | track with lyrics of that kind (`long`: 200 timed lines, a 6 min track) | normal |
 //! | `ytsearch:`, `ytmsearch:`, `scsearch:<query>` | search, 5 tracks derived from the query (`youtube` / `soundcloud`) | normal |
+//! | … whose query is `Sim Artist <0-49>` | search, 5 tracks by that artist | normal |
 //! | … with an empty query or one containing `nomatch` | empty | |
-//! | `http(s)://…` | track (`sourceName: http`, its `encoded` carrying lavaplayer's probe info); a playlist of 3 when the path contains `playlist` or the query `list=` | normal |
+//! | `youtube.com/watch?v=<id>`, `youtu.be/<id>`, `music.`/`m.` hosts, `/shorts/` … | track, `sourceName: youtube`, title, author and length derived from the id | normal |
+//! | … with `list=RD<seed>` (or `/playlist?list=RD<seed>`) | radio mix: "Mix - <title>", 25 tracks, the seed first, none twice; selectedTrack the `v` video's index | |
+//! | … with another `list=` | playlist of 10 youtube tracks, selectedTrack the `v` video's index or -1 | |
+//! | other `http(s)://…` | track (`sourceName: http`, its `encoded` carrying lavaplayer's probe info); a playlist of 3 when the path contains `playlist` or the query `list=` | normal |
 //! | anything else | empty | |
 //!
 //! Severity defaults: `common` for `sim:fail` and `sim:error`, `suspicious` for `sim:exception`.
@@ -60,6 +65,13 @@
 //! URL's extension, `mp3` by default); a track PATCHed as `encoded` is decoded with it, its source
 //! bytes kept, so tracks of any source play (behaving as `sim:` tracks when their `sourceName` is
 //! `sim`).
+//!
+//! # Plugins
+//!
+//! [`NodeConfig::plugins`] lists what `/v4/info` reports (none by default).
+//! [`NodeConfig::with_lyrics_plugin`] loads LavaLyrics 1.0.0: `GET /v4/lyrics?track=` and
+//! `GET /v4/sessions/{id}/players/{guild}/track/lyrics` answer [`Lyrics`] (200) or 204, from
+//! [`lyrics_for`]; without it those paths are unknown (404).
 //!
 //! # Stats
 //!
