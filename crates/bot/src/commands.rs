@@ -4,10 +4,14 @@
 
 use std::fmt;
 
-use music::LoopMode;
-use twilight_model::application::command::{Command as DiscordCommand, CommandType};
+use music::{FilterChange, LoopMode};
+use twilight_model::application::command::{
+    Command as DiscordCommand, CommandOption as CommandOptionDefinition, CommandType,
+};
 use twilight_model::application::interaction::InteractionContextType;
-use twilight_util::builder::command::{CommandBuilder, IntegerBuilder, StringBuilder};
+use twilight_util::builder::command::{
+    CommandBuilder, IntegerBuilder, NumberBuilder, StringBuilder, SubCommandBuilder,
+};
 
 use discord::{CommandOption, OptionValue};
 
@@ -44,6 +48,8 @@ pub enum CommandKind {
     Clear,
     /// `/leave`
     Leave,
+    /// `/filter preset|equalizer|timescale|reset`
+    Filter,
     /// `/health`
     Health,
     /// `/help`
@@ -64,6 +70,13 @@ pub enum OptionKind {
     },
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// A number in `min..=max`.
+    Number {
+        /// The smallest value.
+        min: f64,
+        /// The largest value.
+        max: f64,
+    },
 }
 
 /// One option of a command.
@@ -88,10 +101,23 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// What it does.
     pub description: &'static str,
-    /// Its options, in order.
+    /// Its options, in order (none when it has sub-commands).
     pub options: &'static [OptionSpec],
+    /// Its sub-commands (`/filter preset ...`), in order; empty for a plain command.
+    pub subcommands: &'static [SubcommandSpec],
     /// Whether it controls playback (the caller must be in the bot's voice channel).
     pub controls_playback: bool,
+}
+
+/// One sub-command of a command: its name, what it does and its options.
+#[derive(Debug, Clone, Copy)]
+pub struct SubcommandSpec {
+    /// Its name, as typed after the command's.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its options, in order.
+    pub options: &'static [OptionSpec],
 }
 
 const fn required(name: &'static str, description: &'static str, kind: OptionKind) -> OptionSpec {
@@ -126,9 +152,45 @@ const fn spec(
         name,
         description,
         options,
+        subcommands: &[],
         controls_playback,
     }
 }
+
+/// A command made of sub-commands.
+const fn group(
+    kind: CommandKind,
+    name: &'static str,
+    description: &'static str,
+    subcommands: &'static [SubcommandSpec],
+    controls_playback: bool,
+) -> CommandSpec {
+    CommandSpec {
+        kind,
+        name,
+        description,
+        options: &[],
+        subcommands,
+        controls_playback,
+    }
+}
+
+const fn subcommand(
+    name: &'static str,
+    description: &'static str,
+    options: &'static [OptionSpec],
+) -> SubcommandSpec {
+    SubcommandSpec {
+        name,
+        description,
+        options,
+    }
+}
+
+const TIMESCALE: OptionKind = OptionKind::Number {
+    min: music::MIN_TIMESCALE,
+    max: music::MAX_TIMESCALE,
+};
 
 /// Every command the bot has, in the order `/help` lists them.
 pub const SPECS: &[CommandSpec] = &[
@@ -247,6 +309,55 @@ pub const SPECS: &[CommandSpec] = &[
         &[],
         true,
     ),
+    group(
+        CommandKind::Filter,
+        "filter",
+        "Audio filters: presets like bass boost and nightcore, or your own settings",
+        &[
+            subcommand(
+                "preset",
+                "Turn on a preset (it stacks with presets on other filters)",
+                &[required(
+                    "name",
+                    "Which preset",
+                    OptionKind::Choice(&music::PRESET_NAMES),
+                )],
+            ),
+            subcommand(
+                "equalizer",
+                "Set one equalizer band (0 is 25 Hz, 14 is 16 kHz; gain 0 is flat)",
+                &[
+                    required(
+                        "band",
+                        "The band, 0 to 14",
+                        OptionKind::Integer {
+                            min: 0,
+                            max: Some(14),
+                        },
+                    ),
+                    required(
+                        "gain",
+                        "From -0.25 (muted) to 1.0 (doubled)",
+                        OptionKind::Number {
+                            min: music::MIN_GAIN as f64,
+                            max: music::MAX_GAIN as f64,
+                        },
+                    ),
+                ],
+            ),
+            subcommand(
+                "timescale",
+                "Set speed, pitch and rate (1.0 is unchanged)",
+                &[
+                    optional("speed", "Playback speed, 0.25 to 3.0", TIMESCALE),
+                    optional("pitch", "Pitch, 0.25 to 3.0", TIMESCALE),
+                    optional("rate", "Speed and pitch together, 0.25 to 3.0", TIMESCALE),
+                ],
+            ),
+            subcommand("reset", "Turn every filter off", &[]),
+        ],
+        true,
+    ),
     spec(
         CommandKind::Health,
         "health",
@@ -300,7 +411,7 @@ impl fmt::Display for CommandKind {
 }
 
 /// A command with its options parsed and checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Play (or queue) what `query` finds.
     Play {
@@ -358,6 +469,11 @@ pub enum Command {
     Clear,
     /// Stop, clear and leave the voice channel.
     Leave,
+    /// Change the audio filters.
+    Filter {
+        /// What to change.
+        change: FilterChange,
+    },
     /// The probes' results.
     Health,
     /// The list of commands.
@@ -400,6 +516,14 @@ pub enum CommandError {
         /// The value given.
         got: i64,
     },
+    /// A sub-command the command does not have, or none given.
+    #[error("{command}: choose one of {choices}.")]
+    Subcommand {
+        /// The command.
+        command: CommandKind,
+        /// Its sub-commands, in words.
+        choices: String,
+    },
     /// A value that does not mean anything for the option.
     #[error("{command}: {reason}")]
     Invalid {
@@ -415,8 +539,13 @@ impl Command {
     pub fn parse(name: &str, options: &[CommandOption]) -> Result<Self, CommandError> {
         let kind =
             CommandKind::from_name(name).ok_or_else(|| CommandError::Unknown(name.into()))?;
+        let spec = kind.spec();
+        if !spec.subcommands.is_empty() {
+            return Self::parse_subcommand(spec, options);
+        }
         let args = Args {
-            spec: kind.spec(),
+            kind,
+            specs: spec.options,
             options,
         };
         Ok(match kind {
@@ -474,7 +603,92 @@ impl Command {
             CommandKind::Leave => Self::Leave,
             CommandKind::Health => Self::Health,
             CommandKind::Help => Self::Help,
+            // Made of sub-commands: parsed above.
+            CommandKind::Filter => {
+                return Err(CommandError::Subcommand {
+                    command: kind,
+                    choices: subcommand_names(spec),
+                });
+            }
         })
+    }
+
+    /// A command made of sub-commands: the one given (the only option, holding its own options),
+    /// parsed against its spec.
+    fn parse_subcommand(
+        spec: &'static CommandSpec,
+        options: &[CommandOption],
+    ) -> Result<Self, CommandError> {
+        let kind = spec.kind;
+        let unknown = || CommandError::Subcommand {
+            command: kind,
+            choices: subcommand_names(spec),
+        };
+        let (sub, inner) = match options {
+            [
+                CommandOption {
+                    name,
+                    value: OptionValue::SubCommand(inner),
+                },
+            ] => (
+                spec.subcommands
+                    .iter()
+                    .find(|sub| sub.name == name)
+                    .ok_or_else(unknown)?,
+                inner.as_slice(),
+            ),
+            _ => return Err(unknown()),
+        };
+        let args = Args {
+            kind,
+            specs: sub.options,
+            options: inner,
+        };
+        match (kind, sub.name) {
+            (CommandKind::Filter, "preset") => {
+                let name = args.text("name")?.unwrap_or_default();
+                let preset = music::preset(name).ok_or_else(|| CommandError::Invalid {
+                    command: kind,
+                    reason: format!(
+                        "unknown preset {name:?}: choose one of {}.",
+                        music::PRESET_NAMES.join(", ")
+                    ),
+                })?;
+                Ok(Self::Filter {
+                    change: FilterChange::Preset(preset),
+                })
+            }
+            (CommandKind::Filter, "equalizer") => Ok(Self::Filter {
+                change: FilterChange::Band {
+                    band: u8::try_from(args.integer("band")?.unwrap_or_default()).unwrap_or(0),
+                    // Within -0.25..=1.0 (checked): exact enough as f32.
+                    #[allow(clippy::cast_possible_truncation, reason = "bounded to -0.25..=1.0")]
+                    gain: args.number("gain")?.unwrap_or_default() as f32,
+                },
+            }),
+            (CommandKind::Filter, "timescale") => {
+                let (speed, pitch, rate) = (
+                    args.number("speed")?,
+                    args.number("pitch")?,
+                    args.number("rate")?,
+                );
+                if speed.is_none() && pitch.is_none() && rate.is_none() {
+                    return Err(CommandError::Invalid {
+                        command: kind,
+                        reason:
+                            "give at least one of `speed`, `pitch` and `rate` (1.0 is unchanged)."
+                                .into(),
+                    });
+                }
+                Ok(Self::Filter {
+                    change: FilterChange::Timescale { speed, pitch, rate },
+                })
+            }
+            (CommandKind::Filter, "reset") => Ok(Self::Filter {
+                change: FilterChange::Reset,
+            }),
+            _ => Err(unknown()),
+        }
     }
 
     /// Which command it is.
@@ -495,6 +709,7 @@ impl Command {
             Self::Move { .. } => CommandKind::Move,
             Self::Clear => CommandKind::Clear,
             Self::Leave => CommandKind::Leave,
+            Self::Filter { .. } => CommandKind::Filter,
             Self::Health => CommandKind::Health,
             Self::Help => CommandKind::Help,
         }
@@ -504,7 +719,8 @@ impl Command {
 /// An invocation's options, read against the command's spec: an option must be in the spec,
 /// have its kind and be within its bounds; a missing required one is an error.
 struct Args<'a> {
-    spec: &'static CommandSpec,
+    kind: CommandKind,
+    specs: &'static [OptionSpec],
     options: &'a [CommandOption],
 }
 
@@ -516,13 +732,12 @@ impl<'a> Args<'a> {
             .find(|option| option.name == name)
             .map(|option| &option.value);
         let required = self
-            .spec
-            .options
+            .specs
             .iter()
             .any(|option| option.name == name && option.required);
         if value.is_none() && required {
             return Err(CommandError::Missing {
-                command: self.spec.kind,
+                command: self.kind,
                 option: name,
             });
         }
@@ -537,7 +752,7 @@ impl<'a> Args<'a> {
                     && !choices.contains(&text.as_str())
                 {
                     return Err(CommandError::Invalid {
-                        command: self.spec.kind,
+                        command: self.kind,
                         reason: format!("`{name}` must be one of {}.", choices.join(", ")),
                     });
                 }
@@ -557,13 +772,34 @@ impl<'a> Args<'a> {
             && (value < min || max.is_some_and(|max| value > max))
         {
             return Err(CommandError::OutOfBounds {
-                command: self.spec.kind,
+                command: self.kind,
                 option: name,
                 bounds: match max {
                     Some(max) => format!("between {min} and {max}"),
                     None => format!("at least {min}"),
                 },
                 got: value,
+            });
+        }
+        Ok(Some(value))
+    }
+
+    fn number(&self, name: &'static str) -> Result<Option<f64>, CommandError> {
+        let value = match self.value(name)? {
+            None => return Ok(None),
+            Some(OptionValue::Number(value)) => *value,
+            // Discord sends a whole number typed into a number option as a number; a client
+            // may send it as an integer.
+            #[allow(clippy::cast_precision_loss, reason = "option values are small")]
+            Some(OptionValue::Integer(value)) => *value as f64,
+            Some(_) => return Err(self.wrong_type(name, "a number")),
+        };
+        if let Some(OptionKind::Number { min, max }) = self.kind_of(name)
+            && !(min..=max).contains(&value)
+        {
+            return Err(CommandError::Invalid {
+                command: self.kind,
+                reason: format!("`{name}` must be between {min} and {max} (got {value})."),
             });
         }
         Ok(Some(value))
@@ -577,8 +813,7 @@ impl<'a> Args<'a> {
     }
 
     fn kind_of(&self, name: &str) -> Option<OptionKind> {
-        self.spec
-            .options
+        self.specs
             .iter()
             .find(|option| option.name == name)
             .map(|option| option.kind)
@@ -586,7 +821,7 @@ impl<'a> Args<'a> {
 
     fn wrong_type(&self, option: &'static str, expected: &'static str) -> CommandError {
         CommandError::WrongType {
-            command: self.spec.kind,
+            command: self.kind,
             option,
             expected,
         }
@@ -602,50 +837,86 @@ fn definition(spec: &CommandSpec) -> DiscordCommand {
     let mut builder = CommandBuilder::new(spec.name, spec.description, CommandType::ChatInput)
         .contexts([InteractionContextType::Guild]);
     for option in spec.options {
-        builder = match option.kind {
-            OptionKind::Text => builder.option(
-                StringBuilder::new(option.name, option.description).required(option.required),
-            ),
-            OptionKind::Choice(choices) => builder.option(
-                StringBuilder::new(option.name, option.description)
-                    .required(option.required)
-                    .choices(choices.iter().map(|c| (*c, *c))),
-            ),
-            OptionKind::Integer { min, max } => {
-                let integer = IntegerBuilder::new(option.name, option.description)
-                    .required(option.required)
-                    .min_value(min);
-                builder.option(match max {
-                    Some(max) => integer.max_value(max),
-                    None => integer,
-                })
-            }
-        };
+        builder = builder.option(option_definition(option));
+    }
+    for sub in spec.subcommands {
+        let mut sub_builder = SubCommandBuilder::new(sub.name, sub.description);
+        for option in sub.options {
+            sub_builder = sub_builder.option(option_definition(option));
+        }
+        builder = builder.option(sub_builder);
     }
     builder.build()
+}
+
+fn option_definition(option: &OptionSpec) -> CommandOptionDefinition {
+    match option.kind {
+        OptionKind::Text => StringBuilder::new(option.name, option.description)
+            .required(option.required)
+            .build(),
+        OptionKind::Choice(choices) => StringBuilder::new(option.name, option.description)
+            .required(option.required)
+            .choices(choices.iter().map(|c| (*c, *c)))
+            .build(),
+        OptionKind::Integer { min, max } => {
+            let integer = IntegerBuilder::new(option.name, option.description)
+                .required(option.required)
+                .min_value(min);
+            match max {
+                Some(max) => integer.max_value(max),
+                None => integer,
+            }
+            .build()
+        }
+        OptionKind::Number { min, max } => NumberBuilder::new(option.name, option.description)
+            .required(option.required)
+            .min_value(min)
+            .max_value(max)
+            .build(),
+    }
+}
+
+/// A command's sub-commands, in words: `preset, equalizer, timescale or reset`.
+fn subcommand_names(spec: &CommandSpec) -> String {
+    let names: Vec<&str> = spec.subcommands.iter().map(|sub| sub.name).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
+    }
 }
 
 /// The `/help` answer: every command with its options and what it does.
 pub fn help_text() -> String {
     let mut text = String::from("**Commands**\n");
     for spec in SPECS {
-        text.push_str("`/");
-        text.push_str(spec.name);
-        for option in spec.options {
-            text.push(' ');
-            if option.required {
-                text.push_str(option.name);
-            } else {
-                text.push('[');
-                text.push_str(option.name);
-                text.push(']');
-            }
+        if spec.subcommands.is_empty() {
+            help_line(&mut text, spec.name, spec.options, spec.description);
         }
-        text.push_str("`: ");
-        text.push_str(spec.description);
-        text.push('\n');
+        for sub in spec.subcommands {
+            let name = format!("{} {}", spec.name, sub.name);
+            help_line(&mut text, &name, sub.options, sub.description);
+        }
     }
     text
+}
+
+fn help_line(text: &mut String, name: &str, options: &[OptionSpec], description: &str) {
+    text.push_str("`/");
+    text.push_str(name);
+    for option in options {
+        text.push(' ');
+        if option.required {
+            text.push_str(option.name);
+        } else {
+            text.push('[');
+            text.push_str(option.name);
+            text.push(']');
+        }
+    }
+    text.push_str("`: ");
+    text.push_str(description);
+    text.push('\n');
 }
 
 #[cfg(test)]
@@ -662,7 +933,7 @@ mod tests {
     #[test]
     fn every_kind_has_exactly_one_spec_with_a_unique_name() {
         let kinds: Vec<CommandKind> = CommandKind::all().collect();
-        assert_eq!(kinds.len(), 17);
+        assert_eq!(kinds.len(), 18);
         for kind in &kinds {
             assert_eq!(SPECS.iter().filter(|s| s.kind == *kind).count(), 1);
             assert_eq!(CommandKind::from_name(kind.name()), Some(*kind));

@@ -74,5 +74,8 @@ pub fn now_playing(np: &NowPlaying<'_>, bar: Option<String>) -> String {
         text.push_str(&bar);
     }
     let _ = write!(text, "\nvolume {} · loop {:?}", np.volume, np.loop_mode);
+    if !np.filters.is_empty() {
+        let _ = write!(text, " · filters: {}", np.filters.join(", "));
+    }
     text
 }

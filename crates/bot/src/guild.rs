@@ -432,6 +432,16 @@ impl GuildActor {
             Command::Move { from, to } => player.move_entry(*from, *to),
             Command::Clear => player.clear(),
             Command::Leave => Ok(player.leave()),
+            Command::Filter { change } => {
+                let changed = player.set_filters(*change);
+                if changed.is_ok() {
+                    self.core
+                        .observers
+                        .metrics
+                        .record_filter_change(change.label());
+                }
+                changed
+            }
             Command::Queue { page } => {
                 let now_playing = player.now_playing(now);
                 return player
@@ -672,6 +682,7 @@ impl GuildActor {
                     | music::Effect::Pause(_)
                     | music::Effect::Seek(_)
                     | music::Effect::SetVolume(_)
+                    | music::Effect::SetFilters(_)
                     | music::Effect::Disconnect
             )
         });

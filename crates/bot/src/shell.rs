@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cluster::{Applied, Cluster, ClusterError};
-use lavalink::model::{GuildId, UpdatePlayer, UpdatePlayerTrack};
+use lavalink::model::{Filters, GuildId, UpdatePlayer, UpdatePlayerTrack};
 use music::{Effect, Entry, GuildPlayer, Notice, Snapshot, StoreOp};
 use store::{PositionWrite, Store};
 
@@ -169,6 +169,7 @@ impl Shell {
                 .map(drop),
             StoreOp::SetVolume(volume) => self.store.set_volume(g, volume).await,
             StoreOp::SetLoop(mode) => self.store.set_loop(g, mode).await,
+            StoreOp::SetFilters(filters) => self.store.set_filters(g, &filters).await,
             StoreOp::ForgetGuild => self.store.forget_guild(g).await.map(drop),
         }
     }
@@ -215,6 +216,7 @@ fn restored(state: &store::GuildState) -> Restored {
         paused: state.paused,
         volume: state.volume,
         loop_mode: state.loop_mode,
+        filters: state.filters.clone(),
     };
     Restored {
         guild: GuildId(state.guild_id),
@@ -233,6 +235,7 @@ fn player_update(effect: Effect) -> UpdatePlayer {
             position_ms,
             paused,
             volume,
+            filters,
             play_id,
         } => UpdatePlayer {
             track: Some(Some(UpdatePlayerTrack {
@@ -243,6 +246,8 @@ fn player_update(effect: Effect) -> UpdatePlayer {
             position: Some(position_ms),
             paused: Some(paused),
             volume: Some(i64::from(volume)),
+            // A new player starts without filters; one that has them is sent them whole.
+            filters: (filters != Filters::default()).then_some(filters),
             ..UpdatePlayer::default()
         },
         Effect::Stop => UpdatePlayer {
@@ -259,6 +264,10 @@ fn player_update(effect: Effect) -> UpdatePlayer {
         },
         Effect::SetVolume(volume) => UpdatePlayer {
             volume: Some(i64::from(volume)),
+            ..UpdatePlayer::default()
+        },
+        Effect::SetFilters(filters) => UpdatePlayer {
+            filters: Some(filters),
             ..UpdatePlayer::default()
         },
         Effect::Persist(_) | Effect::Notify(_) | Effect::Disconnect => UpdatePlayer::default(),

@@ -16,7 +16,6 @@
 //!   within Discord's deadline), no player started again, no shard identifying.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +25,9 @@ use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand
 use sim::lavalink::{NodeConfig, SimNode};
 use test_support::track_starts::TrackStarts;
 
-const GUARD: Duration = Duration::from_secs(60);
+mod common;
+use common::{BotProcess, GUARD};
+
 const SHARDS: u32 = 8;
 const PROCESSES: u32 = 4;
 const GUILDS_PER_SHARD: u64 = 2;
@@ -35,12 +36,6 @@ const TRACK: &str = "sim:length:600000";
 /// for acknowledging an interaction is 3 s from its creation, and a resumed shard's backlog is
 /// answered within milliseconds of the resume.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(2_500);
-
-/// One bot process of the application.
-struct BotProcess {
-    child: tokio::process::Child,
-    admin: SocketAddr,
-}
 
 struct Setup {
     discord: Arc<DiscordSim>,
@@ -113,28 +108,17 @@ impl Setup {
     }
 
     fn spawn(&self, index: u32, log: &str) -> BotProcess {
-        let admin = test_support::free_port();
-        let log = std::fs::File::create(self.dir.path().join(log)).expect("log file");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dimby"));
-        if let Some(url) = &self.store_url {
-            command.env("DIMBY_STORE__URL", url);
-        }
-        let child = command
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "info")
+        let mut envs = vec![
             // As the Kubernetes manifests set it: SIGTERM is the handover stop.
-            .env("DIMBY_ON_SIGTERM", "handover")
-            .env("DIMBY_ADMIN__LISTEN", admin.to_string())
-            .env("DIMBY_DISCORD__SPLIT__TOTAL", SHARDS.to_string())
-            .env("DIMBY_DISCORD__SPLIT__PROCESSES", PROCESSES.to_string())
-            .env("DIMBY_DISCORD__SPLIT__INDEX", index.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start dimby run");
-        BotProcess { child, admin }
+            ("DIMBY_ON_SIGTERM", "handover".to_owned()),
+            ("DIMBY_DISCORD__SPLIT__TOTAL", SHARDS.to_string()),
+            ("DIMBY_DISCORD__SPLIT__PROCESSES", PROCESSES.to_string()),
+            ("DIMBY_DISCORD__SPLIT__INDEX", index.to_string()),
+        ];
+        if let Some(url) = &self.store_url {
+            envs.push(("DIMBY_STORE__URL", url.clone()));
+        }
+        BotProcess::spawn(&self.config, &self.dir.path().join(log), &envs)
     }
 
     /// The guilds on the shards process `index` runs.
@@ -230,72 +214,6 @@ impl Setup {
         .await
         .unwrap_or_else(|_| panic!("every shard connected: {shards:?}"));
         shards
-    }
-}
-
-impl BotProcess {
-    /// Waits for `/readyz` to answer 200.
-    async fn ready(&self) {
-        let url = format!("http://{}/readyz", self.admin);
-        tokio::time::timeout(GUARD, async {
-            loop {
-                if reqwest::get(&url)
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{url} never ready"));
-    }
-
-    /// A gauge from `/metrics`.
-    async fn gauge(&self, name: &str) -> Option<f64> {
-        let text = reqwest::get(format!("http://{}/metrics", self.admin))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-    }
-
-    /// The gauge once it reads `expected`, or what it reads when the guard runs out.
-    async fn gauge_settled(&self, name: &str, expected: f64) -> Option<f64> {
-        let settled = tokio::time::timeout(GUARD, async {
-            loop {
-                if self.gauge(name).await == Some(expected) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        match settled {
-            Ok(()) => Some(expected),
-            Err(_) => self.gauge(name).await,
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().expect("a running process");
-        let sent = std::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success(), "kill {signal}");
-    }
-
-    async fn exit(mut self) -> Option<i32> {
-        tokio::time::timeout(GUARD, self.child.wait())
-            .await
-            .expect("exits")
-            .expect("exit status")
-            .code()
     }
 }
 
@@ -398,7 +316,7 @@ async fn four_processes(setup: Setup) {
         let index = u32::try_from(index).expect("index");
         let own = setup.guilds_of(index);
         assert_eq!(
-            process.gauge("dimby_guilds_playing").await,
+            process.metric("dimby_guilds_playing").await,
             Some(f64::from(u32::try_from(own.len()).expect("a few guilds"))),
             "process {index} plays its own guilds"
         );
@@ -433,7 +351,7 @@ async fn four_processes(setup: Setup) {
     // Its players show on the node before its own count of playing guilds catches up.
     let own = f64::from(u32::try_from(setup.guilds_of(1).len()).expect("a few guilds"));
     assert_eq!(
-        restarted.gauge_settled("dimby_guilds_playing", own).await,
+        restarted.metric_settled("dimby_guilds_playing", own).await,
         Some(own),
         "the restarted process restored its own guilds"
     );

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use lavalink::model::Severity;
+use lavalink::model::{Filters, Severity};
 
 use crate::entry::{Entry, LoopMode, PositionSnapshot};
 use crate::time::format_duration;
@@ -11,11 +11,7 @@ use crate::time::format_duration;
 /// them out: store writes ([`Effect::Persist`]) first, then the player ([`Effect::Play`] ...
 /// [`Effect::Disconnect`]), then the messages ([`Effect::Notify`]). Writing first means a crash
 /// between two effects restores to where the engine already is, not to where it was.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a handful of short-lived values per input; boxing would only complicate matching"
-)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Play `entry` from `position_ms` on the guild's player, replacing whatever it plays, in one
     /// complete update: `track{encoded, userData: play_user_data(play_id)}`, `position`, `paused`,
@@ -29,6 +25,8 @@ pub enum Effect {
         paused: bool,
         /// The volume, 0 to 200 (Lavalink's scale is the same).
         volume: u16,
+        /// The player's filters (sent when not empty: a new player starts without any).
+        filters: Filters,
         /// This play's id: attach it with [`play_user_data`](crate::play_user_data) so that the
         /// node's events about it can be told from those about an earlier play.
         play_id: u64,
@@ -43,6 +41,9 @@ pub enum Effect {
     /// Set the player's volume, 0 to 200 (only emitted while a track is current; otherwise the
     /// next [`Effect::Play`] carries it).
     SetVolume(u16),
+    /// Set the player's filters: the whole set, replacing what it had (only emitted while a track
+    /// is current; otherwise the next [`Effect::Play`] carries them).
+    SetFilters(Filters),
     /// Destroy the guild's player and leave the voice channel.
     Disconnect,
     /// Make this change to the stored state of the guild.
@@ -64,11 +65,7 @@ pub enum Finished {
 
 /// One change to the stored state of the guild. Each maps onto one call of the store (indices are
 /// 0-based here, as the store counts them; index 0 plays next).
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a handful of short-lived values per input; boxing would only complicate matching"
-)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
     /// `enqueue(entries, at)`: insert `entries` in order at `at` (`None`: at the end).
     Enqueue {
@@ -121,6 +118,8 @@ pub enum StoreOp {
     SetVolume(u16),
     /// `set_loop(mode)`.
     SetLoop(LoopMode),
+    /// `set_filters(filters)`: the whole set.
+    SetFilters(Filters),
     /// `forget_guild()`: delete everything stored for the guild.
     ForgetGuild,
 }
@@ -166,7 +165,7 @@ impl fmt::Display for SkipCause {
     clippy::large_enum_variant,
     reason = "a handful of short-lived values per input; boxing would only complicate matching"
 )]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     /// A track started playing (the first time it started in its turn).
     NowPlaying {
@@ -221,6 +220,11 @@ pub enum Notice {
     VolumeSet(u16),
     /// The loop mode was set.
     LoopSet(LoopMode),
+    /// The filters were changed: the active ones now, in words (none: all off).
+    FiltersSet {
+        /// What is active.
+        active: Vec<String>,
+    },
     /// The queue was shuffled.
     Shuffled {
         /// How many tracks it has.
@@ -331,6 +335,10 @@ impl fmt::Display for Notice {
             Self::LoopSet(LoopMode::Off) => f.write_str("Looping is off"),
             Self::LoopSet(LoopMode::Track) => f.write_str("Looping the current track"),
             Self::LoopSet(LoopMode::Queue) => f.write_str("Looping the queue"),
+            Self::FiltersSet { active } if active.is_empty() => {
+                f.write_str("Filters off: the track plays as recorded")
+            }
+            Self::FiltersSet { active } => write!(f, "Filters on: {}", active.join(", ")),
             Self::Shuffled { count } => write!(f, "Shuffled {}", Tracks(*count)),
             Self::Removed { entry, position } => {
                 write!(f, "Removed {} (position {position})", Title(entry))

@@ -34,6 +34,8 @@
 //! | playing, paused | `seek` | `SavePosition`, `Seek`, `Seeked` | same |
 //! | any | `set_volume` | `SetVolume` (store; player only if an entry is current), `VolumeSet` | same |
 //! | any | `set_loop` | `SetLoop`, `LoopSet` | same |
+//! | playing, paused | `set_filters` | `SetFilters` (store), `SetFilters` (player), `FiltersSet` | same |
+//! | idle | `set_filters(Reset)` | `SetFilters` (store), `FiltersSet` | same |
 //! | any | `shuffle`, `remove`, `move_entry`, `clear` | `ReplaceQueue` / `Remove` / `Move` / `ClearQueue`, notice | same |
 //! | any | `leave` | `ForgetGuild`, `Disconnect`, `Left` | idle, defaults |
 //! | playing | `TrackStart` | `SavePosition`, `NowPlaying` (first start of the turn) | same |
@@ -69,6 +71,7 @@
 
 mod effect;
 mod entry;
+mod filters;
 mod player;
 mod refusal;
 mod shuffle;
@@ -77,6 +80,10 @@ mod time;
 pub use effect::{Effect, Finished, Notice, SkipCause, StoreOp};
 pub use entry::{
     Entry, LoopMode, PLAY_ID_KEY, PositionSnapshot, UnknownLoopMode, play_id_of, play_user_data,
+};
+pub use filters::{
+    EQUALIZER_BANDS, FilterChange, Layer, MAX_GAIN, MAX_TIMESCALE, MIN_GAIN, MIN_TIMESCALE,
+    PRESET_NAMES, PRESETS, Preset, describe as describe_filters, preset,
 };
 pub use player::{
     DEFAULT_VOLUME, GuildPlayer, MAX_VOLUME, NowPlaying, PAGE_SIZE, QueueLine, QueuePage, Snapshot,

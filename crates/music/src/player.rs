@@ -1,9 +1,10 @@
 //! [`GuildPlayer`]: one guild's queue and player state, and every transition.
 
-use lavalink::model::{Event, Exception, Track, TrackEndReason};
+use lavalink::model::{Event, Exception, Filters, Track, TrackEndReason};
 
 use crate::effect::{Effect, Finished, Notice, SkipCause, StoreOp};
 use crate::entry::{Entry, LoopMode, PositionSnapshot, play_id_of};
+use crate::filters::{FilterChange, describe};
 use crate::refusal::Refusal;
 use crate::shuffle::shuffle_in_place;
 use crate::time::position_bar;
@@ -14,12 +15,20 @@ pub const MAX_VOLUME: u16 = 200;
 /// The volume of a guild that never set one.
 pub const DEFAULT_VOLUME: u16 = 100;
 
+/// What [`GuildPlayer::filters`] lends when there are none.
+static NO_FILTERS: std::sync::LazyLock<Filters> = std::sync::LazyLock::new(Filters::default);
+
+/// Filters as a guild keeps them: boxed, and nothing when there are none.
+fn boxed(filters: Filters) -> Option<Box<Filters>> {
+    (filters != Filters::default()).then(|| Box::new(filters))
+}
+
 /// Tracks per page of [`GuildPlayer::queue_page`].
 pub const PAGE_SIZE: usize = 10;
 
 /// Everything about a guild's player that outlives the process: what the store keeps, and what
 /// [`GuildPlayer::restore`] starts from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// The upcoming entries, in play order.
     pub queue: Vec<Entry>,
@@ -33,6 +42,8 @@ pub struct Snapshot {
     pub volume: u16,
     /// The loop mode.
     pub loop_mode: LoopMode,
+    /// The player's filters (Lavalink's `filters` object; default: none).
+    pub filters: Filters,
 }
 
 impl Default for Snapshot {
@@ -45,12 +56,13 @@ impl Default for Snapshot {
             paused: false,
             volume: DEFAULT_VOLUME,
             loop_mode: LoopMode::Off,
+            filters: Filters::default(),
         }
     }
 }
 
 /// What /nowplaying shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NowPlaying<'a> {
     /// The current entry.
     pub entry: &'a Entry,
@@ -62,6 +74,9 @@ pub struct NowPlaying<'a> {
     pub loop_mode: LoopMode,
     /// The volume.
     pub volume: u16,
+    /// The active filters in words (see [`describe_filters`](crate::describe_filters)); empty
+    /// when none is.
+    pub filters: Vec<String>,
 }
 
 /// One line of a [`QueuePage`].
@@ -127,7 +142,7 @@ impl Current {
 /// order; see the [crate documentation](crate) for the state machine.
 ///
 /// Times (`now_unix_ms`) are unix milliseconds given by the caller; the engine never reads a clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuildPlayer {
     queue: Vec<Entry>,
     current: Option<Current>,
@@ -135,6 +150,9 @@ pub struct GuildPlayer {
     paused: bool,
     volume: u16,
     loop_mode: LoopMode,
+    /// The filters, boxed and only when there are any: most guilds have none, and an idle
+    /// guild's size is what 10,000 of them cost.
+    filters: Option<Box<Filters>>,
     next_play_id: u64,
 }
 
@@ -161,6 +179,7 @@ impl GuildPlayer {
             paused,
             volume,
             loop_mode,
+            filters,
         } = snapshot;
         Self {
             queue,
@@ -173,6 +192,7 @@ impl GuildPlayer {
             position,
             volume: volume.min(MAX_VOLUME),
             loop_mode,
+            filters: boxed(filters),
             next_play_id: 1,
         }
     }
@@ -187,6 +207,7 @@ impl GuildPlayer {
             paused: self.paused,
             volume: self.volume,
             loop_mode: self.loop_mode,
+            filters: self.filters().clone(),
         }
     }
 
@@ -265,6 +286,7 @@ impl GuildPlayer {
             paused: self.paused,
             loop_mode: self.loop_mode,
             volume: self.volume,
+            filters: describe(self.filters()),
         })
     }
 
@@ -498,6 +520,30 @@ impl GuildPlayer {
         }
         effects.push(Effect::Notify(Notice::VolumeSet(volume)));
         Ok(effects)
+    }
+
+    /// /filter: a preset laid over the filters, a custom setting, or none at all. Refused with
+    /// nothing current (a reset is not: it clears what the next track would play with). The
+    /// player is told only while a track is current; otherwise the next play carries them.
+    pub fn set_filters(&mut self, change: FilterChange) -> Result<Vec<Effect>, Refusal> {
+        if self.current.is_none() && change != FilterChange::Reset {
+            return Err(Refusal::NothingPlaying);
+        }
+        let filters = change.apply(self.filters());
+        let mut effects = vec![Effect::Persist(StoreOp::SetFilters(filters.clone()))];
+        if self.current.is_some() {
+            effects.push(Effect::SetFilters(filters.clone()));
+        }
+        effects.push(Effect::Notify(Notice::FiltersSet {
+            active: describe(&filters),
+        }));
+        self.filters = boxed(filters);
+        Ok(effects)
+    }
+
+    /// The player's filters.
+    pub fn filters(&self) -> &Filters {
+        self.filters.as_deref().unwrap_or(&NO_FILTERS)
     }
 
     /// /loop. Never refused.
@@ -819,6 +865,7 @@ impl GuildPlayer {
                     position_ms,
                     paused: self.paused,
                     volume: self.volume,
+                    filters: self.filters().clone(),
                     play_id,
                 }
             }

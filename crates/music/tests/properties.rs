@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::{StoreModel, USER, bare, exception, last_play, loop_mode, track};
-use lavalink::model::{Track, TrackEndReason};
-use music::{Effect, Entry, GuildPlayer, LoopMode, MAX_VOLUME, Snapshot};
+use lavalink::model::{Filters, Track, TrackEndReason};
+use music::{Effect, Entry, FilterChange, GuildPlayer, LoopMode, MAX_VOLUME, Snapshot};
 use proptest::prelude::*;
 
 /// One input to the engine (or to the test's clock).
@@ -25,6 +25,8 @@ enum Op {
     Move(usize, usize),
     Clear,
     Leave,
+    /// `/filter`: a preset (n below the presets' count), an equalizer band, a timescale or a reset.
+    Filter(u8),
     Start,
     End(TrackEndReason),
     /// An end for the current track without the play id (a node that lost `userData`).
@@ -38,6 +40,23 @@ enum Op {
     Wait(u64),
     /// The process restarts: restore from the stored state and resume.
     Restart,
+}
+
+fn filter_change(n: u8) -> FilterChange {
+    let presets = music::PRESETS.len();
+    match usize::from(n) % (presets + 3) {
+        i if i < presets => FilterChange::Preset(&music::PRESETS[i]),
+        i if i == presets => FilterChange::Band {
+            band: n % music::EQUALIZER_BANDS,
+            gain: f32::from(n % 5) / 10.0,
+        },
+        i if i == presets + 1 => FilterChange::Timescale {
+            speed: Some(f64::from(n % 4) * 0.25 + 0.75),
+            pitch: None,
+            rate: None,
+        },
+        _ => FilterChange::Reset,
+    }
 }
 
 fn reason() -> impl Strategy<Value = TrackEndReason> {
@@ -65,6 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8, 0usize..8).prop_map(|(a, b)| Op::Move(a, b)),
         1 => Just(Op::Clear),
         1 => Just(Op::Leave),
+        2 => any::<u8>().prop_map(Op::Filter),
         3 => Just(Op::Start),
         4 => reason().prop_map(Op::End),
         1 => reason().prop_map(Op::BareEnd),
@@ -102,6 +122,12 @@ impl Harness {
 
     fn take(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
         self.store.apply_all(&effects);
+        // Every play carries the filters, so a new player (a restart, a first play) has them.
+        for effect in &effects {
+            if let Effect::Play { filters, .. } = effect {
+                assert_eq!(filters, self.player.filters(), "a play without the filters");
+            }
+        }
         if let Some(play) = last_play(&effects)
             && let Some(previous) = self.playing.replace(play)
         {
@@ -136,6 +162,7 @@ impl Harness {
             Op::Move(a, b) => p.move_entry(*a, *b).unwrap_or_default(),
             Op::Clear => p.clear().unwrap_or_default(),
             Op::Leave => p.leave(),
+            Op::Filter(n) => p.set_filters(filter_change(*n)).unwrap_or_default(),
             Op::Start => {
                 let t = self.current_track();
                 self.player.track_start(&t, now)
@@ -369,6 +396,7 @@ fn a_restored_snapshot_round_trips() {
         paused: true,
         volume: 11,
         loop_mode: LoopMode::Track,
+        filters: Filters::default(),
     };
     assert_eq!(GuildPlayer::restore(snapshot.clone()).snapshot(), snapshot);
 }

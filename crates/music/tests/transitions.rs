@@ -7,12 +7,12 @@ use common::{
     tracks,
 };
 use lavalink::model::{
-    Event, GuildId, Severity, TrackEnd, TrackEndReason, TrackException, TrackStart, TrackStuck,
-    WebSocketClosed,
+    Event, Filters, GuildId, Severity, TrackEnd, TrackEndReason, TrackException, TrackStart,
+    TrackStuck, WebSocketClosed,
 };
 use music::{
-    Effect, Finished, GuildPlayer, LoopMode, Notice, PositionSnapshot, Refusal, SkipCause,
-    Snapshot, StoreOp,
+    Effect, FilterChange, Finished, GuildPlayer, LoopMode, Notice, PositionSnapshot, Refusal,
+    SkipCause, Snapshot, StoreOp,
 };
 
 const T0: u64 = 1_000;
@@ -31,6 +31,7 @@ fn play(n: u32, position_ms: u64, paused: bool, play_id: u64) -> Effect {
         position_ms,
         paused,
         volume: 100,
+        filters: Filters::default(),
         play_id,
     }
 }
@@ -135,6 +136,7 @@ fn play_carries_the_volume_and_paused_flag() {
         position_ms: 0,
         paused: false,
         volume: 150,
+        filters: Filters::default(),
         play_id: T0,
     }));
 }
@@ -1091,6 +1093,7 @@ fn stored(current: Option<u32>, queue: &[u32], paused: bool) -> Snapshot {
         paused,
         volume: 80,
         loop_mode: LoopMode::Queue,
+        filters: Filters::default(),
     }
 }
 
@@ -1108,6 +1111,7 @@ fn restore_and_resume_play_from_the_saved_position() {
                 position_ms: 42_000,
                 paused: false,
                 volume: 80,
+                filters: Filters::default(),
                 play_id: 90_000,
             },
         ]
@@ -1142,6 +1146,7 @@ fn restore_with_only_a_queue_starts_its_head() {
                 position_ms: 0,
                 paused: false,
                 volume: 80,
+                filters: Filters::default(),
                 play_id: 90_000,
             },
         ]
@@ -1177,6 +1182,7 @@ fn a_player_the_node_kept_carries_on_after_restore() {
                 position_ms: 0,
                 paused: false,
                 volume: 80,
+                filters: Filters::default(),
                 play_id: 60_000,
             }
         ]
@@ -1403,4 +1409,67 @@ fn entries_decode_from_the_encoded_track_alone() {
     assert_eq!(decoded.info.known_length(), Some(LENGTH));
     assert!(decoded.is_seekable());
     assert!(music::Entry::decode("not base64!", USER, T0).is_err());
+}
+
+// ----- filters -----
+
+#[test]
+fn filters_go_to_the_store_and_the_player_and_every_later_play_carries_them() {
+    let (mut player, _) = playing([1, 2]);
+    let nightcore = music::preset("nightcore").expect("nightcore");
+    let effects = player
+        .set_filters(FilterChange::Preset(nightcore))
+        .expect("playing");
+    let expected = FilterChange::Preset(nightcore).apply(&Filters::default());
+    assert_eq!(
+        effects,
+        [
+            Effect::Persist(StoreOp::SetFilters(expected.clone())),
+            Effect::SetFilters(expected.clone()),
+            Effect::Notify(Notice::FiltersSet {
+                active: vec!["nightcore".to_owned()]
+            }),
+        ]
+    );
+    assert_eq!(
+        player.now_playing(T0).map(|now| now.filters),
+        Some(vec!["nightcore".to_owned()])
+    );
+    // The next track plays with them; a restore keeps them and plays with them.
+    let next = player.skip(None, T0 + 10).expect("skip");
+    assert!(
+        next.iter()
+            .any(|e| matches!(e, Effect::Play { filters, .. } if *filters == expected)),
+        "{next:?}"
+    );
+    let mut restored = GuildPlayer::restore(player.snapshot());
+    assert_eq!(restored.filters(), &expected);
+    let resumed = restored.resume_from_snapshot(T0 + 20);
+    assert!(
+        resumed
+            .iter()
+            .any(|e| matches!(e, Effect::Play { filters, .. } if *filters == expected)),
+        "{resumed:?}"
+    );
+}
+
+#[test]
+fn a_filter_with_nothing_playing_is_refused_but_a_reset_is_not() {
+    let mut player = GuildPlayer::new();
+    let bass = music::preset("bassboost-high").expect("preset");
+    assert_eq!(
+        player.set_filters(FilterChange::Preset(bass)),
+        Err(Refusal::NothingPlaying)
+    );
+    assert_eq!(
+        player.set_filters(FilterChange::Reset),
+        Ok(vec![
+            Effect::Persist(StoreOp::SetFilters(Filters::default())),
+            Effect::Notify(Notice::FiltersSet { active: Vec::new() }),
+        ])
+    );
+    assert_eq!(
+        Notice::FiltersSet { active: Vec::new() }.to_string(),
+        "Filters off: the track plays as recorded"
+    );
 }

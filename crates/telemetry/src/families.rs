@@ -38,6 +38,11 @@ struct LoadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PresetLabels {
+    preset: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
     queue: &'static str,
 }
@@ -259,6 +264,7 @@ pub(crate) struct Families {
     deploy_gate_checks: Family<GateCheckLabels, Counter>,
     admin_connections_closed: Family<ReasonLabels, Counter>,
     identify_turns: Family<QueueLabels, Counter>,
+    filter_changes: Family<PresetLabels, Counter>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
     discord_rest_wait: HistogramFamily<RouteLabels>,
@@ -308,6 +314,7 @@ impl Families {
             deploy_gate_checks: Family::default(),
             admin_connections_closed: Family::default(),
             identify_turns: Family::default(),
+            filter_changes: Family::default(),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
             discord_rest_wait: Family::new_with_constructor(latency_histogram),
@@ -479,6 +486,12 @@ impl Families {
             f.identify_turns.clone(),
         );
         r.register(
+            "dimby_filter_changes",
+            "Audio filter changes made with /filter, by preset (a preset's name, or equalizer, \
+             timescale, reset for the custom settings and the reset): the effect usage",
+            f.filter_changes.clone(),
+        );
+        r.register(
             "dimby_health_alerts",
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
@@ -647,6 +660,12 @@ impl Families {
             .get_or_create(&QueueLabels {
                 queue: turn.as_str(),
             })
+            .inc();
+    }
+
+    pub(crate) fn record_filter_change(&self, preset: &'static str) {
+        self.filter_changes
+            .get_or_create(&PresetLabels { preset })
             .inc();
     }
 

@@ -632,6 +632,15 @@ impl Metrics {
         self.inner.families.record_identify_turn(turn);
     }
 
+    /// A `/filter` change was made. `preset` is its label from a fixed set (the presets' names,
+    /// `equalizer`, `timescale`, `reset`): `'static`, so no user text can become a label.
+    pub fn record_filter_change(&self, preset: &'static str) {
+        if !self.recording() {
+            return;
+        }
+        self.inner.families.record_filter_change(preset);
+    }
+
     /// An alert message and what became of it.
     pub fn record_alert(&self, kind: AlertKind, result: AlertResult) {
         if !self.recording() {

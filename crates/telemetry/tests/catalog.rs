@@ -211,6 +211,7 @@ fn feed_every_event(metrics: &Metrics) {
     metrics.record_voice_heal(VoiceAction::Rejoin, HealOutcome::Ok);
     metrics.record_alert(AlertKind::Firing, AlertResult::Sent);
     metrics.record_identify_turn(telemetry::IdentifyTurn::Own);
+    metrics.record_filter_change("nightcore");
     metrics.record_deploy_phase(telemetry::DeployPhase::Serving);
     metrics.record_deploy_gate(&telemetry::GateRun {
         passed: false,

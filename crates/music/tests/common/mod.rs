@@ -97,7 +97,7 @@ pub fn exception(message: &str) -> Exception {
 }
 
 /// What the store holds, changed only by `StoreOp`s, with the store's documented semantics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreModel(pub Snapshot);
 
 impl StoreModel {
@@ -133,6 +133,7 @@ impl StoreModel {
                 s.queue.insert(*to, e);
             }
             StoreOp::ClearQueue => s.queue.clear(),
+            StoreOp::SetFilters(filters) => s.filters.clone_from(filters),
             StoreOp::ReplaceQueue(entries) => s.queue.clone_from(entries),
             StoreOp::SetCurrent { entry, position } => {
                 s.current.clone_from(entry);

@@ -579,8 +579,11 @@ async fn measure_processes(
         .map(BotProcess::sample)
         .collect::<anyhow::Result<_>>()?;
 
-    // Every k-th guild plays, so that the playing guilds spread over the shards.
+    // Guild n is on shard n % shards (see `create_guilds`): every k-th block of `shards`
+    // consecutive guilds plays, one guild on each shard, so that the playing guilds spread
+    // evenly over the shards.
     let every = 100 / args.playing_percent.max(1);
+    let block = u64::from(shards);
     let playing: Vec<&Listener> = if args.playing_percent == 0 {
         Vec::new()
     } else {
@@ -588,7 +591,7 @@ async fn measure_processes(
             .listeners
             .iter()
             .zip(0_u64..)
-            .filter(|(_, n)| n % every == 0)
+            .filter(|(_, n)| (n / block) % every == 0)
             .map(|(l, _)| l)
             .take(
                 usize::try_from(count(stand_ins.listeners.len()) * args.playing_percent / 100)
