@@ -1,8 +1,9 @@
 //! The [`Store`] trait's semantics as a test suite that every backend runs.
 //!
 //! Each function checks one behaviour against any store and panics (like a failed `assert!`) when
-//! the store does not behave. Each uses guild ids of its own (1001 to 1040, 1100 to 2299, and some
-//! above 2^63) and forgets them before it starts, so they can run one after another on one store
+//! the store does not behave. Each uses guild ids of its own (1001 to 1047, 1100 to 2299, and some
+//! above 2^63) and user ids of its own for playlists (9001 to 9006, 0, 2^63 and `u64::MAX`) and
+//! forgets them (deletes their playlists) before it starts, so they can run one after another on one store
 //! ([`run_all`], even twice), on a store with other data in it, or each on a fresh one (one
 //! `#[tokio::test]` per function). The handover functions take whatever sessions are stored before
 //! they start, so they expect no other process to be handing over through the same database
@@ -20,9 +21,11 @@
 
 use crate::{
     Colour, ColourBuild, DeployState, DeployStep, DiscordCache, Error, Filters, Finished,
-    GatewaySession, GuildState, HandoverScope, LavalinkSession, LoopMode, MAX_BUILD_FIELD,
-    MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy,
-    PositionSnapshot, PositionWrite, QueueEntry, StepOutcome, Store,
+    GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry, LavalinkSession,
+    LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT, MAX_PLAYLIST_NAME_CHARS,
+    MAX_PLAYLIST_TRACKS, MAX_PLAYLISTS_PER_USER, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy,
+    Playlist, PlaylistNameProblem, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry,
+    SavedPlaylist, StepOutcome, Store,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -93,7 +96,17 @@ macro_rules! conformance_behaviours {
             deploy_unknown_id,
             deploy_history,
             deploy_bounds,
-            colour_builds
+            colour_builds,
+            stay_and_autoplay,
+            history_round_trip,
+            history_cap,
+            history_remove_and_forget,
+            history_big_ids,
+            playlists_round_trip,
+            playlist_refusals,
+            playlists_per_user,
+            playlist_of_500_tracks,
+            concurrent_playlist_saves
         }
     };
 }
@@ -1948,5 +1961,595 @@ pub async fn colour_builds(store: &dyn Store) {
     assert_eq!(
         store.colour_build(Colour::Green).await.expect("green"),
         Some(build(Colour::Green, 2))
+    );
+}
+
+// --- listener features: 24/7, autoplay, play history, playlists ----------------------------------
+
+/// 24/7 mode and autoplay default to off, are each set on their own (creating the guild with
+/// every other setting at its default), leave the other settings alone, and load with the guild.
+pub async fn stay_and_autoplay(store: &dyn Store) {
+    let (guild, other) = (1_041, 1_042);
+    forget(store, &[guild, other]).await;
+    let fresh = GuildState::new(guild);
+    assert!(!fresh.stay && !fresh.autoplay, "both off by default");
+    store.set_stay(guild, true).await.expect("set_stay");
+    assert_eq!(
+        state(store, guild).await,
+        GuildState {
+            stay: true,
+            ..GuildState::new(guild)
+        },
+        "the first write creates the guild with the defaults"
+    );
+    store.set_autoplay(guild, true).await.expect("set_autoplay");
+    store.set_volume(guild, 70).await.expect("set_volume");
+    store
+        .set_loop(guild, LoopMode::Queue)
+        .await
+        .expect("set_loop");
+    let s = state(store, guild).await;
+    assert_eq!((s.stay, s.autoplay), (true, true));
+    assert_eq!((s.volume, s.loop_mode), (70, LoopMode::Queue));
+    store.set_stay(guild, false).await.expect("set_stay");
+    let s = state(store, guild).await;
+    assert_eq!((s.stay, s.autoplay, s.volume), (false, true, 70));
+    store
+        .set_autoplay(guild, false)
+        .await
+        .expect("set_autoplay");
+    store.set_stay(guild, true).await.expect("set_stay");
+    store.set_autoplay(other, true).await.expect("set_autoplay");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
+    let of = |g: u64| {
+        all.iter()
+            .find(|s| s.guild_id == g)
+            .map(|s| (s.stay, s.autoplay))
+    };
+    assert_eq!(of(guild), Some((true, false)));
+    assert_eq!(of(other), Some((false, true)));
+    // Settings go with forget_guild, as the others do.
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    store.set_volume(guild, 10).await.expect("set_volume");
+    let s = state(store, guild).await;
+    assert_eq!((s.stay, s.autoplay), (false, false));
+}
+
+/// Play history: newest first, every field round-trips, ids grow, `limit` is honoured (and capped
+/// at [`HISTORY_LEN`]), each guild has its own, and it is not part of the guild's state (adding to
+/// it creates the guild with the defaults, nothing more).
+pub async fn history_round_trip(store: &dyn Store) {
+    let (guild, other) = (1_043, 1_044);
+    forget(store, &[guild, other]).await;
+    assert!(store.history(guild, 10).await.expect("history").is_empty());
+    let mut odd = entry(7);
+    odd.requester_id = u64::MAX;
+    odd.length_ms = u64::MAX;
+    odd.uri = None;
+    let written = [entry(1), entry(2), odd];
+    let mut added = Vec::new();
+    for (n, e) in (0u64..).zip(&written) {
+        let h = store
+            .add_history(guild, e, 1_700_000_000_000 + n)
+            .await
+            .expect("add_history");
+        assert_eq!((&h.entry, h.played_at_unix_ms), (e, 1_700_000_000_000 + n));
+        added.push(h);
+    }
+    store
+        .add_history(other, &entry(9), u64::MAX)
+        .await
+        .expect("add_history");
+    assert!(added.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
+    let newest_first: Vec<HistoryEntry> = added.iter().rev().cloned().collect();
+    assert_eq!(
+        store.history(guild, 10).await.expect("history"),
+        newest_first
+    );
+    assert_eq!(
+        store.history(guild, 2).await.expect("history"),
+        newest_first[..2]
+    );
+    assert!(store.history(guild, 0).await.expect("history").is_empty());
+    assert_eq!(
+        store.history(guild, usize::MAX).await.expect("history"),
+        newest_first
+    );
+    let theirs = store.history(other, 10).await.expect("history");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        (theirs[0].entry.clone(), theirs[0].played_at_unix_ms),
+        (entry(9), u64::MAX)
+    );
+    assert_eq!(
+        state(store, guild).await,
+        GuildState::new(guild),
+        "the history is not in the guild's state"
+    );
+}
+
+/// The history keeps the newest [`HISTORY_LEN`]: after 60 adds, the last 50, newest first; a
+/// smaller history after a removal fills up to 50 again and no further.
+pub async fn history_cap(store: &dyn Store) {
+    let guild = 1_045;
+    forget(store, &[guild]).await;
+    for n in 0..60u64 {
+        store
+            .add_history(guild, &entry(n), 1_000 + n)
+            .await
+            .expect("add_history");
+    }
+    let kept = store.history(guild, 100).await.expect("history");
+    let kept_numbers: Vec<u64> = kept
+        .iter()
+        .map(|h| h.entry.requester_id - 100_000)
+        .collect();
+    assert_eq!(kept_numbers, (10..60).rev().collect::<Vec<_>>());
+    assert_eq!(kept.len(), HISTORY_LEN);
+    assert!(kept.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert!(
+        store
+            .remove_history(guild, kept[10].id)
+            .await
+            .expect("remove")
+    );
+    assert_eq!(store.history(guild, 100).await.expect("history").len(), 49);
+    store
+        .add_history(guild, &entry(60), 2_000)
+        .await
+        .expect("add_history");
+    assert_eq!(store.history(guild, 100).await.expect("history").len(), 50);
+    store
+        .add_history(guild, &entry(61), 2_001)
+        .await
+        .expect("add_history");
+    let kept = store.history(guild, 100).await.expect("history");
+    assert_eq!(kept.len(), 50);
+    assert_eq!(
+        kept.last().map(|h| h.entry.requester_id - 100_000),
+        Some(11),
+        "the oldest went"
+    );
+}
+
+/// `remove_history` drops one entry of its own guild only, says whether it was there, and ids are
+/// never reused within a guild (not after a removal, not after `forget_guild`).
+pub async fn history_remove_and_forget(store: &dyn Store) {
+    let (guild, other) = (1_046, 1_047);
+    forget(store, &[guild, other]).await;
+    let first = store
+        .add_history(guild, &entry(1), 1)
+        .await
+        .expect("add_history");
+    let second = store
+        .add_history(guild, &entry(2), 2)
+        .await
+        .expect("add_history");
+    store
+        .add_history(other, &entry(3), 3)
+        .await
+        .expect("add_history");
+    assert!(
+        !store
+            .remove_history(other, second.id)
+            .await
+            .expect("wrong guild"),
+        "an entry is removed only from its own guild"
+    );
+    assert!(
+        store
+            .remove_history(guild, second.id)
+            .await
+            .expect("remove")
+    );
+    assert!(!store.remove_history(guild, second.id).await.expect("again"));
+    let third = store
+        .add_history(guild, &entry(4), 4)
+        .await
+        .expect("add_history");
+    assert!(third.id > second.id, "a removed id is not reused");
+    assert_eq!(
+        store.history(guild, 10).await.expect("history"),
+        vec![third.clone(), first]
+    );
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    assert!(store.history(guild, 10).await.expect("history").is_empty());
+    assert_eq!(store.history(other, 10).await.expect("history").len(), 1);
+    let after = store
+        .add_history(guild, &entry(5), 5)
+        .await
+        .expect("add_history");
+    assert!(after.id > third.id, "ids are not reused after forget_guild");
+    assert_eq!(
+        store.history(guild, 10).await.expect("history"),
+        vec![after]
+    );
+}
+
+/// Histories of guild ids at and above 2^63 (and 0, which differs from 2^63 in the top bit only)
+/// stay apart.
+pub async fn history_big_ids(store: &dyn Store) {
+    let guilds = [BIG_ID, 1 << 63, u64::MAX, 0];
+    forget(store, &guilds).await;
+    for (n, guild) in (0u64..).zip(&guilds[..3]) {
+        for k in 0..3 {
+            store
+                .add_history(*guild, &entry(n * 10 + k), k)
+                .await
+                .expect("add_history");
+        }
+    }
+    for (n, guild) in (0u64..).zip(&guilds[..3]) {
+        let kept: Vec<u64> = store
+            .history(*guild, 10)
+            .await
+            .expect("history")
+            .iter()
+            .map(|h| h.entry.requester_id - 100_000)
+            .collect();
+        assert_eq!(kept, [n * 10 + 2, n * 10 + 1, n * 10]);
+    }
+    assert!(store.history(0, 10).await.expect("history").is_empty());
+    assert!(store.forget_guild(u64::MAX).await.expect("forget"));
+    assert!(
+        store
+            .history(u64::MAX, 10)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+    assert_eq!(store.history(BIG_ID, 10).await.expect("history").len(), 3);
+}
+
+/// Starts a playlist behaviour from no playlists for `users`.
+async fn forget_playlists(store: &dyn Store, users: &[u64]) {
+    for user in users {
+        for list in store.playlists(*user).await.expect("playlists") {
+            assert!(
+                store
+                    .delete_playlist(*user, &list.name)
+                    .await
+                    .expect("delete_playlist")
+            );
+        }
+    }
+}
+
+/// The names of a user's playlists, in the order listed.
+async fn playlist_names(store: &dyn Store, user: u64) -> Vec<String> {
+    store
+        .playlists(user)
+        .await
+        .expect("playlists")
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// Saving, replacing (names match without regard to case, and the new spelling is kept), looking
+/// up, listing (by name without regard to case) and deleting a user's playlists.
+pub async fn playlists_round_trip(store: &dyn Store) {
+    let user = 9_001;
+    forget_playlists(store, &[user]).await;
+    assert!(store.playlists(user).await.expect("playlists").is_empty());
+    assert_eq!(store.playlist(user, "chill").await.expect("playlist"), None);
+    let saved = store
+        .save_playlist(user, "Chill", &entries(0..3), 1_000)
+        .await
+        .expect("save");
+    assert_eq!(
+        saved,
+        SavedPlaylist {
+            replaced: false,
+            tracks: 3
+        }
+    );
+    let expected = Playlist {
+        user_id: user,
+        name: "Chill".to_owned(),
+        entries: entries(0..3),
+        updated_at_unix_ms: 1_000,
+    };
+    for asked in ["Chill", "chill", "  CHILL  "] {
+        assert_eq!(
+            store.playlist(user, asked).await.expect("playlist"),
+            Some(expected.clone()),
+            "{asked}"
+        );
+    }
+    let saved = store
+        .save_playlist(user, "  cHiLL ", &entries(10..12), 2_000)
+        .await
+        .expect("replace");
+    assert_eq!(
+        saved,
+        SavedPlaylist {
+            replaced: true,
+            tracks: 2
+        }
+    );
+    assert_eq!(
+        store.playlist(user, "chill").await.expect("playlist"),
+        Some(Playlist {
+            user_id: user,
+            name: "cHiLL".to_owned(),
+            entries: entries(10..12),
+            updated_at_unix_ms: 2_000,
+        }),
+        "the tracks replaced, the new spelling kept"
+    );
+    for (n, name) in (0u64..).zip(["gamma", "Beta", "Äpfel", "alpha", "Zed"]) {
+        store
+            .save_playlist(user, name, &entries(0..n + 1), 3_000 + n)
+            .await
+            .expect("save");
+    }
+    // By the lower-case name, code point by code point (the same on every backend).
+    assert_eq!(
+        playlist_names(store, user).await,
+        ["alpha", "Beta", "cHiLL", "gamma", "Zed", "Äpfel"]
+    );
+    let listed = store.playlists(user).await.expect("playlists");
+    assert_eq!(
+        listed[1],
+        PlaylistSummary {
+            name: "Beta".to_owned(),
+            tracks: 2,
+            updated_at_unix_ms: 3_001,
+        }
+    );
+    assert!(store.delete_playlist(user, " BETA").await.expect("delete"));
+    assert!(!store.delete_playlist(user, "beta").await.expect("again"));
+    assert_eq!(store.playlist(user, "Beta").await.expect("playlist"), None);
+    assert_eq!(
+        playlist_names(store, user).await,
+        ["alpha", "cHiLL", "gamma", "Zed", "Äpfel"]
+    );
+    assert!(!store.delete_playlist(user, "").await.expect("no name"));
+    assert_eq!(store.playlist(user, "").await.expect("no name"), None);
+}
+
+/// Every refusal of `save_playlist` (a bad name, no tracks, too many tracks, one playlist too many)
+/// is its error, says its limit, and writes nothing; at the limits themselves it saves.
+pub async fn playlist_refusals(store: &dyn Store) {
+    let user = 9_002;
+    forget_playlists(store, &[user]).await;
+    store
+        .save_playlist(user, "keep", &entries(0..2), 1)
+        .await
+        .expect("save");
+    let long = "é".repeat(MAX_PLAYLIST_NAME_CHARS + 1);
+    let too_many = entries(0..u64::try_from(MAX_PLAYLIST_TRACKS).unwrap_or(0) + 1);
+    let refusals: [(&str, &[QueueEntry], &str); 6] = [
+        ("   ", &entries(0..1), "is empty"),
+        (&long, &entries(0..1), "101 characters"),
+        ("two\nlines", &entries(0..1), "control character"),
+        ("tab\there", &entries(0..1), "control character"),
+        ("new", &[], "at least one track"),
+        ("keep", &too_many, "at most 500 tracks"),
+    ];
+    for (name, tracks, says) in refusals {
+        let error = store
+            .save_playlist(user, name, tracks, 2)
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(
+                error,
+                Error::PlaylistName { .. } | Error::PlaylistEmpty | Error::PlaylistTooLong { .. }
+            ),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(text.contains(says), "{text} says {says}");
+        assert!(!text.contains("QAAA"), "{text} shows no track");
+    }
+    assert!(matches!(
+        store.save_playlist(user, "", &entries(0..1), 2).await,
+        Err(Error::PlaylistName {
+            reason: PlaylistNameProblem::Empty
+        })
+    ));
+    assert!(matches!(
+        store.save_playlist(user, &long, &entries(0..1), 2).await,
+        Err(Error::PlaylistName {
+            reason: PlaylistNameProblem::TooLong { chars: 101 }
+        })
+    ));
+    assert!(matches!(
+        store.save_playlist(user, "keep", &too_many, 2).await,
+        Err(Error::PlaylistTooLong {
+            tracks: 501,
+            max: 500
+        })
+    ));
+    assert_eq!(
+        playlist_names(store, user).await,
+        ["keep"],
+        "nothing written"
+    );
+    let kept = store.playlist(user, "keep").await.expect("playlist");
+    assert_eq!(
+        kept.map(|p| (p.entries, p.updated_at_unix_ms)),
+        Some((entries(0..2), 1))
+    );
+
+    at_the_limits(store, user).await;
+}
+
+/// `save_playlist` at its limits: a name of exactly [`MAX_PLAYLIST_NAME_CHARS`] characters saves,
+/// the user's [`MAX_PLAYLISTS_PER_USER`]-th playlist saves and the next new one is refused with
+/// nothing written, while saving over an existing name still replaces it.
+async fn at_the_limits(store: &dyn Store, user: u64) {
+    // At the limits: 100 characters (2 bytes each), surrounded by spaces that are dropped.
+    let longest = "é".repeat(MAX_PLAYLIST_NAME_CHARS);
+    store
+        .save_playlist(user, &format!("  {longest}  "), &entries(0..1), 3)
+        .await
+        .expect("100 characters");
+    assert!(
+        store
+            .playlist(user, &longest)
+            .await
+            .expect("playlist")
+            .is_some()
+    );
+    // Up to MAX_PLAYLISTS_PER_USER, then a new name is refused while an existing one replaces.
+    for n in 2..MAX_PLAYLISTS_PER_USER {
+        store
+            .save_playlist(user, &format!("list {n:02}"), &entries(0..1), 4)
+            .await
+            .expect("save");
+    }
+    let full = playlist_names(store, user).await;
+    assert_eq!(full.len(), MAX_PLAYLISTS_PER_USER);
+    let error = store
+        .save_playlist(user, "one more", &entries(0..1), 5)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(error, Error::TooManyPlaylists { max: 25 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("25"), "{error}");
+    assert_eq!(playlist_names(store, user).await, full, "nothing written");
+    let saved = store
+        .save_playlist(user, "KEEP", &entries(5..8), 6)
+        .await
+        .expect("replacing is not a new playlist");
+    assert_eq!(
+        saved,
+        SavedPlaylist {
+            replaced: true,
+            tracks: 3
+        }
+    );
+}
+
+/// Playlists belong to their user: the same name for two users is two playlists, and saving,
+/// deleting and the limit of one user leave the other's alone (user ids above 2^63 included).
+pub async fn playlists_per_user(store: &dyn Store) {
+    let (a, b, big) = (9_003, 9_004, u64::MAX);
+    forget_playlists(store, &[a, b, big, 1 << 63, 0]).await;
+    for (n, user) in (0u64..).zip([a, b, big]) {
+        store
+            .save_playlist(user, "Mix", &entries(n * 10..n * 10 + 2), n)
+            .await
+            .expect("save");
+    }
+    for (n, user) in (0u64..).zip([a, b, big]) {
+        let list = store
+            .playlist(user, "mix")
+            .await
+            .expect("playlist")
+            .expect("there");
+        assert_eq!(
+            (list.user_id, list.entries),
+            (user, entries(n * 10..n * 10 + 2))
+        );
+    }
+    assert!(
+        store
+            .playlists(1 << 63)
+            .await
+            .expect("playlists")
+            .is_empty()
+    );
+    assert!(store.playlists(0).await.expect("playlists").is_empty());
+    assert!(store.delete_playlist(a, "MIX").await.expect("delete"));
+    assert!(store.playlist(b, "Mix").await.expect("playlist").is_some());
+    for n in 0..MAX_PLAYLISTS_PER_USER {
+        store
+            .save_playlist(a, &format!("a{n}"), &entries(0..1), 1)
+            .await
+            .expect("save");
+    }
+    store
+        .save_playlist(b, "b's second", &entries(0..1), 1)
+        .await
+        .expect("another user's limit is not b's");
+    assert_eq!(playlist_names(store, b).await, ["b's second", "Mix"]);
+}
+
+/// A playlist of [`MAX_PLAYLIST_TRACKS`] tracks comes back whole, in order, every field as saved.
+pub async fn playlist_of_500_tracks(store: &dyn Store) {
+    let user = 9_005;
+    forget_playlists(store, &[user]).await;
+    let mut tracks = entries(0..u64::try_from(MAX_PLAYLIST_TRACKS).unwrap_or(0));
+    tracks[250].requester_id = u64::MAX;
+    tracks[250].added_at_unix_ms = u64::MAX;
+    tracks[251].title = String::new();
+    let saved = store
+        .save_playlist(user, "Everything", &tracks, 1)
+        .await
+        .expect("save");
+    assert_eq!(
+        saved,
+        SavedPlaylist {
+            replaced: false,
+            tracks: 500
+        }
+    );
+    let list = store
+        .playlist(user, "everything")
+        .await
+        .expect("playlist")
+        .expect("there");
+    assert_eq!(list.entries, tracks);
+    assert_eq!(
+        store.playlists(user).await.expect("playlists")[0].tracks,
+        500
+    );
+}
+
+/// Two saves racing for a user's last place get one each way: one saved, one
+/// [`Error::TooManyPlaylists`], never a 26th playlist; two saves of one new name make one playlist.
+pub async fn concurrent_playlist_saves(store: &dyn Store) {
+    let user = 9_006;
+    forget_playlists(store, &[user]).await;
+    for n in 0..MAX_PLAYLISTS_PER_USER - 1 {
+        store
+            .save_playlist(user, &format!("p{n}"), &entries(0..2), 1)
+            .await
+            .expect("save");
+    }
+    let (early, late) = (entries(0..3), entries(3..6));
+    for round in 0..5 {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        let (first, second) = tokio::join!(
+            store.save_playlist(user, &x, &early, 2),
+            store.save_playlist(user, &y, &late, 2),
+        );
+        let names = playlist_names(store, user).await;
+        assert_eq!(
+            names.len(),
+            MAX_PLAYLISTS_PER_USER,
+            "round {round}: {names:?}"
+        );
+        let winner = match (first, second) {
+            (Ok(_), Err(Error::TooManyPlaylists { .. })) => x,
+            (Err(Error::TooManyPlaylists { .. }), Ok(_)) => y,
+            other => panic!("round {round}: one save and one refusal, got {other:?}"),
+        };
+        assert!(names.contains(&winner));
+        assert!(store.delete_playlist(user, &winner).await.expect("delete"));
+    }
+    let (first, second) = tokio::join!(
+        store.save_playlist(user, "Same", &early, 3),
+        store.save_playlist(user, "same", &late, 3),
+    );
+    let mut replaced = [
+        first.expect("save").replaced,
+        second.expect("save").replaced,
+    ];
+    replaced.sort_unstable();
+    assert_eq!(
+        replaced,
+        [false, true],
+        "one created it, the other replaced it"
+    );
+    assert_eq!(
+        playlist_names(store, user).await.len(),
+        MAX_PLAYLISTS_PER_USER
     );
 }

@@ -155,6 +155,45 @@ pub enum Error {
         guild_id: u64,
     },
 
+    /// A playlist name that cannot be saved (see
+    /// [`MAX_PLAYLIST_NAME_CHARS`](crate::MAX_PLAYLIST_NAME_CHARS)). Nothing was changed.
+    #[error(
+        "the playlist name {reason}: a name is 1 to {max} characters (spaces around it are \
+         dropped) without control characters; nothing was written",
+        max = crate::MAX_PLAYLIST_NAME_CHARS
+    )]
+    PlaylistName {
+        /// What is wrong with it.
+        reason: crate::PlaylistNameProblem,
+    },
+
+    /// A playlist saved without tracks. Nothing was changed.
+    #[error("a playlist needs at least one track; nothing was written")]
+    PlaylistEmpty,
+
+    /// A playlist of more tracks than [`MAX_PLAYLIST_TRACKS`](crate::MAX_PLAYLIST_TRACKS). Nothing
+    /// was changed.
+    #[error(
+        "a playlist holds at most {max} tracks, and this one has {tracks}; nothing was written"
+    )]
+    PlaylistTooLong {
+        /// How many tracks it has.
+        tracks: usize,
+        /// The most a playlist holds.
+        max: usize,
+    },
+
+    /// A new playlist for a user who has [`MAX_PLAYLISTS_PER_USER`](crate::MAX_PLAYLISTS_PER_USER)
+    /// already. Nothing was changed.
+    #[error(
+        "the user already has {max} playlists, the most one user may keep: delete one, or save \
+         under an existing name to replace it; nothing was written"
+    )]
+    TooManyPlaylists {
+        /// The most playlists a user keeps.
+        max: usize,
+    },
+
     /// Filters that cannot be written as JSON. Nothing was changed.
     #[error("cannot encode the filters of guild {guild_id} as JSON: {cause}")]
     EncodeFilters {

@@ -7,14 +7,17 @@ use async_trait::async_trait;
 
 use crate::{
     Colour, ColourBuild, DeployRecord, DeployState, DeployStep, DiscordCache, Error, Filters,
-    Finished, GatewaySession, GuildState, HandoverScope, LavalinkSession, LoadedGuilds, LoopMode,
-    NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store, WaitingRequest,
+    Finished, GatewaySession, GuildState, HandoverScope, HistoryEntry, LavalinkSession,
+    LoadedGuilds, LoopMode, NewDeploy, Playlist, PlaylistSummary, PositionSnapshot, PositionWrite,
+    QueueEntry, Result, SavedPlaylist, Store, WaitingRequest,
 };
 
 /// Passes every call to the store behind it, except writes for a guild that the last
 /// [`Store::load_all_guilds`] found damaged: those are [`Error::Quarantined`] and change nothing
 /// (the position tick leaves such a guild out), so the damaged rows stay as they were for a person
 /// to repair or drop (see `docs/runbooks/store.md`). A repair takes effect at the next restart.
+///
+/// Playlists belong to users, not guilds: they pass through whatever is quarantined.
 #[derive(Debug)]
 pub struct QuarantineGuard {
     inner: Arc<dyn Store>,
@@ -157,6 +160,16 @@ impl Store for QuarantineGuard {
         self.inner.set_loop(guild_id, mode).await
     }
 
+    async fn set_stay(&self, guild_id: u64, stay: bool) -> Result<()> {
+        self.allow(guild_id)?;
+        self.inner.set_stay(guild_id, stay).await
+    }
+
+    async fn set_autoplay(&self, guild_id: u64, autoplay: bool) -> Result<()> {
+        self.allow(guild_id)?;
+        self.inner.set_autoplay(guild_id, autoplay).await
+    }
+
     async fn set_channels(
         &self,
         guild_id: u64,
@@ -190,6 +203,51 @@ impl Store for QuarantineGuard {
     async fn remove_waiting(&self, guild_id: u64, id: u64) -> Result<bool> {
         self.allow(guild_id)?;
         self.inner.remove_waiting(guild_id, id).await
+    }
+
+    async fn add_history(
+        &self,
+        guild_id: u64,
+        entry: &QueueEntry,
+        played_at_unix_ms: u64,
+    ) -> Result<HistoryEntry> {
+        self.allow(guild_id)?;
+        self.inner
+            .add_history(guild_id, entry, played_at_unix_ms)
+            .await
+    }
+
+    async fn history(&self, guild_id: u64, limit: usize) -> Result<Vec<HistoryEntry>> {
+        self.inner.history(guild_id, limit).await
+    }
+
+    async fn remove_history(&self, guild_id: u64, id: u64) -> Result<bool> {
+        self.allow(guild_id)?;
+        self.inner.remove_history(guild_id, id).await
+    }
+
+    async fn save_playlist(
+        &self,
+        user_id: u64,
+        name: &str,
+        entries: &[QueueEntry],
+        now_unix_ms: u64,
+    ) -> Result<SavedPlaylist> {
+        self.inner
+            .save_playlist(user_id, name, entries, now_unix_ms)
+            .await
+    }
+
+    async fn playlist(&self, user_id: u64, name: &str) -> Result<Option<Playlist>> {
+        self.inner.playlist(user_id, name).await
+    }
+
+    async fn playlists(&self, user_id: u64) -> Result<Vec<PlaylistSummary>> {
+        self.inner.playlists(user_id).await
+    }
+
+    async fn delete_playlist(&self, user_id: u64, name: &str) -> Result<bool> {
+        self.inner.delete_playlist(user_id, name).await
     }
 
     async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()> {

@@ -95,6 +95,10 @@ pub struct GuildState {
     pub text_channel_id: Option<u64>,
     /// `/play` requests waiting for a Lavalink node, oldest first.
     pub waiting: Vec<WaitingRequest>,
+    /// 24/7 mode: the bot stays in its voice channel with nothing to play (default off).
+    pub stay: bool,
+    /// Autoplay: when the queue runs out, the bot plays related tracks (default off).
+    pub autoplay: bool,
 }
 
 /// A `/play` request that could not be looked up because no Lavalink node took players; it is
@@ -127,6 +131,8 @@ impl GuildState {
             voice_channel_id: None,
             text_channel_id: None,
             waiting: Vec::new(),
+            stay: false,
+            autoplay: false,
         }
     }
 
@@ -144,6 +150,135 @@ impl GuildState {
             None => moved,
         }
     }
+}
+
+/// How many tracks a guild's play history keeps: [`Store::add_history`] drops the oldest beyond
+/// this many.
+pub const HISTORY_LEN: usize = 50;
+
+/// A track a guild played, from its play history ([`Store::history`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its id (increasing with each track added, never reused), for [`Store::remove_history`].
+    pub id: u64,
+    /// The track, as it was queued.
+    pub entry: QueueEntry,
+    /// When it started playing, unix milliseconds.
+    pub played_at_unix_ms: u64,
+}
+
+/// The most playlists one user keeps ([`Error::TooManyPlaylists`] past it).
+pub const MAX_PLAYLISTS_PER_USER: usize = 25;
+
+/// The most tracks one playlist holds ([`Error::PlaylistTooLong`] past it).
+pub const MAX_PLAYLIST_TRACKS: usize = 500;
+
+/// The longest playlist name, in characters (Unicode scalar values) once trimmed
+/// ([`Error::PlaylistName`] past it).
+pub const MAX_PLAYLIST_NAME_CHARS: usize = 100;
+
+/// One of a user's saved playlists as [`Store::playlists`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaylistSummary {
+    /// Its name, spelled as it was last saved.
+    pub name: String,
+    /// How many tracks it holds.
+    pub tracks: usize,
+    /// When it was last saved, unix milliseconds.
+    pub updated_at_unix_ms: u64,
+}
+
+/// A saved playlist with its tracks ([`Store::playlist`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playlist {
+    /// The Discord user it belongs to.
+    pub user_id: u64,
+    /// Its name, spelled as it was last saved.
+    pub name: String,
+    /// Its tracks, in order.
+    pub entries: Vec<QueueEntry>,
+    /// When it was last saved, unix milliseconds.
+    pub updated_at_unix_ms: u64,
+}
+
+/// What [`Store::save_playlist`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedPlaylist {
+    /// Whether a playlist of that name (matched without regard to case) was there and was
+    /// replaced.
+    pub replaced: bool,
+    /// How many tracks it holds now.
+    pub tracks: usize,
+}
+
+/// What is wrong with a playlist name ([`Error::PlaylistName`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlaylistNameProblem {
+    /// Nothing is left once spaces around it are dropped.
+    Empty,
+    /// Longer than [`MAX_PLAYLIST_NAME_CHARS`] characters (trimmed).
+    TooLong {
+        /// Its length in characters, trimmed.
+        chars: usize,
+    },
+    /// It holds a control character (a line break, a tab, ...).
+    ControlCharacter,
+}
+
+impl fmt::Display for PlaylistNameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("is empty"),
+            Self::TooLong { chars } => write!(
+                f,
+                "is {chars} characters long, over the limit of {MAX_PLAYLIST_NAME_CHARS}"
+            ),
+            Self::ControlCharacter => f.write_str("contains a control character"),
+        }
+    }
+}
+
+/// The playlist name as it is stored (trimmed) and its key (lower case: names match without regard
+/// to case), or what is wrong with it.
+pub(crate) fn playlist_name(name: &str) -> Result<(&str, String)> {
+    let name = name.trim();
+    let problem = if name.is_empty() {
+        Some(PlaylistNameProblem::Empty)
+    } else if name.chars().any(char::is_control) {
+        Some(PlaylistNameProblem::ControlCharacter)
+    } else {
+        let chars = name.chars().count();
+        (chars > MAX_PLAYLIST_NAME_CHARS).then_some(PlaylistNameProblem::TooLong { chars })
+    };
+    match problem {
+        Some(reason) => Err(Error::PlaylistName { reason }),
+        None => Ok((name, playlist_key(name))),
+    }
+}
+
+/// The key a playlist name is matched by: trimmed and in lower case (Rust's Unicode
+/// `to_lowercase`, the same whatever the database's locale).
+pub(crate) fn playlist_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// Checks what [`Store::save_playlist`] is given before any database work, and returns the name
+/// to store and its key: the name first, then the tracks (none, or too many).
+pub(crate) fn check_playlist<'a>(
+    name: &'a str,
+    entries: &[QueueEntry],
+) -> Result<(&'a str, String)> {
+    let named = playlist_name(name)?;
+    if entries.is_empty() {
+        return Err(Error::PlaylistEmpty);
+    }
+    if entries.len() > MAX_PLAYLIST_TRACKS {
+        return Err(Error::PlaylistTooLong {
+            tracks: entries.len(),
+            max: MAX_PLAYLIST_TRACKS,
+        });
+    }
+    Ok(named)
 }
 
 /// A guild whose stored rows are damaged (a gap in its queue positions, a value the store could
@@ -391,6 +526,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Sets the loop mode.
     async fn set_loop(&self, guild_id: u64, mode: LoopMode) -> Result<()>;
 
+    /// Turns 24/7 mode on or off ([`GuildState::stay`]).
+    async fn set_stay(&self, guild_id: u64, stay: bool) -> Result<()>;
+
+    /// Turns autoplay on or off ([`GuildState::autoplay`]).
+    async fn set_autoplay(&self, guild_id: u64, autoplay: bool) -> Result<()>;
+
     /// Sets the voice and text channels (`None` clears one).
     async fn set_channels(
         &self,
@@ -414,6 +555,49 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Drops a waiting request (played, or failed for good); returns whether it was there.
     async fn remove_waiting(&self, guild_id: u64, id: u64) -> Result<bool>;
+
+    /// Appends a track to the guild's play history (creating the guild's state if needed) and, in
+    /// the same step, drops the oldest beyond [`HISTORY_LEN`]; returns the new entry with its id
+    /// (ids increase with each entry added and are never reused). The history is not part of
+    /// [`GuildState`]: read it with [`Store::history`].
+    async fn add_history(
+        &self,
+        guild_id: u64,
+        entry: &QueueEntry,
+        played_at_unix_ms: u64,
+    ) -> Result<HistoryEntry>;
+
+    /// The guild's play history, newest first, at most `limit` entries (and at most
+    /// [`HISTORY_LEN`]); empty for a guild without one.
+    async fn history(&self, guild_id: u64, limit: usize) -> Result<Vec<HistoryEntry>>;
+
+    /// Drops one entry of the guild's play history; returns whether it was there.
+    async fn remove_history(&self, guild_id: u64, id: u64) -> Result<bool>;
+
+    /// Saves a user's playlist under `name` (trimmed; matched without regard to case), replacing
+    /// the tracks of the user's playlist of that name if there is one (which then takes this
+    /// spelling), in one step. Refused, with nothing written: a name that is empty, longer than
+    /// [`MAX_PLAYLIST_NAME_CHARS`] or holds a control character ([`Error::PlaylistName`]), no
+    /// entries ([`Error::PlaylistEmpty`]), more than [`MAX_PLAYLIST_TRACKS`]
+    /// ([`Error::PlaylistTooLong`]), and a new name when the user has [`MAX_PLAYLISTS_PER_USER`]
+    /// already ([`Error::TooManyPlaylists`], also when two saves race for the last place).
+    async fn save_playlist(
+        &self,
+        user_id: u64,
+        name: &str,
+        entries: &[QueueEntry],
+        now_unix_ms: u64,
+    ) -> Result<SavedPlaylist>;
+
+    /// The user's playlist of that name (matched without regard to case), or `None`.
+    async fn playlist(&self, user_id: u64, name: &str) -> Result<Option<Playlist>>;
+
+    /// The user's playlists, ordered by name without regard to case.
+    async fn playlists(&self, user_id: u64) -> Result<Vec<PlaylistSummary>>;
+
+    /// Deletes the user's playlist of that name (matched without regard to case); returns
+    /// whether there was one.
+    async fn delete_playlist(&self, user_id: u64, name: &str) -> Result<bool>;
 
     /// Records a shard's gateway session for a successor, replacing any earlier one for that shard.
     async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()>;

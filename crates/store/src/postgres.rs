@@ -23,15 +23,17 @@ use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
 };
 use crate::shared::{
-    Sorter, StoreRow as _, build_from_row, column, corrupt, db, deploy_from_row, entry_from_row,
-    from_db, index_to_pos, len_from_db, named, newest_per_guild, opt_to_db, problem,
-    push_queue_row, shard_binds, step_from_row, to_db, waiting_from_row,
+    Sorter, StoreRow as _, build_from_row, column, corrupt, count_from_db, count_to_db, db,
+    deploy_from_row, entry_from_row, entry_of, from_db, history_from_row, index_to_pos,
+    len_from_db, named, newest_per_guild, opt_to_db, problem, push_queue_row, shard_binds,
+    step_from_row, summary_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
-    Filters, Finished, GatewaySession, GuildState, HandoverScope, LavalinkSession, LoadedGuilds,
-    LoopMode, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
-    WaitingRequest,
+    Filters, Finished, GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry,
+    LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME, NewDeploy,
+    Playlist, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry, Result, SavedPlaylist,
+    Store, WaitingRequest, check_playlist, playlist_key,
 };
 
 /// Where and how to connect to the PostgreSQL store.
@@ -205,6 +207,12 @@ const GUILD_LOCK: i32 = 0x4442_0001;
 /// The class of the lock that serializes beginning deploys.
 const LEDGER_LOCK: i32 = 0x4442_0002;
 
+/// The class of the per-user locks that serialize saving a user's playlists (the second key is the
+/// user id folded as a guild's is): the count of a user's playlists and the insert of a new one
+/// are not interleaved with another save, so a user never gets more than
+/// [`MAX_PLAYLISTS_PER_USER`].
+const USER_LOCK: i32 = 0x4442_0003;
+
 /// The most rows [`Store::save_positions`] writes in one transaction, so that a tick of thousands
 /// of guilds never holds many row locks for long (as SQLite's 500).
 const POSITIONS_PER_TRANSACTION: usize = 500;
@@ -281,6 +289,23 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// Starts a write transaction on one user's playlists: it holds the user's advisory lock until
+    /// it ends.
+    async fn begin_user(
+        &self,
+        operation: &'static str,
+        user_id: u64,
+    ) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db(operation, None))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(USER_LOCK)
+            .bind(guild_lock_key(user_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(operation, None))?;
+        Ok(tx)
+    }
+
     /// Starts a read-only transaction whose reads all see one snapshot.
     async fn begin_read(
         &self,
@@ -342,7 +367,8 @@ macro_rules! select_guilds {
     ($rest:expr) => {
         concat!(
             "SELECT guild_id, position_ms, position_at_unix_ms, paused, volume, \
-             filters::text AS filters, loop_mode, voice_channel_id, text_channel_id FROM guilds ",
+             filters::text AS filters, loop_mode, voice_channel_id, text_channel_id, stay, \
+             autoplay FROM guilds ",
             $rest
         )
     };
@@ -386,6 +412,8 @@ fn guild_from_row(row: &PgRow) -> Result<GuildState> {
         voice_channel_id: row.opt_int("voice_channel_id", T, g)?.map(from_db),
         text_channel_id: row.opt_int("text_channel_id", T, g)?.map(from_db),
         waiting: Vec::new(),
+        stay: column(row, "stay", T, g)?,
+        autoplay: column(row, "autoplay", T, g)?,
     })
 }
 
@@ -507,6 +535,98 @@ async fn take_queue_entry(
     .bind(pos)
     .fetch_optional(conn)
     .await
+}
+
+// --- playlists -----------------------------------------------------------------------------------
+
+/// Inside a write transaction holding the user's lock: the user's playlist `key`, its name and
+/// time set to `name` and `now` and its tracks deleted, or a new one if the user has fewer than
+/// [`MAX_PLAYLISTS_PER_USER`] ([`Error::TooManyPlaylists`] otherwise). Returns its id and whether
+/// it was there.
+async fn playlist_row(
+    conn: &mut PgConnection,
+    user: i64,
+    name: &str,
+    key: &str,
+    now: i64,
+) -> Result<(i64, bool)> {
+    const OP: &str = "save_playlist";
+    let existing: Option<i64> = sqlx::query_scalar(
+        "UPDATE playlists SET name = $3, updated_at_unix_ms = $4 \
+         WHERE user_id = $1 AND name_key = $2 RETURNING id",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(name)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db(OP, None))?;
+    if let Some(id) = existing {
+        sqlx::query("DELETE FROM playlist_tracks WHERE playlist_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP, None))?;
+        return Ok((id, true));
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlists WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(OP, None))?;
+    if count_from_db(count, "playlists")? >= MAX_PLAYLISTS_PER_USER {
+        return Err(Error::TooManyPlaylists {
+            max: MAX_PLAYLISTS_PER_USER,
+        });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, name, name_key, updated_at_unix_ms) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(user)
+    .bind(name)
+    .bind(key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db(OP, None))?;
+    Ok((id, false))
+}
+
+/// Inserts `entries` as the tracks of playlist `id` at positions 0, 1, 2, ... in one statement.
+async fn insert_playlist_tracks(
+    conn: &mut PgConnection,
+    id: i64,
+    entries: &[QueueEntry],
+) -> sqlx::Result<()> {
+    let tracks: Vec<&str> = entries.iter().map(|e| e.track.as_str()).collect();
+    let requesters: Vec<i64> = entries.iter().map(|e| to_db(e.requester_id)).collect();
+    let titles: Vec<&str> = entries.iter().map(|e| e.title.as_str()).collect();
+    let authors: Vec<&str> = entries.iter().map(|e| e.author.as_str()).collect();
+    let lengths: Vec<i64> = entries.iter().map(|e| to_db(e.length_ms)).collect();
+    let uris: Vec<Option<&str>> = entries.iter().map(|e| e.uri.as_deref()).collect();
+    let added: Vec<i64> = entries.iter().map(|e| to_db(e.added_at_unix_ms)).collect();
+    sqlx::query(
+        "INSERT INTO playlist_tracks (playlist_id, pos, track, requester_id, title, author, \
+         length_ms, uri, added_at_unix_ms) \
+         SELECT $1, e.n - 1, e.track, e.requester_id, e.title, e.author, e.length_ms, e.uri, \
+           e.added_at_unix_ms \
+         FROM unnest($2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], \
+           $8::int8[]) WITH ORDINALITY \
+           AS e(track, requester_id, title, author, length_ms, uri, added_at_unix_ms, n)",
+    )
+    .bind(id)
+    .bind(tracks)
+    .bind(requesters)
+    .bind(titles)
+    .bind(authors)
+    .bind(lengths)
+    .bind(uris)
+    .bind(added)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 // --- the deploy ledger ---------------------------------------------------------------------------
@@ -1011,6 +1131,32 @@ impl Store for PgStore {
         .map(drop)
     }
 
+    async fn set_stay(&self, guild_id: u64, stay: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, stay) VALUES ($1, $2) \
+             ON CONFLICT (guild_id) DO UPDATE SET stay = excluded.stay",
+        )
+        .bind(to_db(guild_id))
+        .bind(stay)
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_stay", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn set_autoplay(&self, guild_id: u64, autoplay: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, autoplay) VALUES ($1, $2) \
+             ON CONFLICT (guild_id) DO UPDATE SET autoplay = excluded.autoplay",
+        )
+        .bind(to_db(guild_id))
+        .bind(autoplay)
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_autoplay", Some(guild_id)))
+        .map(drop)
+    }
+
     async fn set_channels(
         &self,
         guild_id: u64,
@@ -1036,7 +1182,8 @@ impl Store for PgStore {
         let g = Some(guild_id);
         // Under the guild's lock, so that it does not race a write that adds rows to the guild.
         let mut tx = self.begin_guild(OP, guild_id).await?;
-        // The queue, current entry and waiting requests go with it (ON DELETE CASCADE).
+        // The queue, current entry, waiting requests and play history go with it (ON DELETE
+        // CASCADE).
         let done = sqlx::query("DELETE FROM guilds WHERE guild_id = $1")
             .bind(to_db(guild_id))
             .execute(&mut *tx)
@@ -1087,6 +1234,166 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db("remove_waiting", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_history(
+        &self,
+        guild_id: u64,
+        entry: &QueueEntry,
+        played_at_unix_ms: u64,
+    ) -> Result<HistoryEntry> {
+        const OP: &str = "add_history";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        // Under the guild's lock: two adds at once would each prune as if the other's row were
+        // not there, leaving one too many; and ids grow in the order the rows commit.
+        let mut tx = self.begin_guild(OP, guild_id).await?;
+        ensure_guild(&mut tx, guild).await.map_err(db(OP, g))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO play_history (guild_id, track, requester_id, title, author, length_ms, \
+             uri, added_at_unix_ms, played_at_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
+        )
+        .bind(guild)
+        .bind(&entry.track)
+        .bind(to_db(entry.requester_id))
+        .bind(&entry.title)
+        .bind(&entry.author)
+        .bind(to_db(entry.length_ms))
+        .bind(entry.uri.as_deref())
+        .bind(to_db(entry.added_at_unix_ms))
+        .bind(to_db(played_at_unix_ms))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        // Everything older than the newest HISTORY_LEN (the (HISTORY_LEN + 1)-th newest and on).
+        sqlx::query(
+            "DELETE FROM play_history WHERE guild_id = $1 AND id <= (SELECT id FROM play_history \
+             WHERE guild_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(guild)
+        .bind(count_to_db(HISTORY_LEN))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(HistoryEntry {
+            id: from_db(id),
+            entry: entry.clone(),
+            played_at_unix_ms,
+        })
+    }
+
+    async fn history(&self, guild_id: u64, limit: usize) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, track, requester_id, title, author, length_ms, uri, added_at_unix_ms, \
+             played_at_unix_ms FROM play_history WHERE guild_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(to_db(guild_id))
+        .bind(count_to_db(limit.min(HISTORY_LEN)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("history", Some(guild_id)))?;
+        rows.iter()
+            .map(|row| history_from_row(row, guild_id))
+            .collect()
+    }
+
+    async fn remove_history(&self, guild_id: u64, id: u64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM play_history WHERE guild_id = $1 AND id = $2")
+            .bind(to_db(guild_id))
+            .bind(to_db(id))
+            .execute(&self.pool)
+            .await
+            .map_err(db("remove_history", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn save_playlist(
+        &self,
+        user_id: u64,
+        name: &str,
+        entries: &[QueueEntry],
+        now_unix_ms: u64,
+    ) -> Result<SavedPlaylist> {
+        const OP: &str = "save_playlist";
+        let (name, key) = check_playlist(name, entries)?;
+        // Under the user's lock: the count of the user's playlists and the insert of a new one
+        // are not interleaved with another save of the user's (the unique key on
+        // (user_id, name_key) is the backstop for one name).
+        let mut tx = self.begin_user(OP, user_id).await?;
+        let (id, replaced) =
+            playlist_row(&mut tx, to_db(user_id), name, &key, to_db(now_unix_ms)).await?;
+        insert_playlist_tracks(&mut tx, id, entries)
+            .await
+            .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(SavedPlaylist {
+            replaced,
+            tracks: entries.len(),
+        })
+    }
+
+    async fn playlist(&self, user_id: u64, name: &str) -> Result<Option<Playlist>> {
+        const OP: &str = "playlist";
+        const T: &str = "playlists";
+        let mut tx = self.begin_read(OP, None).await?;
+        let Some(row) = sqlx::query(
+            "SELECT id, name, updated_at_unix_ms FROM playlists \
+             WHERE user_id = $1 AND name_key = $2",
+        )
+        .bind(to_db(user_id))
+        .bind(playlist_key(name))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        else {
+            return Ok(None);
+        };
+        let tracks = sqlx::query(
+            "SELECT track, requester_id, title, author, length_ms, uri, added_at_unix_ms \
+             FROM playlist_tracks WHERE playlist_id = $1 ORDER BY pos",
+        )
+        .bind(row.int("id", T, None)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(Some(Playlist {
+            user_id,
+            name: row.text("name", T, None)?,
+            entries: tracks
+                .iter()
+                .map(|track| entry_of(track, "playlist_tracks", None))
+                .collect::<Result<_>>()?,
+            updated_at_unix_ms: from_db(row.int("updated_at_unix_ms", T, None)?),
+        }))
+    }
+
+    async fn playlists(&self, user_id: u64) -> Result<Vec<PlaylistSummary>> {
+        // name_key is COLLATE "C": ordered by code point, as SQLite orders it.
+        sqlx::query(
+            "SELECT name, updated_at_unix_ms, (SELECT COUNT(*) FROM playlist_tracks t \
+             WHERE t.playlist_id = p.id) AS tracks FROM playlists p WHERE user_id = $1 \
+             ORDER BY name_key",
+        )
+        .bind(to_db(user_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("playlists", None))?
+        .iter()
+        .map(summary_from_row)
+        .collect()
+    }
+
+    async fn delete_playlist(&self, user_id: u64, name: &str) -> Result<bool> {
+        // Its tracks go with it (ON DELETE CASCADE); one statement, no lock beyond its row.
+        let done = sqlx::query("DELETE FROM playlists WHERE user_id = $1 AND name_key = $2")
+            .bind(to_db(user_id))
+            .bind(playlist_key(name))
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete_playlist", None))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::{
-    ColourBuild, DeployRecord, DeployStep, Error, GuildState, PositionWrite, QueueEntry, Result,
-    WaitingRequest,
+    ColourBuild, DeployRecord, DeployStep, Error, GuildState, HistoryEntry, PlaylistSummary,
+    PositionWrite, QueueEntry, Result, WaitingRequest,
 };
 
 // --- conversions -------------------------------------------------------------------------------
@@ -47,6 +47,17 @@ pub(crate) fn opt_to_db(value: Option<u64>) -> Option<i64> {
 pub(crate) fn index_to_pos(index: usize) -> i64 {
     // A queue never holds 2^63 entries; saturate instead of wrapping if asked for such an index.
     i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+/// A count or limit (a `usize`) as a bound value.
+pub(crate) fn count_to_db(count: usize) -> i64 {
+    // Counts here are limits of a few hundred; saturate rather than wrap.
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// A stored count (a `COUNT(*)`) of `table` as a count, or [`Error::Corrupt`] if it is not one.
+pub(crate) fn count_from_db(count: i64, table: &'static str) -> Result<usize> {
+    usize::try_from(count).map_err(|_| corrupt(table, None, format!("a count of {count}")))
 }
 
 /// A stored queue length (a `COUNT(*)`) as a length, or [`Error::Corrupt`] if it is not one.
@@ -186,7 +197,16 @@ pub(crate) fn entry_from_row(
     table: &'static str,
     guild_id: u64,
 ) -> Result<QueueEntry> {
-    let g = Some(guild_id);
+    entry_of(row, table, Some(guild_id))
+}
+
+/// An entry's columns (`track`, `requester_id`, `title`, `author`, `length_ms`, `uri`,
+/// `added_at_unix_ms`) of a row of `table`, which belongs to guild `g` if any.
+pub(crate) fn entry_of(
+    row: &impl StoreRow,
+    table: &'static str,
+    g: Option<u64>,
+) -> Result<QueueEntry> {
     Ok(QueueEntry {
         track: row.text("track", table, g)?,
         requester_id: from_db(row.int("requester_id", table, g)?),
@@ -207,6 +227,27 @@ pub(crate) fn waiting_from_row(row: &impl StoreRow, guild_id: u64) -> Result<Wai
         query: row.text("query", T, g)?,
         requester_id: from_db(row.int("requester_id", T, g)?),
         requested_at_unix_ms: from_db(row.int("requested_at_unix_ms", T, g)?),
+    })
+}
+
+/// A row of `play_history` of `guild_id`.
+pub(crate) fn history_from_row(row: &impl StoreRow, guild_id: u64) -> Result<HistoryEntry> {
+    const T: &str = "play_history";
+    let g = Some(guild_id);
+    Ok(HistoryEntry {
+        id: from_db(row.int("id", T, g)?),
+        entry: entry_of(row, T, g)?,
+        played_at_unix_ms: from_db(row.int("played_at_unix_ms", T, g)?),
+    })
+}
+
+/// A row of a user's playlist list: `name`, `tracks` (a count) and `updated_at_unix_ms`.
+pub(crate) fn summary_from_row(row: &impl StoreRow) -> Result<PlaylistSummary> {
+    const T: &str = "playlists";
+    Ok(PlaylistSummary {
+        name: row.text("name", T, None)?,
+        tracks: count_from_db(row.int("tracks", T, None)?, T)?,
+        updated_at_unix_ms: from_db(row.int("updated_at_unix_ms", T, None)?),
     })
 }
 

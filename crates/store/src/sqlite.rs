@@ -17,15 +17,17 @@ use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
 };
 use crate::shared::{
-    Sorter, StoreRow as _, build_from_row, column, corrupt, db, deploy_from_row, entry_from_row,
-    from_db, index_to_pos, len_from_db, named, newest_per_guild, opt_to_db, problem,
-    push_queue_row, shard_binds, step_from_row, to_db, waiting_from_row,
+    Sorter, StoreRow as _, build_from_row, column, corrupt, count_from_db, count_to_db, db,
+    deploy_from_row, entry_from_row, entry_of, from_db, history_from_row, index_to_pos,
+    len_from_db, named, newest_per_guild, opt_to_db, problem, push_queue_row, shard_binds,
+    step_from_row, summary_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
-    Filters, Finished, GatewaySession, GuildState, HandoverScope, LavalinkSession, LoadedGuilds,
-    LoopMode, MAX_VOLUME, NewDeploy, PositionSnapshot, PositionWrite, QueueEntry, Result, Store,
-    WaitingRequest,
+    Filters, Finished, GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry,
+    LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME, NewDeploy,
+    Playlist, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry, Result, SavedPlaylist,
+    Store, WaitingRequest, check_playlist, playlist_key,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -446,15 +448,24 @@ const POSITIONS_PER_TRANSACTION: usize = 500;
 
 // --- reading rows --------------------------------------------------------------------------------
 
+/// A 0-or-1 column of `guilds` as a `bool`.
+fn flag(row: &SqliteRow, name: &'static str, g: Option<u64>) -> Result<bool> {
+    match row.int(name, "guilds", g)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(corrupt(
+            "guilds",
+            g,
+            format!("{name} is {other}, not 0 or 1"),
+        )),
+    }
+}
+
 fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
     const T: &str = "guilds";
     let guild_id = from_db(column(row, "guild_id", T, None)?);
     let g = Some(guild_id);
-    let paused = match row.int("paused", T, g)? {
-        0 => false,
-        1 => true,
-        other => return Err(corrupt(T, g, format!("paused is {other}, not 0 or 1"))),
-    };
+    let paused = flag(row, "paused", g)?;
     let volume_raw: i64 = column(row, "volume", T, g)?;
     let volume = u16::try_from(volume_raw)
         .ok()
@@ -488,6 +499,8 @@ fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
         voice_channel_id: row.opt_int("voice_channel_id", T, g)?.map(from_db),
         text_channel_id: row.opt_int("text_channel_id", T, g)?.map(from_db),
         waiting: Vec::new(),
+        stay: flag(row, "stay", g)?,
+        autoplay: flag(row, "autoplay", g)?,
     })
 }
 
@@ -627,6 +640,92 @@ fn positions_json(writes: &[PositionWrite]) -> String {
     }
     json.push(']');
     json
+}
+
+// --- history and playlists ----------------------------------------------------------------------
+
+/// Inside a write transaction: the user's playlist `key`, its name and time set to `name` and
+/// `now` and its tracks deleted, or a new one if the user has fewer than
+/// [`MAX_PLAYLISTS_PER_USER`] ([`Error::TooManyPlaylists`] otherwise). Returns its id and whether
+/// it was there.
+async fn playlist_row(
+    conn: &mut SqliteConnection,
+    user: i64,
+    name: &str,
+    key: &str,
+    now: i64,
+) -> Result<(i64, bool)> {
+    const OP: &str = "save_playlist";
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM playlists WHERE user_id = ?1 AND name_key = ?2")
+            .bind(user)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db(OP, None))?;
+    if let Some(id) = existing {
+        sqlx::query("UPDATE playlists SET name = ?2, updated_at_unix_ms = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP, None))?;
+        sqlx::query("DELETE FROM playlist_tracks WHERE playlist_id = ?1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db(OP, None))?;
+        return Ok((id, true));
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM playlists WHERE user_id = ?1")
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(OP, None))?;
+    if count_from_db(count, "playlists")? >= MAX_PLAYLISTS_PER_USER {
+        return Err(Error::TooManyPlaylists {
+            max: MAX_PLAYLISTS_PER_USER,
+        });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO playlists (user_id, name, name_key, updated_at_unix_ms) \
+         VALUES (?1, ?2, ?3, ?4) RETURNING id",
+    )
+    .bind(user)
+    .bind(name)
+    .bind(key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db(OP, None))?;
+    Ok((id, false))
+}
+
+/// Inserts `entries` as the tracks of playlist `id`, at positions 0, 1, 2, ...
+async fn insert_playlist_tracks(
+    conn: &mut SqliteConnection,
+    id: i64,
+    entries: &[QueueEntry],
+) -> sqlx::Result<()> {
+    for (pos, entry) in (0_i64..).zip(entries) {
+        sqlx::query(
+            "INSERT INTO playlist_tracks (playlist_id, pos, track, requester_id, title, author, \
+             length_ms, uri, added_at_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(id)
+        .bind(pos)
+        .bind(&entry.track)
+        .bind(to_db(entry.requester_id))
+        .bind(&entry.title)
+        .bind(&entry.author)
+        .bind(to_db(entry.length_ms))
+        .bind(entry.uri.as_deref())
+        .bind(to_db(entry.added_at_unix_ms))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 // --- the deploy ledger ---------------------------------------------------------------------------
@@ -1187,6 +1286,32 @@ impl Store for SqliteStore {
         .map(drop)
     }
 
+    async fn set_stay(&self, guild_id: u64, stay: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, stay) VALUES (?1, ?2) \
+             ON CONFLICT (guild_id) DO UPDATE SET stay = excluded.stay",
+        )
+        .bind(to_db(guild_id))
+        .bind(i64::from(stay))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_stay", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn set_autoplay(&self, guild_id: u64, autoplay: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, autoplay) VALUES (?1, ?2) \
+             ON CONFLICT (guild_id) DO UPDATE SET autoplay = excluded.autoplay",
+        )
+        .bind(to_db(guild_id))
+        .bind(i64::from(autoplay))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_autoplay", Some(guild_id)))
+        .map(drop)
+    }
+
     async fn set_channels(
         &self,
         guild_id: u64,
@@ -1251,8 +1376,166 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn add_history(
+        &self,
+        guild_id: u64,
+        entry: &QueueEntry,
+        played_at_unix_ms: u64,
+    ) -> Result<HistoryEntry> {
+        const OP: &str = "add_history";
+        let (g, guild) = (Some(guild_id), to_db(guild_id));
+        let mut tx = self.begin_write(OP, g).await?;
+        ensure_guild(&mut tx, guild).await.map_err(db(OP, g))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO play_history (guild_id, track, requester_id, title, author, length_ms, \
+             uri, added_at_unix_ms, played_at_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             RETURNING id",
+        )
+        .bind(guild)
+        .bind(&entry.track)
+        .bind(to_db(entry.requester_id))
+        .bind(&entry.title)
+        .bind(&entry.author)
+        .bind(to_db(entry.length_ms))
+        .bind(entry.uri.as_deref())
+        .bind(to_db(entry.added_at_unix_ms))
+        .bind(to_db(played_at_unix_ms))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        // Everything older than the newest HISTORY_LEN (the (HISTORY_LEN + 1)-th newest and on).
+        sqlx::query(
+            "DELETE FROM play_history WHERE guild_id = ?1 AND id <= (SELECT id FROM play_history \
+             WHERE guild_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )
+        .bind(guild)
+        .bind(count_to_db(HISTORY_LEN))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP, g))?;
+        tx.commit().await.map_err(db(OP, g))?;
+        Ok(HistoryEntry {
+            id: from_db(id),
+            entry: entry.clone(),
+            played_at_unix_ms,
+        })
+    }
+
+    async fn history(&self, guild_id: u64, limit: usize) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, track, requester_id, title, author, length_ms, uri, added_at_unix_ms, \
+             played_at_unix_ms FROM play_history WHERE guild_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(to_db(guild_id))
+        .bind(count_to_db(limit.min(HISTORY_LEN)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("history", Some(guild_id)))?;
+        rows.iter()
+            .map(|row| history_from_row(row, guild_id))
+            .collect()
+    }
+
+    async fn remove_history(&self, guild_id: u64, id: u64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM play_history WHERE guild_id = ?1 AND id = ?2")
+            .bind(to_db(guild_id))
+            .bind(to_db(id))
+            .execute(&self.pool)
+            .await
+            .map_err(db("remove_history", Some(guild_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn save_playlist(
+        &self,
+        user_id: u64,
+        name: &str,
+        entries: &[QueueEntry],
+        now_unix_ms: u64,
+    ) -> Result<SavedPlaylist> {
+        const OP: &str = "save_playlist";
+        let (name, key) = check_playlist(name, entries)?;
+        // BEGIN IMMEDIATE: one writer at a time, so the count and the insert are not interleaved
+        // with another save (two saves racing for a user's last place: one gets it).
+        let mut tx = self.begin_write(OP, None).await?;
+        let (id, replaced) =
+            playlist_row(&mut tx, to_db(user_id), name, &key, to_db(now_unix_ms)).await?;
+        insert_playlist_tracks(&mut tx, id, entries)
+            .await
+            .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(SavedPlaylist {
+            replaced,
+            tracks: entries.len(),
+        })
+    }
+
+    async fn playlist(&self, user_id: u64, name: &str) -> Result<Option<Playlist>> {
+        const OP: &str = "playlist";
+        const T: &str = "playlists";
+        // A read transaction: the playlist and its tracks of one moment.
+        let mut tx = self.pool.begin().await.map_err(db(OP, None))?;
+        let Some(row) = sqlx::query(
+            "SELECT id, name, updated_at_unix_ms FROM playlists \
+             WHERE user_id = ?1 AND name_key = ?2",
+        )
+        .bind(to_db(user_id))
+        .bind(playlist_key(name))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP, None))?
+        else {
+            return Ok(None);
+        };
+        let tracks = sqlx::query(
+            "SELECT track, requester_id, title, author, length_ms, uri, added_at_unix_ms \
+             FROM playlist_tracks WHERE playlist_id = ?1 ORDER BY pos",
+        )
+        .bind(row.int("id", T, None)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP, None))?;
+        tx.commit().await.map_err(db(OP, None))?;
+        Ok(Some(Playlist {
+            user_id,
+            name: row.text("name", T, None)?,
+            entries: tracks
+                .iter()
+                .map(|track| entry_of(track, "playlist_tracks", None))
+                .collect::<Result<_>>()?,
+            updated_at_unix_ms: from_db(row.int("updated_at_unix_ms", T, None)?),
+        }))
+    }
+
+    async fn playlists(&self, user_id: u64) -> Result<Vec<PlaylistSummary>> {
+        sqlx::query(
+            "SELECT name, updated_at_unix_ms, (SELECT COUNT(*) FROM playlist_tracks t \
+             WHERE t.playlist_id = p.id) AS tracks FROM playlists p WHERE user_id = ?1 \
+             ORDER BY name_key",
+        )
+        .bind(to_db(user_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("playlists", None))?
+        .iter()
+        .map(summary_from_row)
+        .collect()
+    }
+
+    async fn delete_playlist(&self, user_id: u64, name: &str) -> Result<bool> {
+        // Its tracks go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM playlists WHERE user_id = ?1 AND name_key = ?2")
+            .bind(to_db(user_id))
+            .bind(playlist_key(name))
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete_playlist", None))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn forget_guild(&self, guild_id: u64) -> Result<bool> {
-        // The queue and current entry go with it (ON DELETE CASCADE).
+        // The queue, current entry, waiting requests and play history go with it (ON DELETE
+        // CASCADE).
         let done = sqlx::query("DELETE FROM guilds WHERE guild_id = ?1")
             .bind(to_db(guild_id))
             .execute(&self.pool)
