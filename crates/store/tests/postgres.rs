@@ -543,6 +543,50 @@ macro_rules! two_stores_or_skip {
     }};
 }
 
+/// Both stores (two processes), each in its own task, save a new playlist for a user who has 24,
+/// round after round: one gets the 25th place, the other is refused, never a 26th. And both add
+/// to one guild's full history at once: it stays at 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_saving_a_users_last_playlist_at_once_never_make_26() {
+    let (a, b) = two_stores_or_skip!();
+    let user = 42;
+    for n in 0..store::MAX_PLAYLISTS_PER_USER - 1 {
+        a.save_playlist(user, &format!("p{n}"), &entries(0..2), 1)
+            .await
+            .expect("save");
+    }
+    for round in 0..10u64 {
+        let (x, y) = both(&a, &b, |store, n| async move {
+            store
+                .save_playlist(user, &format!("r{round}-{n}"), &entries(0..50), 2)
+                .await
+        })
+        .await;
+        let lists = a.playlists(user).await.expect("playlists");
+        assert_eq!(lists.len(), store::MAX_PLAYLISTS_PER_USER, "round {round}");
+        let winner = match (x, y) {
+            (Ok(_), Err(Error::TooManyPlaylists { max: 25 })) => format!("r{round}-0"),
+            (Err(Error::TooManyPlaylists { max: 25 }), Ok(_)) => format!("r{round}-1"),
+            other => panic!("round {round}: one save and one refusal, got {other:?}"),
+        };
+        assert!(b.delete_playlist(user, &winner).await.expect("delete"));
+    }
+    let guild = 7;
+    let (x, y) = both(&a, &b, |store, n| async move {
+        for k in 0..40 {
+            store
+                .add_history(guild, &entry(n * 100 + k), k)
+                .await
+                .expect("add_history");
+        }
+    })
+    .await;
+    let ((), ()) = (x, y);
+    let kept = a.history(guild, 100).await.expect("history");
+    assert_eq!(kept.len(), store::HISTORY_LEN);
+    assert!(kept.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+}
+
 /// Both stores enqueue into one queue at once, alternating its ends, with position ticks and
 /// waiting requests in between: every entry and request is kept, the positions without a gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -786,6 +830,111 @@ async fn migrations_run_idempotently() {
         .collect();
     let postgres: Vec<i64> = migrator.iter().map(|m| m.version).collect();
     assert_eq!(postgres, sqlite);
+}
+
+/// The migrations of schema version `last` and before: what a binary of that version embeds.
+fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
+    let all = sqlx::migrate!("./migrations/postgres");
+    let mut migrator = sqlx::migrate::Migrator::with_migrations(
+        all.iter().filter(|m| m.version <= last).cloned().collect(),
+    );
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// A guild as a binary of schema version 6 stored it (as in `tests/sqlite.rs`).
+const GUILD_OF_VERSION_6: [&str; 4] = [
+    "INSERT INTO guilds (guild_id, volume, loop_mode, voice_channel_id) \
+     VALUES (5, 150, 'queue', 77)",
+    "INSERT INTO queue_entries (guild_id, pos, track, requester_id, title, author, length_ms, \
+     uri, added_at_unix_ms) VALUES (5, 0, 'QAAA0', 1, 'Zero', 'A', 1000, NULL, 10), \
+     (5, 1, 'QAAA1', 2, 'One', 'B', 2000, 'https://example.invalid/1', 11)",
+    "INSERT INTO current_entries (guild_id, track, requester_id, title, author, length_ms, uri, \
+     added_at_unix_ms) VALUES (5, 'QAAAc', 3, 'Now', 'C', 3000, NULL, 12)",
+    "INSERT INTO waiting_requests (guild_id, query, requester_id, requested_at_unix_ms) \
+     VALUES (5, 'later', 4, 13)",
+];
+
+#[tokio::test]
+async fn a_database_of_version_6_migrates_to_7_keeping_its_guilds() {
+    let Some(url) = postgres_server::database().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    migrations_up_to(6).run(&mut conn).await.expect("version 6");
+    for sql in GUILD_OF_VERSION_6 {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    conn.close().await.expect("close");
+    let store = PgStore::connect(&PgConfig::new(url))
+        .await
+        .expect("connect");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
+        .fetch_all(store.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(versions, (1..=7).collect::<Vec<_>>());
+    let guild = store.load_guild(5).await.expect("load").expect("kept");
+    assert_eq!(
+        guild
+            .queue
+            .iter()
+            .map(|e| e.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Zero", "One"]
+    );
+    assert_eq!(guild.current.map(|e| e.track), Some("QAAAc".to_owned()));
+    assert_eq!((guild.volume, guild.loop_mode), (150, LoopMode::Queue));
+    assert_eq!((guild.voice_channel_id, guild.waiting.len()), (Some(77), 1));
+    assert_eq!(
+        (guild.stay, guild.autoplay),
+        (false, false),
+        "the new settings are off"
+    );
+    assert!(store.history(5, 10).await.expect("history").is_empty());
+    store
+        .add_history(5, &entry(1), 1)
+        .await
+        .expect("add_history");
+    store
+        .save_playlist(8, "Mine", &entries(0..2), 1)
+        .await
+        .expect("save_playlist");
+}
+
+#[tokio::test]
+async fn a_binary_of_version_6_keeps_working_on_version_7() {
+    let (_url, store) = fresh_or_skip!();
+    store.set_stay(5, true).await.expect("set_stay");
+    store
+        .add_history(5, &entry(1), 1)
+        .await
+        .expect("add_history");
+    migrations_up_to(6)
+        .run(store.pool())
+        .await
+        .expect("an older binary's migrations");
+    for sql in [
+        "INSERT INTO guilds (guild_id, volume) VALUES (6, 20) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, volume) VALUES (5, 30) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    let new = store.load_guild(6).await.expect("load").expect("written");
+    assert_eq!((new.volume, new.stay, new.autoplay), (20, false, false));
+    let kept = store.load_guild(5).await.expect("load").expect("written");
+    assert_eq!(
+        (kept.volume, kept.stay),
+        (30, true),
+        "its writes keep the new settings"
+    );
+    sqlx::query("DELETE FROM guilds WHERE guild_id = 5")
+        .execute(store.pool())
+        .await
+        .expect("forget_guild of version 6");
+    assert!(store.history(5, 10).await.expect("history").is_empty());
 }
 
 #[tokio::test]

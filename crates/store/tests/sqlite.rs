@@ -341,6 +341,39 @@ async fn two_pools_on_one_file_see_each_other() {
     assert_eq!(a.load_guild(5).await.expect("load"), None);
 }
 
+/// Two pools on one file (two processes), each in its own task, save a new playlist for a user
+/// who has 24, round after round: one gets the 25th place, the other is refused, never a 26th.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pools_saving_a_users_last_playlist_at_once_never_make_26() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (open(&dir).await, open(&dir).await);
+    let user = 42;
+    for n in 0..store::MAX_PLAYLISTS_PER_USER - 1 {
+        a.save_playlist(user, &format!("p{n}"), &entries(0..2), 1)
+            .await
+            .expect("save");
+    }
+    for round in 0..10u64 {
+        let save = |store: SqliteStore, n: u64| {
+            tokio::spawn(async move {
+                store
+                    .save_playlist(user, &format!("r{round}-{n}"), &entries(0..50), 2)
+                    .await
+            })
+        };
+        let (x, y) = (save(a.clone(), 0), save(b.clone(), 1));
+        let (x, y) = (x.await.expect("task"), y.await.expect("task"));
+        let lists = a.playlists(user).await.expect("playlists");
+        assert_eq!(lists.len(), store::MAX_PLAYLISTS_PER_USER, "round {round}");
+        let winner = match (x, y) {
+            (Ok(_), Err(Error::TooManyPlaylists { max: 25 })) => format!("r{round}-0"),
+            (Err(Error::TooManyPlaylists { max: 25 }), Ok(_)) => format!("r{round}-1"),
+            other => panic!("round {round}: one save and one refusal, got {other:?}"),
+        };
+        assert!(b.delete_playlist(user, &winner).await.expect("delete"));
+    }
+}
+
 #[tokio::test]
 async fn two_pools_writing_one_queue_at_once_lose_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -405,6 +438,131 @@ async fn migrations_run_idempotently() {
     }
 }
 
+/// The migrations of schema version `last` and before: what a binary of that version embeds.
+fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
+    let all = sqlx::migrate!("./migrations");
+    let mut migrator = sqlx::migrate::Migrator::with_migrations(
+        all.iter().filter(|m| m.version <= last).cloned().collect(),
+    );
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// A guild as a binary of schema version 6 stored it: settings, a queue of two, a current entry
+/// and a waiting request (the same SQL on both backends).
+const GUILD_OF_VERSION_6: [&str; 4] = [
+    "INSERT INTO guilds (guild_id, volume, loop_mode, voice_channel_id) \
+     VALUES (5, 150, 'queue', 77)",
+    "INSERT INTO queue_entries (guild_id, pos, track, requester_id, title, author, length_ms, \
+     uri, added_at_unix_ms) VALUES (5, 0, 'QAAA0', 1, 'Zero', 'A', 1000, NULL, 10), \
+     (5, 1, 'QAAA1', 2, 'One', 'B', 2000, 'https://example.invalid/1', 11)",
+    "INSERT INTO current_entries (guild_id, track, requester_id, title, author, length_ms, uri, \
+     added_at_unix_ms) VALUES (5, 'QAAAc', 3, 'Now', 'C', 3000, NULL, 12)",
+    "INSERT INTO waiting_requests (guild_id, query, requester_id, requested_at_unix_ms) \
+     VALUES (5, 'later', 4, 13)",
+];
+
+/// A store of schema version 6 with [`GUILD_OF_VERSION_6`] in it, in `dir`.
+async fn store_of_version_6(dir: &TempDir) {
+    let path = SqliteConfig::new(dir.path()).path();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("a new file");
+    migrations_up_to(6).run(&pool).await.expect("version 6");
+    for sql in GUILD_OF_VERSION_6 {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_store_of_version_6_migrates_to_7_keeping_its_guilds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_of_version_6(&dir).await;
+    let store = open(&dir).await;
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
+        .fetch_all(store.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(versions, (1..=7).collect::<Vec<_>>());
+    let guild = store.load_guild(5).await.expect("load").expect("kept");
+    assert_eq!(
+        guild
+            .queue
+            .iter()
+            .map(|e| e.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Zero", "One"]
+    );
+    assert_eq!(
+        guild.queue[1].uri.as_deref(),
+        Some("https://example.invalid/1")
+    );
+    assert_eq!(guild.current.map(|e| e.track), Some("QAAAc".to_owned()));
+    assert_eq!((guild.volume, guild.loop_mode), (150, LoopMode::Queue));
+    assert_eq!((guild.voice_channel_id, guild.waiting.len()), (Some(77), 1));
+    assert_eq!(
+        (guild.stay, guild.autoplay),
+        (false, false),
+        "the new settings are off"
+    );
+    assert!(store.history(5, 10).await.expect("history").is_empty());
+    store.set_stay(5, true).await.expect("set_stay");
+    store
+        .add_history(5, &entry(1), 1)
+        .await
+        .expect("add_history");
+    store
+        .save_playlist(8, "Mine", &entries(0..2), 1)
+        .await
+        .expect("save_playlist");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_binary_of_version_6_keeps_working_on_version_7() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir).await;
+    store.set_stay(5, true).await.expect("set_stay");
+    store
+        .add_history(5, &entry(1), 1)
+        .await
+        .expect("add_history");
+    // Its migrations (ignoring the one it does not know) run, and what it writes works.
+    migrations_up_to(6)
+        .run(store.pool())
+        .await
+        .expect("an older binary's migrations");
+    for sql in [
+        // set_volume of a guild it never wrote (its upsert names the columns it knows).
+        "INSERT INTO guilds (guild_id, volume) VALUES (6, 20) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, volume) VALUES (5, 30) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    let new = store.load_guild(6).await.expect("load").expect("written");
+    assert_eq!((new.volume, new.stay, new.autoplay), (20, false, false));
+    let kept = store.load_guild(5).await.expect("load").expect("written");
+    assert_eq!(
+        (kept.volume, kept.stay),
+        (30, true),
+        "its writes keep the new settings"
+    );
+    // Its forget_guild (one DELETE of the guild) takes the history along.
+    sqlx::query("DELETE FROM guilds WHERE guild_id = 5")
+        .execute(store.pool())
+        .await
+        .expect("forget_guild of version 6");
+    assert!(store.history(5, 10).await.expect("history").is_empty());
+}
+
 #[tokio::test]
 async fn connections_use_wal_busy_timeout_foreign_keys_and_the_chosen_synchronous() {
     for (synchronous, level) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
@@ -440,7 +598,7 @@ async fn connections_use_wal_busy_timeout_foreign_keys_and_the_chosen_synchronou
 async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
     let (_dir, store) = fresh().await;
     store.set_volume(4, 50).await.expect("another guild");
-    let damages: [(&str, &str); 5] = [
+    let damages: [(&str, &str); 7] = [
         (
             "UPDATE guilds SET volume = 999 WHERE guild_id = 3",
             "volume",
@@ -454,6 +612,11 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
             "filters",
         ),
         ("UPDATE guilds SET paused = 7 WHERE guild_id = 3", "paused"),
+        ("UPDATE guilds SET stay = 7 WHERE guild_id = 3", "stay is 7"),
+        (
+            "UPDATE guilds SET autoplay = -1 WHERE guild_id = 3",
+            "autoplay is -1",
+        ),
         (
             "UPDATE queue_entries SET pos = 5 WHERE guild_id = 3 AND pos = 1",
             "position 5",
