@@ -4,7 +4,9 @@
 //! That is, per guild, what the music engine needs to restore playback (the queue, the current
 //! track, a position snapshot, paused, volume, filters, loop mode, voice and text channel), and the
 //! handover records (gateway sessions per shard, Lavalink session ids per node) that a process
-//! leaves for its successor. Besides, the deploy ledger: every blue-green deploy with its steps, and
+//! leaves for its successor; and what listeners keep: 24/7 mode and autoplay per guild, each
+//! guild's play history (the last [`HISTORY_LEN`] tracks, not loaded with the guild) and each
+//! user's saved playlists. Besides, the deploy ledger: every blue-green deploy with its steps, and
 //! the last known build of each colour (what an operator reads after an incident, and what a
 //! rollback starts again).
 //!

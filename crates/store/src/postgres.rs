@@ -266,6 +266,22 @@ impl PgStore {
         &self.pool
     }
 
+    /// The bytes the store's tables take on the server, their indexes and TOAST included: the sum
+    /// of `pg_total_relation_size` over the tables of the connection's schema (the store expects
+    /// the database to itself). For tools that measure the store.
+    pub async fn bytes_in_use(&self) -> Result<u64> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("bytes_in_use", None))?;
+        u64::try_from(bytes)
+            .map_err(|_| corrupt("pg_class", None, format!("a total size of {bytes} bytes")))
+    }
+
     /// Closes every connection (waiting for the ones in use).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -383,6 +383,37 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Copies every commit in the `-wal` into the database file and empties the `-wal`
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), as far as readers in the middle of a transaction let
+    /// it: for tools that measure the file. Not needed for durability.
+    pub async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(db("checkpoint", None))
+            .map(drop)
+    }
+
+    /// The bytes of the database file's pages that hold data (`page_count - freelist_count`
+    /// pages of `page_size` bytes), checkpointed first: what the store's data takes, without the
+    /// pages that deletes freed (the file does not shrink; new rows reuse them).
+    pub async fn bytes_in_use(&self) -> Result<u64> {
+        const OP: &str = "bytes_in_use";
+        self.checkpoint().await?;
+        let mut conn = self.pool.acquire().await.map_err(db(OP, None))?;
+        let mut pragma = async |sql: &'static str| -> Result<u64> {
+            let value: i64 = sqlx::query_scalar(sql)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db(OP, None))?;
+            u64::try_from(value).map_err(|_| corrupt("(pragma)", None, format!("{sql} is {value}")))
+        };
+        let pages = pragma("PRAGMA page_count").await?;
+        let free = pragma("PRAGMA freelist_count").await?;
+        let size = pragma("PRAGMA page_size").await?;
+        Ok(pages.saturating_sub(free).saturating_mul(size))
+    }
+
     /// Closes every connection (waiting for the ones in use), so the file can be checkpointed and
     /// closed cleanly. Not needed for durability: every commit is already in the WAL.
     pub async fn close(&self) {

@@ -9,7 +9,12 @@
 //!   (`save_positions`), all at once, `--ticks` times;
 //! - **commands**: the writes a command makes (`enqueue`, `advance`, `set_volume`), one after
 //!   another per process, all processes at once, for `--seconds`;
-//! - **identify**: `reserve_identify` round trips (the shared identify queue).
+//! - **identify**: `reserve_identify` round trips (the shared identify queue);
+//! - **listener data**: `--listener-guilds` of the guilds each get a full play history
+//!   (`HISTORY_LEN` = 50 tracks) and a user with ten saved playlists of 20 tracks, written by their
+//!   processes at once; the store's size before and after gives the bytes one such guild adds
+//!   (SQLite: the pages in use after a checkpoint, and the file's growth; PostgreSQL: the tables'
+//!   `pg_total_relation_size`, indexes and TOAST included).
 //!
 //! PostgreSQL is a throwaway server the benchmark starts (Debian's `postgresql`, as the tests
 //! start it; `--postgres-url` to use another, whose database it then fills and empties), with
@@ -20,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use store::{PositionSnapshot, PositionWrite, QueueEntry, Store};
+use store::{HISTORY_LEN, PositionSnapshot, PositionWrite, QueueEntry, Store};
 
 use super::Percentiles;
 
@@ -39,6 +44,10 @@ pub struct Args {
     /// Seconds of command writes.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// Guilds (of `--guilds`) given a full play history and a user with ten playlists of 20
+    /// tracks, to measure what that takes per guild (0: skip).
+    #[arg(long, default_value_t = 1_000)]
+    pub listener_guilds: u64,
     /// Which backends: `sqlite`, `postgres` or `both`.
     #[arg(long, default_value = "both")]
     pub backend: String,
@@ -68,6 +77,36 @@ pub struct BackendReport {
     pub command_write_ms: Percentiles,
     /// One identify reservation's latency, ms.
     pub identify_ms: Percentiles,
+    /// What a full history and ten playlists take per guild (`None` with `--listener-guilds 0`).
+    pub listener: Option<ListenerSize>,
+}
+
+/// The store's size with the listener data (play history, playlists) and without.
+#[derive(Debug, serde::Serialize)]
+pub struct ListenerSize {
+    /// Guilds filled.
+    pub guilds: u64,
+    /// Seconds the processes took to fill them, all at once (`add_history` 50 times and
+    /// `save_playlist` ten times per guild).
+    pub fill_s: f64,
+    /// The store before the fill, per stored guild (settings, current entry, a short queue), bytes.
+    pub base_bytes_per_guild: f64,
+    /// What one guild's full history and its user's ten playlists add, bytes: the growth of the
+    /// data in use (SQLite: pages in use after a checkpoint; PostgreSQL: the tables' total size)
+    /// over the guilds filled.
+    pub bytes_per_guild: f64,
+    /// SQLite only: the growth of the database file and its `-wal` after a checkpoint, per guild
+    /// filled, bytes (pages freed earlier are reused first, so it can be below `bytes_per_guild`).
+    pub file_growth_per_guild: Option<f64>,
+}
+
+/// A measurement of the store's size.
+#[derive(Debug, Clone, Copy)]
+pub struct SizeSample {
+    /// The bytes its data takes.
+    pub in_use: u64,
+    /// SQLite: the bytes of the database file and its `-wal`, after a checkpoint.
+    pub files: Option<u64>,
 }
 
 /// The figures.
@@ -90,6 +129,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         args.guilds >= args.processes,
         "--guilds must be at least --processes"
     );
+    anyhow::ensure!(
+        args.listener_guilds <= args.guilds,
+        "--listener-guilds must be at most --guilds"
+    );
     let mut backends = Vec::new();
     if matches!(args.backend.as_str(), "sqlite" | "both") {
         let dir = tempfile::tempdir().context("a temporary directory")?;
@@ -99,7 +142,19 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 .context("opening the SQLite store")?;
             Ok::<Arc<dyn Store>, anyhow::Error>(Arc::new(store))
         };
-        backends.push(measure("sqlite", args, open).await?);
+        let size = || async {
+            let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
+                .await
+                .context("opening the SQLite store")?;
+            let in_use = store.bytes_in_use().await.context("the pages in use")?;
+            let files = file_bytes(store.path()).context("the file's size")?;
+            store.close().await;
+            Ok(SizeSample {
+                in_use,
+                files: Some(files),
+            })
+        };
+        backends.push(measure("sqlite", args, open, size).await?);
     }
     if matches!(args.backend.as_str(), "postgres" | "both") {
         let server = match &args.postgres_url {
@@ -125,7 +180,18 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 .context("connecting to PostgreSQL")?;
             Ok::<Arc<dyn Store>, anyhow::Error>(Arc::new(store))
         };
-        backends.push(measure("postgres", args, open).await?);
+        let size = || async {
+            let store = store::PgStore::connect(&store::PgConfig::new(url.clone()))
+                .await
+                .context("connecting to PostgreSQL")?;
+            let in_use = store.bytes_in_use().await.context("the tables' size")?;
+            store.close().await;
+            Ok(SizeSample {
+                in_use,
+                files: None,
+            })
+        };
+        backends.push(measure("postgres", args, open, size).await?);
     }
     anyhow::ensure!(
         !backends.is_empty(),
@@ -167,6 +233,18 @@ fn print_table(report: &Report) {
             "    identify reservation  p50 {:>6.2} ms   p99 {:>6.2} ms",
             b.identify_ms.p50, b.identify_ms.p99
         );
+        if let Some(l) = &b.listener {
+            println!(
+                "    history of {HISTORY_LEN} + ten playlists of 20 tracks: {:>7.0} bytes per guild \
+                 ({} guilds filled in {:.1} s; a guild without them: {:.0} bytes)",
+                l.bytes_per_guild, l.guilds, l.fill_s, l.base_bytes_per_guild
+            );
+            if let Some(growth) = l.file_growth_per_guild {
+                println!(
+                    "      the file's growth (+ -wal, checkpointed): {growth:>7.0} bytes per guild"
+                );
+            }
+        }
     }
     if let [sqlite, postgres] = report.backends.as_slice() {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
@@ -211,11 +289,30 @@ fn ms(elapsed: Duration) -> f64 {
     elapsed.as_secs_f64() * 1_000.0
 }
 
+/// The bytes of the SQLite file at `path` and its `-wal` (none if there is no `-wal`).
+fn file_bytes(path: &std::path::Path) -> std::io::Result<u64> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = match std::fs::metadata(wal) {
+        Ok(meta) => meta.len(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) => return Err(error),
+    };
+    Ok(std::fs::metadata(path)?.len() + wal)
+}
+
 #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-async fn measure<F, Fut>(backend: &str, args: &Args, open: F) -> anyhow::Result<BackendReport>
+async fn measure<F, Fut, S, SFut>(
+    backend: &str,
+    args: &Args,
+    open: F,
+    size: S,
+) -> anyhow::Result<BackendReport>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Arc<dyn Store>>>,
+    S: Fn() -> SFut,
+    SFut: std::future::Future<Output = anyhow::Result<SizeSample>>,
 {
     let mut pools = Vec::new();
     for _ in 0..args.processes {
@@ -285,7 +382,22 @@ where
         identify.push(ms(at.elapsed()));
     }
 
-    // Leave the database as it was (for --postgres-url): forget the benchmark's guilds.
+    let listener = if args.listener_guilds > 0 {
+        Some(listener_size(&pools, args, size).await?)
+    } else {
+        None
+    };
+
+    // Leave the database as it was (for --postgres-url): forget the benchmark's guilds (their
+    // histories go with them) and delete its users' playlists.
+    for n in 0..args.listener_guilds {
+        for p in 0..PLAYLISTS_PER_USER {
+            pools[0]
+                .delete_playlist(listener_user(n), &format!("Playlist {p}"))
+                .await
+                .context("cleaning up")?;
+        }
+    }
     for n in 0..args.guilds {
         pools[0]
             .forget_guild(guild_id(n))
@@ -300,6 +412,96 @@ where
         command_writes_per_s,
         command_write_ms: Percentiles::of(latencies),
         identify_ms: Percentiles::of(identify),
+        listener,
+    })
+}
+
+/// Playlists saved per listener guild's user.
+const PLAYLISTS_PER_USER: u64 = 10;
+
+/// Tracks per saved playlist.
+const TRACKS_PER_PLAYLIST: u64 = 20;
+
+/// The user who saves listener guild `n`'s playlists (one per guild).
+fn listener_user(n: u64) -> u64 {
+    900_000_000_000 + n
+}
+
+/// A track as the listener data stores it, about the size of a real one: Lavalink's encoded
+/// YouTube track (some 200 to 300 characters of base64; 240 here), a title, an author and a
+/// watch URL.
+fn listener_entry(n: u64) -> QueueEntry {
+    let mut track = format!("QAAA{n:016x}");
+    while track.len() < 240 {
+        track.push_str("QW5vdGhlclRyYWNrRGF0YQ");
+    }
+    track.truncate(240);
+    QueueEntry {
+        track,
+        requester_id: listener_user(n % 1_000),
+        title: format!("Song number {n} (Official Music Video)"),
+        author: format!("Artist {}", n % 997),
+        length_ms: 215_000,
+        uri: Some(format!("https://www.youtube.com/watch?v={n:011x}")),
+        added_at_unix_ms: 1_700_000_000_000 + n,
+    }
+}
+
+/// Fills the first `--listener-guilds` guilds, each by its own process, all at once: a full play
+/// history and ten playlists of 20 tracks for the guild's user; the store's size before and after.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "sizes and counts far below 2^52"
+)]
+async fn listener_size<S, SFut>(
+    pools: &[Arc<dyn Store>],
+    args: &Args,
+    size: S,
+) -> anyhow::Result<ListenerSize>
+where
+    S: Fn() -> SFut,
+    SFut: std::future::Future<Output = anyhow::Result<SizeSample>>,
+{
+    let before = size().await?;
+    let began = Instant::now();
+    let writers = pools.iter().zip(0..).map(|(store, index)| async move {
+        for n in (0..args.listener_guilds).filter(|n| n % args.processes == index) {
+            let history = u64::try_from(HISTORY_LEN).unwrap_or(50);
+            for k in 0..history {
+                let entry = listener_entry(n * 1_000 + k);
+                store
+                    .add_history(guild_id(n), &entry, 1_700_000_000_000 + k)
+                    .await?;
+            }
+            for p in 0..PLAYLISTS_PER_USER {
+                let first = n * 1_000 + 100 + p * TRACKS_PER_PLAYLIST;
+                let tracks: Vec<QueueEntry> = (first..first + TRACKS_PER_PLAYLIST)
+                    .map(listener_entry)
+                    .collect();
+                store
+                    .save_playlist(
+                        listener_user(n),
+                        &format!("Playlist {p}"),
+                        &tracks,
+                        1_700_000_000_000,
+                    )
+                    .await?;
+            }
+        }
+        Ok::<_, store::Error>(())
+    });
+    for filled in futures_util::future::join_all(writers).await {
+        filled.context("filling histories and playlists")?;
+    }
+    let fill_s = began.elapsed().as_secs_f64();
+    let after = size().await?;
+    let per_guild = |a: u64, b: u64| a.saturating_sub(b) as f64 / args.listener_guilds as f64;
+    Ok(ListenerSize {
+        guilds: args.listener_guilds,
+        fill_s,
+        base_bytes_per_guild: before.in_use as f64 / args.guilds as f64,
+        bytes_per_guild: per_guild(after.in_use, before.in_use),
+        file_growth_per_guild: after.files.zip(before.files).map(|(a, b)| per_guild(a, b)),
     })
 }
 
