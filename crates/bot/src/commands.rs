@@ -50,6 +50,20 @@ pub enum CommandKind {
     Leave,
     /// `/filter preset|equalizer|timescale|reset`
     Filter,
+    /// `/247`
+    Stay,
+    /// `/autoplay`
+    Autoplay,
+    /// `/previous`
+    Previous,
+    /// `/replay`
+    Replay,
+    /// `/history [page]`
+    History,
+    /// `/lyrics [query] [page]`
+    Lyrics,
+    /// `/playlist save|load|list|show|delete`
+    Playlist,
     /// `/health`
     Health,
     /// `/help`
@@ -309,6 +323,87 @@ pub const SPECS: &[CommandSpec] = &[
         &[],
         true,
     ),
+    spec(
+        CommandKind::Previous,
+        "previous",
+        "Play the previous track again (the current one comes next)",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Replay,
+        "replay",
+        "Play the current track again from the start",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::History,
+        "history",
+        "The tracks played here lately, newest first",
+        &[optional("page", "Page number", POSITIVE)],
+        false,
+    ),
+    spec(
+        CommandKind::Lyrics,
+        "lyrics",
+        "Lyrics of the current track, or of what a search finds",
+        &[
+            optional(
+                "query",
+                "A song to find instead of the current track",
+                OptionKind::Text,
+            ),
+            optional("page", "Page number", POSITIVE),
+        ],
+        false,
+    ),
+    group(
+        CommandKind::Playlist,
+        "playlist",
+        "Your saved playlists: save the queue, load one, list, show or delete them",
+        &[
+            subcommand(
+                "save",
+                "Save the current track and the queue as a playlist (a name you have is replaced)",
+                &[required("name", "Its name", OptionKind::Text)],
+            ),
+            subcommand(
+                "load",
+                "Queue one of your playlists",
+                &[required("name", "Its name", OptionKind::Text)],
+            ),
+            subcommand("list", "Your playlists", &[]),
+            subcommand(
+                "show",
+                "The tracks of one of your playlists",
+                &[
+                    required("name", "Its name", OptionKind::Text),
+                    optional("page", "Page number", POSITIVE),
+                ],
+            ),
+            subcommand(
+                "delete",
+                "Delete one of your playlists",
+                &[required("name", "Its name", OptionKind::Text)],
+            ),
+        ],
+        false,
+    ),
+    spec(
+        CommandKind::Stay,
+        "247",
+        "24/7: stay in the voice channel even with nothing to play (switches on or off)",
+        &[],
+        true,
+    ),
+    spec(
+        CommandKind::Autoplay,
+        "autoplay",
+        "When the queue ends, keep playing related tracks (switches on or off)",
+        &[],
+        true,
+    ),
     group(
         CommandKind::Filter,
         "filter",
@@ -474,10 +569,48 @@ pub enum Command {
         /// What to change.
         change: FilterChange,
     },
+    /// A saved-playlist action.
+    Playlist(PlaylistAction),
+    /// Switch 24/7 on or off.
+    Stay,
+    /// Switch autoplay on or off.
+    Autoplay,
+    /// Play the previous track again.
+    Previous,
+    /// Play the current track from the start.
+    Replay,
+    /// Show a page of the history (1-based).
+    History {
+        /// The page.
+        page: usize,
+    },
+    /// Show a page of lyrics (1-based): of the current track, or of what `query` finds.
+    Lyrics {
+        /// What to find instead of the current track (trimmed, not empty).
+        query: Option<String>,
+        /// The page.
+        page: usize,
+    },
     /// The probes' results.
     Health,
     /// The list of commands.
     Help,
+}
+
+/// What `/playlist` does; names are as typed (trimmed), matched without regard to case by the
+/// store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaylistAction {
+    /// Save the current track and the queue.
+    Save(String),
+    /// Queue a saved playlist.
+    Load(String),
+    /// List the caller's playlists.
+    List,
+    /// Show a page of a playlist's tracks.
+    Show(String, usize),
+    /// Delete a playlist.
+    Delete(String),
 }
 
 /// Why an interaction is not a command the bot can run; the text is the answer for the user.
@@ -601,10 +734,25 @@ impl Command {
             },
             CommandKind::Clear => Self::Clear,
             CommandKind::Leave => Self::Leave,
+            CommandKind::Stay => Self::Stay,
+            CommandKind::Autoplay => Self::Autoplay,
+            CommandKind::Previous => Self::Previous,
+            CommandKind::Replay => Self::Replay,
+            CommandKind::History => Self::History {
+                page: args.position("page")?.unwrap_or(1),
+            },
+            CommandKind::Lyrics => Self::Lyrics {
+                query: args
+                    .text("query")?
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                    .map(str::to_owned),
+                page: args.position("page")?.unwrap_or(1),
+            },
             CommandKind::Health => Self::Health,
             CommandKind::Help => Self::Help,
             // Made of sub-commands: parsed above.
-            CommandKind::Filter => {
+            CommandKind::Filter | CommandKind::Playlist => {
                 return Err(CommandError::Subcommand {
                     command: kind,
                     choices: subcommand_names(spec),
@@ -687,6 +835,23 @@ impl Command {
             (CommandKind::Filter, "reset") => Ok(Self::Filter {
                 change: FilterChange::Reset,
             }),
+            (CommandKind::Playlist, "list") => Ok(Self::Playlist(PlaylistAction::List)),
+            (CommandKind::Playlist, action) => {
+                let name = args.text("name")?.unwrap_or_default().trim().to_owned();
+                if name.is_empty() {
+                    return Err(CommandError::Invalid {
+                        command: kind,
+                        reason: "give the playlist a name.".into(),
+                    });
+                }
+                Ok(Self::Playlist(match action {
+                    "save" => PlaylistAction::Save(name),
+                    "load" => PlaylistAction::Load(name),
+                    "show" => PlaylistAction::Show(name, args.position("page")?.unwrap_or(1)),
+                    "delete" => PlaylistAction::Delete(name),
+                    _ => return Err(unknown()),
+                }))
+            }
             _ => Err(unknown()),
         }
     }
@@ -710,6 +875,13 @@ impl Command {
             Self::Clear => CommandKind::Clear,
             Self::Leave => CommandKind::Leave,
             Self::Filter { .. } => CommandKind::Filter,
+            Self::Stay => CommandKind::Stay,
+            Self::Autoplay => CommandKind::Autoplay,
+            Self::Previous => CommandKind::Previous,
+            Self::Replay => CommandKind::Replay,
+            Self::History { .. } => CommandKind::History,
+            Self::Lyrics { .. } => CommandKind::Lyrics,
+            Self::Playlist(_) => CommandKind::Playlist,
             Self::Health => CommandKind::Health,
             Self::Help => CommandKind::Help,
         }
@@ -933,7 +1105,7 @@ mod tests {
     #[test]
     fn every_kind_has_exactly_one_spec_with_a_unique_name() {
         let kinds: Vec<CommandKind> = CommandKind::all().collect();
-        assert_eq!(kinds.len(), 18);
+        assert_eq!(kinds.len(), 25);
         for kind in &kinds {
             assert_eq!(SPECS.iter().filter(|s| s.kind == *kind).count(), 1);
             assert_eq!(CommandKind::from_name(kind.name()), Some(*kind));

@@ -19,7 +19,7 @@ use music::{GuildPlayer, StoreOp};
 use telemetry::{HealOutcome, QuerySource, VoiceAction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::commands::{Command, CommandKind};
+use super::commands::{Command, CommandKind, PlaylistAction};
 use super::runtime::{Core, Failure, Router, lavalink_guild};
 use super::shell::{Outcome, Shell};
 use crate::activity::VoiceIncident;
@@ -107,6 +107,8 @@ enum PlayOrigin {
     },
     /// A stored request that waited for a node.
     Waiting(store::WaitingRequest),
+    /// Autoplay looking for a track related to the one that ended the queue.
+    Autoplay(Box<music::Entry>),
 }
 
 /// A command in the guild's line.
@@ -277,6 +279,11 @@ impl GuildActor {
                     self.waiting.push(request);
                     continue;
                 }
+                // The queue had ended: autoplay's search is dropped with the stop.
+                Held::Play(Play {
+                    origin: PlayOrigin::Autoplay(_),
+                    ..
+                }) => continue,
             };
             let kind = invocation.command.kind();
             self.core
@@ -442,6 +449,24 @@ impl GuildActor {
                 }
                 changed
             }
+            Command::Stay => {
+                let stay = !player.stays();
+                let effects = player.set_stay(stay);
+                if !stay && let Some(channel) = self.core.discord.bot_voice_channel(self.guild) {
+                    // Nobody may be listening now: the usual idle rule applies from here.
+                    self.listener_left(channel);
+                }
+                Ok(effects)
+            }
+            Command::Autoplay => {
+                let autoplay = !player.autoplays();
+                Ok(player.set_autoplay(autoplay))
+            }
+            Command::Replay => player.replay(now),
+            Command::Previous => return self.previous(inv, now).await,
+            Command::History { page } => return self.history_page(*page).await,
+            Command::Lyrics { query, page } => return self.lyrics(query.as_deref(), *page).await,
+            Command::Playlist(action) => return self.playlist(invocation, action).await,
             Command::Queue { page } => {
                 let now_playing = player.now_playing(now);
                 return player
@@ -479,6 +504,228 @@ impl GuildActor {
         })
     }
 
+    /// `/previous`: the newest history entry plays again; the current one comes next.
+    async fn previous(&mut self, inv: &CommandInvocation, now: u64) -> Result<String, Failure> {
+        let guild = self.guild.get();
+        let last = self
+            .core
+            .shell
+            .store()
+            .history(guild, 1)
+            .await
+            .map_err(|error| {
+                tracing::error!(guild, %error, "could not read the history");
+                Failure::failed("I could not read what was played before: try again in a moment.")
+            })?;
+        let Some(last) = last.into_iter().next() else {
+            return Err(
+                "Nothing was played here before: there is no previous track."
+                    .to_owned()
+                    .into(),
+            );
+        };
+        let Some(entry) = super::shell::from_store(guild, &last.entry) else {
+            // It cannot play any more: drop it so that the next /previous finds the one before.
+            let _ = self.core.shell.store().remove_history(guild, last.id).await;
+            return Err("The previous track can no longer be played: try /previous again for the one before.".to_owned().into());
+        };
+        let effects = self.player.previous(entry, last.id, now);
+        self.reaching_lavalink(inv, CommandKind::Previous, &effects);
+        self.await_start(inv, CommandKind::Previous, &effects);
+        let mut lines = Vec::new();
+        let outcome = self.carry_out(effects, Some(&mut lines)).await;
+        if outcome.failed {
+            return Err(Failure::failed(lines.join("\n")));
+        }
+        Ok(lines.join("\n"))
+    }
+
+    /// `/lyrics [query] [page]`: the lyrics of the current track, or of the first track `query`
+    /// finds, from a node with the LavaLyrics plugin, in pages.
+    async fn lyrics(&self, query: Option<&str>, page: usize) -> Result<String, Failure> {
+        let (encoded, title, author) = if let Some(query) = query {
+            let found = self
+                .core
+                .load(query)
+                .await
+                .map_err(|failure| match failure {
+                    LoadFailure::NoNode => Failure::failed(
+                        "Audio nodes are unavailable right now: try /lyrics again in a moment.",
+                    ),
+                    LoadFailure::Empty(text) | LoadFailure::Failed(text) => text.into(),
+                })?;
+            let Some(track) = found.into_iter().next() else {
+                return Err(format!("Nothing found for {query}.").into());
+            };
+            (track.encoded, track.info.title, track.info.author)
+        } else {
+            let Some(current) = self.player.current() else {
+                return Err(
+                    "Nothing is playing: /play something, or give /lyrics a song to find."
+                        .to_owned()
+                        .into(),
+                );
+            };
+            (
+                current.encoded.clone(),
+                current.info.title.clone(),
+                current.info.author.clone(),
+            )
+        };
+        match self.core.shell.cluster().lyrics(&encoded).await {
+            Ok(cluster::LyricsAnswer::Found(lyrics)) => {
+                super::display::lyrics(&title, &author, &lyrics, page).map_err(Into::into)
+            }
+            Ok(cluster::LyricsAnswer::NotFound) => {
+                Err(format!("No lyrics found for {title} by {author}.").into())
+            }
+            Ok(cluster::LyricsAnswer::NoPlugin) => Err(
+                "None of the audio nodes offers lyrics (a node needs the LavaLyrics plugin)."
+                    .to_owned()
+                    .into(),
+            ),
+            Err(cluster::ClusterError::NoNodeAvailable) => Err(Failure::failed(
+                "Audio nodes are unavailable right now: try /lyrics again in a moment.",
+            )),
+            Err(error) => {
+                tracing::warn!(guild = %self.guild, %error, "lyrics failed");
+                Err(Failure::failed(
+                    "Getting the lyrics failed: try again in a moment.",
+                ))
+            }
+        }
+    }
+
+    /// `/playlist`: the caller's saved playlists (the store's refusals are the answers: they name
+    /// the limit and change nothing).
+    async fn playlist(
+        &mut self,
+        invocation: &Invocation,
+        action: &PlaylistAction,
+    ) -> Result<String, Failure> {
+        let user = invocation.interaction.user.get();
+        let store = Arc::clone(self.core.shell.store());
+        let refused = playlist_refusal;
+        match action {
+            PlaylistAction::Save(name) => {
+                let entries: Vec<store::QueueEntry> = self
+                    .player
+                    .current()
+                    .into_iter()
+                    .chain(self.player.queue())
+                    .map(super::shell::to_store)
+                    .collect();
+                if entries.is_empty() {
+                    return Err("Nothing is playing or queued: there is nothing to save."
+                        .to_owned()
+                        .into());
+                }
+                let saved = store
+                    .save_playlist(user, name, &entries, self.now_ms())
+                    .await
+                    .map_err(refused)?;
+                Ok(format!(
+                    "{} playlist **{}** ({} tracks).",
+                    if saved.replaced {
+                        "Replaced your"
+                    } else {
+                        "Saved your"
+                    },
+                    super::display::escape(name),
+                    saved.tracks
+                ))
+            }
+            PlaylistAction::Load(name) => self.load_playlist(invocation, name).await,
+            PlaylistAction::List => {
+                let lists = store.playlists(user).await.map_err(refused)?;
+                Ok(super::display::playlists(&lists))
+            }
+            PlaylistAction::Show(name, page) => {
+                let Some(playlist) = store.playlist(user, name).await.map_err(refused)? else {
+                    return Err(no_playlist(name));
+                };
+                super::display::playlist(&playlist, *page).map_err(Into::into)
+            }
+            PlaylistAction::Delete(name) => {
+                if store.delete_playlist(user, name).await.map_err(refused)? {
+                    Ok(format!(
+                        "Deleted your playlist **{}**.",
+                        super::display::escape(name)
+                    ))
+                } else {
+                    Err(no_playlist(name))
+                }
+            }
+        }
+    }
+
+    /// `/playlist load`: the playlist's tracks queue as a `/play` of them would (the caller in a
+    /// voice channel); tracks that no longer decode are skipped with a note.
+    async fn load_playlist(
+        &mut self,
+        invocation: &Invocation,
+        name: &str,
+    ) -> Result<String, Failure> {
+        let user = invocation.interaction.user.get();
+        let store = Arc::clone(self.core.shell.store());
+        let Some(channel) = self
+            .core
+            .discord
+            .user_voice_channel(self.guild, invocation.interaction.user)
+        else {
+            return Err("Join a voice channel first, then load a playlist."
+                .to_owned()
+                .into());
+        };
+        let Some(playlist) = store.playlist(user, name).await.map_err(playlist_refusal)? else {
+            return Err(no_playlist(name));
+        };
+        let guild = self.guild.get();
+        let tracks: Vec<Track> = playlist
+            .entries
+            .iter()
+            .filter_map(|entry| super::shell::from_store(guild, entry))
+            .map(music::Entry::into_track)
+            .collect();
+        let skipped = playlist.entries.len() - tracks.len();
+        if tracks.is_empty() {
+            return Err(format!(
+                "None of the {} tracks of **{}** can be played any more.",
+                skipped,
+                super::display::escape(&playlist.name)
+            )
+            .into());
+        }
+        let answer = self
+            .play_interaction(invocation, channel, Ok(tracks))
+            .await?;
+        Ok(if skipped == 0 {
+            answer
+        } else {
+            format!(
+                "{answer}\n{skipped} track{} of the playlist can no longer be played and {} skipped.",
+                if skipped == 1 { "" } else { "s" },
+                if skipped == 1 { "was" } else { "were" }
+            )
+        })
+    }
+
+    /// `/history [page]`: the guild's last played tracks, newest first.
+    async fn history_page(&self, page: usize) -> Result<String, Failure> {
+        let guild = self.guild.get();
+        let history = self
+            .core
+            .shell
+            .store()
+            .history(guild, store::HISTORY_LEN)
+            .await
+            .map_err(|error| {
+                tracing::error!(guild, %error, "could not read the history");
+                Failure::failed("I could not read the history: try again in a moment.")
+            })?;
+        super::display::history(&history, page).map_err(Into::into)
+    }
+
     /// A `/play` (or a waiting request) whose load is in.
     async fn play(&mut self, play: Play) {
         let Some(result) = play.result else { return };
@@ -495,7 +742,81 @@ impl GuildActor {
                 );
             }
             PlayOrigin::Waiting(request) => self.play_waiting(request, result).await,
+            PlayOrigin::Autoplay(seed) => self.autoplay_loaded(&seed, result).await,
         }
+    }
+
+    /// The queue ended with autoplay on: load what is related to `seed` (for a YouTube track its
+    /// radio mix, otherwise a search by its author), through the line like a `/play`.
+    fn start_autoplay(&mut self, seed: music::Entry) {
+        let info = &seed.info;
+        let query = if info.source_name == "youtube" {
+            format!(
+                "https://www.youtube.com/watch?v={id}&list=RD{id}",
+                id = info.identifier
+            )
+        } else {
+            info.author.clone()
+        };
+        let load = self.start_load(&query);
+        self.held.push_back(Held::Play(Play {
+            load,
+            origin: PlayOrigin::Autoplay(Box::new(seed)),
+            result: None,
+        }));
+    }
+
+    /// Autoplay's load is in: the first track that is neither the one that ended nor one of the
+    /// recent history plays; otherwise the queue is finished.
+    async fn autoplay_loaded(
+        &mut self,
+        seed: &music::Entry,
+        result: Result<Vec<Track>, LoadFailure>,
+    ) {
+        let tracks = match result {
+            Ok(tracks) => tracks,
+            Err(LoadFailure::NoNode) => {
+                self.announce(
+                    "Autoplay: no audio node is available to look for more; the queue is finished.",
+                )
+                .await;
+                return;
+            }
+            Err(LoadFailure::Empty(_) | LoadFailure::Failed(_)) => {
+                self.announce("Autoplay found nothing related to play: the queue is finished.")
+                    .await;
+                return;
+            }
+        };
+        let recent = match self
+            .core
+            .shell
+            .store()
+            .history(self.guild.get(), store::HISTORY_LEN)
+            .await
+        {
+            Ok(history) => history,
+            Err(error) => {
+                tracing::warn!(guild = %self.guild, %error, "autoplay could not read the history; only the last track is avoided");
+                Vec::new()
+            }
+        };
+        let played = |track: &Track| {
+            let info = &track.info;
+            (info.identifier == seed.info.identifier && info.source_name == seed.info.source_name)
+                || recent.iter().any(|h| {
+                    h.entry.uri.is_some() && h.entry.uri == info.uri
+                        || (h.entry.title == info.title && h.entry.author == info.author)
+                })
+        };
+        let Some(track) = tracks.into_iter().find(|track| !played(track)) else {
+            self.announce("Autoplay found nothing new to play: the queue is finished.")
+                .await;
+            return;
+        };
+        let entry = music::Entry::new(track, seed.requester_id, self.now_ms());
+        let effects = self.player.autoplay_found(entry, self.now_ms());
+        self.carry_out(effects, None).await;
     }
 
     async fn play_interaction(
@@ -712,11 +1033,15 @@ impl GuildActor {
     }
 
     fn rejoin(&mut self) {
-        if let Some(channel) = self.rejoin.take()
-            && let Err(error) = self.core.discord.join_voice(self.guild, channel, true)
-        {
+        let Some(channel) = self.rejoin.take() else {
+            return;
+        };
+        if let Err(error) = self.core.discord.join_voice(self.guild, channel, true) {
             tracing::warn!(guild = %self.guild, %error, "could not rejoin the voice channel");
+            return;
         }
+        // Back in a channel nobody is in: the idle rule (unless 24/7) applies from now.
+        self.listener_left(channel);
     }
 
     async fn voice_ready(&mut self, voice: VoiceState) {
@@ -758,23 +1083,31 @@ impl GuildActor {
 
     /// A listener left the bot's channel: if nobody is left, check again after the idle time.
     fn listener_left(&self, channel: ChannelId) {
-        if !self
-            .core
-            .discord
-            .voice_channel_listeners(channel)
-            .is_empty()
+        if self.player.stays()
+            || !self
+                .core
+                .discord
+                .voice_channel_listeners(channel)
+                .is_empty()
         {
             return;
         }
+        tracing::debug!(guild = %self.guild, after = ?self.core.settings.idle_leave, "nobody listening: idle check scheduled");
         self.after(self.core.settings.idle_leave, Input::IdleCheck(channel));
     }
 
     async fn idle_check(&mut self, channel: ChannelId) {
-        let discord = &self.core.discord;
-        let still_there = discord.bot_voice_channel(self.guild) == Some(channel);
-        if !still_there || !discord.voice_channel_listeners(channel).is_empty() {
+        if self.player.stays() {
             return;
         }
+        let discord = &self.core.discord;
+        let still_there = discord.bot_voice_channel(self.guild) == Some(channel);
+        let listeners = discord.voice_channel_listeners(channel).len();
+        if !still_there || listeners > 0 {
+            tracing::debug!(guild = %self.guild, still_there, listeners, "idle check: staying");
+            return;
+        }
+        tracing::info!(guild = %self.guild, "nobody is listening: leaving the voice channel");
         self.announce("Nobody is listening: leaving the voice channel.")
             .await;
         let effects = self.player.leave();
@@ -932,7 +1265,7 @@ impl GuildActor {
             })
             .sum();
         let metrics = &self.core.observers.metrics;
-        let outcome = match self.core.shell.apply(lavalink_guild(guild), effects).await {
+        let mut outcome = match self.core.shell.apply(lavalink_guild(guild), effects).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 // The details are for the operator; the listener gets words without internals.
@@ -958,6 +1291,9 @@ impl GuildActor {
             && let Err(error) = self.core.discord.leave_voice(guild)
         {
             tracing::warn!(guild = %guild, %error, "could not leave the voice channel");
+        }
+        if let Some(seed) = outcome.autoplay.take() {
+            self.start_autoplay(seed);
         }
         let mut lines: Vec<String> = outcome.notices.iter().map(ToString::to_string).collect();
         if outcome.nodes_unavailable {
@@ -1038,6 +1374,38 @@ impl Core {
             Err(error) => Err(LoadFailure::Failed(format!("Loading failed: {error}"))),
         }
     }
+}
+
+/// A store error of a playlist command as the answer: the store's refusals (they name the limit
+/// and changed nothing) as they are, anything else as a failure, logged.
+fn playlist_refusal(error: store::Error) -> Failure {
+    match error {
+        store::Error::PlaylistName { .. }
+        | store::Error::PlaylistEmpty
+        | store::Error::PlaylistTooLong { .. }
+        | store::Error::TooManyPlaylists { .. } => {
+            let text = error.to_string();
+            let mut chars = text.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+                .into()
+        }
+        error => {
+            tracing::error!(%error, "a playlist command failed in the store");
+            Failure::failed("Your playlists could not be reached: try again in a moment.")
+        }
+    }
+}
+
+/// The refusal for a playlist the caller does not have.
+fn no_playlist(name: &str) -> Failure {
+    format!(
+        "You have no playlist named **{}**: /playlist list shows yours.",
+        super::display::escape(name)
+    )
+    .into()
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub struct Outcome {
     pub nodes_unavailable: bool,
     /// The effects could not be carried out (set by the caller that got the error).
     pub failed: bool,
+    /// The queue ended with autoplay on: find a track related to this entry.
+    pub autoplay: Option<Entry>,
 }
 
 /// An effect that could not be carried out.
@@ -98,6 +100,7 @@ impl Shell {
             match effect {
                 Effect::Persist(op) => self.persist(guild, op).await?,
                 Effect::Notify(notice) => outcome.notices.push(notice),
+                Effect::Autoplay { seed } => outcome.autoplay = Some(seed),
                 Effect::Disconnect => {
                     self.cluster.destroy(guild).await?;
                     outcome.disconnect = true;
@@ -170,6 +173,17 @@ impl Shell {
             StoreOp::SetVolume(volume) => self.store.set_volume(g, volume).await,
             StoreOp::SetLoop(mode) => self.store.set_loop(g, mode).await,
             StoreOp::SetFilters(filters) => self.store.set_filters(g, &filters).await,
+            StoreOp::SetStay(stay) => self.store.set_stay(g, stay).await,
+            StoreOp::SetAutoplay(autoplay) => self.store.set_autoplay(g, autoplay).await,
+            StoreOp::AddHistory {
+                entry,
+                played_at_unix_ms,
+            } => self
+                .store
+                .add_history(g, &to_store(&entry), played_at_unix_ms)
+                .await
+                .map(drop),
+            StoreOp::RemoveHistory { id } => self.store.remove_history(g, id).await.map(drop),
             StoreOp::ForgetGuild => self.store.forget_guild(g).await.map(drop),
         }
     }
@@ -184,6 +198,16 @@ impl Shell {
         let loaded = self.store.load_guilds(scope).await?;
         Ok((loaded.guilds.iter().map(restored).collect(), loaded.damaged))
     }
+}
+
+/// An entry as the store keeps it, back as the engine's (`None`, logged, when its track no longer
+/// decodes).
+pub fn from_store(guild: u64, e: &store::QueueEntry) -> Option<Entry> {
+    let decoded = Entry::decode(&e.track, e.requester_id, e.added_at_unix_ms);
+    if let Err(error) = &decoded {
+        tracing::error!(guild, %error, "a stored track no longer decodes; it is dropped");
+    }
+    decoded.ok()
 }
 
 /// One guild as it was stored.
@@ -202,13 +226,7 @@ pub struct Restored {
 }
 
 fn restored(state: &store::GuildState) -> Restored {
-    let entry = |e: &store::QueueEntry| {
-        let decoded = Entry::decode(&e.track, e.requester_id, e.added_at_unix_ms);
-        if let Err(error) = &decoded {
-            tracing::error!(guild = state.guild_id, %error, "a stored track no longer decodes; it is dropped");
-        }
-        decoded.ok()
-    };
+    let entry = |e: &store::QueueEntry| from_store(state.guild_id, e);
     let snapshot = Snapshot {
         queue: state.queue.iter().filter_map(entry).collect(),
         current: state.current.as_ref().and_then(entry),
@@ -217,6 +235,8 @@ fn restored(state: &store::GuildState) -> Restored {
         volume: state.volume,
         loop_mode: state.loop_mode,
         filters: state.filters.clone(),
+        stay: state.stay,
+        autoplay: state.autoplay,
     };
     Restored {
         guild: GuildId(state.guild_id),
@@ -270,11 +290,14 @@ fn player_update(effect: Effect) -> UpdatePlayer {
             filters: Some(filters),
             ..UpdatePlayer::default()
         },
-        Effect::Persist(_) | Effect::Notify(_) | Effect::Disconnect => UpdatePlayer::default(),
+        Effect::Persist(_) | Effect::Notify(_) | Effect::Disconnect | Effect::Autoplay { .. } => {
+            UpdatePlayer::default()
+        }
     }
 }
 
-fn to_store(entry: &Entry) -> store::QueueEntry {
+/// An entry as the store keeps it.
+pub fn to_store(entry: &Entry) -> store::QueueEntry {
     store::QueueEntry {
         track: entry.encoded.clone(),
         requester_id: entry.requester_id,

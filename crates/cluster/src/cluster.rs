@@ -46,6 +46,17 @@ pub enum ClusterError {
     Spec(#[from] SpecError),
 }
 
+/// What [`Cluster::lyrics`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LyricsAnswer {
+    /// The lyrics, from a node with the LavaLyrics plugin.
+    Found(Box<lavalink::model::Lyrics>),
+    /// The nodes with the plugin found none for the track.
+    NotFound,
+    /// No healthy node has the plugin (`/v4/info` lists none).
+    NoPlugin,
+}
+
 /// What became of an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -719,6 +730,51 @@ impl Cluster {
             }
         }
         Err(last_error.unwrap_or(ClusterError::NoNodeAvailable))
+    }
+
+    /// The lyrics of an encoded track, from the first healthy node (in selection order) whose
+    /// `/v4/info` lists the LavaLyrics plugin; the next such node when one fails.
+    pub async fn lyrics(&self, encoded: &str) -> Result<LyricsAnswer, ClusterError> {
+        let mut tried = HashSet::new();
+        let mut last_error = None;
+        let nodes = self.inner.lock().nodes.len();
+        for _ in 0..nodes {
+            let now = self.inner.now();
+            let choice = self
+                .inner
+                .lock()
+                .choose(&self.inner.config, None, &tried, now);
+            let Some(choice) = choice else { break };
+            tried.insert(choice.node.clone());
+            let Some(client) = self.client(&choice.node) else {
+                continue;
+            };
+            let failed = |cause| ClusterError::Node {
+                node: choice.node.clone(),
+                cause,
+            };
+            match client.rest().info().await {
+                Ok(info) if !info.has_lyrics() => continue,
+                Ok(_) => {}
+                Err(error) => {
+                    last_error = Some(failed(error));
+                    continue;
+                }
+            }
+            match client.rest().lyrics(encoded).await {
+                Ok(Some(lyrics)) => return Ok(LyricsAnswer::Found(Box::new(lyrics))),
+                Ok(None) => return Ok(LyricsAnswer::NotFound),
+                Err(error) => {
+                    tracing::warn!(node = %choice.node, %error, "lyrics failed; trying another node");
+                    last_error = Some(failed(error));
+                }
+            }
+        }
+        match last_error {
+            Some(error) => Err(error),
+            None if tried.is_empty() => Err(ClusterError::NoNodeAvailable),
+            None => Ok(LyricsAnswer::NoPlugin),
+        }
     }
 
     /// Applies an update to the guild's player, creating it on a chosen node when it has none

@@ -18,8 +18,8 @@ pub mod window;
 
 pub use breaker::{Breaker, CircuitState, Transition};
 pub use cluster::{
-    Applied, Cluster, ClusterError, DetachedSession, DrainProgress, Link, NodeView, PlayerView,
-    VoiceConnection,
+    Applied, Cluster, ClusterError, DetachedSession, DrainProgress, Link, LyricsAnswer, NodeView,
+    PlayerView, VoiceConnection,
 };
 pub use config::{
     BreakerConfig, ClientTemplate, ClusterConfig, FailoverConfig, NodeSpec, ProbeConfig,

@@ -104,10 +104,10 @@ fn command(guild: &GuildInfo, name: &str) -> SlashCommand {
 
 async fn answer(discord: &DiscordSim, command: &SlashCommand) -> String {
     let handle = discord.invoke(command).expect("invoke");
-    tokio::time::timeout(GUARD, handle.original())
+    handle
+        .original_within(GUARD)
         .await
-        .expect("an answer within the guard")
-        .expect("answered")
+        .expect("answered within the guard")
         .content
 }
 

@@ -4,6 +4,14 @@
 //! Filters: `/filter` presets and custom settings reach the node as Lavalink's `filters` object,
 //! show in `/nowplaying`, are counted by preset, and stay exactly as they were through a
 //! `kill -9` and restart, a node crash (failover) and a drain.
+//!
+//! 24/7, autoplay, history: with `/247` the bot stays in its channel with nobody listening and
+//! nothing to play, and comes back to it after a `kill -9`; `/autoplay` plays a track of the
+//! radio mix of the YouTube track that ended the queue (never the same one); `/history` lists what
+//! played, `/previous` plays it again with the current track next, `/replay` restarts it.
+//!
+//! Lyrics: `/lyrics` asks the node that has the LavaLyrics plugin, pages long lyrics, and says so
+//! when none are found or no node has the plugin.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,6 +28,9 @@ mod common;
 use common::{BotProcess, GUARD};
 
 const TRACK: &str = "sim:length:600000";
+/// A YouTube video (the stand-in's catalogue: its id decides title, author and length).
+const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+const VIDEO_ID: &str = "dQw4w9WgXcQ";
 const ADMIN_TOKEN: &str = "listener-test-admin-token";
 
 struct Rig {
@@ -41,7 +52,13 @@ impl Rig {
             let config = NodeConfig {
                 name: name.to_owned(),
                 ..NodeConfig::default()
-                    .with_intervals(Duration::from_millis(100), Duration::from_secs(5))
+                    .with_intervals(Duration::from_millis(100), Duration::from_secs(1))
+            };
+            // Node one has the LavaLyrics plugin, node two none: /lyrics must find the one.
+            let config = if name == "one" {
+                config.with_lyrics_plugin()
+            } else {
+                config
             };
             nodes.push(SimNode::start(config).await.expect("lavalink stand-in"));
         }
@@ -54,7 +71,7 @@ impl Rig {
                 &discord,
                 &node_refs,
                 &dir.path().join("data"),
-                "[bot]\nposition_tick = \"200ms\"\n",
+                "[bot]\nposition_tick = \"200ms\"\nidle_leave = \"1s\"\n",
             ),
         )
         .expect("config");
@@ -89,7 +106,18 @@ impl Rig {
     /// `/filter <sub> <options>`, as Discord sends a sub-command: one option of type 1 holding
     /// the sub-command's options.
     fn filter(&self, user: &str, sub: &str, options: Vec<CommandDataOption>) -> SlashCommand {
-        let mut command = self.slash(user, "filter");
+        self.subcommand(user, "filter", sub, options)
+    }
+
+    /// `/<name> <sub> <options>`: a command with sub-commands.
+    fn subcommand(
+        &self,
+        user: &str,
+        name: &str,
+        sub: &str,
+        options: Vec<CommandDataOption>,
+    ) -> SlashCommand {
+        let mut command = self.slash(user, name);
         command.options = vec![CommandDataOption {
             name: sub.to_owned(),
             value: CommandOptionValue::SubCommand(options),
@@ -117,6 +145,17 @@ impl Rig {
     /// The node and player playing the guild's track, in a connected session other than
     /// `not_in`, once one plays at `min_position` or later.
     async fn playing(&self, min_position: u64, not_in: Option<&str>) -> (usize, String, Player) {
+        self.playing_where(min_position, not_in, |id| id == TRACK)
+            .await
+    }
+
+    /// As [`playing`](Self::playing), for a track whose identifier `wanted` accepts.
+    async fn playing_where(
+        &self,
+        min_position: u64,
+        not_in: Option<&str>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> (usize, String, Player) {
         let guild = self.lavalink_guild();
         tokio::time::timeout(GUARD, async {
             loop {
@@ -126,8 +165,10 @@ impl Rig {
                             continue;
                         }
                         if let Some(player) = node.player(&session.id, guild)
-                            && player.track.as_ref().map(|t| t.info.identifier.as_str())
-                                == Some(TRACK)
+                            && player
+                                .track
+                                .as_ref()
+                                .is_some_and(|t| wanted(&t.info.identifier))
                             && !player.paused
                             && player.state.connected
                             && player.state.position >= min_position
@@ -146,10 +187,35 @@ impl Rig {
                 .map(|log| log_of(self.dir.path(), log))
                 .collect();
             panic!(
-                "{TRACK} never played at >= {min_position} ms; logs:\n{}",
+                "the track never played at >= {min_position} ms; logs:\n{}",
                 logs.join("\n----\n")
             )
         })
+    }
+}
+
+impl Rig {
+    /// The channel the bot's voice state is in, as the Discord stand-in has it.
+    fn bot_channel(&self) -> Option<u64> {
+        self.discord
+            .voice_state(self.guild.id, self.discord.bot_user_id())
+            .and_then(|state| state.channel_id)
+            .map(twilight_model::id::Id::get)
+    }
+
+    /// Waits longer than the idle time (1 s): three of node one's stats messages (one a second).
+    async fn longer_than_the_idle_time(&self) {
+        let mut sent = self.nodes[0].subscribe();
+        let mut stats = 0;
+        while stats < 3 {
+            if let Ok(message) = tokio::time::timeout(GUARD, sent.recv())
+                .await
+                .expect("stats")
+                && matches!(message.message, lavalink::model::IncomingMessage::Stats(_))
+            {
+                stats += 1;
+            }
+        }
     }
 }
 
@@ -180,8 +246,9 @@ fn expected_filters(changes: &[FilterChange]) -> Filters {
         .fold(Filters::default(), |filters, change| change.apply(&filters))
 }
 
-/// Waits until the bot's cluster takes players on `node` again (`eligible` in `/admin/nodes`).
-async fn wait_eligible(admin: std::net::SocketAddr, node: &str) {
+/// Waits until the bot's cluster takes players on `node` (`want`: `eligible` in `/admin/nodes`)
+/// or no longer does (`!want`).
+async fn wait_eligible(admin: std::net::SocketAddr, node: &str, want: bool) {
     let client = reqwest::Client::new();
     tokio::time::timeout(GUARD, async {
         loop {
@@ -201,14 +268,14 @@ async fn wait_eligible(admin: std::net::SocketAddr, node: &str) {
                     .find(|n| n["name"] == node)
                     .map(|n| n["eligible"] == true)
             });
-            if eligible == Some(true) {
+            if eligible == Some(want) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("node {node} never eligible again"));
+    .unwrap_or_else(|_| panic!("node {node} never eligible: {want}"));
 }
 
 async fn drain(admin: std::net::SocketAddr, node: &str) {
@@ -317,7 +384,7 @@ async fn filters_reach_the_node_and_stay_through_a_kill_a_crash_and_a_drain() {
         rig.nodes[node].sessions().iter().any(|s| s.connected)
     })
     .await;
-    wait_eligible(bot.admin, rig.nodes[node].name()).await;
+    wait_eligible(bot.admin, rig.nodes[node].name(), true).await;
 
     // A drain of its node moves it back, filters and all.
     let at_drain = moved.state.position;
@@ -360,4 +427,326 @@ async fn filter_refusals(rig: &Rig) {
     assert!(ephemeral && text.contains("to control playback"), "{text}");
     let (text, ephemeral) = rig.answer(&rig.slash("alice", "filter")).await;
     assert!(ephemeral && text.contains("choose one of"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_autoplay_history_previous_and_replay() {
+    let rig = Rig::start().await;
+    let bot = rig.spawn("first.log").await;
+    let alice = rig.guild.member("alice").expect("alice");
+    let voice = rig.guild.voice_channel(0);
+    rig.discord
+        .join_voice(rig.guild.id, alice, voice)
+        .expect("alice joins voice");
+
+    // Nothing played yet.
+    let (text, ephemeral) = rig.answer(&rig.slash("alice", "previous")).await;
+    assert!(ephemeral && text.contains("no previous track"), "{text}");
+    let (text, _) = rig.answer(&rig.slash("alice", "history")).await;
+    assert!(text.contains("history is empty"), "{text}");
+    let (text, ephemeral) = rig.answer(&rig.slash("alice", "replay")).await;
+    assert!(ephemeral && text.contains("nothing is playing"), "{text}");
+
+    // Autoplay: the YouTube track ends the queue (skipped), a track of its radio mix plays.
+    let (text, _) = rig.answer(&rig.slash("alice", "autoplay")).await;
+    assert!(text.contains("Autoplay is on"), "{text}");
+    rig.answer(&rig.slash("alice", "play").string("query", VIDEO))
+        .await;
+    rig.playing_where(0, None, |id| id == VIDEO_ID).await;
+    rig.answer(&rig.slash("alice", "skip")).await;
+    let (_, _, related) = rig
+        .playing_where(0, None, |id| id != VIDEO_ID && id.len() == 11)
+        .await;
+    assert!(related.track.is_some());
+    let said = channel_says(&rig, "Autoplay: now playing").await;
+    assert!(!said.is_empty());
+
+    // The history has the video; /previous plays it again, the autoplayed track next.
+    let (text, _) = rig.answer(&rig.slash("alice", "history")).await;
+    assert!(text.contains("`1.`"), "{text}");
+    let (text, _) = rig.answer(&rig.slash("alice", "previous")).await;
+    assert!(text.contains("previous track again"), "{text}");
+    rig.playing_where(0, None, |id| id == VIDEO_ID).await;
+    let (queue, _) = rig.answer(&rig.slash("alice", "queue")).await;
+    assert!(
+        queue.contains("`1.`"),
+        "the autoplayed track is next: {queue}"
+    );
+
+    // /replay: back to the start.
+    let (_, _, before) = rig.playing_where(1_500, None, |id| id == VIDEO_ID).await;
+    let (text, _) = rig.answer(&rig.slash("alice", "replay")).await;
+    assert!(text.contains("from the start"), "{text}");
+    let (_, _, after) = rig.playing_where(0, None, |id| id == VIDEO_ID).await;
+    assert!(
+        after.state.position < before.state.position,
+        "replayed: {} ms, was {} ms",
+        after.state.position,
+        before.state.position
+    );
+
+    let bot = stay_through_idle_and_a_kill(&rig, bot).await;
+    bot.signal("-TERM");
+    let _ = bot.exit().await;
+}
+
+/// The guild's text channel, once one of the bot's messages there contains `text`.
+async fn channel_says(rig: &Rig, text: &str) -> String {
+    tokio::time::timeout(GUARD, async {
+        loop {
+            if let Some(message) = rig
+                .discord
+                .channel_messages(rig.guild.text_channel())
+                .into_iter()
+                .find(|m| m.content.contains(text))
+            {
+                return message.content;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the channel never said {text:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lyrics_come_from_the_node_with_the_plugin_in_pages() {
+    let rig = Rig::start().await;
+    let bot = rig.spawn("first.log").await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins voice");
+
+    let (text, ephemeral) = rig.answer(&rig.slash("alice", "lyrics")).await;
+    assert!(ephemeral && text.contains("Nothing is playing"), "{text}");
+
+    // Long lyrics of the current track, in pages under Discord's 2,000 characters.
+    rig.answer(
+        &rig.slash("alice", "play")
+            .string("query", "sim:lyrics:long"),
+    )
+    .await;
+    rig.playing_where(0, None, |id| id == "sim:lyrics:long")
+        .await;
+    let (first, ephemeral) = rig.answer(&rig.slash("alice", "lyrics")).await;
+    assert!(!ephemeral, "{first}");
+    assert!(first.chars().count() <= 2_000, "{}", first.len());
+    let pages: usize = first
+        .split("(page 1/")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("paged: {first}"));
+    assert!(pages > 1, "{first}");
+    let (last, _) = rig
+        .answer(
+            &rig.slash("alice", "lyrics")
+                .integer("page", i64::try_from(pages).expect("pages")),
+        )
+        .await;
+    assert!(last.contains(&format!("(page {pages}/{pages})")), "{last}");
+    assert_ne!(first, last);
+    let (text, ephemeral) = rig
+        .answer(&rig.slash("alice", "lyrics").integer("page", 999))
+        .await;
+    assert!(ephemeral && text.contains("does not exist"), "{text}");
+
+    // By query; none found for a track without lyrics.
+    let (text, _) = rig
+        .answer(
+            &rig.slash("alice", "lyrics")
+                .string("query", "sim:lyrics:timed:song"),
+        )
+        .await;
+    assert!(text.contains("lyrics from"), "{text}");
+    let (text, ephemeral) = rig
+        .answer(
+            &rig.slash("alice", "lyrics")
+                .string("query", "sim:lyrics:none"),
+        )
+        .await;
+    assert!(ephemeral && text.contains("No lyrics found"), "{text}");
+
+    // Only the node without the plugin left: a clear answer.
+    rig.nodes[0].crash();
+    wait_eligible(bot.admin, rig.nodes[0].name(), false).await;
+    let (text, ephemeral) = rig
+        .answer(
+            &rig.slash("alice", "lyrics")
+                .string("query", "sim:lyrics:timed:song"),
+        )
+        .await;
+    assert!(ephemeral && text.contains("LavaLyrics plugin"), "{text}");
+    bot.signal("-TERM");
+    let _ = bot.exit().await;
+}
+
+/// 24/7: nobody listening and nothing playing, the bot stays, and comes back after kill -9; off,
+/// it leaves the empty channel after the idle time. Returns the restarted process.
+async fn stay_through_idle_and_a_kill(rig: &Rig, bot: BotProcess) -> BotProcess {
+    let alice = rig.guild.member("alice").expect("alice");
+    let voice = rig.guild.voice_channel(0);
+    // 24/7: nobody listening and nothing playing, the bot stays, and comes back after kill -9.
+    let (text, _) = rig.answer(&rig.slash("alice", "247")).await;
+    assert!(text.contains("24/7 is on"), "{text}");
+    rig.answer(&rig.slash("alice", "stop")).await;
+    rig.discord
+        .leave_voice(rig.guild.id, alice)
+        .expect("alice leaves");
+    rig.longer_than_the_idle_time().await;
+    assert_eq!(rig.bot_channel(), Some(voice.get()), "24/7: still there");
+    // kill -9 and start again: the new process joins the channel again (its voice connection
+    // reaches a node: a player in one of its own sessions, connected, with nothing to play).
+    let old_sessions: Vec<String> = rig
+        .nodes
+        .iter()
+        .flat_map(SimNode::sessions)
+        .map(|session| session.id)
+        .collect();
+    bot.signal("-KILL");
+    let _ = bot.exit().await;
+    let bot = rig.spawn("second.log").await;
+    let guild = rig.lavalink_guild();
+    let rejoined = tokio::time::timeout(GUARD, async {
+        loop {
+            let connected = rig.nodes.iter().any(|node| {
+                node.sessions().iter().any(|session| {
+                    !old_sessions.contains(&session.id)
+                        && node
+                            .player(&session.id, guild)
+                            .is_some_and(|p| p.state.connected && p.track.is_none())
+                })
+            });
+            if connected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        rejoined.is_ok(),
+        "the restarted bot joined its 24/7 channel again; log:\n{}",
+        log_of(rig.dir.path(), "second.log")
+    );
+    assert_eq!(rig.bot_channel(), Some(voice.get()));
+    rig.longer_than_the_idle_time().await;
+    assert_eq!(
+        rig.bot_channel(),
+        Some(voice.get()),
+        "24/7 after the restart: still there with nobody listening"
+    );
+
+    // 24/7 off: the usual rule, the bot leaves the empty channel after the idle time.
+    rig.discord
+        .join_voice(rig.guild.id, alice, voice)
+        .expect("alice joins voice");
+    let (text, _) = rig.answer(&rig.slash("alice", "247")).await;
+    assert!(text.contains("24/7 is off"), "{text}");
+    rig.discord
+        .leave_voice(rig.guild.id, alice)
+        .expect("alice leaves");
+    if tokio::time::timeout(GUARD, async {
+        while rig.bot_channel().is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_err()
+    {
+        panic!(
+            "24/7 off: the bot never left the empty channel; log:\n{}",
+            log_of(rig.dir.path(), "second.log")
+        );
+    }
+    bot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_playlists_per_user() {
+    let rig = Rig::start().await;
+    let bot = rig.spawn("first.log").await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins voice");
+    let playlist = |user: &str, sub: &str, name: Option<&str>| {
+        rig.subcommand(
+            user,
+            "playlist",
+            sub,
+            name.map(|n| vec![string("name", n)]).unwrap_or_default(),
+        )
+    };
+
+    let (text, _) = rig.answer(&playlist("alice", "list", None)).await;
+    assert!(text.contains("no saved playlists"), "{text}");
+    let (text, ephemeral) = rig.answer(&playlist("alice", "save", Some("Chill"))).await;
+    assert!(ephemeral && text.contains("nothing to save"), "{text}");
+
+    rig.answer(&rig.slash("alice", "play").string("query", TRACK))
+        .await;
+    rig.answer(
+        &rig.slash("alice", "play")
+            .string("query", "sim:track:second"),
+    )
+    .await;
+    let (text, _) = rig.answer(&playlist("alice", "save", Some("Chill"))).await;
+    assert!(
+        text.contains("Saved your playlist **Chill** (2 tracks)"),
+        "{text}"
+    );
+    // Names match without regard to case: this replaces it, with the new spelling.
+    let (text, _) = rig.answer(&playlist("alice", "save", Some("chill"))).await;
+    assert!(text.contains("Replaced your playlist **chill**"), "{text}");
+    let (text, _) = rig.answer(&playlist("alice", "list", None)).await;
+    assert!(text.contains("**chill** — 2 tracks"), "{text}");
+    let (text, _) = rig.answer(&playlist("alice", "show", Some("CHILL"))).await;
+    assert!(text.contains("`2.`") && text.contains("second"), "{text}");
+    let long = "x".repeat(101);
+    let (text, ephemeral) = rig.answer(&playlist("alice", "save", Some(&long))).await;
+    assert!(ephemeral && text.contains("100"), "{text}");
+
+    // Another user has none of alice's.
+    let (text, _) = rig.answer(&playlist("bob", "list", None)).await;
+    assert!(text.contains("no saved playlists"), "{text}");
+    let (text, ephemeral) = rig.answer(&playlist("bob", "show", Some("chill"))).await;
+    assert!(ephemeral && text.contains("no playlist named"), "{text}");
+
+    // Loading queues its tracks; one that no longer decodes is skipped with a note.
+    rig.answer(&rig.slash("alice", "stop")).await;
+    let store = store::SqliteStore::open(&store::SqliteConfig::new(rig.dir.path().join("data")))
+        .await
+        .expect("the store, beside the bot");
+    let good = store::Store::playlist(&store, alice.get(), "chill")
+        .await
+        .expect("read")
+        .expect("alice's playlist");
+    let mut broken = good.entries.clone();
+    broken[1].track = "not a track".to_owned();
+    store::Store::save_playlist(&store, alice.get(), "broken", &broken, 1)
+        .await
+        .expect("saved beside the bot");
+    let (text, _) = rig.answer(&playlist("alice", "load", Some("broken"))).await;
+    assert!(
+        text.contains("1 track of the playlist can no longer be played and was skipped"),
+        "{text}"
+    );
+    rig.playing(0, None).await;
+    let (text, _) = rig.answer(&playlist("alice", "load", Some("Chill"))).await;
+    assert!(text.contains("Queued"), "{text}");
+    let (queue, _) = rig.answer(&rig.slash("alice", "queue")).await;
+    assert!(queue.contains("`2.`"), "both tracks queued: {queue}");
+
+    let (text, _) = rig
+        .answer(&playlist("alice", "delete", Some("chill")))
+        .await;
+    assert!(text.contains("Deleted your playlist"), "{text}");
+    let (text, ephemeral) = rig
+        .answer(&playlist("alice", "delete", Some("chill")))
+        .await;
+    assert!(ephemeral && text.contains("no playlist named"), "{text}");
+    bot.signal("-TERM");
+    let _ = bot.exit().await;
 }

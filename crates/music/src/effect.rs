@@ -46,6 +46,13 @@ pub enum Effect {
     SetFilters(Filters),
     /// Destroy the guild's player and leave the voice channel.
     Disconnect,
+    /// The queue ended with autoplay on: find a track related to `seed` (the entry that just
+    /// ended) and give it to [`GuildPlayer::autoplay_found`](crate::GuildPlayer::autoplay_found).
+    /// Carried out after the other effects of the input (it starts a load).
+    Autoplay {
+        /// The entry that ended.
+        seed: Entry,
+    },
     /// Make this change to the stored state of the guild.
     Persist(StoreOp),
     /// Tell the users. A notice returned by a command is the answer to that command (the
@@ -120,6 +127,22 @@ pub enum StoreOp {
     SetLoop(LoopMode),
     /// `set_filters(filters)`: the whole set.
     SetFilters(Filters),
+    /// `set_stay(stay)`: 24/7 on or off.
+    SetStay(bool),
+    /// `set_autoplay(autoplay)`.
+    SetAutoplay(bool),
+    /// `add_history(entry, played_at)`: the entry was played and is no longer current.
+    AddHistory {
+        /// The entry.
+        entry: Entry,
+        /// When it stopped being current, unix milliseconds.
+        played_at_unix_ms: u64,
+    },
+    /// `remove_history(id)`: the history entry `/previous` took.
+    RemoveHistory {
+        /// Its store id.
+        id: u64,
+    },
     /// `forget_guild()`: delete everything stored for the guild.
     ForgetGuild,
 }
@@ -220,6 +243,25 @@ pub enum Notice {
     VolumeSet(u16),
     /// The loop mode was set.
     LoopSet(LoopMode),
+    /// 24/7 was switched on or off.
+    StaySet(bool),
+    /// Autoplay was switched on or off.
+    AutoplaySet(bool),
+    /// `/previous` plays this entry again (the current one is next in the queue).
+    PlayingPrevious {
+        /// The entry.
+        entry: Entry,
+    },
+    /// `/replay` restarts this entry.
+    Replaying {
+        /// The entry.
+        entry: Entry,
+    },
+    /// Autoplay queued this entry after the queue ended; it plays now.
+    AutoplayQueued {
+        /// The entry.
+        entry: Entry,
+    },
     /// The filters were changed: the active ones now, in words (none: all off).
     FiltersSet {
         /// What is active.
@@ -272,6 +314,7 @@ pub enum Notice {
 }
 
 impl fmt::Display for Notice {
+    #[allow(clippy::too_many_lines, reason = "one arm per notice, each a sentence")]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NowPlaying { entry } => write!(f, "Now playing {}", Title(entry)),
@@ -335,6 +378,25 @@ impl fmt::Display for Notice {
             Self::LoopSet(LoopMode::Off) => f.write_str("Looping is off"),
             Self::LoopSet(LoopMode::Track) => f.write_str("Looping the current track"),
             Self::LoopSet(LoopMode::Queue) => f.write_str("Looping the queue"),
+            Self::StaySet(true) => f.write_str(
+                "24/7 is on: I stay in the voice channel, even with nothing to play and nobody listening",
+            ),
+            Self::StaySet(false) => {
+                f.write_str("24/7 is off: I leave the voice channel when nobody is listening")
+            }
+            Self::AutoplaySet(true) => {
+                f.write_str("Autoplay is on: when the queue ends, I play related tracks")
+            }
+            Self::AutoplaySet(false) => {
+                f.write_str("Autoplay is off: the music stops when the queue ends")
+            }
+            Self::PlayingPrevious { entry } => write!(
+                f,
+                "Playing the previous track again: {}",
+                Title(entry)
+            ),
+            Self::Replaying { entry } => write!(f, "Replaying {} from the start", Title(entry)),
+            Self::AutoplayQueued { entry } => write!(f, "Autoplay: now playing {}", Title(entry)),
             Self::FiltersSet { active } if active.is_empty() => {
                 f.write_str("Filters off: the track plays as recorded")
             }

@@ -48,6 +48,17 @@ impl Entry {
         }
     }
 
+    /// The entry's track as Lavalink takes it (without plugin info or user data): what a saved
+    /// playlist's entries become to be queued again.
+    pub fn into_track(self) -> Track {
+        Track {
+            encoded: self.encoded,
+            info: self.info,
+            plugin_info: Map::new(),
+            user_data: Map::new(),
+        }
+    }
+
     /// An entry for an encoded track alone (as the store keeps it): the info is decoded from it.
     pub fn decode(
         encoded: impl Into<String>,

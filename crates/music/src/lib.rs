@@ -36,6 +36,14 @@
 //! | any | `set_loop` | `SetLoop`, `LoopSet` | same |
 //! | playing, paused | `set_filters` | `SetFilters` (store), `SetFilters` (player), `FiltersSet` | same |
 //! | idle | `set_filters(Reset)` | `SetFilters` (store), `FiltersSet` | same |
+//! | any | `set_stay`, `set_autoplay` | `SetStay` / `SetAutoplay`, notice | same |
+//! | any | `previous(entry)` | `RemoveHistory`, `Enqueue` (the current at 0), `SetCurrent`, `Play`, `PlayingPrevious` | playing |
+//! | playing, paused | `replay` | `SavePosition`, `Seek(0)` (or `Play` from 0 if it cannot seek), `Replaying` | same |
+//! | idle, autoplay on | `autoplay_found(entry)` | `Enqueue`, `Advance`, `Play`, `AutoplayQueued` | playing |
+//!
+//! Whenever a played (announced) entry stops being current without failing (next, skip, stop),
+//! an `AddHistory` store write comes first. When the queue ends with autoplay on, the last effect
+//! is `Autoplay { seed }` (for the shell to find a related track) instead of `QueueFinished`.
 //! | any | `shuffle`, `remove`, `move_entry`, `clear` | `ReplaceQueue` / `Remove` / `Move` / `ClearQueue`, notice | same |
 //! | any | `leave` | `ForgetGuild`, `Disconnect`, `Left` | idle, defaults |
 //! | playing | `TrackStart` | `SavePosition`, `NowPlaying` (first start of the turn) | same |

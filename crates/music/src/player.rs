@@ -44,6 +44,10 @@ pub struct Snapshot {
     pub loop_mode: LoopMode,
     /// The player's filters (Lavalink's `filters` object; default: none).
     pub filters: Filters,
+    /// 24/7: stay in the voice channel with nothing to play and nobody listening.
+    pub stay: bool,
+    /// Autoplay: when the queue ends, queue a related track.
+    pub autoplay: bool,
 }
 
 impl Default for Snapshot {
@@ -57,6 +61,8 @@ impl Default for Snapshot {
             volume: DEFAULT_VOLUME,
             loop_mode: LoopMode::Off,
             filters: Filters::default(),
+            stay: false,
+            autoplay: false,
         }
     }
 }
@@ -153,6 +159,8 @@ pub struct GuildPlayer {
     /// The filters, boxed and only when there are any: most guilds have none, and an idle
     /// guild's size is what 10,000 of them cost.
     filters: Option<Box<Filters>>,
+    stay: bool,
+    autoplay: bool,
     next_play_id: u64,
 }
 
@@ -180,6 +188,8 @@ impl GuildPlayer {
             volume,
             loop_mode,
             filters,
+            stay,
+            autoplay,
         } = snapshot;
         Self {
             queue,
@@ -193,6 +203,8 @@ impl GuildPlayer {
             volume: volume.min(MAX_VOLUME),
             loop_mode,
             filters: boxed(filters),
+            stay,
+            autoplay,
             next_play_id: 1,
         }
     }
@@ -208,6 +220,8 @@ impl GuildPlayer {
             volume: self.volume,
             loop_mode: self.loop_mode,
             filters: self.filters().clone(),
+            stay: self.stay,
+            autoplay: self.autoplay,
         }
     }
 
@@ -430,6 +444,7 @@ impl GuildPlayer {
         if to == 1 {
             self.advance(finished, now_unix_ms, true, &mut effects);
         } else {
+            self.remember_current(now_unix_ms, &mut effects);
             let mut passed: Vec<Entry> = self.queue.drain(..to - 1).collect();
             let next = self.queue.remove(0);
             if finished == Finished::Requeue {
@@ -462,6 +477,7 @@ impl GuildPlayer {
         }
         let cleared = self.queue.len();
         let mut effects = Vec::new();
+        self.remember_current(now_unix_ms, &mut effects);
         if cleared > 0 {
             self.queue.clear();
             effects.push(Effect::Persist(StoreOp::ClearQueue));
@@ -544,6 +560,99 @@ impl GuildPlayer {
     /// The player's filters.
     pub fn filters(&self) -> &Filters {
         self.filters.as_deref().unwrap_or(&NO_FILTERS)
+    }
+
+    /// /247: stay in the voice channel with nothing to play and nobody listening (`true`), or
+    /// leave it when idle as usual. Never refused.
+    pub fn set_stay(&mut self, stay: bool) -> Vec<Effect> {
+        self.stay = stay;
+        vec![
+            Effect::Persist(StoreOp::SetStay(stay)),
+            Effect::Notify(Notice::StaySet(stay)),
+        ]
+    }
+
+    /// Whether 24/7 is on.
+    pub fn stays(&self) -> bool {
+        self.stay
+    }
+
+    /// /autoplay: when the queue ends, the engine asks for a related track
+    /// ([`Effect::Autoplay`]) instead of finishing. Never refused.
+    pub fn set_autoplay(&mut self, autoplay: bool) -> Vec<Effect> {
+        self.autoplay = autoplay;
+        vec![
+            Effect::Persist(StoreOp::SetAutoplay(autoplay)),
+            Effect::Notify(Notice::AutoplaySet(autoplay)),
+        ]
+    }
+
+    /// Whether autoplay is on.
+    pub fn autoplays(&self) -> bool {
+        self.autoplay
+    }
+
+    /// /previous: plays `entry` (the newest of the history, whose store id is `history_id`) from
+    /// the start; the current entry goes back to the front of the queue. Never refused: the
+    /// shell refuses when the history is empty.
+    pub fn previous(&mut self, entry: Entry, history_id: u64, now_unix_ms: u64) -> Vec<Effect> {
+        let mut effects = vec![Effect::Persist(StoreOp::RemoveHistory { id: history_id })];
+        if let Some(current) = self.current.take() {
+            self.queue.insert(0, current.entry.clone());
+            effects.push(Effect::Persist(StoreOp::Enqueue {
+                entries: vec![current.entry],
+                at: Some(0),
+            }));
+        }
+        self.position = PositionSnapshot::new(0, now_unix_ms);
+        self.current = Some(Current {
+            announced: true,
+            ..Current::new(entry.clone())
+        });
+        effects.push(Effect::Persist(StoreOp::SetCurrent {
+            entry: Some(entry.clone()),
+            position: self.position,
+        }));
+        effects.push(self.start_play(0, now_unix_ms));
+        effects.push(Effect::Notify(Notice::PlayingPrevious { entry }));
+        effects
+    }
+
+    /// /replay: the current entry from its start (paused stays as it is): a seek to 0, or for a
+    /// track that cannot seek (a live stream) a new play. Refused with nothing current.
+    pub fn replay(&mut self, now_unix_ms: u64) -> Result<Vec<Effect>, Refusal> {
+        let entry = self.current_entry()?;
+        self.position = PositionSnapshot::new(0, now_unix_ms);
+        let restart = if entry.is_seekable() {
+            Effect::Seek(0)
+        } else {
+            self.start_play(0, now_unix_ms)
+        };
+        Ok(vec![
+            self.save_position(),
+            restart,
+            Effect::Notify(Notice::Replaying { entry }),
+        ])
+    }
+
+    /// Autoplay found `entry` for the queue that ended: it plays, as `/play` of it would when
+    /// idle. Nothing when something plays again already (a `/play` came first) or autoplay was
+    /// switched off meanwhile.
+    pub fn autoplay_found(&mut self, entry: Entry, now_unix_ms: u64) -> Vec<Effect> {
+        if self.current.is_some() || !self.autoplay {
+            return Vec::new();
+        }
+        self.queue.push(entry.clone());
+        let mut effects = vec![Effect::Persist(StoreOp::Enqueue {
+            entries: vec![entry.clone()],
+            at: None,
+        })];
+        self.advance(Finished::Drop, now_unix_ms, false, &mut effects);
+        if let Some(current) = self.current.as_mut() {
+            current.announced = true;
+        }
+        effects.push(Effect::Notify(Notice::AutoplayQueued { entry }));
+        effects
     }
 
     /// /loop. Never refused.
@@ -687,6 +796,8 @@ impl GuildPlayer {
         if current.failed || reason == TrackEndReason::LoadFailed {
             let entry = current.entry.clone();
             let told = current.failed;
+            // A failed track was not played: it stays out of the history.
+            current.failed = true;
             self.advance(Finished::Drop, now_unix_ms, false, &mut effects);
             if !told {
                 effects.push(Effect::Notify(Notice::Skipping {
@@ -768,6 +879,7 @@ impl GuildPlayer {
                 position_ms,
             }));
         } else {
+            current.failed = true;
             self.advance(Finished::Drop, now_unix_ms, true, &mut effects);
             effects.push(Effect::Notify(Notice::Skipping {
                 entry,
@@ -795,9 +907,11 @@ impl GuildPlayer {
     /// made the player there without one): the entry is skipped (dropped whatever the loop mode)
     /// and the next one plays. Ignored when nothing is current.
     pub fn move_failed(&mut self, error: &str, now_unix_ms: u64) -> Vec<Effect> {
-        let Some(entry) = self.current().cloned() else {
+        let Some(current) = self.current.as_mut() else {
             return Vec::new();
         };
+        current.failed = true;
+        let entry = current.entry.clone();
         let mut effects = Vec::new();
         self.advance(Finished::Drop, now_unix_ms, false, &mut effects);
         effects.push(Effect::Notify(Notice::Skipping {
@@ -883,7 +997,13 @@ impl GuildPlayer {
         stop_if_idle: bool,
         effects: &mut Vec<Effect>,
     ) {
-        if let Some(old) = self.current.take()
+        self.remember_current(now_unix_ms, effects);
+        let old = self.current.take();
+        let seed = old
+            .as_ref()
+            .filter(|old| self.autoplay && !old.failed)
+            .map(|old| old.entry.clone());
+        if let Some(old) = old
             && finished == Finished::Requeue
         {
             self.queue.push(old.entry);
@@ -901,6 +1021,9 @@ impl GuildPlayer {
             if stop_if_idle {
                 effects.push(Effect::Stop);
             }
+            if let Some(seed) = seed {
+                effects.push(Effect::Autoplay { seed });
+            }
         } else {
             let next = self.queue.remove(0);
             self.current = Some(Current::new(next));
@@ -908,10 +1031,28 @@ impl GuildPlayer {
         }
     }
 
-    /// Adds "Queue finished" when an event left nothing current.
+    /// Adds "Queue finished" when an event left nothing current (and autoplay does not look for
+    /// more).
     fn tell_if_finished(&self, effects: &mut Vec<Effect>) {
-        if self.current.is_none() {
+        let autoplaying = effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::Autoplay { .. }));
+        if self.current.is_none() && !autoplaying {
             effects.push(Effect::Notify(Notice::QueueFinished));
+        }
+    }
+
+    /// The current entry goes into the history as it stops being current, if it was played
+    /// (announced) and did not fail.
+    fn remember_current(&self, now_unix_ms: u64, effects: &mut Vec<Effect>) {
+        if let Some(current) = &self.current
+            && current.announced
+            && !current.failed
+        {
+            effects.push(Effect::Persist(StoreOp::AddHistory {
+                entry: current.entry.clone(),
+                played_at_unix_ms: now_unix_ms,
+            }));
         }
     }
 }

@@ -25,6 +25,8 @@ enum Op {
     Move(usize, usize),
     Clear,
     Leave,
+    Stay(bool),
+    Autoplay(bool),
     /// `/filter`: a preset (n below the presets' count), an equalizer band, a timescale or a reset.
     Filter(u8),
     Start,
@@ -85,6 +87,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Clear),
         1 => Just(Op::Leave),
         2 => any::<u8>().prop_map(Op::Filter),
+        1 => any::<bool>().prop_map(Op::Stay),
+        1 => any::<bool>().prop_map(Op::Autoplay),
         3 => Just(Op::Start),
         4 => reason().prop_map(Op::End),
         1 => reason().prop_map(Op::BareEnd),
@@ -163,6 +167,8 @@ impl Harness {
             Op::Clear => p.clear().unwrap_or_default(),
             Op::Leave => p.leave(),
             Op::Filter(n) => p.set_filters(filter_change(*n)).unwrap_or_default(),
+            Op::Stay(on) => p.set_stay(*on),
+            Op::Autoplay(on) => p.set_autoplay(*on),
             Op::Start => {
                 let t = self.current_track();
                 self.player.track_start(&t, now)
@@ -397,6 +403,8 @@ fn a_restored_snapshot_round_trips() {
         volume: 11,
         loop_mode: LoopMode::Track,
         filters: Filters::default(),
+        stay: false,
+        autoplay: false,
     };
     assert_eq!(GuildPlayer::restore(snapshot.clone()).snapshot(), snapshot);
 }

@@ -43,6 +43,14 @@ fn advance(finished: Finished, at: u64) -> Effect {
     })
 }
 
+/// The history write for entry `n` (added at `T0`) as it stops being current at `at`.
+fn history(n: u32, at: u64) -> Effect {
+    Effect::Persist(StoreOp::AddHistory {
+        entry: entry(n, T0),
+        played_at_unix_ms: at,
+    })
+}
+
 fn save(position_ms: u64, at: u64, paused: bool) -> Effect {
     Effect::Persist(StoreOp::SavePosition {
         position: PositionSnapshot::new(position_ms, at),
@@ -205,6 +213,7 @@ fn skip_plays_the_next_and_drops_the_skipped() {
     assert_eq!(
         player.skip(None, 2_000).expect("skip"),
         [
+            history(1, 2_000),
             advance(Finished::Drop, 2_000),
             play(2, 0, false, 2_000),
             notify(Notice::Skipped {
@@ -223,6 +232,7 @@ fn skip_the_last_stops_the_player() {
     assert_eq!(
         player.skip(None, 2_000).expect("skip"),
         [
+            history(1, 2_000),
             advance(Finished::Drop, 2_000),
             Effect::Stop,
             notify(Notice::Skipped {
@@ -241,15 +251,17 @@ fn skip_with_loop_queue_requeues_and_with_loop_track_drops() {
     let (mut player, _) = playing([1, 2]);
     player.set_loop(LoopMode::Queue);
     let effects = player.skip(None, 2_000).expect("skip");
-    assert_eq!(effects[0], advance(Finished::Requeue, 2_000));
-    assert_eq!(effects[1], play(2, 0, false, 2_000));
+    assert_eq!(effects[0], history(1, 2_000));
+    assert_eq!(effects[1], advance(Finished::Requeue, 2_000));
+    assert_eq!(effects[2], play(2, 0, false, 2_000));
     assert_eq!(queue_titles(&player), ["Track 1"]);
 
     let (mut player, _) = playing([1, 2]);
     player.set_loop(LoopMode::Track);
     let effects = player.skip(None, 2_000).expect("skip");
-    assert_eq!(effects[0], advance(Finished::Drop, 2_000));
-    assert_eq!(effects[1], play(2, 0, false, 2_000));
+    assert_eq!(effects[0], history(1, 2_000));
+    assert_eq!(effects[1], advance(Finished::Drop, 2_000));
+    assert_eq!(effects[2], play(2, 0, false, 2_000));
     assert!(player.queue().is_empty());
     assert_eq!(player.loop_mode(), LoopMode::Track);
 }
@@ -262,6 +274,7 @@ fn skip_a_lone_track_with_loop_queue_plays_it_again() {
     assert_eq!(
         effects,
         [
+            history(1, 2_000),
             advance(Finished::Requeue, 2_000),
             play(1, 0, false, 2_000),
             notify(Notice::Skipped {
@@ -279,6 +292,7 @@ fn skip_to_a_position_drops_what_is_before_it() {
     assert_eq!(
         player.skip(Some(3), 2_000).expect("skip"),
         [
+            history(1, 2_000),
             Effect::Persist(StoreOp::ReplaceQueue(entries([5], T0))),
             Effect::Persist(StoreOp::SetCurrent {
                 entry: Some(entry(4, T0)),
@@ -300,8 +314,9 @@ fn skip_to_a_position_with_loop_queue_keeps_the_loop_order() {
     let (mut player, _) = playing([1, 2, 3, 4, 5]);
     player.set_loop(LoopMode::Queue);
     let effects = player.skip(Some(3), 2_000).expect("skip");
+    assert_eq!(effects[0], history(1, 2_000));
     assert_eq!(
-        effects[0],
+        effects[1],
         Effect::Persist(StoreOp::ReplaceQueue(entries([5, 1, 2, 3], T0)))
     );
     assert_eq!(current_title(&player).as_deref(), Some("Track 4"));
@@ -345,7 +360,7 @@ fn skip_while_paused_stays_paused_until_the_queue_ends() {
     let (mut player, _) = playing([1, 2]);
     player.pause(T0).expect("pause");
     let effects = player.skip(None, 2_000).expect("skip");
-    assert_eq!(effects[1], play(2, 0, true, 2_000));
+    assert_eq!(effects[2], play(2, 0, true, 2_000));
     assert!(player.is_paused());
     assert_eq!(
         player.skip(None, 3_000).expect("skip"),
@@ -373,6 +388,7 @@ fn stop_clears_the_queue_and_the_current_entry_but_keeps_settings() {
     assert_eq!(
         player.stop(2_000).expect("stop"),
         [
+            history(1, 2_000),
             Effect::Persist(StoreOp::ClearQueue),
             Effect::Persist(StoreOp::SetCurrent {
                 entry: None,
@@ -396,6 +412,7 @@ fn stop_while_paused_unpauses_and_skips_an_empty_clear() {
     assert_eq!(
         player.stop(2_000).expect("stop"),
         [
+            history(1, 2_000),
             Effect::Persist(StoreOp::SetCurrent {
                 entry: None,
                 position: PositionSnapshot::new(0, 2_000),
@@ -704,7 +721,11 @@ fn finished_with_loop_off_plays_the_next() {
     let (mut player, current) = playing([1, 2]);
     assert_eq!(
         player.track_end(&current, TrackEndReason::Finished, 9_000),
-        [advance(Finished::Drop, 9_000), play(2, 0, false, 9_000)]
+        [
+            history(1, 9_000),
+            advance(Finished::Drop, 9_000),
+            play(2, 0, false, 9_000)
+        ]
     );
     let next = echoed(&entry(2, T0), 9_000);
     assert_eq!(
@@ -719,6 +740,7 @@ fn finished_with_loop_off_plays_the_next() {
     assert_eq!(
         player.track_end(&next, TrackEndReason::Finished, 20_000),
         [
+            history(2, 20_000),
             advance(Finished::Drop, 20_000),
             notify(Notice::QueueFinished),
         ]
@@ -746,7 +768,11 @@ fn finished_with_loop_queue_puts_it_at_the_back() {
     player.set_loop(LoopMode::Queue);
     assert_eq!(
         player.track_end(&current, TrackEndReason::Finished, 9_000),
-        [advance(Finished::Requeue, 9_000), play(2, 0, false, 9_000)]
+        [
+            history(1, 9_000),
+            advance(Finished::Requeue, 9_000),
+            play(2, 0, false, 9_000)
+        ]
     );
     assert_eq!(queue_titles(&player), ["Track 1"]);
 }
@@ -805,7 +831,11 @@ fn events_without_a_play_id_are_matched_by_the_encoded_track() {
     );
     assert_eq!(
         player.track_end(&bare(&entry(1, T0)), TrackEndReason::Finished, 9_000),
-        [advance(Finished::Drop, 9_000), play(2, 0, false, 9_000)]
+        [
+            history(1, 9_000),
+            advance(Finished::Drop, 9_000),
+            play(2, 0, false, 9_000)
+        ]
     );
 }
 
@@ -1094,6 +1124,8 @@ fn stored(current: Option<u32>, queue: &[u32], paused: bool) -> Snapshot {
         volume: 80,
         loop_mode: LoopMode::Queue,
         filters: Filters::default(),
+        stay: false,
+        autoplay: false,
     }
 }
 
@@ -1176,6 +1208,7 @@ fn a_player_the_node_kept_carries_on_after_restore() {
     assert_eq!(
         player.track_end(&theirs, TrackEndReason::Finished, 60_000),
         [
+            history(1, 60_000),
             advance(Finished::Requeue, 60_000),
             Effect::Play {
                 entry: entry(2, T0),
@@ -1471,5 +1504,125 @@ fn a_filter_with_nothing_playing_is_refused_but_a_reset_is_not() {
     assert_eq!(
         Notice::FiltersSet { active: Vec::new() }.to_string(),
         "Filters off: the track plays as recorded"
+    );
+}
+
+// ----- 24/7, autoplay, history, previous, replay -----
+
+#[test]
+fn stay_and_autoplay_are_stored_settings() {
+    let mut player = GuildPlayer::new();
+    assert_eq!(
+        player.set_stay(true),
+        [
+            Effect::Persist(StoreOp::SetStay(true)),
+            notify(Notice::StaySet(true))
+        ]
+    );
+    assert_eq!(
+        player.set_autoplay(true),
+        [
+            Effect::Persist(StoreOp::SetAutoplay(true)),
+            notify(Notice::AutoplaySet(true))
+        ]
+    );
+    let restored = GuildPlayer::restore(player.snapshot());
+    assert!(restored.stays() && restored.autoplays());
+    assert!(Notice::StaySet(true).to_string().starts_with("24/7 is on"));
+}
+
+#[test]
+fn with_autoplay_the_end_of_the_queue_asks_for_a_related_track() {
+    let (mut player, current) = playing([1]);
+    player.set_autoplay(true);
+    let effects = player.track_end(&current, TrackEndReason::Finished, 9_000);
+    assert_eq!(
+        effects,
+        [
+            history(1, 9_000),
+            advance(Finished::Drop, 9_000),
+            Effect::Autoplay { seed: entry(1, T0) },
+        ],
+        "no 'queue finished': autoplay looks for more"
+    );
+    // What it found plays, as a /play would.
+    let found = entry(7, T0);
+    let effects = player.autoplay_found(found.clone(), 9_500);
+    assert_eq!(
+        effects,
+        [
+            Effect::Persist(StoreOp::Enqueue {
+                entries: vec![found.clone()],
+                at: None
+            }),
+            advance(Finished::Drop, 9_500),
+            play(7, 0, false, 9_500),
+            notify(Notice::AutoplayQueued { entry: found }),
+        ]
+    );
+    // A find that arrives after a /play (or with autoplay off) does nothing.
+    assert_eq!(player.autoplay_found(entry(8, T0), 9_600), []);
+}
+
+#[test]
+fn a_failed_track_is_not_history_and_does_not_seed_autoplay() {
+    let (mut player, current) = playing([1]);
+    player.set_autoplay(true);
+    let effects = player.track_end(&current, TrackEndReason::LoadFailed, 9_000);
+    assert!(
+        !effects.iter().any(|e| matches!(
+            e,
+            Effect::Autoplay { .. } | Effect::Persist(StoreOp::AddHistory { .. })
+        )),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn previous_plays_the_last_played_and_puts_the_current_back_in_front() {
+    let (mut player, _) = playing([1, 2]);
+    let effects = player.previous(entry(9, T0), 77, 5_000);
+    assert_eq!(
+        effects,
+        [
+            Effect::Persist(StoreOp::RemoveHistory { id: 77 }),
+            Effect::Persist(StoreOp::Enqueue {
+                entries: vec![entry(1, T0)],
+                at: Some(0)
+            }),
+            Effect::Persist(StoreOp::SetCurrent {
+                entry: Some(entry(9, T0)),
+                position: PositionSnapshot::new(0, 5_000)
+            }),
+            play(9, 0, false, 5_000),
+            notify(Notice::PlayingPrevious {
+                entry: entry(9, T0)
+            }),
+        ]
+    );
+    assert_eq!(queue_titles(&player), ["Track 1", "Track 2"]);
+    // Idle: it just plays.
+    let mut idle = GuildPlayer::new();
+    let effects = idle.previous(entry(9, T0), 78, 6_000);
+    assert!(effects.contains(&play(9, 0, false, 6_000)), "{effects:?}");
+    assert!(idle.queue().is_empty());
+}
+
+#[test]
+fn replay_restarts_the_current_track() {
+    let (mut player, _) = playing([1]);
+    assert_eq!(
+        player.replay(4_000),
+        Ok(vec![
+            save(0, 4_000, false),
+            Effect::Seek(0),
+            notify(Notice::Replaying {
+                entry: entry(1, T0)
+            }),
+        ])
+    );
+    assert_eq!(
+        GuildPlayer::new().replay(4_000),
+        Err(Refusal::NothingPlaying)
     );
 }

@@ -71,7 +71,10 @@ pub async fn run(
     let count = usize::try_from(args.nodes)?;
     let nodes = sim::lavalink::start_nodes(
         count,
-        sim::lavalink::NodeConfig::default().with_name("lavalink"),
+        // With the LavaLyrics plugin, so that /lyrics answers in the demo.
+        sim::lavalink::NodeConfig::default()
+            .with_name("lavalink")
+            .with_lyrics_plugin(),
     )
     .await
     .context("starting the Lavalink stand-ins")?;

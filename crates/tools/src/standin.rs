@@ -60,6 +60,10 @@ pub struct SimLavalinkArgs {
     /// "Behaving like other servers").
     #[arg(long, value_enum, default_value_t = BehavesLike::Lavalink)]
     pub behaves_like: BehavesLike,
+    /// Load the LavaLyrics plugin: `/v4/info` lists it and its lyrics routes answer (docs/sim.md,
+    /// "Lyrics"); without it those routes are unknown paths, as on a bare Lavalink.
+    #[arg(long)]
+    pub lyrics_plugin: bool,
 }
 
 /// The servers `dimby sim lavalink --behaves-like` (and `dimby bench failover`) know.
@@ -96,6 +100,9 @@ async fn lavalink(args: SimLavalinkArgs, stop: impl Future<Output = ()>) -> anyh
     config.player_update_interval = Duration::from_millis(args.player_update_interval_ms);
     config.stats_interval = Duration::from_millis(args.stats_interval_ms);
     config.behaviour = args.behaves_like.behaviour();
+    if args.lyrics_plugin {
+        config = config.with_lyrics_plugin();
+    }
     let node = sim::lavalink::SimNode::start(config)
         .await
         .with_context(|| format!("starting the Lavalink stand-in on {}", args.listen))?;

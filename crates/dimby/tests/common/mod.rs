@@ -33,7 +33,7 @@ impl BotProcess {
         let child = command
             .args(["run", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,bot::guild=debug")
             .env("DIMBY_ADMIN__LISTEN", admin.to_string())
             .stdout(std::process::Stdio::null())
             .stderr(log)

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::config::NodeConfig;
 use crate::model::{
-    ErrorResponse, GuildId, Info, LoadResult, Player, SessionInfo, Stats, Track, UpdatePlayer,
-    UpdateSession,
+    ErrorResponse, GuildId, Info, LoadResult, Lyrics, Player, SessionInfo, Stats, Track,
+    UpdatePlayer, UpdateSession,
 };
 
 /// A REST endpoint, as a bounded label for logs and metrics.
@@ -39,11 +39,13 @@ pub enum Endpoint {
     UpdatePlayer,
     /// `DELETE /v4/sessions/{id}/players/{guild}`
     DestroyPlayer,
+    /// `GET /v4/lyrics` (the LavaLyrics plugin)
+    Lyrics,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Version,
         Self::Info,
         Self::Stats,
@@ -55,6 +57,7 @@ impl Endpoint {
         Self::Player,
         Self::UpdatePlayer,
         Self::DestroyPlayer,
+        Self::Lyrics,
     ];
 
     /// A stable snake_case name.
@@ -71,6 +74,7 @@ impl Endpoint {
             Self::Player => "player",
             Self::UpdatePlayer => "update_player",
             Self::DestroyPlayer => "destroy_player",
+            Self::Lyrics => "lyrics",
         }
     }
 
@@ -278,6 +282,29 @@ impl Rest {
     pub async fn info(&self) -> Result<Info, RestError> {
         self.json(Endpoint::Info, Method::GET, "v4/info", &[], None::<&()>)
             .await
+    }
+
+    /// `GET /v4/lyrics?track=&skipTrackSource=false` (the LavaLyrics plugin): the lyrics of an
+    /// encoded track, or `None` when none were found (204). A node without the plugin answers
+    /// 404, an [`RestError::Api`].
+    pub async fn lyrics(&self, encoded: &str) -> Result<Option<Lyrics>, RestError> {
+        let endpoint = Endpoint::Lyrics;
+        let response = self
+            .send(
+                endpoint,
+                Method::GET,
+                "v4/lyrics",
+                &[("track", encoded), ("skipTrackSource", "false")],
+                None::<&()>,
+            )
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = self.body_bytes(endpoint, response).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|cause| RestError::Decode { endpoint, cause })
     }
 
     /// `GET /v4/stats` (frameStats is always null here).

@@ -17,7 +17,10 @@ pub use filters::{
 };
 pub use ids::{GuildId, InvalidGuildId};
 pub use player::{Player, PlayerState, UpdatePlayer, UpdatePlayerTrack, VoiceState};
-pub use rest::{ErrorResponse, Git, Info, LoadResult, Plugin, SessionInfo, UpdateSession, Version};
+pub use rest::{
+    ErrorResponse, Git, Info, LAVALYRICS_PLUGIN, LoadResult, Lyrics, LyricsLine, Plugin,
+    SessionInfo, UpdateSession, Version,
+};
 pub use socket::{
     Cpu, Event, FrameStats, IncomingMessage, Memory, MessageError, PlayerUpdate, Ready, Stats,
     TrackEnd, TrackEndReason, TrackException, TrackStart, TrackStuck, WebSocketClosed,

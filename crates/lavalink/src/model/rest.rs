@@ -174,3 +174,66 @@ pub struct Plugin {
     pub name: String,
     pub version: String,
 }
+
+/// The LavaLyrics plugin's lyrics of a track (`GET /v4/lyrics`,
+/// `GET /v4/sessions/{id}/players/{guild}/track/lyrics`): the plain text, and the timed lines when
+/// the source has them (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lyrics {
+    /// The source the lyrics came from.
+    pub source_name: String,
+    /// Who provides them (for the credit line).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The whole text, when the source gave one.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The timed lines, in order (empty when the source has no timing).
+    #[serde(default)]
+    pub lines: Vec<LyricsLine>,
+    /// Extra data of the plugin that found them.
+    #[serde(default)]
+    pub plugin: serde_json::Value,
+}
+
+/// One timed line of [`Lyrics`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LyricsLine {
+    /// When the line starts, milliseconds into the track.
+    pub timestamp: u64,
+    /// How long it lasts, milliseconds (`None` when the source does not say).
+    #[serde(default)]
+    pub duration: Option<u64>,
+    /// The words.
+    pub line: String,
+    /// Extra data of the plugin.
+    #[serde(default)]
+    pub plugin: serde_json::Value,
+}
+
+impl Lyrics {
+    /// The words as text: the plain text, or the timed lines one per line.
+    pub fn words(&self) -> String {
+        match &self.text {
+            Some(text) if !text.trim().is_empty() => text.clone(),
+            _ => self
+                .lines
+                .iter()
+                .map(|line| line.line.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// The name `/v4/info` gives the LavaLyrics plugin in its `plugins` list.
+pub const LAVALYRICS_PLUGIN: &str = "lavalyrics-plugin";
+
+impl Info {
+    /// Whether the node has the LavaLyrics plugin (its lyrics endpoints exist).
+    pub fn has_lyrics(&self) -> bool {
+        self.plugins.iter().any(|p| p.name == LAVALYRICS_PLUGIN)
+    }
+}

@@ -134,6 +134,10 @@ impl StoreModel {
             }
             StoreOp::ClearQueue => s.queue.clear(),
             StoreOp::SetFilters(filters) => s.filters.clone_from(filters),
+            StoreOp::SetStay(stay) => s.stay = *stay,
+            StoreOp::SetAutoplay(autoplay) => s.autoplay = *autoplay,
+            // The history is not part of the snapshot (the store keeps it; the engine does not).
+            StoreOp::AddHistory { .. } | StoreOp::RemoveHistory { .. } => {}
             StoreOp::ReplaceQueue(entries) => s.queue.clone_from(entries),
             StoreOp::SetCurrent { entry, position } => {
                 s.current.clone_from(entry);

@@ -347,6 +347,15 @@ impl InteractionHandle {
         .await
     }
 
+    /// As [`original`](Self::original), waiting up to `timeout` (a test's own failure guard,
+    /// for a machine slower than the default wait allows).
+    pub async fn original_within(&self, timeout: Duration) -> Result<Message, WaitError> {
+        self.wait_for_within("the original response", timeout, |record| {
+            record.original_content().cloned()
+        })
+        .await
+    }
+
     /// The original response after at least `edits` edits.
     pub async fn original_after_edits(&self, edits: usize) -> Result<Message, WaitError> {
         self.wait_for("an edit of the original response", |record| {
