@@ -213,6 +213,7 @@ mod local {
                         nodes: 3,
                         fault,
                         behaves_like: crate::standin::BehavesLike::Lavalink,
+                        filters: false,
                         json: false,
                         figures: None,
                     })

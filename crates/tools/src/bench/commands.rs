@@ -35,6 +35,9 @@ use telemetry::process::ProcessSample;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 use twilight_model::channel::message::MessageFlags;
+use twilight_model::application::interaction::application_command::{
+    CommandDataOption, CommandOptionValue,
+};
 use twilight_model::http::interaction::InteractionResponseType;
 use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
@@ -1361,7 +1364,7 @@ fn next_command(
         return play(listener);
     }
     // The mix, in percent: play 20, queue 12, nowplaying 13, skip 10, pause/resume 15,
-    // volume 10, seek 20.
+    // volume 10, seek 12, filter 8 (a preset, in turn).
     let roll = rng.below(100);
     let chosen = match roll {
         45..55 if listener.queued > 0 => {
@@ -1388,6 +1391,19 @@ fn next_command(
                 new(CommandKind::Volume).integer("level", level),
                 Expect::Player,
             )
+        }
+        80..88 => {
+            let presets = music::PRESET_NAMES;
+            let preset = presets[usize::try_from(seq).unwrap_or(0) % presets.len()];
+            let mut command = new(CommandKind::Filter);
+            command.options = vec![CommandDataOption {
+                name: "preset".to_owned(),
+                value: CommandOptionValue::SubCommand(vec![CommandDataOption {
+                    name: "name".to_owned(),
+                    value: CommandOptionValue::String(preset.to_owned()),
+                }]),
+            }];
+            (CommandKind::Filter, command, Expect::Player)
         }
         _ => {
             let second = 5 + rng.below(50);

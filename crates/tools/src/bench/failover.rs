@@ -47,6 +47,10 @@ pub struct Args {
     /// audio, as measured, so the figures are what such a server gives.
     #[arg(long, value_enum, default_value_t = BehavesLike::Lavalink)]
     pub behaves_like: BehavesLike,
+    /// Give every player filters (the `/filter` presets in turn, one per player) and check that
+    /// each moved player has exactly its filters on its new node.
+    #[arg(long)]
+    pub filters: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -77,6 +81,10 @@ pub struct Report {
     pub position_error_ms: Percentiles,
     /// Moves that did not end with the player playing its track on another node.
     pub failed_moves: usize,
+    /// With `--filters`: moved players whose new node has exactly their filters.
+    pub filters_kept: Option<usize>,
+    /// With `--filters`: moved players whose new node has other filters (or none).
+    pub filters_wrong: Option<usize>,
     /// Affected players that play nowhere at the end.
     pub lost: usize,
 }
@@ -111,6 +119,9 @@ fn print_table(r: &Report) {
     }
     println!("  failed moves         {:>9}", r.failed_moves);
     println!("  players lost         {:>9}", r.lost);
+    if let (Some(kept), Some(wrong)) = (r.filters_kept, r.filters_wrong) {
+        println!("  filters kept         {kept:>9}   wrong {wrong}");
+    }
 }
 
 /// Stand-ins and a cluster with every player placed and playing.
@@ -145,10 +156,11 @@ async fn set_up(args: &Args) -> anyhow::Result<Setup> {
         .map(|id| {
             let cluster = cluster.clone();
             let encoded = encoded.clone();
+            let filters = args.filters.then(|| filters_of(GuildId(id)));
             async move {
-                cluster
-                    .update(GuildId(id), play(&encoded, GuildId(id)))
-                    .await
+                let mut update = play(&encoded, GuildId(id));
+                update.filters = filters;
+                cluster.update(GuildId(id), update).await
             }
         })
         .buffer_unordered(64)
@@ -236,6 +248,12 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
                 .is_none_or(|n| n == victim.name())
         })
         .count();
+    let (filters_kept, filters_wrong) = if args.filters {
+        let (kept, wrong) = filters_after(&nodes, victim.name(), &affected);
+        (Some(kept), Some(wrong))
+    } else {
+        (None, None)
+    };
     if args.fault == Fault::Hang {
         victim.heal();
     }
@@ -253,6 +271,8 @@ pub async fn measure(args: &Args) -> anyhow::Result<Report> {
         recovery_ms: Percentiles::of(seen.recovery),
         position_error_ms: Percentiles::of(seen.errors),
         failed_moves: seen.failed,
+        filters_kept,
+        filters_wrong,
         lost,
     })
 }
@@ -310,6 +330,36 @@ async fn collect(
         }
     }
     seen
+}
+
+/// The filters player `guild` is given with `--filters`: the presets in turn.
+fn filters_of(guild: GuildId) -> lavalink::model::Filters {
+    let presets = music::PRESETS;
+    let index = usize::try_from(guild.0).unwrap_or(0) % presets.len();
+    music::FilterChange::Preset(&presets[index]).apply(&lavalink::model::Filters::default())
+}
+
+/// How many of the moved players have exactly their filters on the node they are on now, and
+/// how many have others.
+fn filters_after(nodes: &[SimNode], victim: &str, affected: &[GuildId]) -> (usize, usize) {
+    let (mut kept, mut wrong) = (0, 0);
+    for guild in affected {
+        let found = nodes
+            .iter()
+            .filter(|node| node.name() != victim)
+            .flat_map(|node| {
+                node.sessions()
+                    .into_iter()
+                    .filter_map(move |session| node.player(&session.id, *guild))
+            })
+            .find(|player| player.track.is_some());
+        match found {
+            Some(player) if player.filters == filters_of(*guild) => kept += 1,
+            Some(_) => wrong += 1,
+            None => {}
+        }
+    }
+    (kept, wrong)
 }
 
 fn ms(d: Duration) -> f64 {
