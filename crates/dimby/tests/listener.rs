@@ -637,11 +637,20 @@ async fn stay_through_idle_and_a_kill(rig: &Rig, bot: BotProcess) -> BotProcess 
         Some(voice.get()),
         "24/7 after the restart: still there with nobody listening"
     );
+    // The history came back too.
+    let (text, _) = rig.answer(&rig.slash("alice", "history")).await;
+    assert!(text.contains("`1.`"), "the history after kill -9: {text}");
 
     // 24/7 off: the usual rule, the bot leaves the empty channel after the idle time.
     rig.discord
         .join_voice(rig.guild.id, alice, voice)
         .expect("alice joins voice");
+    // Autoplay came back on (switching it now turns it off).
+    let (text, _) = rig.answer(&rig.slash("alice", "autoplay")).await;
+    assert!(
+        text.contains("Autoplay is off"),
+        "autoplay after kill -9: {text}"
+    );
     let (text, _) = rig.answer(&rig.slash("alice", "247")).await;
     assert!(text.contains("24/7 is off"), "{text}");
     rig.discord

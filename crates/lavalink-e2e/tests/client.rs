@@ -156,6 +156,14 @@ async fn every_rest_endpoint_answers_and_is_timed() {
         .expect_err("unknown session");
     assert!(unknown.is_not_found(), "{unknown:?}");
 
+    // A bare node has no LavaLyrics plugin: its lyrics route is an unknown path (404).
+    let encoded = match &track {
+        LoadResult::Track(track) => track.encoded.clone(),
+        other => panic!("{other:?}"),
+    };
+    let no_plugin = rest.lyrics(&encoded).await.expect_err("no plugin");
+    assert!(no_plugin.is_not_found(), "{no_plugin:?}");
+
     for endpoint in Endpoint::ALL {
         let latency = rest.latency(endpoint);
         assert!(

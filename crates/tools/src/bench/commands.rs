@@ -34,10 +34,10 @@ use sim::lavalink::SimNode;
 use telemetry::process::ProcessSample;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
-use twilight_model::channel::message::MessageFlags;
 use twilight_model::application::interaction::application_command::{
     CommandDataOption, CommandOptionValue,
 };
+use twilight_model::channel::message::MessageFlags;
 use twilight_model::http::interaction::InteractionResponseType;
 use twilight_model::id::Id;
 use twilight_model::id::marker::UserMarker;
