@@ -6,7 +6,9 @@ use std::time::Duration;
 use clock::{SharedClock, SystemClock};
 use twilight_model::gateway::Intents;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ApplicationMarker, ChannelMarker, GuildMarker, UserMarker};
+use twilight_model::id::marker::{
+    ApplicationMarker, ChannelMarker, GuildMarker, MessageMarker, UserMarker,
+};
 
 /// The token the stand-in accepts by default (shaped like a bot token: id, timestamp, HMAC).
 pub const DEFAULT_TOKEN: &str =
@@ -202,6 +204,14 @@ pub enum SimError {
     /// A close frame cannot carry this code (RFC 6455: 1000..=1003, 1007..=1014, 3000..=4999).
     #[error("close code {0} cannot be sent in a close frame")]
     UnsendableCloseCode(u16),
+    /// No message with that id in that channel (for the user, when it is ephemeral).
+    #[error("unknown message {1} in channel {0}")]
+    UnknownMessage(Id<ChannelMarker>, Id<MessageMarker>),
+    /// What a scripted user tried cannot happen in Discord's client (an autocomplete without
+    /// exactly one focused option or on an option not declared with `autocomplete`, a press of
+    /// a button that is not there or is disabled, ...); the message says what was missing.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Why waiting for something the bot should do failed.

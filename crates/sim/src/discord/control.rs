@@ -1,5 +1,6 @@
 //! The control endpoint, for a script in another process: `GET /sim/state`, `POST /sim/guilds`,
-//! `POST /sim/interactions`, `GET /sim/interactions/{id}`, `POST /sim/voice` and
+//! `POST /sim/interactions` (commands and autocompletes), `GET /sim/interactions/{id}`,
+//! `POST /sim/components` (button presses), `POST /sim/voice` and
 //! `POST /sim/fault`, behind the control password (`Authorization: <password>`; 401 missing,
 //! 403 wrong). It lives beside the gateway and REST on the same port but outside `/api/v10`, so
 //! neither REST delays nor 429s apply to it. Errors are `{"error": "..."}`.
@@ -18,16 +19,20 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
+use twilight_model::application::command::CommandOptionChoice;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
+use twilight_model::channel::Message;
 use twilight_model::http::interaction::InteractionResponseType;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{
     ChannelMarker, GuildMarker, InteractionMarker, MessageMarker, RoleMarker, UserMarker,
 };
 
+use super::components::ButtonPress;
 use super::config::SimError;
 use super::faults::{Fault, FaultSummary, Faults};
-use super::interactions::{InteractionRecord, SlashCommand};
+use super::interactions::InteractionRecord;
+use super::slash::{SlashCommand, SlashOptions};
 use super::state::{Core, Shared};
 use super::users::{self, GuildSpec, MemberSpec};
 
@@ -64,7 +69,8 @@ impl From<SimError> for ControlError {
             SimError::UnknownGuild(_)
             | SimError::UnknownChannel(_)
             | SimError::UnknownUser(_)
-            | SimError::UnknownCommand(_) => Self::not_found(error.to_string()),
+            | SimError::UnknownCommand(_)
+            | SimError::UnknownMessage(..) => Self::not_found(error.to_string()),
             SimError::Bind { .. } | SimError::Signal(_) => Self {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 message: error.to_string(),
@@ -104,6 +110,7 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sim/guilds", post(create_guild))
         .route("/sim/interactions", post(invoke))
         .route("/sim/interactions/{id}", get(interaction))
+        .route("/sim/components", post(press))
         .route("/sim/voice", post(voice))
         .route("/sim/fault", post(fault))
         .route_layer(from_fn_with_state(Arc::clone(shared), authorize))
@@ -383,13 +390,31 @@ async fn create_guild(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct InvokeRequest {
+    /// `command` (default): the command is invoked; `autocomplete`: the user is typing in the
+    /// option named by `focused`.
+    #[serde(rename = "type", default)]
+    kind: InvokeKind,
     guild: Id<GuildMarker>,
     channel: Id<ChannelMarker>,
     user: Id<UserMarker>,
     command: String,
+    /// A sub-command group holding `subcommand`.
+    subcommand_group: Option<String>,
+    /// A sub-command; `options` are its options.
+    subcommand: Option<String>,
     #[serde(default)]
     options: serde_json::Map<String, Value>,
+    /// For an autocomplete: the option (in `options`, a string: the partial text) being typed.
+    focused: Option<String>,
     locale: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum InvokeKind {
+    #[default]
+    Command,
+    Autocomplete,
 }
 
 /// A JSON option value as Discord's string, integer or boolean option.
@@ -409,16 +434,63 @@ fn option_value(name: &str, value: Value) -> ControlResult<CommandOptionValue> {
 }
 
 impl InvokeRequest {
-    fn command(self) -> ControlResult<SlashCommand> {
+    fn options(&mut self) -> ControlResult<SlashOptions> {
+        let focused = self.focused.take();
+        match (self.kind, &focused) {
+            (InvokeKind::Autocomplete, None) => {
+                return Err(ControlError::bad_request(
+                    "an autocomplete needs `focused`: the option being typed",
+                ));
+            }
+            (InvokeKind::Command, Some(_)) => {
+                return Err(ControlError::bad_request(
+                    "`focused` is only for \"type\": \"autocomplete\"",
+                ));
+            }
+            _ => {}
+        }
+        let mut options = SlashOptions::new();
+        let mut typed = false;
+        for (name, value) in std::mem::take(&mut self.options) {
+            if focused.as_deref() == Some(name.as_str()) {
+                let Value::String(partial) = value else {
+                    return Err(ControlError::bad_request(format!(
+                        "the focused option {name:?} must be a string (the partial text)"
+                    )));
+                };
+                options = options.typing(&name, partial);
+                typed = true;
+            } else {
+                options = options.option(&name, option_value(&name, value)?);
+            }
+        }
+        if let (Some(name), false) = (&focused, typed) {
+            return Err(ControlError::bad_request(format!(
+                "the focused option {name:?} is not in `options`"
+            )));
+        }
+        Ok(options)
+    }
+
+    fn command(mut self) -> ControlResult<(InvokeKind, SlashCommand)> {
+        let mut options = self.options()?;
+        if let Some(subcommand) = &self.subcommand {
+            options = SlashOptions::new().subcommand(subcommand, options);
+        }
+        if let Some(group) = &self.subcommand_group {
+            if self.subcommand.is_none() {
+                return Err(ControlError::bad_request(
+                    "subcommandGroup needs a subcommand",
+                ));
+            }
+            options = SlashOptions::new().subcommand_group(group, options);
+        }
         let mut command = SlashCommand::new(self.guild, self.channel, self.user, self.command);
+        command.options = options.0;
         if let Some(locale) = self.locale {
             command.locale = locale;
         }
-        for (name, value) in self.options {
-            let value = option_value(&name, value)?;
-            command = command.option(&name, value);
-        }
-        Ok(command)
+        Ok((self.kind, command))
     }
 }
 
@@ -426,8 +498,40 @@ async fn invoke(
     State(shared): State<Arc<Shared>>,
     bytes: Bytes,
 ) -> ControlResult<(StatusCode, Json<Value>)> {
-    let command = body::<InvokeRequest>(&bytes)?.command()?;
-    let handle = users::invoke(&shared, &command)?;
+    let (kind, command) = body::<InvokeRequest>(&bytes)?.command()?;
+    let handle = match kind {
+        InvokeKind::Command => users::invoke(&shared, &command)?,
+        InvokeKind::Autocomplete => users::autocomplete(&shared, &command)?,
+    };
+    Ok((StatusCode::CREATED, Json(json!({"id": handle.id()}))))
+}
+
+/// `POST /sim/components`: a member presses a button.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PressRequest {
+    channel: Id<ChannelMarker>,
+    message: Id<MessageMarker>,
+    user: Id<UserMarker>,
+    custom_id: String,
+    locale: Option<String>,
+}
+
+async fn press(
+    State(shared): State<Arc<Shared>>,
+    bytes: Bytes,
+) -> ControlResult<(StatusCode, Json<Value>)> {
+    let request: PressRequest = body(&bytes)?;
+    let mut press = ButtonPress::new(
+        request.channel,
+        request.message,
+        request.user,
+        request.custom_id,
+    );
+    if let Some(locale) = request.locale {
+        press = press.locale(locale);
+    }
+    let handle = users::press_button(&shared, &press)?;
     Ok((StatusCode::CREATED, Json(json!({"id": handle.id()}))))
 }
 
@@ -446,6 +550,10 @@ struct InteractionView {
     original_deleted: bool,
     followups: Vec<FollowupView>,
     rejections: Vec<u64>,
+    /// The autocomplete's choices (a type 8 callback), else null.
+    choices: Option<Vec<CommandOptionChoice>>,
+    /// The message a pressed button was on, as this interaction changed it, else null.
+    updated_message: Option<Message>,
 }
 
 #[derive(Debug, Serialize)]
@@ -490,6 +598,8 @@ impl InteractionView {
                 })
                 .collect(),
             rejections: record.rejections.clone(),
+            choices: record.choices(),
+            updated_message: record.updated_message.clone(),
         }
     }
 }

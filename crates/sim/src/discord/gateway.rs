@@ -216,7 +216,7 @@ impl Sessions {
 
     /// Sends a dispatch to every session that should get it (live or waiting for a resume).
     pub(crate) fn dispatch(&mut self, dispatch: &Dispatch, replay_buffer: usize) {
-        let targets: Vec<String> = self
+        let targets: Vec<(String, bool)> = self
             .by_id
             .values()
             .filter(|session| session.covers(dispatch.guild))
@@ -225,10 +225,17 @@ impl Sessions {
                     .intent
                     .is_none_or(|i| session.intents.intersects(i))
             })
-            .map(|session| session.id.clone())
+            .map(|session| {
+                let content = session.intents.contains(Intents::MESSAGE_CONTENT);
+                (session.id.clone(), content)
+            })
             .collect();
-        for session in targets {
-            self.dispatch_to(&session, dispatch.name, &dispatch.data, replay_buffer);
+        for (session, content) in targets {
+            let data = match &dispatch.without_content {
+                Some(redacted) if !content => redacted,
+                _ => &dispatch.data,
+            };
+            self.dispatch_to(&session, dispatch.name, data, replay_buffer);
         }
     }
 
@@ -846,6 +853,7 @@ pub(crate) fn guild_create_dispatch(core: &Core, guild: Id<GuildMarker>) -> Opti
         data: serde_json::to_value(state.to_guild(true, members)).unwrap_or(Value::Null),
         guild: Some(guild),
         intent: Some(Intents::GUILDS),
+        without_content: None,
     })
 }
 

@@ -1,6 +1,7 @@
-//! Interactions: INTERACTION_CREATE for scripted slash commands, the callback endpoint with its
-//! 3 s deadline and single acknowledgement, the original response and follow-ups through the
-//! webhook endpoints during the token's 15 min life, and what tests await of it all.
+//! Interactions: INTERACTION_CREATE for scripted slash commands, autocompletes and button
+//! presses, the callback endpoint with its 3 s deadline and single acknowledgement, the original
+//! response and follow-ups through the webhook endpoints during the token's 15 min life, and what
+//! tests await of it all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use twilight_model::application::command::{Command, CommandType};
-use twilight_model::application::interaction::application_command::{
-    CommandData, CommandDataOption,
-};
+use twilight_model::application::command::{CommandOptionChoice, CommandOptionType};
 use twilight_model::application::interaction::{
     Interaction, InteractionContextType, InteractionData, InteractionPartialGuild, InteractionType,
 };
@@ -28,8 +26,10 @@ use twilight_model::id::{AnonymizableId, Id};
 use twilight_model::oauth::ApplicationIntegrationMap;
 
 use super::config::{SimError, WaitError};
+use super::messages::{delete_everywhere, edit_everywhere, kept_message};
 use super::model::{self, MessageContent, MessageOrigin};
 use super::rest::{self, ApiError, ApiResult, MessageBody, message_dispatch, no_content, ok};
+use super::slash;
 use super::state::{Core, DEFAULT_WAIT, Dispatch, Shared};
 
 /// What the bot did with one interaction, as tests read it back.
@@ -38,7 +38,8 @@ pub struct InteractionRecord {
     /// The first (and only accepted) callback.
     pub callback: Option<InteractionResponse>,
     /// The original response message as it stands now (after edits); for a deferred response
-    /// it carries the LOADING flag until edited.
+    /// it carries the LOADING flag until edited. For a component interaction answered with type
+    /// 6 or 7 it is the message the component was on.
     pub original: Option<Message>,
     /// How many times the original response was edited.
     pub original_edits: usize,
@@ -46,6 +47,10 @@ pub struct InteractionRecord {
     pub original_deleted: bool,
     /// Follow-up messages, in order.
     pub followups: Vec<Message>,
+    /// For a component interaction: the message the component was on, as this interaction last
+    /// changed it (an UPDATE_MESSAGE callback, or an edit of `@original` after a type 6 or 7
+    /// callback); `None` until then.
+    pub updated_message: Option<Message>,
     /// Discord error codes the stand-in answered for this interaction (10062, 40060, ...).
     pub rejections: Vec<u64>,
     /// When INTERACTION_CREATE was first written to a bot's gateway connection (a live send, not
@@ -67,6 +72,12 @@ fn is_loading(message: &Message) -> bool {
         .is_some_and(|flags| flags.contains(MessageFlags::LOADING))
 }
 
+fn is_ephemeral(message: &Message) -> bool {
+    message
+        .flags
+        .is_some_and(|flags| flags.contains(MessageFlags::EPHEMERAL))
+}
+
 impl InteractionRecord {
     /// Whether the interaction has been acknowledged.
     pub fn acknowledged(&self) -> bool {
@@ -75,11 +86,23 @@ impl InteractionRecord {
 
     /// The original response once it is a real message (not a loading state).
     pub fn original_content(&self) -> Option<&Message> {
-        self.original.as_ref().filter(|message| {
-            !message
-                .flags
-                .is_some_and(|flags| flags.contains(MessageFlags::LOADING))
-        })
+        self.original
+            .as_ref()
+            .filter(|message| !is_loading(message))
+    }
+
+    /// The choices of an APPLICATION_COMMAND_AUTOCOMPLETE_RESULT (type 8) callback.
+    pub fn choices(&self) -> Option<Vec<CommandOptionChoice>> {
+        let callback = self.callback.as_ref()?;
+        (callback.kind == InteractionResponseType::ApplicationCommandAutocompleteResult).then(
+            || {
+                callback
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.choices.clone())
+                    .unwrap_or_default()
+            },
+        )
     }
 }
 
@@ -89,11 +112,29 @@ pub(crate) struct InteractionState {
     pub token: String,
     pub kind: InteractionType,
     pub channel_id: Id<ChannelMarker>,
+    /// Who interacted (who sees its ephemeral messages).
+    pub user_id: Id<UserMarker>,
     /// When it was dispatched (on the configured clock).
     pub created: Instant,
     /// The message a component interaction belongs to.
     pub component_message: Option<Id<MessageMarker>>,
+    /// For an autocomplete: the declared type of the focused option.
+    pub focused_kind: Option<CommandOptionType>,
     pub record: InteractionRecord,
+}
+
+impl InteractionState {
+    /// Whether `@original` is the message the component was on (a type 6 or 7 answer).
+    fn original_is_component_message(&self) -> bool {
+        self.component_message.is_some()
+            && self.record.callback.as_ref().is_some_and(|callback| {
+                matches!(
+                    callback.kind,
+                    InteractionResponseType::DeferredUpdateMessage
+                        | InteractionResponseType::UpdateMessage
+                )
+            })
+    }
 }
 
 /// Every interaction made, by id, with a token index.
@@ -120,146 +161,134 @@ impl Registry {
         let id = self.by_token.get(token)?;
         self.by_id.get_mut(id)
     }
-}
 
-/// A slash command a scripted user invokes.
-#[derive(Debug, Clone)]
-pub struct SlashCommand {
-    /// The guild.
-    pub guild_id: Id<GuildMarker>,
-    /// The channel it is typed in.
-    pub channel_id: Id<ChannelMarker>,
-    /// The user invoking it (a member of the guild).
-    pub user_id: Id<UserMarker>,
-    /// The command name (must be registered for the guild or globally).
-    pub name: String,
-    /// The options as Discord sends them.
-    pub options: Vec<CommandDataOption>,
-    /// The user's locale.
-    pub locale: String,
-}
+    /// A copy of message `id` in `channel` that an interaction record keeps (an original
+    /// response not deleted, a follow-up); an ephemeral one only for the user who saw it when
+    /// `viewer` is given.
+    pub(crate) fn kept_copy(
+        &self,
+        channel: Id<ChannelMarker>,
+        id: Id<MessageMarker>,
+        viewer: Option<Id<UserMarker>>,
+    ) -> Option<Message> {
+        self.by_id
+            .values()
+            .filter(|state| state.channel_id == channel)
+            .find_map(|state| {
+                let original = state
+                    .record
+                    .original
+                    .as_ref()
+                    .filter(|_| !state.record.original_deleted);
+                let found = original
+                    .into_iter()
+                    .chain(&state.record.followups)
+                    .find(|message| message.id == id)?;
+                let visible = !is_ephemeral(found) || viewer.is_none_or(|u| u == state.user_id);
+                visible.then(|| found.clone())
+            })
+    }
 
-impl SlashCommand {
-    /// `/name` by `user` in `channel` of `guild`, without options.
-    pub fn new(
-        guild_id: Id<GuildMarker>,
-        channel_id: Id<ChannelMarker>,
-        user_id: Id<UserMarker>,
-        name: impl Into<String>,
-    ) -> Self {
-        Self {
-            guild_id,
-            channel_id,
-            user_id,
-            name: name.into(),
-            options: Vec::new(),
-            locale: "en-US".into(),
+    /// Puts `message` in place of every copy of it the records keep.
+    pub(crate) fn replace_copies(&mut self, message: &Message) {
+        for state in self.by_id.values_mut() {
+            let record = &mut state.record;
+            let copies = record
+                .original
+                .iter_mut()
+                .chain(record.followups.iter_mut())
+                .chain(record.updated_message.iter_mut());
+            for copy in copies.filter(|copy| copy.id == message.id) {
+                *copy = message.clone();
+            }
         }
     }
 
-    /// Adds a string option.
-    #[must_use]
-    pub fn string(self, name: &str, value: impl Into<String>) -> Self {
-        use twilight_model::application::interaction::application_command::CommandOptionValue;
-        self.option(name, CommandOptionValue::String(value.into()))
-    }
-
-    /// Adds an integer option.
-    #[must_use]
-    pub fn integer(self, name: &str, value: i64) -> Self {
-        use twilight_model::application::interaction::application_command::CommandOptionValue;
-        self.option(name, CommandOptionValue::Integer(value))
-    }
-
-    /// Adds a boolean option.
-    #[must_use]
-    pub fn boolean(self, name: &str, value: bool) -> Self {
-        use twilight_model::application::interaction::application_command::CommandOptionValue;
-        self.option(name, CommandOptionValue::Boolean(value))
-    }
-
-    /// Adds any option value.
-    #[must_use]
-    pub fn option(
-        mut self,
-        name: &str,
-        value: twilight_model::application::interaction::application_command::CommandOptionValue,
-    ) -> Self {
-        self.options.push(CommandDataOption {
-            name: name.to_owned(),
-            value,
-        });
-        self
+    /// Marks message `id` deleted in every record: an original response as deleted, a
+    /// follow-up removed. Returns whether any record had it.
+    pub(crate) fn delete_copies(&mut self, id: Id<MessageMarker>) -> bool {
+        let mut found = false;
+        for state in self.by_id.values_mut() {
+            let record = &mut state.record;
+            if record.original.as_ref().is_some_and(|m| m.id == id) && !record.original_deleted {
+                record.original_deleted = true;
+                found = true;
+            }
+            let before = record.followups.len();
+            record.followups.retain(|m| m.id != id);
+            found |= record.followups.len() != before;
+        }
+        found
     }
 }
 
-/// Builds the interaction for a slash command and registers it.
-pub(crate) fn create_slash(
+/// An interaction about to be made: who, where, what.
+pub(crate) struct Invocation {
+    pub guild_id: Id<GuildMarker>,
+    pub channel_id: Id<ChannelMarker>,
+    pub user_id: Id<UserMarker>,
+    pub locale: String,
+    pub kind: InteractionType,
+    pub data: InteractionData,
+    /// The `data` payload when it differs from what twilight-model writes for `data`.
+    pub raw_data: Option<Value>,
+    /// For components: the message the component is on.
+    pub message: Option<Message>,
+    pub focused_kind: Option<CommandOptionType>,
+}
+
+/// Builds an interaction (member with permissions in the channel, `app_permissions`, channel,
+/// locales, `authorizing_integration_owners`, `version: 1`, a fresh token) and registers it.
+pub(crate) fn create(
     core: &mut Core,
     shared: &Shared,
-    spec: &SlashCommand,
+    invocation: Invocation,
 ) -> Result<(Interaction, Dispatch), SimError> {
     let guild = core
         .guilds
-        .get(&spec.guild_id)
-        .ok_or(SimError::UnknownGuild(spec.guild_id))?;
+        .get(&invocation.guild_id)
+        .ok_or(SimError::UnknownGuild(invocation.guild_id))?;
     let channel = guild
-        .channel(spec.channel_id)
+        .channel(invocation.channel_id)
         .cloned()
-        .ok_or(SimError::UnknownChannel(spec.channel_id))?;
+        .ok_or(SimError::UnknownChannel(invocation.channel_id))?;
     let member = guild
         .members
-        .get(&spec.user_id)
-        .ok_or(SimError::UnknownUser(spec.user_id))?;
-    let command: Command = core
-        .guild_commands
-        .get(&spec.guild_id)
-        .into_iter()
-        .flatten()
-        .chain(core.global_commands.iter())
-        .find(|command| command.name == spec.name && command.kind == CommandType::ChatInput)
-        .cloned()
-        .ok_or_else(|| SimError::UnknownCommand(spec.name.clone()))?;
-    let member_permissions = guild.channel_permissions(spec.user_id, spec.channel_id);
+        .get(&invocation.user_id)
+        .ok_or(SimError::UnknownUser(invocation.user_id))?;
+    let member_permissions = guild.channel_permissions(invocation.user_id, invocation.channel_id);
     let partial = model::partial_member(member, member_permissions);
-    let app_permissions = guild.channel_permissions(core.bot.id, spec.channel_id);
+    let app_permissions = guild.channel_permissions(core.bot.id, invocation.channel_id);
     let preferred_locale = guild.preferred_locale.clone();
     let id: Id<InteractionMarker> = core.ids.next();
     let token = format!("aW50ZXJhY3Rpb246{}", core.random_hex(96));
+    let component_message = invocation.message.as_ref().map(|message| message.id);
     #[allow(deprecated)] // channel_id is deprecated but Discord still sends it.
     let interaction = Interaction {
         app_permissions: Some(app_permissions),
         application_id: shared.config.application_id,
         attachment_size_limit: 10 * 1024 * 1024,
         authorizing_integration_owners: ApplicationIntegrationMap {
-            guild: Some(AnonymizableId::Id(spec.guild_id)),
+            guild: Some(AnonymizableId::Id(invocation.guild_id)),
             user: None,
         },
         channel: Some(channel),
-        channel_id: Some(spec.channel_id),
+        channel_id: Some(invocation.channel_id),
         context: Some(InteractionContextType::Guild),
-        data: Some(InteractionData::ApplicationCommand(Box::new(CommandData {
-            guild_id: command.guild_id,
-            id: command.id.unwrap_or_else(|| core.ids.next()),
-            kind: CommandType::ChatInput,
-            name: command.name.clone(),
-            options: spec.options.clone(),
-            resolved: None,
-            target_id: None,
-        }))),
+        data: Some(invocation.data),
         entitlements: Vec::new(),
         guild: Some(InteractionPartialGuild {
             features: Some(Vec::new()),
-            id: Some(spec.guild_id),
+            id: Some(invocation.guild_id),
             locale: Some(preferred_locale.clone()),
         }),
-        guild_id: Some(spec.guild_id),
+        guild_id: Some(invocation.guild_id),
         guild_locale: Some(preferred_locale),
         id,
-        kind: InteractionType::ApplicationCommand,
-        locale: Some(spec.locale.clone()),
+        kind: invocation.kind,
+        locale: Some(invocation.locale),
         member: Some(partial),
-        message: None,
+        message: invocation.message,
         token: token.clone(),
         user: None,
     };
@@ -268,10 +297,12 @@ pub(crate) fn create_slash(
         id,
         InteractionState {
             token,
-            kind: InteractionType::ApplicationCommand,
-            channel_id: spec.channel_id,
+            kind: invocation.kind,
+            channel_id: invocation.channel_id,
+            user_id: invocation.user_id,
             created: shared.config.clock.now(),
-            component_message: None,
+            component_message,
+            focused_kind: invocation.focused_kind,
             record: InteractionRecord::default(),
         },
     );
@@ -279,11 +310,15 @@ pub(crate) fn create_slash(
     // "version: integer, read-only property, always 1" (Interaction Structure); twilight-model
     // has no field for it, so it is added to the payload.
     data["version"] = json!(1);
+    if let Some(raw) = invocation.raw_data {
+        data["data"] = raw;
+    }
     let dispatch = Dispatch {
         name: "INTERACTION_CREATE",
         data,
-        guild: Some(spec.guild_id),
+        guild: Some(invocation.guild_id),
         intent: None,
+        without_content: None,
     };
     Ok((interaction, dispatch))
 }
@@ -337,6 +372,21 @@ impl InteractionHandle {
     pub async fn response(&self) -> Result<InteractionResponse, WaitError> {
         self.wait_for("the interaction callback", |record| record.callback.clone())
             .await
+    }
+
+    /// The choices the bot answered an autocomplete with (a type 8 callback), once it came.
+    pub async fn choices(&self) -> Result<Vec<CommandOptionChoice>, WaitError> {
+        self.wait_for("the autocomplete choices", InteractionRecord::choices)
+            .await
+    }
+
+    /// For a button press: the message the button was on, once this interaction changed it (an
+    /// UPDATE_MESSAGE callback, or an edit of `@original` after a type 6 or 7 callback).
+    pub async fn updated_message(&self) -> Result<Message, WaitError> {
+        self.wait_for("the update of the component's message", |record| {
+            record.updated_message.clone()
+        })
+        .await
     }
 
     /// The original response once it is a real message (a deferred one after its edit).
@@ -423,9 +473,6 @@ pub(crate) async fn callback(
             tts: data.tts,
         };
         let channel_id = state.channel_id;
-        let ephemeral = data
-            .flags
-            .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL));
         let origin = MessageOrigin {
             id: message_id,
             channel_id,
@@ -445,47 +492,77 @@ pub(crate) async fn callback(
         };
         state.record.callback = Some(response.clone());
         state.record.callback_at = Some(received);
-        if let Some(message) = created.clone() {
-            if !is_loading(&message) {
-                state.record.answered_at.get_or_insert(received);
-            }
-            state.record.original = Some(message);
-        }
-        let component_message = state.component_message;
         let state_kind = state.kind;
-        // The message a component belongs to is the original of an update.
-        if response.kind == InteractionResponseType::UpdateMessage
-            && let Some(message) = component_message.and_then(|mid| {
-                core.messages
-                    .get_mut(&channel_id)?
-                    .iter_mut()
-                    .find(|m| m.id == mid)
-            })
-        {
-            model::edit_message(message, content);
-        }
-        if let Some(message) = created.as_ref().filter(|_| !ephemeral) {
-            core.messages
-                .entry(channel_id)
-                .or_default()
-                .push(message.clone());
-            if let Some(dispatch) = message_dispatch(core, "MESSAGE_CREATE", message) {
-                core.dispatch(&dispatch, buffer);
+        let component_message = state.component_message;
+        let resource = match (response.kind, component_message) {
+            (InteractionResponseType::UpdateMessage, Some(message)) => {
+                let edit = |m: &mut Message| model::edit_message(m, content);
+                let updated = edit_everywhere(core, channel_id, message, edit, buffer);
+                set_original(core, id, updated.as_ref(), received, true);
+                updated
             }
-        }
+            (InteractionResponseType::DeferredUpdateMessage, Some(message)) => {
+                let current = kept_message(core, channel_id, message);
+                set_original(core, id, current.as_ref(), received, false);
+                None
+            }
+            _ => {
+                if let Some(message) = created.as_ref() {
+                    set_original(core, id, Some(message), received, false);
+                    publish_new(core, message, buffer);
+                }
+                created
+            }
+        };
         if with_response == Some(true) {
             return ok(&callback_response(
                 id,
                 state_kind,
                 &response,
-                created.as_ref(),
+                resource.as_ref(),
             ));
         }
         no_content()
     })
 }
 
-/// Checks a callback: not acknowledged yet, within the deadline, a type that fits.
+/// Sets the record's original response after a callback (`updated`: the component's message
+/// was changed by it).
+fn set_original(
+    core: &mut Core,
+    id: Id<InteractionMarker>,
+    message: Option<&Message>,
+    received: Instant,
+    updated: bool,
+) {
+    let (Some(state), Some(message)) = (core.interactions.by_id.get_mut(&id), message) else {
+        return;
+    };
+    if !is_loading(message) {
+        state.record.answered_at.get_or_insert(received);
+    }
+    state.record.original = Some(message.clone());
+    if updated {
+        state.record.updated_message = Some(message.clone());
+    }
+}
+
+/// Makes a new non-ephemeral message a channel message and tells the bot (MESSAGE_CREATE).
+fn publish_new(core: &mut Core, message: &Message, buffer: usize) {
+    if is_ephemeral(message) {
+        return;
+    }
+    core.messages
+        .entry(message.channel_id)
+        .or_default()
+        .push(message.clone());
+    if let Some(dispatch) = message_dispatch(core, "MESSAGE_CREATE", message) {
+        core.dispatch(&dispatch, buffer);
+    }
+}
+
+/// Checks a callback: not acknowledged yet, within the deadline, a type that fits, and for an
+/// autocomplete result, choices as Discord documents them.
 fn accept_callback(
     state: &InteractionState,
     now: Instant,
@@ -509,6 +586,9 @@ fn accept_callback(
             "INTERACTION_RESPONSE_TYPE_INVALID",
             "Interaction response type is not valid for this interaction",
         ));
+    }
+    if response.kind == InteractionResponseType::ApplicationCommandAutocompleteResult {
+        slash::check_choices(state.focused_kind, response.data.as_ref())?;
     }
     Ok(response)
 }
@@ -553,9 +633,13 @@ fn is_component(kind: InteractionType) -> bool {
     )
 }
 
-/// Whether a callback type fits the interaction (6 and 7 only answer components).
+/// Whether a callback type fits the interaction: 6 and 7 only answer components, 8 answers
+/// autocompletes, and an autocomplete takes nothing else (it has no message to show).
 fn response_allowed(interaction: InteractionType, response: InteractionResponseType) -> bool {
     let component = is_component(interaction);
+    if interaction == InteractionType::ApplicationCommandAutocomplete {
+        return response == InteractionResponseType::ApplicationCommandAutocompleteResult;
+    }
     match response {
         InteractionResponseType::Pong => interaction == InteractionType::Ping,
         InteractionResponseType::ChannelMessageWithSource
@@ -565,9 +649,6 @@ fn response_allowed(interaction: InteractionType, response: InteractionResponseT
         InteractionResponseType::DeferredUpdateMessage | InteractionResponseType::UpdateMessage => {
             component
         }
-        InteractionResponseType::ApplicationCommandAutocompleteResult => {
-            interaction == InteractionType::ApplicationCommandAutocomplete
-        }
         InteractionResponseType::Modal => !matches!(
             interaction,
             InteractionType::Ping | InteractionType::ModalSubmit
@@ -576,29 +657,26 @@ fn response_allowed(interaction: InteractionType, response: InteractionResponseT
     }
 }
 
-/// The body of a callback with `?with_response=true`.
+/// The body of a callback with `?with_response=true`: `resource.message` for types 4 and 7
+/// (the message created, or the component's message as updated) and 5 (the loading message).
 fn callback_response(
     id: Id<InteractionMarker>,
     kind: InteractionType,
     response: &InteractionResponse,
-    created: Option<&Message>,
+    message: Option<&Message>,
 ) -> Value {
     let loading = response.kind == InteractionResponseType::DeferredChannelMessageWithSource;
-    let ephemeral = created.is_some_and(|message| {
-        message
-            .flags
-            .is_some_and(|flags| flags.contains(MessageFlags::EPHEMERAL))
-    });
+    let ephemeral = message.is_some_and(is_ephemeral);
     let mut body = json!({
         "interaction": {
             "id": id.to_string(),
             "type": kind,
-            "response_message_id": created.map(|m| m.id.to_string()),
+            "response_message_id": message.map(|m| m.id.to_string()),
             "response_message_loading": loading,
             "response_message_ephemeral": ephemeral,
         },
     });
-    if let Some(message) = created {
+    if let Some(message) = message {
         body["resource"] = json!({"type": response.kind, "message": message});
     }
     body
@@ -653,7 +731,8 @@ fn original_message(state: &InteractionState) -> Option<Message> {
     state.record.original.clone()
 }
 
-/// `PATCH /webhooks/{app}/{token}/messages/@original`.
+/// `PATCH /webhooks/{app}/{token}/messages/@original`. After a type 6 or 7 answer to a
+/// component, `@original` is the message the component was on.
 pub(crate) async fn edit_original(
     State(shared): State<Arc<Shared>>,
     Path((app, token)): Path<(String, String)>,
@@ -664,50 +743,41 @@ pub(crate) async fn edit_original(
     let buffer = shared.config.replay_buffer;
     shared.with(|core| {
         let state = live(core, &shared, &app, &token)?;
-        let channel = state.channel_id;
-        if state.record.original_deleted || state.record.original.is_none() {
-            return Err(ApiError::unknown(10008, "Message"));
+        let original =
+            original_message(state).ok_or_else(|| ApiError::unknown(10008, "Message"))?;
+        let (channel, token) = (state.channel_id, state.token.clone());
+        let component = state.original_is_component_message();
+        let message = edit_everywhere(
+            core,
+            channel,
+            original.id,
+            |message| {
+                model::edit_message(message, edit);
+                if let Some(flags) = message.flags.as_mut() {
+                    flags.remove(MessageFlags::LOADING);
+                }
+            },
+            buffer,
+        )
+        .ok_or_else(|| ApiError::unknown(10008, "Message"))?;
+        if let Some(state) = core.interactions.by_token_mut(&token) {
+            state.record.original = Some(message.clone());
+            state.record.original_edits += 1;
+            state.record.answered_at.get_or_insert(received);
+            if component {
+                state.record.updated_message = Some(message.clone());
+            }
         }
-        let Some(message) = state.record.original.as_mut() else {
-            return Err(ApiError::unknown(10008, "Message"));
-        };
-        model::edit_message(message, edit);
-        if let Some(flags) = message.flags.as_mut() {
-            flags.remove(MessageFlags::LOADING);
-        }
-        let message = message.clone();
-        state.record.original_edits += 1;
-        state.record.answered_at.get_or_insert(received);
-        update_channel_copy(core, channel, &message, buffer);
         ok(&message)
     })
 }
 
-/// Keeps the channel's copy of a (non-ephemeral) message in step and tells the bot.
-fn update_channel_copy(
-    core: &mut Core,
-    channel: Id<ChannelMarker>,
-    message: &Message,
-    buffer: usize,
-) {
-    let Some(stored) = core
-        .messages
-        .get_mut(&channel)
-        .and_then(|messages| messages.iter_mut().find(|m| m.id == message.id))
-    else {
-        return;
-    };
-    *stored = message.clone();
-    if let Some(dispatch) = message_dispatch(core, "MESSAGE_UPDATE", message) {
-        core.dispatch(&dispatch, buffer);
-    }
-}
-
-/// `DELETE /webhooks/{app}/{token}/messages/@original`.
+/// `DELETE /webhooks/{app}/{token}/messages/@original` (MESSAGE_DELETE for a channel message).
 pub(crate) async fn delete_original(
     State(shared): State<Arc<Shared>>,
     Path((app, token)): Path<(String, String)>,
 ) -> ApiResult {
+    let buffer = shared.config.replay_buffer;
     shared.with(|core| {
         let state = live(core, &shared, &app, &token)?;
         let Some(message) = original_message(state) else {
@@ -715,9 +785,7 @@ pub(crate) async fn delete_original(
         };
         state.record.original_deleted = true;
         let channel = state.channel_id;
-        if let Some(messages) = core.messages.get_mut(&channel) {
-            messages.retain(|m| m.id != message.id);
-        }
+        delete_everywhere(core, channel, message.id, buffer);
         no_content()
     })
 }
@@ -744,31 +812,11 @@ pub(crate) async fn create_followup(
             return Err(ApiError::empty_message());
         }
         let channel = state.channel_id;
-        let loading = state.record.original.as_ref().is_some_and(|message| {
-            message
-                .flags
-                .is_some_and(|f| f.contains(MessageFlags::LOADING))
-        });
-        if loading && !state.record.original_deleted {
-            let Some(message) = state.record.original.as_mut() else {
-                return Err(ApiError::unknown(10008, "Message"));
-            };
-            let mut content = content;
-            content.flags = None; // The ephemeral state of the deferred message stays.
-            model::edit_message(message, content);
-            if let Some(flags) = message.flags.as_mut() {
-                flags.remove(MessageFlags::LOADING);
-            }
-            message.edited_timestamp = None;
-            let message = message.clone();
-            state.record.original_edits += 1;
-            state.record.answered_at.get_or_insert(received);
-            update_channel_copy(core, channel, &message, buffer);
-            return ok(&message);
+        let loading = original_message(state).filter(is_loading);
+        if let Some(loading) = loading {
+            let target = (channel, loading.id);
+            return complete_deferred(core, &token, target, content, received, buffer);
         }
-        let ephemeral = content
-            .flags
-            .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL));
         let origin = MessageOrigin {
             id: message_id,
             channel_id: channel,
@@ -777,30 +825,52 @@ pub(crate) async fn create_followup(
         };
         let message = model::message(origin, &bot, content);
         state.record.followups.push(message.clone());
-        if !ephemeral {
-            core.messages
-                .entry(channel)
-                .or_default()
-                .push(message.clone());
-            if let Some(dispatch) = message_dispatch(core, "MESSAGE_CREATE", &message) {
-                core.dispatch(&dispatch, buffer);
-            }
-        }
+        publish_new(core, &message, buffer);
         ok(&message)
     })
 }
 
-fn followup_mut<'a>(
-    state: &'a mut InteractionState,
-    message: &str,
-) -> Result<&'a mut Message, ApiError> {
+/// The first follow-up after a deferred response edits the loading message.
+fn complete_deferred(
+    core: &mut Core,
+    token: &str,
+    (channel, loading): (Id<ChannelMarker>, Id<MessageMarker>),
+    mut content: MessageContent,
+    received: Instant,
+    buffer: usize,
+) -> ApiResult {
+    content.flags = None; // The ephemeral state of the deferred message stays.
+    let message = edit_everywhere(
+        core,
+        channel,
+        loading,
+        |message| {
+            model::edit_message(message, content);
+            if let Some(flags) = message.flags.as_mut() {
+                flags.remove(MessageFlags::LOADING);
+            }
+            message.edited_timestamp = None;
+        },
+        buffer,
+    )
+    .ok_or_else(|| ApiError::unknown(10008, "Message"))?;
+    if let Some(state) = core.interactions.by_token_mut(token) {
+        state.record.original = Some(message.clone());
+        state.record.original_edits += 1;
+        state.record.answered_at.get_or_insert(received);
+    }
+    ok(&message)
+}
+
+fn followup_of(state: &InteractionState, message: &str) -> Result<Message, ApiError> {
     let id = rest::snowflake::<MessageMarker>(message)
         .map_err(|_| ApiError::unknown(10008, "Message"))?;
     state
         .record
         .followups
-        .iter_mut()
+        .iter()
         .find(|m| m.id == id)
+        .cloned()
         .ok_or_else(|| ApiError::unknown(10008, "Message"))
 }
 
@@ -811,7 +881,7 @@ pub(crate) async fn get_followup(
 ) -> ApiResult {
     shared.with(|core| {
         let state = live(core, &shared, &app, &token)?;
-        ok(&*followup_mut(state, &message)?)
+        ok(&followup_of(state, &message)?)
     })
 }
 
@@ -826,27 +896,30 @@ pub(crate) async fn edit_followup(
     shared.with(|core| {
         let state = live(core, &shared, &app, &token)?;
         let channel = state.channel_id;
-        let followup = followup_mut(state, &message)?;
-        model::edit_message(followup, edit);
-        let followup = followup.clone();
-        update_channel_copy(core, channel, &followup, buffer);
-        ok(&followup)
+        let followup = followup_of(state, &message)?;
+        let edited = edit_everywhere(
+            core,
+            channel,
+            followup.id,
+            |m| model::edit_message(m, edit),
+            buffer,
+        )
+        .ok_or_else(|| ApiError::unknown(10008, "Message"))?;
+        ok(&edited)
     })
 }
 
-/// `DELETE /webhooks/{app}/{token}/messages/{id}`.
+/// `DELETE /webhooks/{app}/{token}/messages/{id}` (MESSAGE_DELETE for a channel message).
 pub(crate) async fn delete_followup(
     State(shared): State<Arc<Shared>>,
     Path((app, token, message)): Path<(String, String, String)>,
 ) -> ApiResult {
+    let buffer = shared.config.replay_buffer;
     shared.with(|core| {
         let state = live(core, &shared, &app, &token)?;
         let channel = state.channel_id;
-        let id = followup_mut(state, &message)?.id;
-        state.record.followups.retain(|m| m.id != id);
-        if let Some(messages) = core.messages.get_mut(&channel) {
-            messages.retain(|m| m.id != id);
-        }
+        let id = followup_of(state, &message)?.id;
+        delete_everywhere(core, channel, id, buffer);
         no_content()
     })
 }

@@ -24,15 +24,18 @@
     reason = "Discord's stand-in runs on real time: its snowflakes and timestamps are wall-clock as Discord's are, and its recordings compare with other processes'"
 )]
 
+mod components;
 mod compression;
 mod config;
 mod control;
 mod faults;
 mod gateway;
 mod interactions;
+mod messages;
 mod model;
 mod rest;
 mod server;
+mod slash;
 mod state;
 mod users;
 mod voice;
@@ -45,11 +48,14 @@ use tokio::task::JoinHandle;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 
+pub use components::ButtonPress;
 pub use config::{API_VERSION, DEFAULT_TOKEN, DiscordConfig, SimError, WaitError};
 pub use faults::{Fault, FaultSummary, Faults};
 pub use gateway::close_code;
 pub use gateway::{ConnectionInfo, SessionInfo};
-pub use interactions::{InteractionHandle, InteractionRecord, SlashCommand};
+pub use interactions::{InteractionHandle, InteractionRecord};
+pub use messages::MessageChange;
+pub use slash::{SlashCommand, SlashOptions};
 pub use users::{GuildInfo, GuildSpec, MemberSpec};
 pub use voice::VoiceCommand;
 

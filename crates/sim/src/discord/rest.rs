@@ -84,6 +84,18 @@ impl ApiError {
         error
     }
 
+    /// 50035 Invalid Form Body with one error nested at `path` (`["data", "choices", "3",
+    /// "name"]` gives `{"data": {"choices": {"3": {"name": {"_errors": [...]}}}}}`).
+    pub(crate) fn invalid_form_at(path: &[&str], code: &str, message: &str) -> Self {
+        let mut error = Self::new(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body");
+        let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+        for field in path.iter().rev() {
+            errors = json!({ *field: errors });
+        }
+        error.errors = Some(errors);
+        error
+    }
+
     pub(crate) fn empty_message() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -626,21 +638,39 @@ fn complete_command(
         .map_err(|error| ApiError::invalid_form("_body", "BASE_TYPE_INVALID", &error.to_string()))
 }
 
-/// A message body: content, embeds, components, flags, tts.
+/// A message body: content, embeds, components, flags, tts. Every field may also be `null`
+/// ("All parameters to this endpoint are optional and nullable", Edit Message): `null` clears
+/// the field, absent leaves it as it is.
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct MessageBody {
+    #[serde(default, deserialize_with = "null_is_empty")]
     content: Option<String>,
+    #[serde(default, deserialize_with = "null_is_empty")]
     embeds: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "null_is_empty")]
     components: Option<Vec<Component>>,
+    #[serde(default, deserialize_with = "null_is_empty")]
     flags: Option<u64>,
     tts: Option<bool>,
 }
 
+/// A field that was sent: its value, or its empty value when sent as `null` (an absent field
+/// stays `None` through `#[serde(default)]`).
+fn null_is_empty<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer)
+        .map(|value| Some(value.unwrap_or_default()))
+}
+
 impl MessageBody {
-    /// Validates the body into message content (Discord's limits: 2000 characters, 10 embeds).
+    /// Validates the body into message content (Discord's limits: 2000 characters, 10 embeds);
+    /// a `null` field is its empty value.
     pub(crate) fn into_content(self) -> Result<MessageContent, ApiError> {
-        if self
-            .content
+        let content = self.content;
+        if content
             .as_ref()
             .is_some_and(|content| content.chars().count() > 2000)
         {
@@ -675,7 +705,7 @@ impl MessageBody {
             ),
         };
         Ok(MessageContent {
-            content: self.content,
+            content,
             embeds,
             components: self.components,
             flags: self.flags.map(MessageFlags::from_bits_truncate),
@@ -691,7 +721,10 @@ pub(crate) fn is_empty(content: &MessageContent) -> bool {
         && content.components.as_ref().is_none_or(Vec::is_empty)
 }
 
-/// MESSAGE_CREATE (or UPDATE) for a message in a guild channel.
+/// MESSAGE_CREATE (or UPDATE) for a message in a guild channel, with `guild_id` and `member`.
+/// A message of anyone but the bot reaches a session without the MESSAGE_CONTENT intent with
+/// `content`, `embeds`, `attachments`, `components` and `poll` emptied (Gateway, "Message
+/// Content Intent"); MESSAGE_UPDATE always says `tts: false` (Gateway Events, "Message Update").
 pub(crate) fn message_dispatch(
     core: &Core,
     name: &'static str,
@@ -700,6 +733,9 @@ pub(crate) fn message_dispatch(
     let guild = core.guild_of_channel(message.channel_id)?;
     let mut data = serde_json::to_value(message).ok()?;
     data["guild_id"] = json!(guild.id.to_string());
+    if name == "MESSAGE_UPDATE" {
+        data["tts"] = json!(false);
+    }
     if let Some(member) = guild.members.get(&message.author.id) {
         let mut member = serde_json::to_value(member).ok()?;
         if let Some(object) = member.as_object_mut() {
@@ -707,11 +743,23 @@ pub(crate) fn message_dispatch(
         }
         data["member"] = member;
     }
+    let without_content = (message.author.id != core.bot.id).then(|| {
+        let mut redacted = data.clone();
+        redacted["content"] = json!("");
+        redacted["embeds"] = json!([]);
+        redacted["attachments"] = json!([]);
+        redacted["components"] = json!([]);
+        if let Some(object) = redacted.as_object_mut() {
+            object.remove("poll");
+        }
+        redacted
+    });
     Some(Dispatch {
         name,
         data,
         guild: Some(guild.id),
         intent: Some(twilight_model::gateway::Intents::GUILD_MESSAGES),
+        without_content,
     })
 }
 

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use super::control;
 use super::gateway;
 use super::interactions;
+use super::messages;
 use super::rest::{self, ApiError};
 use super::state::Shared;
 
@@ -44,6 +45,12 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router {
         )
         .route("/channels/{channel}", get(rest::get_channel))
         .route("/channels/{channel}/messages", post(rest::create_message))
+        .route(
+            "/channels/{channel}/messages/{message}",
+            get(messages::get_message)
+                .patch(messages::edit_message)
+                .delete(messages::delete_message),
+        )
         .route("/guilds/{guild}", get(rest::get_guild))
         .route("/guilds/{guild}/members/{user}", get(rest::get_member))
         .route(

@@ -26,6 +26,7 @@ use super::config::{DiscordConfig, WaitError};
 use super::faults::FaultState;
 use super::gateway::Sessions;
 use super::interactions::Registry;
+use super::messages::MessageChange;
 use super::model::{self, DISCORD_EPOCH_MS};
 use super::rest::Buckets;
 use super::voice::VoiceCommand;
@@ -237,6 +238,9 @@ pub(crate) struct Dispatch {
     pub guild: Option<Id<GuildMarker>>,
     /// The intent a session needs to receive it.
     pub intent: Option<Intents>,
+    /// What a session without the MESSAGE_CONTENT intent gets instead of `data` (a message of
+    /// another user, with its content fields emptied); `None` when everyone gets `data`.
+    pub without_content: Option<Value>,
 }
 
 /// Everything behind the lock.
@@ -250,6 +254,8 @@ pub(crate) struct Core {
     pub global_commands: Vec<Command>,
     pub guild_commands: HashMap<Id<GuildMarker>, Vec<Command>>,
     pub messages: HashMap<Id<ChannelMarker>, Vec<Message>>,
+    /// Edits and deletions of channel messages, per channel, in order.
+    pub message_changes: HashMap<Id<ChannelMarker>, Vec<MessageChange>>,
     pub interactions: Registry,
     pub voice_commands: Vec<VoiceCommand>,
     pub sessions: Sessions,
@@ -276,6 +282,7 @@ impl Core {
             global_commands: Vec::new(),
             guild_commands: HashMap::new(),
             messages: HashMap::new(),
+            message_changes: HashMap::new(),
             interactions: Registry::default(),
             voice_commands: Vec::new(),
             sessions: Sessions::default(),

@@ -17,10 +17,12 @@ use twilight_model::id::marker::{ChannelMarker, GuildMarker, RoleMarker, UserMar
 use twilight_model::voice::VoiceState;
 
 use super::DiscordSim;
+use super::components::{self, ButtonPress};
 use super::config::{SimError, WaitError};
 use super::gateway;
-use super::interactions::{self, InteractionHandle, SlashCommand};
+use super::interactions::InteractionHandle;
 use super::model;
+use super::slash::{self, SlashCommand};
 use super::state::{Core, DEFAULT_WAIT, Dispatch, GuildState, Shared};
 use super::voice::{self, VoiceCommand};
 
@@ -61,6 +63,8 @@ pub struct GuildSpec {
     pub bot_roles: Vec<String>,
     /// Whether the bot is a member (a guild without the bot is invisible to it).
     pub bot_member: bool,
+    /// The guild's `preferred_locale` (interactions' `guild_locale`), `en-US` by default.
+    pub preferred_locale: String,
 }
 
 impl Default for GuildSpec {
@@ -86,6 +90,7 @@ impl Default for GuildSpec {
             ],
             bot_roles: Vec::new(),
             bot_member: true,
+            preferred_locale: "en-US".into(),
         }
     }
 }
@@ -120,6 +125,13 @@ impl GuildSpec {
             name: name.into(),
             roles: roles.iter().map(|role| (*role).to_owned()).collect(),
         });
+        self
+    }
+
+    /// Sets the guild's preferred locale (`de`, `fr`, ...).
+    #[must_use]
+    pub fn preferred_locale(mut self, locale: impl Into<String>) -> Self {
+        self.preferred_locale = locale.into();
         self
     }
 
@@ -220,6 +232,7 @@ impl DiscordSim {
                 data,
                 guild: Some(guild),
                 intent: Some(Intents::GUILD_MEMBERS),
+                without_content: None,
             })
         })?;
         self.shared.dispatch_all(&[dispatch]);
@@ -252,6 +265,7 @@ impl DiscordSim {
                 data: serde_json::to_value(&*target).unwrap_or(Value::Null),
                 guild: Some(guild_id),
                 intent: Some(Intents::GUILDS),
+                without_content: None,
             })
         })?;
         self.shared.dispatch_all(&[dispatch]);
@@ -281,6 +295,7 @@ impl DiscordSim {
                 data: json!({"guild_id": guild.to_string(), "role": &*target}),
                 guild: Some(guild),
                 intent: Some(Intents::GUILDS),
+                without_content: None,
             })
         })?;
         self.shared.dispatch_all(&[dispatch]);
@@ -322,6 +337,23 @@ impl DiscordSim {
     /// guild's shard, and the handle awaits what the bot answers.
     pub fn invoke(&self, command: &SlashCommand) -> Result<InteractionHandle, SimError> {
         invoke(&self.shared, command)
+    }
+
+    /// A member types in an option declared with `autocomplete: true`: the command's options
+    /// hold exactly one focused option (see [`SlashCommand::typing`]), and the bot gets an
+    /// APPLICATION_COMMAND_AUTOCOMPLETE interaction; [`InteractionHandle::choices`] awaits its
+    /// answer. Refused when the command is not registered, the option is not declared with
+    /// autocomplete, or not exactly one option is focused.
+    pub fn autocomplete(&self, command: &SlashCommand) -> Result<InteractionHandle, SimError> {
+        autocomplete(&self.shared, command)
+    }
+
+    /// A member presses a button on a message (a channel message, or an ephemeral response
+    /// shown to that member): the bot gets a MESSAGE_COMPONENT interaction carrying the message.
+    /// Refused (naming what is missing) when the message is unknown or not visible to the user,
+    /// or has no enabled, non-link button with that `custom_id`.
+    pub fn press_button(&self, press: &ButtonPress) -> Result<InteractionHandle, SimError> {
+        press_button(&self.shared, press)
     }
 
     /// The registered global commands.
@@ -521,8 +553,36 @@ pub(crate) fn invoke(
     shared: &Arc<Shared>,
     command: &SlashCommand,
 ) -> Result<InteractionHandle, SimError> {
+    let (interaction, dispatch) = shared.with(|core| slash::create_slash(core, shared, command))?;
+    shared.dispatch_all(&[dispatch]);
+    Ok(InteractionHandle {
+        shared: Arc::clone(shared),
+        interaction,
+    })
+}
+
+/// A member types in an autocomplete option (for [`DiscordSim::autocomplete`] and the control
+/// endpoint).
+pub(crate) fn autocomplete(
+    shared: &Arc<Shared>,
+    command: &SlashCommand,
+) -> Result<InteractionHandle, SimError> {
     let (interaction, dispatch) =
-        shared.with(|core| interactions::create_slash(core, shared, command))?;
+        shared.with(|core| slash::create_autocomplete(core, shared, command))?;
+    shared.dispatch_all(&[dispatch]);
+    Ok(InteractionHandle {
+        shared: Arc::clone(shared),
+        interaction,
+    })
+}
+
+/// A member presses a button (for [`DiscordSim::press_button`] and the control endpoint).
+pub(crate) fn press_button(
+    shared: &Arc<Shared>,
+    press: &ButtonPress,
+) -> Result<InteractionHandle, SimError> {
+    let (interaction, dispatch) =
+        shared.with(|core| components::create_component(core, shared, press))?;
     shared.dispatch_all(&[dispatch]);
     Ok(InteractionHandle {
         shared: Arc::clone(shared),
@@ -571,7 +631,7 @@ fn build_guild(core: &mut Core, id: Id<GuildMarker>, spec: &GuildSpec) -> (Guild
         channels,
         members,
         voice_states: BTreeMap::new(),
-        preferred_locale: "en-US".into(),
+        preferred_locale: spec.preferred_locale.clone(),
     };
     let info = GuildInfo {
         id,

@@ -132,6 +132,7 @@ fn voice_server(guild: Id<GuildMarker>, token: &str, endpoint: Option<&str>) -> 
         data: json!({"token": token, "guild_id": guild.to_string(), "endpoint": endpoint}),
         guild: Some(guild),
         intent: None,
+        without_content: None,
     }
 }
 
@@ -173,6 +174,7 @@ fn set_voice_state(core: &mut Core, guild: Id<GuildMarker>, state: &VoiceState) 
         data: serde_json::to_value(state).unwrap_or(Value::Null),
         guild: Some(guild),
         intent: Some(Intents::GUILD_VOICE_STATES),
+        without_content: None,
     }
 }
 
