@@ -366,3 +366,169 @@ async fn malformed_bodies_get_400_naming_the_problem() {
         );
     }
 }
+
+/// A stand-in with `/playlist load name` (autocomplete) registered, a raw bot past its guild's
+/// GUILD_CREATE, the guild, and the bot's Authorization header.
+async fn components_setup() -> (DiscordSim, Control, RawClient, Value, String) {
+    let (sim, control) = sim().await;
+    let rest = sim.rest_base();
+    let bot_auth = format!("Bot {}", sim.token());
+    let command = json!([{
+        "type": 1, "name": "playlist", "description": "Playlists",
+        "options": [{"type": 1, "name": "load", "description": "Load", "options": [
+            {"type": 3, "name": "name", "description": "Which", "autocomplete": true},
+        ]}],
+    }]);
+    let registered = control
+        .http
+        .put(format!(
+            "{rest}/applications/{}/commands",
+            sim.application_id()
+        ))
+        .header("Authorization", &bot_auth)
+        .json(&command)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(registered.status().as_u16(), 200);
+    let mut client = bot(&sim).await;
+    let guild = create_guild(&control).await;
+    client.dispatch("GUILD_CREATE").await;
+    (sim, control, client, guild, bot_auth)
+}
+
+fn callback_url(rest: &str, data: &Value) -> String {
+    format!(
+        "{rest}/interactions/{}/{}/callback",
+        data["id"].as_str().expect("id"),
+        data["token"].as_str().expect("token")
+    )
+}
+
+#[tokio::test]
+async fn autocomplete_over_http() {
+    let (sim, control, mut client, guild, _) = components_setup().await;
+    let rest = sim.rest_base();
+    let (channel, alice) = (
+        guild["textChannels"][0].clone(),
+        guild["members"]["alice"].clone(),
+    );
+    let typing = json!({
+        "type": "autocomplete", "guild": guild["id"], "channel": channel, "user": alice,
+        "command": "playlist", "subcommand": "load", "options": {"name": "ro"}, "focused": "name",
+    });
+    let (status, invoked) = control.post("/sim/interactions", &typing).await;
+    assert_eq!(status, 201, "{invoked}");
+    let created = client.dispatch("INTERACTION_CREATE").await["d"].clone();
+    assert_eq!(created["type"], 4);
+    assert_eq!(
+        created["data"]["options"],
+        json!([{"name": "load", "type": 1, "options": [
+            {"focused": true, "name": "name", "type": 3, "value": "ro"},
+        ]}])
+    );
+    let answered = control
+        .http
+        .post(callback_url(&rest, &created))
+        .json(
+            &json!({"type": 8, "data": {"choices": [{"name": "Road trip", "value": "road trip"}]}}),
+        )
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answered.status().as_u16(), 204);
+    let id = invoked["id"].as_str().expect("id");
+    let (_, record) = control.get(&format!("/sim/interactions/{id}")).await;
+    assert_eq!(record["responseType"], 8);
+    assert_eq!(
+        record["choices"],
+        json!([{"name": "Road trip", "value": "road trip"}])
+    );
+    assert_eq!(record["content"], Value::Null);
+
+    let mut unfocused = typing.clone();
+    unfocused["focused"] = Value::Null;
+    let (status, error) = control.post("/sim/interactions", &unfocused).await;
+    assert_eq!(status, 400, "{error}");
+    let mut command = typing.clone();
+    command["type"] = json!("command");
+    let (status, error) = control.post("/sim/interactions", &command).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("focused"))
+    );
+}
+
+#[tokio::test]
+async fn button_press_over_http() {
+    let (sim, control, mut client, guild, bot_auth) = components_setup().await;
+    let rest = sim.rest_base();
+    let (channel, alice) = (
+        guild["textChannels"][0].clone(),
+        guild["members"]["alice"].clone(),
+    );
+    // A message with a button, pressed from outside.
+    let posted: Value = control
+        .http
+        .post(format!(
+            "{rest}/channels/{}/messages",
+            channel.as_str().expect("id")
+        ))
+        .header("Authorization", &bot_auth)
+        .json(
+            &json!({"content": "Now playing", "components": [{"type": 1, "components": [
+                {"type": 2, "style": 1, "label": "Skip", "custom_id": "skip"},
+                {"type": 2, "style": 2, "label": "Off", "custom_id": "off", "disabled": true},
+            ]}]}),
+        )
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("message");
+    let press =
+        json!({"channel": channel, "message": posted["id"], "user": alice, "customId": "skip"});
+    let (status, pressed) = control.post("/sim/components", &press).await;
+    assert_eq!(status, 201, "{pressed}");
+    let created = client.dispatch("INTERACTION_CREATE").await["d"].clone();
+    assert_eq!(created["type"], 3);
+    assert_eq!(created["message"]["id"], posted["id"]);
+    let answered = control
+        .http
+        .post(callback_url(&rest, &created))
+        .json(&json!({"type": 7, "data": {"content": "Skipped"}}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answered.status().as_u16(), 204);
+    let id = pressed["id"].as_str().expect("id");
+    let (_, record) = control.get(&format!("/sim/interactions/{id}")).await;
+    assert_eq!(record["responseType"], 7);
+    assert_eq!(record["updatedMessage"]["id"], posted["id"]);
+    assert_eq!(record["updatedMessage"]["content"], "Skipped");
+    assert_eq!(record["choices"], Value::Null);
+
+    let refusals = [
+        (
+            json!({"channel": channel, "message": posted["id"], "user": alice, "customId": "off"}),
+            400,
+            "disabled",
+        ),
+        (
+            json!({"channel": channel, "message": "1234567890123456789", "user": alice, "customId": "skip"}),
+            404,
+            "unknown message",
+        ),
+    ];
+    for (body, code, says) in refusals {
+        let (status, error) = control.post("/sim/components", &body).await;
+        assert_eq!(status, code, "{error}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{error}"
+        );
+    }
+}
