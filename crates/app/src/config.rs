@@ -350,6 +350,17 @@ pub struct BotConfig {
     /// How long a stop waits for the commands in flight (a `/play` still loading its track).
     #[serde(default = "defaults::stop_grace", deserialize_with = "duration")]
     pub stop_grace: Duration,
+    /// How long a search for suggestions while typing may take before the answer is the text
+    /// as typed (Discord gives an autocomplete 3 s in all).
+    #[serde(
+        default = "defaults::autocomplete_timeout",
+        deserialize_with = "duration"
+    )]
+    pub autocomplete_timeout: Duration,
+    /// Searches for suggestions one guild may start per second (beyond them: recent searches,
+    /// or the text as typed).
+    #[serde(default = "defaults::autocomplete_searches")]
+    pub autocomplete_searches: u64,
 }
 
 impl Default for BotConfig {
@@ -358,6 +369,8 @@ impl Default for BotConfig {
             idle_leave: defaults::idle_leave(),
             position_tick: defaults::position_tick(),
             stop_grace: defaults::stop_grace(),
+            autocomplete_timeout: defaults::autocomplete_timeout(),
+            autocomplete_searches: defaults::autocomplete_searches(),
         }
     }
 }
@@ -370,6 +383,9 @@ impl BotConfig {
             position_tick: self.position_tick,
             stop_grace: self.stop_grace,
             fail_commands: false,
+            autocomplete_timeout: self.autocomplete_timeout,
+            // Bounded by validation.
+            autocomplete_searches: u32::try_from(self.autocomplete_searches).unwrap_or(u32::MAX),
         }
     }
 
@@ -380,7 +396,17 @@ impl BotConfig {
             self.position_tick,
             bounds::POSITION_TICK,
         )?;
-        bounds::duration("bot.stop_grace", self.stop_grace, bounds::STOP_GRACE)
+        bounds::duration("bot.stop_grace", self.stop_grace, bounds::STOP_GRACE)?;
+        bounds::duration(
+            "bot.autocomplete_timeout",
+            self.autocomplete_timeout,
+            bounds::AUTOCOMPLETE_TIMEOUT,
+        )?;
+        bounds::count(
+            "bot.autocomplete_searches",
+            self.autocomplete_searches,
+            bounds::AUTOCOMPLETE_SEARCHES,
+        )
     }
 }
 
@@ -989,6 +1015,12 @@ mod defaults {
     pub fn stop_grace() -> std::time::Duration {
         std::time::Duration::from_secs(3)
     }
+    pub fn autocomplete_timeout() -> std::time::Duration {
+        std::time::Duration::from_secs(2)
+    }
+    pub fn autocomplete_searches() -> u64 {
+        5
+    }
     pub fn profiling_max_seconds() -> u64 {
         60
     }
@@ -1110,6 +1142,11 @@ pub mod bounds {
     /// `bot.stop_grace`: 0 (answer what is in flight with the restarting notice at once) to 60 s
     /// (an orchestrator's kill timeout is typically 30 s or more; past this it would kill us).
     pub const STOP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(60);
+    /// `bot.autocomplete_timeout`: 100 ms to 2.5 s (the answer must reach Discord within 3 s).
+    pub const AUTOCOMPLETE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_millis(2_500);
+    /// `bot.autocomplete_searches`: 1 to 100 searches per guild and second.
+    pub const AUTOCOMPLETE_SEARCHES: RangeInclusive<u64> = 1..=100;
 
     /// `deploy.watch`: 10 s to 1 hour.
     pub const DEPLOY_WATCH: RangeInclusive<Duration> =
@@ -2310,6 +2347,16 @@ mod tests {
     fn every_count_and_duration_is_bounded_with_an_error_in_words() {
         Jail::expect_with(|jail| {
             for (toml, key, words) in [
+                (
+                    "[bot]\nautocomplete_timeout = \"3s\"",
+                    "bot.autocomplete_timeout",
+                    "is 3s; must be between 100ms and 2s 500ms",
+                ),
+                (
+                    "[bot]\nautocomplete_searches = 0",
+                    "bot.autocomplete_searches",
+                    "is 0; must be between 1 and 100",
+                ),
                 (
                     "[bot]\nposition_tick = \"1ns\"",
                     "bot.position_tick",

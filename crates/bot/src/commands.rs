@@ -91,6 +91,19 @@ pub enum OptionKind {
         /// The largest value.
         max: f64,
     },
+    /// Text, with suggestions while it is typed (Discord's autocomplete).
+    Suggested(Suggest),
+}
+
+/// Where the suggestions for an option come from while it is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suggest {
+    /// Tracks a search finds (a URL typed is left as it is).
+    Tracks,
+    /// The names of the typist's saved playlists.
+    Playlists,
+    /// One of these words (the value must be one of them).
+    Words(&'static [&'static str]),
 }
 
 /// One option of a command.
@@ -201,6 +214,8 @@ const fn subcommand(
     }
 }
 
+const PLAYLIST_NAME: OptionKind = OptionKind::Suggested(Suggest::Playlists);
+
 const TIMESCALE: OptionKind = OptionKind::Number {
     min: music::MIN_TIMESCALE,
     max: music::MAX_TIMESCALE,
@@ -215,7 +230,7 @@ pub const SPECS: &[CommandSpec] = &[
         &[required(
             "query",
             "A URL, or what to search for",
-            OptionKind::Text,
+            OptionKind::Suggested(Suggest::Tracks),
         )],
         false,
     ),
@@ -366,26 +381,26 @@ pub const SPECS: &[CommandSpec] = &[
             subcommand(
                 "save",
                 "Save the current track and the queue as a playlist (a name you have is replaced)",
-                &[required("name", "Its name", OptionKind::Text)],
+                &[required("name", "Its name", PLAYLIST_NAME)],
             ),
             subcommand(
                 "load",
                 "Queue one of your playlists",
-                &[required("name", "Its name", OptionKind::Text)],
+                &[required("name", "Its name", PLAYLIST_NAME)],
             ),
             subcommand("list", "Your playlists", &[]),
             subcommand(
                 "show",
                 "The tracks of one of your playlists",
                 &[
-                    required("name", "Its name", OptionKind::Text),
+                    required("name", "Its name", PLAYLIST_NAME),
                     optional("page", "Page number", POSITIVE),
                 ],
             ),
             subcommand(
                 "delete",
                 "Delete one of your playlists",
-                &[required("name", "Its name", OptionKind::Text)],
+                &[required("name", "Its name", PLAYLIST_NAME)],
             ),
         ],
         false,
@@ -415,7 +430,7 @@ pub const SPECS: &[CommandSpec] = &[
                 &[required(
                     "name",
                     "Which preset",
-                    OptionKind::Choice(&music::PRESET_NAMES),
+                    OptionKind::Suggested(Suggest::Words(&music::PRESET_NAMES)),
                 )],
             ),
             subcommand(
@@ -920,7 +935,9 @@ impl<'a> Args<'a> {
         match self.value(name)? {
             None => Ok(None),
             Some(OptionValue::String(text)) => {
-                if let Some(OptionKind::Choice(choices)) = self.kind_of(name)
+                if let Some(
+                    OptionKind::Choice(choices) | OptionKind::Suggested(Suggest::Words(choices)),
+                ) = self.kind_of(name)
                     && !choices.contains(&text.as_str())
                 {
                     return Err(CommandError::Invalid {
@@ -1045,6 +1062,29 @@ fn option_definition(option: &OptionSpec) -> CommandOptionDefinition {
             .min_value(min)
             .max_value(max)
             .build(),
+        OptionKind::Suggested(_) => StringBuilder::new(option.name, option.description)
+            .required(option.required)
+            .autocomplete(true)
+            .build(),
+    }
+}
+
+/// Where the suggestions for an option being typed come from: the option of `command` (under
+/// `subcommand`, for a command made of them) named `option`, if it has suggestions.
+pub fn suggestions_for(command: &str, subcommand: Option<&str>, option: &str) -> Option<Suggest> {
+    let spec = SPECS.iter().find(|spec| spec.name == command)?;
+    let options = match subcommand {
+        None => spec.options,
+        Some(name) => {
+            spec.subcommands
+                .iter()
+                .find(|sub| sub.name == name)?
+                .options
+        }
+    };
+    match options.iter().find(|spec| spec.name == option)?.kind {
+        OptionKind::Suggested(suggest) => Some(suggest),
+        _ => None,
     }
 }
 

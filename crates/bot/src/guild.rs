@@ -409,9 +409,37 @@ impl GuildActor {
 
     async fn command(&mut self, invocation: Invocation) {
         let kind = invocation.command.kind();
-        let answer = self.run_command(&invocation).await;
-        self.core
-            .answer(invocation.interaction, kind, answer.map(Reply::text));
+        let answer = match invocation.command {
+            Command::Queue { page } => {
+                self.queue_page(page, invocation.interaction.pressed.is_some())
+            }
+            _ => self.run_command(&invocation).await.map(Reply::text),
+        };
+        self.core.answer(invocation.interaction, kind, answer);
+    }
+
+    /// A page of the queue with its buttons. From a button (`pressed`), a page that no longer
+    /// exists shows the last one and an emptied queue says so without buttons: the message is
+    /// updated either way, never refused.
+    fn queue_page(&self, page: usize, pressed: bool) -> Result<Reply, Failure> {
+        let player = &self.player;
+        let now = self.now_ms();
+        let now_playing = player.now_playing(now);
+        let page = if pressed {
+            let total_pages = player.queue_page(1).map_or(1, |first| first.total_pages);
+            page.min(total_pages)
+        } else {
+            page
+        };
+        let page = player
+            .queue_page(page)
+            .map_err(|refusal| Failure::from(refusal.to_string()))?;
+        let text = super::display::queue(&page, now_playing.as_ref());
+        let reply = Reply::text(text);
+        if page.lines.is_empty() {
+            return Ok(reply);
+        }
+        Ok(reply.row(super::buttons::queue_row(page.page, page.total_pages)))
     }
 
     async fn run_command(&mut self, invocation: &Invocation) -> Result<String, Failure> {
@@ -467,13 +495,6 @@ impl GuildActor {
             Command::History { page } => return self.history_page(*page).await,
             Command::Lyrics { query, page } => return self.lyrics(query.as_deref(), *page).await,
             Command::Playlist(action) => return self.playlist(invocation, action).await,
-            Command::Queue { page } => {
-                let now_playing = player.now_playing(now);
-                return player
-                    .queue_page(*page)
-                    .map(|page| super::display::queue(&page, now_playing.as_ref()))
-                    .map_err(|refusal| refusal.to_string().into());
-            }
             Command::NowPlaying => {
                 let bar = player.position_bar(now);
                 return player
@@ -481,8 +502,8 @@ impl GuildActor {
                     .map(|np| super::display::now_playing(&np, bar))
                     .ok_or_else(|| "Nothing is playing.".to_owned().into());
             }
-            // Answered before they reach a guild.
-            Command::Play { .. } | Command::Health | Command::Help => {
+            // Answered before they reach a guild, or by `command` itself.
+            Command::Play { .. } | Command::Queue { .. } | Command::Health | Command::Help => {
                 return Err(Failure::failed("That command is not handled here."));
             }
         };
@@ -1327,24 +1348,32 @@ impl GuildActor {
     }
 }
 
+/// What Lavalink is asked to load for a query: URLs and prefixed identifiers (`ytsearch:...`,
+/// `sim:...`) as they are, other words as a YouTube search.
+pub(super) fn identifier(query: &str) -> (String, QuerySource) {
+    if is_url(query) {
+        return (query.to_owned(), QuerySource::Url);
+    }
+    let prefixed = query.split_once(':').is_some_and(|(prefix, _)| {
+        !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if prefixed {
+        (query.to_owned(), QuerySource::Search)
+    } else {
+        (format!("ytsearch:{query}"), QuerySource::Search)
+    }
+}
+
+/// Whether a query is a web address.
+pub(super) fn is_url(query: &str) -> bool {
+    query.starts_with("http://") || query.starts_with("https://")
+}
+
 impl Core {
     /// Resolves a /play query to tracks: URLs and prefixed identifiers as they are, other words
     /// as a search.
     pub(super) async fn load(&self, query: &str) -> Result<Vec<Track>, LoadFailure> {
-        let url = query.starts_with("http://") || query.starts_with("https://");
-        let identifier = if url
-            || query.split_once(':').is_some_and(|(prefix, _)| {
-                !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric())
-            }) {
-            query.to_owned()
-        } else {
-            format!("ytsearch:{query}")
-        };
-        let source = if url {
-            QuerySource::Url
-        } else {
-            QuerySource::Search
-        };
+        let (identifier, source) = identifier(query);
         let result = self.shell.cluster().load_tracks(&identifier).await;
         self.observers.metrics.record_load(
             result.as_ref().ok().map(|loaded| match loaded {

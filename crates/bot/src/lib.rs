@@ -6,9 +6,11 @@
 //! lately, for the health probes.
 
 pub mod activity;
+pub mod buttons;
 pub mod commands;
 mod display;
 mod guild;
 pub mod health_command;
 pub mod runtime;
 pub mod shell;
+pub mod suggest;

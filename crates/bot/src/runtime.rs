@@ -37,7 +37,9 @@ use super::guild::{GuildActor, Input, Invocation};
 use super::health_command::{self, HealthAccess};
 use super::shell::Shell;
 use crate::activity::Activity;
-use discord::{BotVoiceEvent, CommandInvocation, Discord, DiscordEvent, GuildId, Reply};
+use discord::{
+    BotVoiceEvent, CommandInvocation, ComponentPress, Discord, DiscordEvent, GuildId, Reply,
+};
 
 /// Bot behaviour that is not about Discord or Lavalink.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +54,11 @@ pub struct BotSettings {
     /// A deploy rehearsal's fault (`deploy.rehearsal_fault = "commands"`): every command fails,
     /// as a build broken after its gate would. Never set outside a rehearsal.
     pub fail_commands: bool,
+    /// How long a search for suggestions may take before the answer is the text as typed
+    /// (`bot.autocomplete_timeout`).
+    pub autocomplete_timeout: Duration,
+    /// Searches for suggestions one guild may start per second (`bot.autocomplete_searches`).
+    pub autocomplete_searches: u32,
 }
 
 impl Default for BotSettings {
@@ -61,6 +68,8 @@ impl Default for BotSettings {
             position_tick: Duration::from_secs(5),
             stop_grace: Duration::from_secs(3),
             fail_commands: false,
+            autocomplete_timeout: Duration::from_secs(2),
+            autocomplete_searches: 5,
         }
     }
 }
@@ -81,6 +90,8 @@ pub(super) struct Core {
     pub(super) abandon: CancellationToken,
     /// The guilds' last positions, handed in as their actors end.
     pub(super) final_positions: FinalPositions,
+    /// Suggestions while typing: the search cache and each guild's searches per second.
+    pub(super) suggester: super::suggest::Suggester,
 }
 
 /// The positions the actors hand in when they end.
@@ -369,6 +380,7 @@ impl Bot {
                     stopping: CancellationToken::new(),
                     abandon: CancellationToken::new(),
                     final_positions: FinalPositions::default(),
+                    suggester: super::suggest::Suggester::default(),
                 })),
                 closing: AtomicBool::new(false),
             }),
@@ -580,6 +592,13 @@ impl Bot {
     fn on_discord(&self, event: DiscordEvent) {
         match event {
             DiscordEvent::Command(invocation) => self.on_command(*invocation),
+            DiscordEvent::Component(press) => self.on_press(*press),
+            DiscordEvent::Autocomplete(request) => {
+                let core = Arc::clone(self.core());
+                self.core().tasks.spawn(async move {
+                    super::suggest::answer(&core, *request).await;
+                });
+            }
             DiscordEvent::GuildAvailable { guild, .. } => {
                 self.send_existing(guild, Input::GuildAvailable);
             }
@@ -618,6 +637,30 @@ impl Bot {
                 return;
             }
         };
+        self.run_command(interaction, command);
+    }
+
+    /// A button press: the command its id stands for, run as the slash command would be (its
+    /// answer updates the pressed message); an id this build does not know is told so.
+    fn on_press(&self, press: ComponentPress) {
+        if let Some(command) = super::buttons::parse(&press.custom_id) {
+            let interaction = press.into_invocation(command.kind().name(), Vec::new());
+            self.run_command(interaction, command);
+        } else {
+            tracing::debug!(custom_id = %press.custom_id, "a button this build does not know");
+            let interaction = press.into_invocation("button", Vec::new());
+            self.core().answer_labelled(
+                interaction,
+                "unknown",
+                Err("This button is no longer in use.".to_owned().into()),
+            );
+        }
+    }
+
+    /// Runs a parsed command: refused while stopping, answered here when it is about the bot
+    /// rather than a guild, otherwise handed to its guild.
+    fn run_command(&self, interaction: CommandInvocation, command: Command) {
+        let core = self.core();
         let kind = command.kind();
         if self.inner.closing.load(Ordering::Relaxed) {
             core.answer(interaction, kind, Err(Failure::stopping()));

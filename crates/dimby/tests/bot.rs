@@ -1,149 +1,15 @@
 //! The bot end to end against both stand-ins: scripted users in voice use slash commands; the
 //! answers show in Discord and the playback on the Lavalink stand-in.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bot::health_command::HealthAccess;
-use bot::runtime::{Bot, BotSettings, Observers};
-use bot::shell::Shell;
-use cluster::{Cluster, ClusterConfig, ClusterEvent};
+use bot::runtime::{BotSettings, Observers};
 use lavalink::model::{Event, IncomingMessage};
-use sim::discord::{DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
-use sim::lavalink::SimNode;
-use test_support::discord_layer::{connect, settings, sim_with};
+use sim::discord::SlashCommand;
 
-struct Rig {
-    bot: Bot,
-    cluster: Cluster,
-    discord: DiscordSim,
-    guild: GuildInfo,
-    node: SimNode,
-    metrics: telemetry::Metrics,
-    store: Arc<dyn store::Store>,
-    _dir: tempfile::TempDir,
-    _bot: tokio::task::JoinHandle<()>,
-}
-
-async fn start() -> Rig {
-    start_with(BotSettings::default(), |_, _| Observers::default()).await
-}
-
-/// A rig whose bot has `settings` and reports to the observers `observers` makes from the
-/// cluster and the guild.
-async fn start_with(
-    bot_settings: BotSettings,
-    observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers,
-) -> Rig {
-    let (discord_sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
-    let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
-    // Lavalink's stuck threshold is a server setting (10 s by default); a short one keeps the
-    // stuck-track test quick.
-    let node_config = sim::lavalink::NodeConfig {
-        track_stuck_threshold: Duration::from_millis(500),
-        ..sim::lavalink::NodeConfig::default()
-    };
-    let node = SimNode::start(node_config)
-        .await
-        .expect("lavalink stand-in");
-    let spec = test_support::node_spec(&node);
-    let mut config = ClusterConfig::new(discord.bot_user().get(), vec![spec]);
-    config.breaker.open_for = Duration::from_millis(300);
-    config.probe.interval = Duration::from_millis(200);
-    config.probe.retry_interval = Duration::from_millis(100);
-    config.probe.timeout = Duration::from_millis(150);
-    config.client.reconnect.max_delay = Duration::from_millis(100);
-    let (cluster, mut cluster_events) =
-        Cluster::start(config, clock::SystemClock::shared()).expect("cluster");
-    loop {
-        if let Some(ClusterEvent::NodeReady { .. }) = cluster_events.recv().await {
-            break;
-        }
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = store::SqliteStore::open(&store::SqliteConfig::new(dir.path()))
-        .await
-        .expect("store");
-    let store: Arc<dyn store::Store> = Arc::new(store);
-    discord
-        .register_commands(&bot::commands::definitions())
-        .await
-        .expect("register");
-    let bot = Bot::observed(
-        discord,
-        Shell::new(cluster.clone(), Arc::clone(&store)),
-        bot_settings,
-        observers(&cluster, &guild),
-    );
-    let metrics = bot.metrics().clone();
-    let handle = bot.clone();
-    let task = tokio::spawn(async move {
-        bot.run(discord_events, cluster_events, std::future::pending())
-            .await;
-    });
-    Rig {
-        bot: handle,
-        metrics,
-        store,
-        cluster,
-        discord: discord_sim,
-        guild,
-        node,
-        _dir: dir,
-        _bot: task,
-    }
-}
-
-impl Rig {
-    /// Invokes a command as `user` and returns the text of the bot's answer and whether only the
-    /// user sees it.
-    async fn command(&self, command: SlashCommand) -> (String, bool) {
-        let handle = self.discord.invoke(&command).expect("invoke");
-        let message = tokio::time::timeout(Duration::from_secs(10), handle.original())
-            .await
-            .expect("an answer within the guard")
-            .expect("answered");
-        let ephemeral = message
-            .flags
-            .is_some_and(|f| f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL));
-        (message.content, ephemeral)
-    }
-
-    fn slash(&self, user: &str, name: &str) -> SlashCommand {
-        SlashCommand::new(
-            self.guild.id,
-            self.guild.text_channel(),
-            self.guild.member(user).expect("member"),
-            name,
-        )
-    }
-
-    /// Waits until the Lavalink stand-in sends an event of the kind `pick` accepts.
-    async fn lavalink_event(
-        &self,
-        sent: &mut tokio::sync::broadcast::Receiver<sim::lavalink::SentMessage>,
-        mut pick: impl FnMut(&Event) -> bool,
-    ) {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                if let Ok(message) = sent.recv().await
-                    && let IncomingMessage::Event(event) = &message.message
-                    && pick(event)
-                {
-                    return;
-                }
-            }
-        })
-        .await
-        .expect("the Lavalink event within the guard");
-    }
-
-    fn node_player(&self) -> Option<lavalink::model::Player> {
-        let session = self.node.sessions().first()?.id.clone();
-        self.node
-            .player(&session, lavalink::model::GuildId(self.guild.id.get()))
-    }
-}
+mod common;
+use common::rig::{Rig, series, start, start_with};
 
 #[tokio::test]
 async fn play_pause_skip_and_the_refusals() {
@@ -367,13 +233,6 @@ async fn an_invalid_voice_session_is_rejoined() {
 }
 
 /// The value of one series in the bot's metrics, if it has one.
-fn series(metrics: &telemetry::Metrics, name: &str) -> Option<f64> {
-    metrics
-        .encode(telemetry::Format::Prometheus)
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[tokio::test]
 async fn commands_are_counted_by_outcome_with_their_latency() {
     let rig = start().await;

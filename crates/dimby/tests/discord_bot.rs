@@ -194,7 +194,8 @@ async fn a_slow_core_is_deferred_and_its_answer_becomes_the_edit() {
         invocation.responder.ack().await,
         Ack::Deferred {
             ephemeral: true,
-            automatic: true
+            automatic: true,
+            update: false
         }
     );
     invocation

@@ -74,7 +74,35 @@ impl From<twilight_http::response::DeserializeBodyError> for DiscordError {
     }
 }
 
+/// Discord's error code in a refused request (10008 Unknown Message, 50013 Missing
+/// Permissions, ...).
+pub(crate) fn api_code(error: &twilight_http::Error) -> Option<u64> {
+    match error.kind() {
+        twilight_http::error::ErrorType::Response {
+            error: twilight_http::api_error::ApiError::General(general),
+            ..
+        } => Some(general.code),
+        _ => None,
+    }
+}
+
+/// Discord's "Unknown Message": the message is gone.
+pub const UNKNOWN_MESSAGE: u64 = 10008;
+
 impl DiscordError {
+    /// Discord's error code, when Discord refused the request with one.
+    pub fn api_code(&self) -> Option<u64> {
+        match self {
+            Self::Http(error) => api_code(error),
+            _ => None,
+        }
+    }
+
+    /// Whether Discord said the message does not exist (deleted meanwhile).
+    pub fn is_unknown_message(&self) -> bool {
+        self.api_code() == Some(UNKNOWN_MESSAGE)
+    }
+
     /// What a failed start-up check of Discord's REST API means, in words: a refused token says
     /// so, a timeout says it timed out (the token was not judged), an unreachable API says what
     /// the transport said. Never the token.

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::interaction::CommandInvocation;
+use super::autocomplete::AutocompleteRequest;
+use super::interaction::{CommandInvocation, ComponentPress};
 use super::{ChannelId, GuildId, UserId};
 
 /// One event for the core. Events of one shard arrive in gateway order.
@@ -10,6 +11,12 @@ use super::{ChannelId, GuildId, UserId};
 pub enum DiscordEvent {
     /// A slash command was invoked; answer it through its [`Responder`](super::Responder).
     Command(Box<CommandInvocation>),
+    /// A button on one of the bot's messages was pressed; answer through its invocation's
+    /// responder (answers update the message).
+    Component(Box<ComponentPress>),
+    /// Someone is typing into an option with suggestions; answer within 3 s through its
+    /// [`Suggestions`](super::Suggestions).
+    Autocomplete(Box<AutocompleteRequest>),
     /// A guild became available (GUILD_CREATE) and is in the cache.
     GuildAvailable {
         /// The guild.

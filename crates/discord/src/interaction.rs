@@ -1,6 +1,8 @@
-//! Slash command invocations and their answers, with the 3 s deadline guarded: an invocation
-//! the core has not answered after `auto_defer` is deferred, and the core's answer then becomes
-//! an edit of the original response.
+//! Slash command invocations and button presses, and their answers, with the 3 s deadline
+//! guarded: an invocation the core has not answered after `auto_defer` is deferred, and the
+//! core's answer then becomes an edit of the original response. A button press is answered by
+//! updating the message the button is on (or, for a refusal only its presser sees, a new
+//! ephemeral message).
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +16,8 @@ use twilight_model::application::interaction::application_command::{
     CommandData, CommandDataOption, CommandOptionValue,
 };
 use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
-use twilight_model::channel::message::{Embed, MessageFlags};
+use twilight_model::channel::message::component::ComponentType;
+use twilight_model::channel::message::{Component, Embed, MessageFlags};
 use twilight_model::guild::Permissions;
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
@@ -23,6 +26,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, GenericMarker};
 
 use super::error::DiscordError;
+use super::event::DiscordEvent;
 use super::rest::Rest;
 use super::{ChannelId, GuildId, InteractionId, MessageId, RoleId, UserId};
 
@@ -49,6 +53,11 @@ pub struct CommandInvocation {
     pub options: Vec<CommandOption>,
     /// The invoker's locale.
     pub locale: Option<String>,
+    /// The guild's preferred locale (community guilds set it; others default to `en-US`).
+    pub guild_locale: Option<String>,
+    /// The message whose button made this invocation (none for a slash command): answers
+    /// update that message.
+    pub pressed: Option<MessageId>,
     /// Answers this invocation (and defers it by itself if the core is slow).
     pub responder: Responder,
 }
@@ -119,11 +128,13 @@ pub enum OptionValue {
     SubCommand(Vec<CommandOption>),
     /// A sub-command group with its sub-command.
     SubCommandGroup(Vec<CommandOption>),
-    /// Something else (attachments, autocomplete input): the raw text of its kind.
+    /// What the user is typing into the option being autocompleted (autocomplete only).
+    Focused(String),
+    /// Something else (attachments): the raw text of its kind.
     Other(String),
 }
 
-fn options(options: &[CommandDataOption]) -> Vec<CommandOption> {
+pub(crate) fn options(options: &[CommandDataOption]) -> Vec<CommandOption> {
     options
         .iter()
         .map(|option| CommandOption {
@@ -143,19 +154,24 @@ fn options(options: &[CommandDataOption]) -> Vec<CommandOption> {
                 CommandOptionValue::SubCommandGroup(inner) => {
                     OptionValue::SubCommandGroup(self::options(inner))
                 }
-                other => OptionValue::Other(format!("{:?}", other.kind())),
+                CommandOptionValue::Focused(text, _) => OptionValue::Focused(text.clone()),
+                other @ CommandOptionValue::Attachment(_) => {
+                    OptionValue::Other(format!("{:?}", other.kind()))
+                }
             },
         })
         .collect()
 }
 
-/// What the bot says: text, embeds, and whether only the invoker sees it.
+/// What the bot says: text, embeds, buttons, and whether only the invoker sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reply {
     /// The text.
     pub content: Option<String>,
     /// Embeds.
     pub embeds: Vec<Embed>,
+    /// Action rows of buttons (none: a message without buttons; an update removes them).
+    pub components: Vec<Component>,
     /// Only the invoker sees it (interactions only; ignored for channel messages).
     pub ephemeral: bool,
 }
@@ -183,6 +199,25 @@ impl Reply {
         self
     }
 
+    /// The same reply with an action row of components added.
+    #[must_use]
+    pub fn row(mut self, row: Component) -> Self {
+        self.components.push(row);
+        self
+    }
+
+    /// The response's data: everything the reply has, the components always (an update with
+    /// none removes the message's buttons).
+    fn response_data(&self) -> InteractionResponseData {
+        InteractionResponseData {
+            content: self.content.clone(),
+            embeds: Some(self.embeds.clone()),
+            components: Some(self.components.clone()),
+            flags: self.ephemeral.then_some(MessageFlags::EPHEMERAL),
+            ..InteractionResponseData::default()
+        }
+    }
+
     fn flags(&self) -> MessageFlags {
         if self.ephemeral {
             MessageFlags::EPHEMERAL
@@ -197,12 +232,15 @@ impl Reply {
 pub enum Ack {
     /// Not yet: the first answer is a response.
     Pending,
-    /// Deferred ("thinking..."), by the core or by the guard: the answer is an edit.
+    /// Deferred ("thinking...", or for a button press an acknowledgement that the message will
+    /// be updated), by the core or by the guard: the answer is an edit.
     Deferred {
         /// Whether the deferred response is ephemeral.
         ephemeral: bool,
         /// Whether the guard deferred it (the core was slow).
         automatic: bool,
+        /// Whether it was deferred as an update of the pressed button's message (type 6).
+        update: bool,
     },
     /// Answered with a message.
     Responded,
@@ -219,16 +257,30 @@ struct State {
     received: std::time::Instant,
     /// How long after `received` it was first acknowledged (response or defer).
     acked_after: std::sync::OnceLock<Duration>,
+    /// A button press: answers update the pressed message.
+    component: bool,
 }
 
 impl State {
+    /// Whether this reply updates the pressed button's message (rather than being a new one).
+    fn updates(&self, reply: &Reply) -> bool {
+        self.component && !reply.ephemeral
+    }
+
     async fn defer(&self, ephemeral: bool, automatic: bool) -> Result<bool, DiscordError> {
         let mut ack = self.ack.lock().await;
         if *ack != Ack::Pending {
             return Ok(false);
         }
+        // A button press defers as "the message will be updated" unless its answer is to be a
+        // new ephemeral message.
+        let update = self.component && !ephemeral;
         let response = InteractionResponse {
-            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            kind: if update {
+                InteractionResponseType::DeferredUpdateMessage
+            } else {
+                InteractionResponseType::DeferredChannelMessageWithSource
+            },
             data: ephemeral.then(|| InteractionResponseData {
                 flags: Some(MessageFlags::EPHEMERAL),
                 ..InteractionResponseData::default()
@@ -244,6 +296,7 @@ impl State {
         *ack = Ack::Deferred {
             ephemeral,
             automatic,
+            update,
         };
         let _ = self.acked_after.set(self.received.elapsed());
         Ok(true)
@@ -275,6 +328,7 @@ impl Responder {
         id: InteractionId,
         token: String,
         auto_defer: Duration,
+        component: bool,
     ) -> Self {
         let state = Arc::new(State {
             rest,
@@ -285,6 +339,7 @@ impl Responder {
             defer_ephemeral: AtomicBool::new(false),
             received: std::time::Instant::now(),
             acked_after: std::sync::OnceLock::new(),
+            component,
         });
         let guarded = Arc::clone(&state);
         let guard = tokio::spawn(async move {
@@ -340,7 +395,9 @@ impl Responder {
     }
 
     /// Answers: the response if nothing was sent yet, else an edit of the deferred response
-    /// (whose ephemeral flag was fixed by the defer). Answering twice is
+    /// (whose ephemeral flag was fixed by the defer). For a button press, a reply that is not
+    /// ephemeral updates the pressed message (type 7, or an edit after a type 6 defer) and an
+    /// ephemeral one is a new message only the presser sees. Answering twice is
     /// [`DiscordError::AlreadyAnswered`]: use [`Responder::edit_original`] or
     /// [`Responder::followup`].
     pub async fn respond(&self, reply: &Reply) -> Result<(), DiscordError> {
@@ -348,13 +405,12 @@ impl Responder {
         match *ack {
             Ack::Pending => {
                 let response = InteractionResponse {
-                    kind: InteractionResponseType::ChannelMessageWithSource,
-                    data: Some(InteractionResponseData {
-                        content: reply.content.clone(),
-                        embeds: (!reply.embeds.is_empty()).then(|| reply.embeds.clone()),
-                        flags: reply.ephemeral.then_some(MessageFlags::EPHEMERAL),
-                        ..InteractionResponseData::default()
-                    }),
+                    kind: if self.state.updates(reply) {
+                        InteractionResponseType::UpdateMessage
+                    } else {
+                        InteractionResponseType::ChannelMessageWithSource
+                    },
+                    data: Some(reply.response_data()),
                 };
                 let interaction = self.state.rest.client().interaction(self.state.application);
                 self.state
@@ -366,6 +422,12 @@ impl Responder {
                     .await?;
                 *ack = Ack::Responded;
                 let _ = self.state.acked_after.set(self.state.received.elapsed());
+            }
+            // Deferred as an update of the pressed message, answered with a refusal only the
+            // presser sees: the message stays, the refusal is a follow-up.
+            Ack::Deferred { update: true, .. } if reply.ephemeral => {
+                self.send_followup(reply).await?;
+                *ack = Ack::Responded;
             }
             Ack::Deferred { .. } => {
                 self.edit(reply).await?;
@@ -393,6 +455,10 @@ impl Responder {
         if self.ack().await == Ack::Pending {
             self.defer(reply.ephemeral).await?;
         }
+        self.send_followup(reply).await
+    }
+
+    async fn send_followup(&self, reply: &Reply) -> Result<MessageId, DiscordError> {
         let interaction = self.state.rest.client().interaction(self.state.application);
         let mut request = interaction
             .create_followup(&self.state.token)
@@ -402,6 +468,9 @@ impl Responder {
         }
         if !reply.embeds.is_empty() {
             request = request.embeds(&reply.embeds);
+        }
+        if !reply.components.is_empty() {
+            request = request.components(&reply.components);
         }
         let message = self
             .state
@@ -415,12 +484,11 @@ impl Responder {
 
     async fn edit(&self, reply: &Reply) -> Result<(), DiscordError> {
         let interaction = self.state.rest.client().interaction(self.state.application);
-        let mut request = interaction
+        let request = interaction
             .update_response(&self.state.token)
-            .content(reply.content.as_deref());
-        if !reply.embeds.is_empty() {
-            request = request.embeds(Some(&reply.embeds));
-        }
+            .content(reply.content.as_deref())
+            .embeds(Some(&reply.embeds))
+            .components(Some(&reply.components));
         self.state
             .rest
             .send(DiscordRoute::InteractionWebhook, request)
@@ -429,20 +497,101 @@ impl Responder {
     }
 }
 
-/// The invocation in an INTERACTION_CREATE, if it is a slash command.
-pub(crate) fn invocation(
+/// A button someone pressed on one of the bot's messages: what the bot put in its `custom_id`,
+/// and the interaction, ready to become a [`CommandInvocation`] once the bot knows which command
+/// the button stands for.
+#[derive(Debug)]
+pub struct ComponentPress {
+    /// The button's `custom_id`, as the bot set it.
+    pub custom_id: String,
+    invocation: CommandInvocation,
+}
+
+impl ComponentPress {
+    /// Who pressed, where, on which message (its name and options are empty).
+    pub fn invocation(&self) -> &CommandInvocation {
+        &self.invocation
+    }
+
+    /// The press as the command it stands for; answers update the pressed message.
+    pub fn into_invocation(
+        self,
+        name: impl Into<String>,
+        options: Vec<CommandOption>,
+    ) -> CommandInvocation {
+        CommandInvocation {
+            name: name.into(),
+            options,
+            ..self.invocation
+        }
+    }
+}
+
+/// What an INTERACTION_CREATE is for the bot: a slash command, a button press, or typing into
+/// an option with suggestions; `None` for anything else (and for payloads without a user).
+pub(crate) fn event(
+    interaction: Interaction,
+    rest: &Rest,
+    auto_defer: Duration,
+) -> Option<DiscordEvent> {
+    match interaction.kind {
+        InteractionType::ApplicationCommand => {
+            invocation(interaction, rest, auto_defer).map(|i| DiscordEvent::Command(Box::new(i)))
+        }
+        InteractionType::MessageComponent => {
+            press(interaction, rest, auto_defer).map(|p| DiscordEvent::Component(Box::new(p)))
+        }
+        InteractionType::ApplicationCommandAutocomplete => {
+            super::autocomplete::request(interaction, rest)
+                .map(|r| DiscordEvent::Autocomplete(Box::new(r)))
+        }
+        _ => None,
+    }
+}
+
+/// The invocation in an INTERACTION_CREATE of a slash command.
+fn invocation(
     interaction: Interaction,
     rest: &Rest,
     auto_defer: Duration,
 ) -> Option<CommandInvocation> {
-    if interaction.kind != InteractionType::ApplicationCommand {
-        return None;
-    }
-    let user = interaction.author_id()?;
-    let Some(InteractionData::ApplicationCommand(data)) = interaction.data else {
+    let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
         return None;
     };
-    let data: Box<CommandData> = data;
+    let data: &CommandData = data;
+    let (name, options) = (data.name.clone(), options(&data.options));
+    let mut invocation = base(interaction, rest, auto_defer, false)?;
+    invocation.name = name;
+    invocation.options = options;
+    Some(invocation)
+}
+
+/// The press in an INTERACTION_CREATE of a button (other components are not the bot's).
+fn press(interaction: Interaction, rest: &Rest, auto_defer: Duration) -> Option<ComponentPress> {
+    let Some(InteractionData::MessageComponent(data)) = &interaction.data else {
+        return None;
+    };
+    if data.component_type != ComponentType::Button {
+        return None;
+    }
+    let custom_id = data.custom_id.clone();
+    let message = interaction.message.as_ref().map(|message| message.id)?;
+    let mut invocation = base(interaction, rest, auto_defer, true)?;
+    invocation.pressed = Some(message);
+    Some(ComponentPress {
+        custom_id,
+        invocation,
+    })
+}
+
+/// Who, where, with which permissions and locales, and the responder; no name or options.
+fn base(
+    interaction: Interaction,
+    rest: &Rest,
+    auto_defer: Duration,
+    component: bool,
+) -> Option<CommandInvocation> {
+    let user = interaction.author_id()?;
     let channel = interaction.channel.as_ref().map(|channel| channel.id);
     let (member_permissions, member_roles) = interaction
         .member
@@ -456,15 +605,18 @@ pub(crate) fn invocation(
         member_permissions,
         member_roles,
         app_permissions: interaction.app_permissions,
-        name: data.name.clone(),
-        options: options(&data.options),
+        name: String::new(),
+        options: Vec::new(),
         locale: interaction.locale,
+        guild_locale: interaction.guild_locale,
+        pressed: None,
         responder: Responder::new(
             rest.clone(),
             interaction.application_id,
             interaction.id,
             interaction.token,
             auto_defer,
+            component,
         ),
     })
 }

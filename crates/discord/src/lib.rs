@@ -25,6 +25,7 @@
     reason = "the Discord layer keeps Discord's real deadlines (3 s to answer an interaction, heartbeats) and measures real latencies"
 )]
 
+pub mod autocomplete;
 mod error;
 mod event;
 pub mod identify;
@@ -54,10 +55,13 @@ use twilight_model::id::marker::{
     UserMarker,
 };
 
+pub use autocomplete::{AutocompleteRequest, Focused, Suggestion, Suggestions};
 pub use error::DiscordError;
 pub use event::{BotVoiceEvent, DiscordEvent, ShardStatus};
 pub use identify::{IdentifyQueue, IdentifySlots, SharedQueue};
-pub use interaction::{Ack, CommandInvocation, CommandOption, OptionValue, Reply, Responder};
+pub use interaction::{
+    Ack, CommandInvocation, CommandOption, ComponentPress, OptionValue, Reply, Responder,
+};
 pub use probe::VoiceProbe;
 pub use shard::ShardHandover;
 pub use snapshot::{BotVoice, CacheSnapshot};
@@ -570,12 +574,50 @@ impl Discord {
         if !reply.embeds.is_empty() {
             request = request.embeds(&reply.embeds);
         }
+        if !reply.components.is_empty() {
+            request = request.components(&reply.components);
+        }
         Ok(rest
             .send(DiscordRoute::ChannelMessages, request)
             .await?
             .model()
             .await?
             .id)
+    }
+
+    /// Replaces a message of the bot's with this reply: its text, embeds and buttons (none
+    /// removes them). A message deleted meanwhile is [`DiscordError::Api`] with Discord's code
+    /// 10008 ([`DiscordError::is_unknown_message`]).
+    pub async fn edit_message(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        reply: &Reply,
+    ) -> Result<(), DiscordError> {
+        let rest = &self.inner.shared.rest;
+        let request = rest
+            .client()
+            .update_message(channel, message)
+            .content(reply.content.as_deref())
+            .embeds(Some(&reply.embeds))
+            .components(Some(&reply.components));
+        rest.send(DiscordRoute::ChannelMessages, request).await?;
+        Ok(())
+    }
+
+    /// Deletes a message of the bot's. One already gone is not an error.
+    pub async fn delete_message(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+    ) -> Result<(), DiscordError> {
+        let rest = &self.inner.shared.rest;
+        let request = rest.client().delete_message(channel, message);
+        match rest.send(DiscordRoute::ChannelMessages, request).await {
+            Ok(_) => Ok(()),
+            Err(error) if error::api_code(&error) == Some(error::UNKNOWN_MESSAGE) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     fn sender(&self, guild: GuildId) -> Result<&MessageSender, DiscordError> {

@@ -207,10 +207,8 @@ impl Shared {
                 removed: deleted.unavailable != Some(true),
             }),
             Event::InteractionCreate(created) => {
-                if let Some(invocation) =
-                    interaction::invocation(created.0, &self.rest, self.auto_defer)
-                {
-                    self.emit(DiscordEvent::Command(Box::new(invocation)));
+                if let Some(event) = interaction::event(created.0, &self.rest, self.auto_defer) {
+                    self.emit(event);
                 }
             }
             _ => {}

@@ -38,6 +38,17 @@ struct LoadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SuggestLabels {
+    command: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StaticCommandLabels {
+    command: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PresetLabels {
     preset: &'static str,
 }
@@ -265,6 +276,8 @@ pub(crate) struct Families {
     admin_connections_closed: Family<ReasonLabels, Counter>,
     identify_turns: Family<QueueLabels, Counter>,
     filter_changes: Family<PresetLabels, Counter>,
+    suggestions: Family<SuggestLabels, Counter>,
+    suggestion_duration: HistogramFamily<StaticCommandLabels>,
     discord_rest: Family<RouteStatusLabels, Counter>,
     discord_rest_duration: HistogramFamily<RouteLabels>,
     discord_rest_wait: HistogramFamily<RouteLabels>,
@@ -315,6 +328,8 @@ impl Families {
             admin_connections_closed: Family::default(),
             identify_turns: Family::default(),
             filter_changes: Family::default(),
+            suggestions: Family::default(),
+            suggestion_duration: Family::new_with_constructor(latency_histogram),
             discord_rest: Family::default(),
             discord_rest_duration: Family::new_with_constructor(latency_histogram),
             discord_rest_wait: Family::new_with_constructor(latency_histogram),
@@ -492,6 +507,17 @@ impl Families {
             f.filter_changes.clone(),
         );
         r.register(
+            "dimby_autocomplete_answers",
+            "Autocomplete answers (suggestions while typing) by command and where the \
+             suggestions came from (searched, cached, limited, timed_out, failed, listed, unsent)",
+            f.suggestions.clone(),
+        );
+        r.register(
+            "dimby_autocomplete_duration_seconds",
+            "Time from an autocomplete interaction's arrival to its answer being sent, by command",
+            f.suggestion_duration.clone(),
+        );
+        r.register(
             "dimby_health_alerts",
             "Webhook alert messages by kind and result",
             f.alerts.clone(),
@@ -667,6 +693,23 @@ impl Families {
         self.filter_changes
             .get_or_create(&PresetLabels { preset })
             .inc();
+    }
+
+    pub(crate) fn record_suggestions(
+        &self,
+        command: &'static str,
+        outcome: crate::SuggestOutcome,
+        elapsed: Duration,
+    ) {
+        self.suggestions
+            .get_or_create(&SuggestLabels {
+                command,
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.suggestion_duration
+            .get_or_create(&StaticCommandLabels { command })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn record_alert(&self, kind: AlertKind, result: AlertResult) {

@@ -218,11 +218,13 @@ impl HealOutcome {
 /// rate limits bucket them). The `route` label takes only these values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DiscordRoute {
-    /// `POST /interactions/{id}/{token}/callback`: an interaction's first answer or deferral.
+    /// `POST /interactions/{id}/{token}/callback`: an interaction's first answer or deferral (a
+    /// button press's update, an autocomplete's suggestions).
     InteractionCallback,
     /// `/webhooks/{application}/{token}/...`: edits of an interaction's answer and follow-ups.
     InteractionWebhook,
-    /// `POST /channels/{id}/messages`: announcements in a text channel.
+    /// `/channels/{id}/messages[/{message}]`: announcements in a text channel, and the bot's
+    /// edits and deletions of its own messages.
     ChannelMessages,
     /// `PUT /applications/{id}/commands` (or a guild's): registering the slash commands.
     ApplicationCommands,
@@ -307,6 +309,40 @@ impl IdentifyTurn {
         match self {
             Self::Shared => "shared",
             Self::Own => "own",
+        }
+    }
+}
+
+/// Where an autocomplete answer's suggestions came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SuggestOutcome {
+    /// A search on the cluster.
+    Searched,
+    /// A search of the last minute, from the cache.
+    Cached,
+    /// The guild's searches per second were used up: the text as typed.
+    Limited,
+    /// The search did not answer in time: the text as typed.
+    TimedOut,
+    /// The search failed (no node, an error): the text as typed.
+    Failed,
+    /// Words the bot has at hand (preset names, the user's playlists).
+    Listed,
+    /// The answer could not be sent (Discord refused it, or it came too late).
+    Unsent,
+}
+
+impl SuggestOutcome {
+    /// The `outcome` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Searched => "searched",
+            Self::Cached => "cached",
+            Self::Limited => "limited",
+            Self::TimedOut => "timed_out",
+            Self::Failed => "failed",
+            Self::Listed => "listed",
+            Self::Unsent => "unsent",
         }
     }
 }
@@ -639,6 +675,22 @@ impl Metrics {
             return;
         }
         self.inner.families.record_filter_change(preset);
+    }
+
+    /// An autocomplete answer for `command` (a name from the command table, `'static`), where
+    /// its suggestions came from, and how long after the interaction arrived it was sent.
+    pub fn record_suggestions(
+        &self,
+        command: &'static str,
+        outcome: SuggestOutcome,
+        elapsed: Duration,
+    ) {
+        if !self.recording() {
+            return;
+        }
+        self.inner
+            .families
+            .record_suggestions(command, outcome, elapsed);
     }
 
     /// An alert message and what became of it.

@@ -7,6 +7,8 @@
     reason = "each test binary uses the part it needs of what the process tests share"
 )]
 
+pub mod rig;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
