@@ -5,7 +5,9 @@ This is the independent client proof for the project's Discord stand-in (`sim::d
 `dimby sim discord`): a bot written against discord.py's public API (`AutoShardedClient` and an
 `app_commands.CommandTree`) logs in, connects to the gateway, fills its cache from READY and
 GUILD_CREATE, joins and leaves voice (op 4 only), registers guild slash commands and answers two
-interactions: one with a message it reads back, edits and follows up, one deferred. Each
+interactions: one with a message it reads back, edits and follows up, one deferred; then it
+answers an autocomplete, posts a message with a button and answers its press by updating the
+message, and edits and deletes a channel message of its own. Each
 step is a named check that prints `PASS name` or `FAIL name: why`; the run ends with
 `N passed, M failed` and exits 0 only when every check passed. Lines starting with `#` are
 information.
@@ -18,7 +20,9 @@ asks `GET /gateway/bot` for it and for the shard count, as discord.py does for e
 The interactions come from outside: once the commands are registered the script prints
 `# awaiting /echo`, and whoever runs it (crates/dimby/tests/fidelity.rs) has a scripted user
 invoke `/echo text:...` in the stand-in; after the checks of that one, `# awaiting /later` asks
-for `/later`. With `--no-interaction` the script stops after the registration instead (for a hand
+for `/later`, `# awaiting /find` for the user typing in /find's query (an autocomplete) and
+`# awaiting /skip MESSAGE_ID` for the press of the button `skip` on that message. With
+`--no-interaction` the script stops after the registration instead (for a hand
 run against `dimby sim discord`, whose demo guild nobody types in).
 
 Every wait is a bounded guard on an event that should come; nothing sleeps. The whole run is
@@ -158,6 +162,10 @@ def build_client(events: Events, guild_id: Optional[int]) -> tuple[discord.AutoS
     async def on_raw_message_edit(payload: discord.RawMessageUpdateEvent) -> None:
         await events.add("raw_message_edit", payload)
 
+    @client.event
+    async def on_raw_message_delete(payload: discord.RawMessageDeleteEvent) -> None:
+        await events.add("raw_message_delete", payload)
+
     # A guild command when a guild is named (registered at once, as a bot's dev guild), else global.
     scope = {"guild": discord.Object(id=guild_id)} if guild_id is not None else {}
 
@@ -185,7 +193,36 @@ def build_client(events: Events, guild_id: Optional[int]) -> tuple[discord.AutoS
             record["error"] = exc
         await events.add("later", record)
 
+    async def find_choices(interaction: discord.Interaction, current: str) -> List[app_commands.Choice[str]]:
+        # What the user typed comes back as two suggestions; the record is for the check.
+        await events.add("autocomplete", {"interaction": interaction, "current": current})
+        return [app_commands.Choice(name=f"{current} (track {i})", value=f"{current}-{i}") for i in (1, 2)]
+
+    @tree.command(name="find", description="Finds a track", **scope)
+    @app_commands.describe(query="What to look for")
+    @app_commands.autocomplete(query=find_choices)
+    async def find(interaction: discord.Interaction, query: str) -> None:
+        await interaction.response.send_message(f"found: {query}")
+
     return client, tree
+
+
+def skip_view(events: Events) -> discord.ui.View:
+    """A message's one button, `skip`: pressing it edits that message (UPDATE_MESSAGE, type 7)."""
+    view = discord.ui.View(timeout=60)
+    button: discord.ui.Button = discord.ui.Button(label="Skip", custom_id="skip", style=discord.ButtonStyle.primary)
+
+    async def pressed(interaction: discord.Interaction) -> None:
+        record: Dict[str, Any] = {"interaction": interaction}
+        try:
+            record["callback"] = await interaction.response.edit_message(content="Skipped", view=None)
+        except Exception as exc:  # noqa: BLE001 - recorded for the check to report
+            record["error"] = exc
+        await events.add("pressed", record)
+
+    button.callback = pressed
+    view.add_item(button)
+    return view
 
 
 async def run(args: argparse.Namespace, r: Runner) -> None:
@@ -342,7 +379,7 @@ async def run(args: argparse.Namespace, r: Runner) -> None:
         guild: discord.Guild = state["guild"]
         target = discord.Object(id=guild.id) if args.guild_id is not None else None
         synced = {c.name: c for c in await tree.sync(guild=target)}
-        expect(sorted(synced) == ["echo", "later"], f"synced {list(synced.values())}")
+        expect(sorted(synced) == ["echo", "find", "later"], f"synced {list(synced.values())}")
         for command in synced.values():
             expect(command.id != 0 and command.application_id == client.application_id,
                    f"/{command.name}: id {command.id}, application {command.application_id}")
@@ -352,6 +389,9 @@ async def run(args: argparse.Namespace, r: Runner) -> None:
         options = [(o.name, o.type, o.required) for o in synced["echo"].options]
         expect(options == [("text", discord.AppCommandOptionType.string, True)], f"/echo options {options}")
         expect(synced["later"].options == [], f"/later options {synced['later'].options}")
+        find_options = [(o.name, o.type, o.required, o.autocomplete) for o in synced["find"].options]
+        expect(find_options == [("query", discord.AppCommandOptionType.string, True, True)],
+               f"/find options {find_options}")
         ids = {name: command.id for name, command in synced.items()}
         fetched = {c.name: c.id for c in await tree.fetch_commands(guild=target)}
         expect(fetched == ids, f"fetched {fetched}, synced {ids}")
@@ -485,6 +525,81 @@ async def run(args: argparse.Namespace, r: Runner) -> None:
                f"@original {original.id} {original.content!r}")
     await r.check("first_followup_completes_deferred", first_followup_completes_deferred)
 
+    print(f"{AWAITING}find", flush=True)
+
+    async def autocomplete() -> None:
+        # The user types in /find's query (declared with autocomplete): an
+        # APPLICATION_COMMAND_AUTOCOMPLETE interaction, answered by CommandTree with the
+        # callback's choices (type 8).
+        record = await connected(events.wait("autocomplete", lambda _: True, args.interaction_timeout), "/find typing")
+        interaction: discord.Interaction = record["interaction"]
+        expect(interaction.type == discord.InteractionType.autocomplete, f"type {interaction.type}")
+        expect(record["current"] == args.typed_text, f"current {record['current']!r}")
+        expect(interaction.command is not None and interaction.command.name == "find", f"command {interaction.command}")
+        expect(isinstance(interaction.user, discord.Member), f"user {interaction.user!r}")
+        expect(interaction.guild_locale is not None and interaction.locale is not None, "locales missing")
+        # CommandTree sends the choices (type 8) after this callback returns; what the stand-in
+        # made of them is checked on the Rust side (the recorded choices, no refusal).
+    await r.check("autocomplete", autocomplete, timeout=args.interaction_timeout + 5)
+
+    async def button_message() -> None:
+        # A channel message with a button (a discord.ui.View), then `# awaiting /skip`: the
+        # scripted user presses it; the view's callback answers with edit_message (type 7).
+        guild: discord.Guild = state["guild"]
+        channel = discord.utils.get(guild.text_channels, name=args.text_channels[0])
+        sent = await channel.send("Now playing", view=skip_view(events))
+        expect(len(sent.components) == 1, f"components {sent.components}")
+        state["button_message"] = sent
+        print(f"{AWAITING}skip {sent.id}", flush=True)
+        record = await connected(events.wait("pressed", lambda _: True, args.interaction_timeout), "the press")
+        if "error" in record:
+            raise Fail(f"edit_message raised {record['error']!r}")
+        interaction: discord.Interaction = record["interaction"]
+        expect(interaction.type == discord.InteractionType.component, f"type {interaction.type}")
+        expect(interaction.data.get("custom_id") == "skip" and interaction.data.get("component_type") == 2,
+               f"data {interaction.data}")
+        expect(interaction.message is not None and interaction.message.id == sent.id,
+               f"message {interaction.message and interaction.message.id}")
+        callback = record["callback"]
+        expect(isinstance(callback, discord.InteractionCallbackResponse), f"edit_message returned {callback!r}")
+        expect(callback.type == discord.InteractionResponseType.message_update, f"callback type {callback.type}")
+        expect(isinstance(callback.resource, discord.InteractionMessage) and callback.resource.id == sent.id
+               and callback.resource.content == "Skipped", f"resource {callback.resource!r}")
+        update = await events.wait("raw_message_edit", lambda p: p.message_id == sent.id, 5)
+        expect(update.data.get("content") == "Skipped", f"MESSAGE_UPDATE {update.data}")
+        fetched = await channel.fetch_message(sent.id)
+        # The Message object's `components?` is "sent if the message contains components": a
+        # message without any leaves the field out, and discord.py then sets no `components`
+        # attribute at all (finding P6), hence getattr.
+        components = getattr(fetched, "components", [])
+        expect(fetched.content == "Skipped" and components == [] and fetched.edited_at is not None,
+               f"fetched {fetched.content!r} {components} {fetched.edited_at}")
+    await r.check("button_update_message", button_message, timeout=args.interaction_timeout + 10)
+
+    async def channel_message_edit_delete() -> None:
+        # Message.edit (PATCH /channels/{c}/messages/{m}), fetch_message (GET), delete (DELETE).
+        guild: discord.Guild = state["guild"]
+        channel = discord.utils.get(guild.text_channels, name=args.text_channels[0])
+        sent = await channel.send("temporary")
+        edited = await sent.edit(content="temporary (edited)")
+        expect(edited.id == sent.id and edited.content == "temporary (edited)", f"edit {edited.content!r}")
+        expect(edited.edited_at is not None, "no edited_timestamp")
+        update = await events.wait("raw_message_edit", lambda p: p.message_id == sent.id, 5)
+        expect(update.data.get("content") == "temporary (edited)", f"MESSAGE_UPDATE {update.data}")
+        fetched = await channel.fetch_message(sent.id)
+        expect(fetched.content == "temporary (edited)", f"fetched {fetched.content!r}")
+        await sent.delete()
+        deleted = await events.wait("raw_message_delete", lambda p: p.message_id == sent.id, 5)
+        expect(deleted.channel_id == channel.id and deleted.guild_id == guild.id,
+               f"MESSAGE_DELETE channel {deleted.channel_id} guild {deleted.guild_id}")
+        try:
+            await channel.fetch_message(sent.id)
+        except discord.NotFound as missing:
+            expect(missing.code == 10008, f"fetching the deleted message: code {missing.code}")
+        else:
+            raise Fail("the deleted message could still be fetched")
+    await r.check("channel_message_edit_delete", channel_message_edit_delete)
+
     await client.close()
     try:
         await asyncio.wait_for(connection, 5)
@@ -507,6 +622,7 @@ def main() -> int:
     parser.add_argument("--voice-user-id", type=int, help="a member who is in the first voice channel")
     parser.add_argument("--invoker-id", type=int, help="the member who will invoke /echo")
     parser.add_argument("--echo-text", default="hello from the stand-in")
+    parser.add_argument("--typed-text", default="nev", help="what the user types in /find's query")
     parser.add_argument("--no-interaction", action="store_true", help="stop after registering /echo")
     parser.add_argument("--interaction-timeout", type=float, default=20.0)
     parser.add_argument("--deadline", type=float, default=55.0, help="seconds the whole run may take")

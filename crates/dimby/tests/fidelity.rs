@@ -23,9 +23,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sim::discord::{
-    DiscordConfig, DiscordSim, GuildInfo, GuildSpec, InteractionRecord, SlashCommand,
+    ButtonPress, DiscordConfig, DiscordSim, GuildInfo, GuildSpec, InteractionHandle,
+    InteractionRecord, MessageChange, SlashCommand,
 };
-use twilight_model::application::command::CommandOptionType;
+use twilight_model::application::command::{CommandOptionChoiceValue, CommandOptionType};
 use twilight_model::channel::message::MessageFlags;
 use twilight_model::gateway::Intents;
 use twilight_model::http::interaction::InteractionResponseType;
@@ -317,6 +318,8 @@ fn discord_py_client_logs_in_to_dimby_sim_discord() {
 const AWAITING: &str = "# awaiting /";
 /// What the scripted user types after `/echo text:`.
 const ECHO_TEXT: &str = "hello from alice";
+/// What the scripted user has typed so far in `/find query:` (an autocomplete).
+const TYPED_TEXT: &str = "nev";
 
 /// `discord_py_client.py` running against an in-process stand-in: its stdout line by line (every
 /// line kept for the report and sent on a channel that disconnects when the pipe ends, i.e. when
@@ -377,12 +380,16 @@ impl DiscordScript {
         SCRIPT_TIMEOUT.saturating_sub(self.started.elapsed())
     }
 
-    /// Waits until the script says it waits for `/command`.
-    fn awaiting(&self, command: &str) -> Result<(), String> {
+    /// Waits until the script says it waits for `/command`; what follows on that line (the
+    /// message of a button to press).
+    fn awaiting(&self, command: &str) -> Result<String, String> {
         let wanted = format!("{AWAITING}{command}");
         loop {
             match self.lines.recv_timeout(self.left()) {
-                Ok(line) if line == wanted => return Ok(()),
+                Ok(line) if line == wanted => return Ok(String::new()),
+                Ok(line) if line.starts_with(&format!("{wanted} ")) => {
+                    return Ok(line[wanted.len()..].trim().to_owned());
+                }
                 Ok(_) => {}
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(format!("no {wanted:?} within {SCRIPT_TIMEOUT:?}"));
@@ -440,6 +447,7 @@ fn discord_script_args(sim: &DiscordSim, guild: &GuildInfo, alice: &str) -> Vec<
         ("--voice-user-id", alice.to_owned()),
         ("--invoker-id", alice.to_owned()),
         ("--echo-text", ECHO_TEXT.to_owned()),
+        ("--typed-text", TYPED_TEXT.to_owned()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])
@@ -463,15 +471,35 @@ fn check_registration(sim: &DiscordSim, guild: &GuildInfo) -> Result<(), String>
             let options: Vec<_> = command
                 .options
                 .iter()
-                .map(|option| (option.name.clone(), option.kind, option.required))
+                .map(|option| {
+                    let autocomplete = option.autocomplete.unwrap_or(false);
+                    (
+                        option.name.clone(),
+                        option.kind,
+                        option.required,
+                        autocomplete,
+                    )
+                })
                 .collect();
             (command.name, command.guild_id, options)
         })
         .collect();
     commands.sort_by(|a, b| a.0.cmp(&b.0));
-    let text = ("text".to_owned(), CommandOptionType::String, Some(true));
+    let text = (
+        "text".to_owned(),
+        CommandOptionType::String,
+        Some(true),
+        false,
+    );
+    let query = (
+        "query".to_owned(),
+        CommandOptionType::String,
+        Some(true),
+        true,
+    );
     let expected = [
         ("echo".to_owned(), Some(guild.id), vec![text]),
+        ("find".to_owned(), Some(guild.id), vec![query]),
         ("later".to_owned(), Some(guild.id), Vec::new()),
     ];
     if commands != expected {
@@ -537,10 +565,79 @@ fn check_later(record: &InteractionRecord, report: &str) {
     assert!(record.followups.is_empty(), "{report}");
 }
 
+/// /find typed in: discord.py's CommandTree answered the autocomplete with two choices made of
+/// what was typed, and nothing else (no message).
+fn check_find(runtime: &tokio::runtime::Runtime, find: &InteractionHandle, report: &str) {
+    let choices = runtime
+        .block_on(find.choices())
+        .unwrap_or_else(|error| panic!("the autocomplete's choices: {error}\n{report}"));
+    let choices: Vec<_> = choices
+        .into_iter()
+        .map(|choice| (choice.name, choice.value))
+        .collect();
+    let expected: Vec<_> = (1..=2)
+        .map(|i| {
+            let value = CommandOptionChoiceValue::String(format!("{TYPED_TEXT}-{i}"));
+            (format!("{TYPED_TEXT} (track {i})"), value)
+        })
+        .collect();
+    assert_eq!(choices, expected, "{report}");
+    let record = find.record();
+    assert!(
+        record.rejections.is_empty(),
+        "{:?}\n{report}",
+        record.rejections
+    );
+    assert!(record.original.is_none(), "{report}");
+}
+
+/// The button press: answered with UPDATE_MESSAGE (type 7), which edited the button's message.
+fn check_skip(record: &InteractionRecord, report: &str) {
+    assert!(
+        record.rejections.is_empty(),
+        "{:?}\n{report}",
+        record.rejections
+    );
+    let kind = record.callback.as_ref().map(|callback| callback.kind);
+    assert_eq!(
+        kind,
+        Some(InteractionResponseType::UpdateMessage),
+        "{report}"
+    );
+    let updated = record
+        .updated_message
+        .as_ref()
+        .expect("the updated message");
+    assert_eq!(updated.content, "Skipped", "{report}");
+    assert!(updated.components.is_empty(), "{report}");
+}
+
+/// The channel's edits and deletions: /echo's @original edit, the press's update, discord.py's
+/// `Message.edit` and `Message.delete` of its own message.
+fn check_changes(sim: &DiscordSim, guild: &GuildInfo, report: &str) {
+    let changes: Vec<String> = sim
+        .message_changes(guild.text_channel())
+        .into_iter()
+        .map(|change| match change {
+            MessageChange::Edited(message) => format!("edited {}", message.content),
+            MessageChange::Deleted { .. } => "deleted".to_owned(),
+        })
+        .collect();
+    let expected = [
+        "edited echo (edited): hello from alice",
+        "edited Skipped",
+        "edited temporary (edited)",
+        "deleted",
+    ];
+    assert_eq!(changes, expected, "{report}");
+}
+
 /// discord.py (unchanged) drives the Discord stand-in: login, READY and GUILD_CREATE into its
 /// cache, the bot's voice state, guild commands registered through `CommandTree.sync`, then slash
 /// commands invoked here by a scripted user and answered through discord.py's interaction API
-/// (a response read back, edited and followed up; a deferred one completed by its follow-up).
+/// (a response read back, edited and followed up; a deferred one completed by its follow-up; an
+/// autocomplete; a button press answered with an update), and its own channel message edited
+/// and deleted.
 /// The script checks what discord.py saw; this test checks what the stand-in recorded.
 #[test]
 fn discord_py_client_drives_the_discord_stand_in() {
@@ -563,7 +660,7 @@ fn discord_py_client_drives_the_discord_stand_in() {
     );
     if let Err(why) = script
         .awaiting("echo")
-        .and_then(|()| check_registration(&sim, &guild))
+        .and_then(|_| check_registration(&sim, &guild))
     {
         script.fail(&why);
     }
@@ -575,6 +672,19 @@ fn discord_py_client_drives_the_discord_stand_in() {
     }
     let later = SlashCommand::new(guild.id, guild.text_channel(), alice, "later");
     let later = sim.invoke(&later).expect("invoke /later as alice");
+    if let Err(why) = script.awaiting("find") {
+        script.fail(&why);
+    }
+    let typing = SlashCommand::new(guild.id, guild.text_channel(), alice, "find")
+        .typing("query", TYPED_TEXT);
+    let find = sim.autocomplete(&typing).expect("alice types in /find");
+    let message = match script.awaiting("skip").map(|id| id.parse()) {
+        Ok(Ok(id)) => id,
+        Ok(Err(error)) => script.fail(&format!("the button's message id: {error}")),
+        Err(why) => script.fail(&why),
+    };
+    let press = ButtonPress::new(guild.text_channel(), message, alice, "skip");
+    let skip = sim.press_button(&press).expect("alice presses skip");
     let (status, report) = script.finish();
     let Some(status) = status else {
         panic!("the script did not finish within {SCRIPT_TIMEOUT:?}\n{report}");
@@ -584,7 +694,11 @@ fn discord_py_client_drives_the_discord_stand_in() {
     // What the stand-in recorded of the bot's answers.
     check_echo(&echo.record(), &report);
     check_later(&later.record(), &report);
-    // In the channel: /echo's two messages; /later's answer is ephemeral.
+    check_find(&runtime, &find, &report);
+    check_skip(&skip.record(), &report);
+    check_changes(&sim, &guild, &report);
+    // In the channel: /echo's two messages and the button's (updated); /later's answer is
+    // ephemeral, discord.py's temporary message deleted.
     let in_channel: Vec<String> = sim
         .channel_messages(guild.text_channel())
         .into_iter()
@@ -594,7 +708,8 @@ fn discord_py_client_drives_the_discord_stand_in() {
         in_channel,
         [
             "echo (edited): hello from alice",
-            "followup: hello from alice"
+            "followup: hello from alice",
+            "Skipped",
         ],
         "{report}"
     );
