@@ -1,9 +1,10 @@
 //! The [`Store`] trait's semantics as a test suite that every backend runs.
 //!
 //! Each function checks one behaviour against any store and panics (like a failed `assert!`) when
-//! the store does not behave. Each uses guild ids of its own (1001 to 1047, 1100 to 2299, and some
+//! the store does not behave. Each uses guild ids of its own (1001 to 1058, 1100 to 2299, and some
 //! above 2^63) and user ids of its own for playlists (9001 to 9006, 0, 2^63 and `u64::MAX`) and
-//! forgets them (deletes their playlists) before it starts, so they can run one after another on one store
+//! forgets them (deletes their playlists, puts their guild settings back to the defaults) before
+//! it starts, so they can run one after another on one store
 //! ([`run_all`], even twice), on a store with other data in it, or each on a fresh one (one
 //! `#[tokio::test]` per function). The handover functions take whatever sessions are stored before
 //! they start, so they expect no other process to be handing over through the same database
@@ -21,11 +22,12 @@
 
 use crate::{
     Colour, ColourBuild, DeployState, DeployStep, DiscordCache, Error, Filters, Finished,
-    GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry, LavalinkSession,
-    LoopMode, MAX_BUILD_FIELD, MAX_DEPLOY_NAME, MAX_DEPLOY_TEXT, MAX_PLAYLIST_NAME_CHARS,
-    MAX_PLAYLIST_TRACKS, MAX_PLAYLISTS_PER_USER, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy,
-    Playlist, PlaylistNameProblem, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry,
-    SavedPlaylist, StepOutcome, Store,
+    GatewaySession, GuildSettings, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry,
+    LavalinkSession, LoopMode, MAX_BUILD_FIELD, MAX_DEFAULT_VOLUME, MAX_DEPLOY_NAME,
+    MAX_DEPLOY_TEXT, MAX_LOCALE_CHARS, MAX_PLAYLIST_NAME_CHARS, MAX_PLAYLIST_TRACKS,
+    MAX_PLAYLISTS_PER_USER, MAX_STEPS_PER_DEPLOY, MAX_VOLUME, NewDeploy, PanelMessage, Playlist,
+    PlaylistNameProblem, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry,
+    SavedPlaylist, StepOutcome, Store, VOTE_SKIP_PERCENT,
 };
 
 /// A guild id above 2^63, to check that ids round-trip whatever their top bit.
@@ -106,7 +108,13 @@ macro_rules! conformance_behaviours {
             playlist_refusals,
             playlists_per_user,
             playlist_of_500_tracks,
-            concurrent_playlist_saves
+            concurrent_playlist_saves,
+            panel_round_trip,
+            panel_forgotten_with_the_guild,
+            guild_settings_default,
+            guild_settings_round_trip,
+            guild_settings_bounds,
+            guild_settings_survive_forget_guild
         }
     };
 }
@@ -2552,4 +2560,402 @@ pub async fn concurrent_playlist_saves(store: &dyn Store) {
         playlist_names(store, user).await.len(),
         MAX_PLAYLISTS_PER_USER
     );
+}
+
+// --- the now-playing panel and guild settings ----------------------------------------------------
+
+/// The panel's message defaults to none, is set (creating the guild with every other setting at
+/// its default, even to clear it, as `set_channels`), replaced and cleared on its own, leaving the
+/// other settings alone, loads with the guild in `load_guild`, `load_all_guilds` and `load_guilds`,
+/// and is kept per guild (ids above 2^63 included).
+pub async fn panel_round_trip(store: &dyn Store) {
+    let (guild, other, unknown) = (1_048, 1_049, 1_050);
+    forget(store, &[guild, other, unknown]).await;
+    assert_eq!(GuildState::new(guild).panel, None, "none by default");
+    let first = PanelMessage {
+        channel_id: 11,
+        message_id: 12,
+    };
+    store
+        .set_panel(guild, Some(first))
+        .await
+        .expect("set_panel");
+    assert_eq!(
+        state(store, guild).await,
+        GuildState {
+            panel: Some(first),
+            ..GuildState::new(guild)
+        },
+        "the first write creates the guild with the defaults"
+    );
+    store.set_volume(guild, 70).await.expect("set_volume");
+    store.set_stay(guild, true).await.expect("set_stay");
+    store
+        .set_channels(guild, Some(5), Some(6))
+        .await
+        .expect("set_channels");
+    assert_eq!(state(store, guild).await.panel, Some(first), "kept");
+    let second = PanelMessage {
+        channel_id: 21,
+        message_id: 22,
+    };
+    store.set_panel(guild, Some(second)).await.expect("replace");
+    let s = state(store, guild).await;
+    assert_eq!(s.panel, Some(second));
+    assert_eq!(
+        (s.volume, s.stay, s.voice_channel_id, s.text_channel_id),
+        (70, true, Some(5), Some(6)),
+        "the other settings are left alone"
+    );
+    let big = PanelMessage {
+        channel_id: u64::MAX,
+        message_id: 1 << 63,
+    };
+    store.set_panel(other, Some(big)).await.expect("set_panel");
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
+    let of =
+        |guilds: &[GuildState], g: u64| guilds.iter().find(|s| s.guild_id == g).map(|s| s.panel);
+    assert_eq!(of(&all, guild), Some(Some(second)));
+    assert_eq!(of(&all, other), Some(Some(big)));
+    // Both are on shard 0 of 4 ((id >> 22) % 4).
+    let scope = HandoverScope {
+        first: 0,
+        last: 0,
+        total: 4,
+    };
+    let on_shard = store.load_guilds(scope).await.expect("load_guilds").guilds;
+    assert_eq!(of(&on_shard, guild), Some(Some(second)));
+    assert_eq!(of(&on_shard, other), Some(Some(big)));
+    store.set_panel(guild, None).await.expect("clear");
+    let s = state(store, guild).await;
+    assert_eq!((s.panel, s.volume), (None, 70), "cleared, the guild kept");
+    assert_eq!(state(store, other).await.panel, Some(big), "per guild");
+    store.set_panel(unknown, None).await.expect("clear unknown");
+    assert_eq!(
+        state(store, unknown).await,
+        GuildState::new(unknown),
+        "clearing an unknown guild's panel creates it, as set_channels does"
+    );
+    // 2^63 and 0 differ in the top bit only.
+    forget(store, &[1 << 63, 0]).await;
+    store
+        .set_panel(1 << 63, Some(first))
+        .await
+        .expect("set_panel");
+    assert_eq!(store.load_guild(0).await.expect("load"), None);
+    assert_eq!(state(store, 1 << 63).await.panel, Some(first));
+    store.forget_guild(1 << 63).await.expect("forget");
+}
+
+/// `forget_guild` forgets the panel with the rest of the guild: a later write starts from none.
+pub async fn panel_forgotten_with_the_guild(store: &dyn Store) {
+    let guild = 1_051;
+    forget(store, &[guild]).await;
+    let panel = PanelMessage {
+        channel_id: 31,
+        message_id: 32,
+    };
+    store
+        .set_panel(guild, Some(panel))
+        .await
+        .expect("set_panel");
+    store
+        .enqueue(guild, &entries(0..2), None)
+        .await
+        .expect("enqueue");
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    store.set_volume(guild, 40).await.expect("set_volume");
+    assert_eq!(
+        state(store, guild).await,
+        GuildState {
+            volume: 40,
+            ..GuildState::new(guild)
+        },
+        "no panel after forget_guild"
+    );
+}
+
+/// Puts a guild's settings back to the defaults (a behaviour's start: `forget_guild` keeps them).
+async fn reset_settings(store: &dyn Store, guilds: &[u64]) {
+    for guild in guilds {
+        store
+            .set_guild_settings(*guild, &GuildSettings::default())
+            .await
+            .expect("set_guild_settings");
+    }
+}
+
+/// Settings every field of which differs from the defaults, at the edges of the bounds.
+fn unusual_settings() -> GuildSettings {
+    GuildSettings {
+        dj_role_id: Some(u64::MAX),
+        vote_skip_percent: *VOTE_SKIP_PERCENT.start(),
+        default_volume: 0,
+        announce_channel_id: Some(1 << 63),
+        stay_by_default: true,
+        autoplay_by_default: true,
+        locale: Some("pt-BR".to_owned()),
+    }
+}
+
+/// A guild that never stored settings has the defaults (no DJ role, 50 %, volume 100, no announce
+/// channel, 24/7 and autoplay off, no locale), whether it has state or not.
+pub async fn guild_settings_default(store: &dyn Store) {
+    // No behaviour ever stores settings for this guild.
+    let guild = 1_052;
+    forget(store, &[guild]).await;
+    let expected = GuildSettings {
+        dj_role_id: None,
+        vote_skip_percent: 50,
+        default_volume: 100,
+        announce_channel_id: None,
+        stay_by_default: false,
+        autoplay_by_default: false,
+        locale: None,
+    };
+    assert_eq!(GuildSettings::default(), expected);
+    assert_eq!(
+        store.guild_settings(guild).await.expect("guild_settings"),
+        expected
+    );
+    store.set_volume(guild, 30).await.expect("set_volume");
+    store.set_stay(guild, true).await.expect("set_stay");
+    assert_eq!(
+        store.guild_settings(guild).await.expect("guild_settings"),
+        expected,
+        "the guild's state is not its settings"
+    );
+}
+
+/// Settings round-trip whole (every field, ids above 2^63, `None`s that clear), replace the ones
+/// before, are kept per guild, create no guild state, and leave the guild's state alone (and it
+/// them).
+pub async fn guild_settings_round_trip(store: &dyn Store) {
+    let (guild, other) = (1_053, 1_054);
+    forget(store, &[guild, other]).await;
+    reset_settings(store, &[guild, other, 1 << 63]).await;
+    let unusual = unusual_settings();
+    store
+        .set_guild_settings(guild, &unusual)
+        .await
+        .expect("set_guild_settings");
+    assert_eq!(
+        store.guild_settings(guild).await.expect("guild_settings"),
+        unusual
+    );
+    assert_eq!(
+        store.load_guild(guild).await.expect("load"),
+        None,
+        "settings are not guild state"
+    );
+    let replaced = GuildSettings {
+        dj_role_id: None,
+        vote_skip_percent: *VOTE_SKIP_PERCENT.end(),
+        default_volume: MAX_DEFAULT_VOLUME,
+        announce_channel_id: None,
+        stay_by_default: false,
+        autoplay_by_default: true,
+        locale: Some("x".repeat(MAX_LOCALE_CHARS)),
+    };
+    store
+        .set_guild_settings(guild, &replaced)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.guild_settings(guild).await.expect("guild_settings"),
+        replaced,
+        "replaced whole: None clears"
+    );
+    let theirs = GuildSettings {
+        dj_role_id: Some(7),
+        locale: Some("en-US".to_owned()),
+        ..GuildSettings::default()
+    };
+    store
+        .set_guild_settings(other, &theirs)
+        .await
+        .expect("set_guild_settings");
+    store
+        .set_guild_settings(1 << 63, &unusual)
+        .await
+        .expect("a big guild id");
+    assert_eq!(store.guild_settings(other).await.expect("other"), theirs);
+    assert_eq!(store.guild_settings(guild).await.expect("kept"), replaced);
+    assert_eq!(store.guild_settings(1 << 63).await.expect("big"), unusual);
+    assert_eq!(
+        store.guild_settings(0).await.expect("0"),
+        GuildSettings::default(),
+        "0 and 2^63 differ in the top bit only"
+    );
+    // The guild's state and its settings do not touch each other.
+    store.set_volume(guild, 20).await.expect("set_volume");
+    store
+        .set_autoplay(guild, false)
+        .await
+        .expect("set_autoplay");
+    assert_eq!(store.guild_settings(guild).await.expect("kept"), replaced);
+    store
+        .set_guild_settings(guild, &unusual)
+        .await
+        .expect("set_guild_settings");
+    let s = state(store, guild).await;
+    assert_eq!((s.volume, s.stay, s.autoplay), (20, false, false));
+    reset_settings(store, &[1 << 63]).await;
+}
+
+/// Out-of-bounds settings are refused, naming the setting and its bounds, and nothing is written
+/// (not the other fields either); the bounds themselves are accepted.
+pub async fn guild_settings_bounds(store: &dyn Store) {
+    // `never` only ever gets refused writes: it has no settings, and no state.
+    let (guild, never) = (1_055, 1_056);
+    forget(store, &[guild, never]).await;
+    let good = unusual_settings();
+    store
+        .set_guild_settings(guild, &good)
+        .await
+        .expect("set_guild_settings");
+    let with = |change: fn(&mut GuildSettings)| {
+        let mut settings = GuildSettings {
+            dj_role_id: Some(99),
+            announce_channel_id: Some(98),
+            ..GuildSettings::default()
+        };
+        change(&mut settings);
+        settings
+    };
+    let refusals: [(GuildSettings, &str, &str); 9] = [
+        (
+            with(|s| s.vote_skip_percent = 0),
+            "vote_skip_percent",
+            "1 to 100",
+        ),
+        (
+            with(|s| s.vote_skip_percent = 101),
+            "vote_skip_percent",
+            "1 to 100",
+        ),
+        (
+            with(|s| s.vote_skip_percent = u8::MAX),
+            "vote_skip_percent",
+            "1 to 100",
+        ),
+        (
+            with(|s| s.default_volume = MAX_DEFAULT_VOLUME + 1),
+            "default_volume",
+            "0 to 200",
+        ),
+        (
+            with(|s| s.default_volume = u16::MAX),
+            "default_volume",
+            "0 to 200",
+        ),
+        (
+            with(|s| s.locale = Some(String::new())),
+            "locale",
+            "1 to 16",
+        ),
+        (
+            with(|s| s.locale = Some("a".repeat(MAX_LOCALE_CHARS + 1))),
+            "locale",
+            "1 to 16",
+        ),
+        (
+            with(|s| s.locale = Some("en US".to_owned())),
+            "locale",
+            "1 to 16",
+        ),
+        (
+            with(|s| s.locale = Some("日本語".to_owned())),
+            "locale",
+            "1 to 16",
+        ),
+    ];
+    for (settings, named, bounds) in refusals {
+        for g in [guild, never] {
+            match store.set_guild_settings(g, &settings).await {
+                Err(error @ Error::GuildSetting { key, .. }) => {
+                    assert_eq!(key, named, "{settings:?}");
+                    let message = error.to_string();
+                    assert!(
+                        message.contains(named)
+                            && message.contains(bounds)
+                            && message.contains("nothing was written"),
+                        "{message}"
+                    );
+                }
+                other => panic!("{settings:?}: expected a GuildSetting refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            store.guild_settings(guild).await.expect("guild_settings"),
+            good,
+            "nothing written: {settings:?}"
+        );
+        assert_eq!(
+            store.guild_settings(never).await.expect("guild_settings"),
+            GuildSettings::default()
+        );
+    }
+    assert_eq!(store.load_guild(never).await.expect("load"), None);
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+}
+
+/// `forget_guild` (`/leave`) keeps the guild's settings: they come back after it, it reports
+/// nothing to forget for a guild with settings only, and a guild that comes back starts from the
+/// default state (the store does not apply the settings' defaults: the bot does).
+pub async fn guild_settings_survive_forget_guild(store: &dyn Store) {
+    let (guild, other) = (1_057, 1_058);
+    forget(store, &[guild, other]).await;
+    let settings = unusual_settings();
+    store
+        .set_guild_settings(guild, &settings)
+        .await
+        .expect("set_guild_settings");
+    store
+        .enqueue(guild, &entries(0..3), None)
+        .await
+        .expect("enqueue");
+    store
+        .set_panel(
+            guild,
+            Some(PanelMessage {
+                channel_id: 1,
+                message_id: 2,
+            }),
+        )
+        .await
+        .expect("set_panel");
+    store
+        .add_history(guild, &entry(1), 1)
+        .await
+        .expect("add_history");
+    assert!(store.forget_guild(guild).await.expect("forget"));
+    assert_eq!(store.load_guild(guild).await.expect("load"), None);
+    assert!(store.history(guild, 10).await.expect("history").is_empty());
+    assert_eq!(
+        store.guild_settings(guild).await.expect("guild_settings"),
+        settings,
+        "the settings survive /leave"
+    );
+    assert!(
+        !store.forget_guild(guild).await.expect("forget again"),
+        "settings alone are nothing to forget"
+    );
+    assert_eq!(store.guild_settings(guild).await.expect("kept"), settings);
+    store
+        .set_loop(guild, LoopMode::Track)
+        .await
+        .expect("set_loop");
+    assert_eq!(
+        state(store, guild).await,
+        GuildState {
+            loop_mode: LoopMode::Track,
+            ..GuildState::new(guild)
+        }
+    );
+    // A guild with settings only is not one of the guilds to restore.
+    reset_settings(store, &[other]).await;
+    let all = store.load_all_guilds().await.expect("load_all").guilds;
+    assert!(all.iter().all(|s| s.guild_id != other));
 }

@@ -194,6 +194,18 @@ pub enum Error {
         max: usize,
     },
 
+    /// A guild setting out of its bounds (see [`GuildSettings`](crate::GuildSettings)). Nothing
+    /// was changed.
+    #[error("guild setting {key} {message}; nothing was written")]
+    GuildSetting {
+        /// The setting, as [`GuildSettings`](crate::GuildSettings) names its field, e.g.
+        /// `vote_skip_percent`.
+        key: &'static str,
+        /// What is wrong with it and its bounds, e.g. "is 0; it must be 1 to 100 (percent of the
+        /// listeners)" (never the value of a text setting).
+        message: String,
+    },
+
     /// Filters that cannot be written as JSON. Nothing was changed.
     #[error("cannot encode the filters of guild {guild_id} as JSON: {cause}")]
     EncodeFilters {

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use crate::{
     Colour, ColourBuild, DeployRecord, DeployState, DeployStep, DiscordCache, Error, Filters,
-    Finished, GatewaySession, GuildState, HandoverScope, HistoryEntry, LavalinkSession,
-    LoadedGuilds, LoopMode, NewDeploy, Playlist, PlaylistSummary, PositionSnapshot, PositionWrite,
-    QueueEntry, Result, SavedPlaylist, Store, WaitingRequest,
+    Finished, GatewaySession, GuildSettings, GuildState, HandoverScope, HistoryEntry,
+    LavalinkSession, LoadedGuilds, LoopMode, NewDeploy, PanelMessage, Playlist, PlaylistSummary,
+    PositionSnapshot, PositionWrite, QueueEntry, Result, SavedPlaylist, Store, WaitingRequest,
 };
 
 /// Passes every call to the store behind it, except writes for a guild that the last
@@ -17,7 +17,10 @@ use crate::{
 /// (the position tick leaves such a guild out), so the damaged rows stay as they were for a person
 /// to repair or drop (see `docs/runbooks/store.md`). A repair takes effect at the next restart.
 ///
-/// Playlists belong to users, not guilds: they pass through whatever is quarantined.
+/// Playlists belong to users, not guilds: they pass through whatever is quarantined. So do a
+/// guild's [`GuildSettings`]: they are rows of their own (`guild_settings`), which the damage that
+/// quarantines a guild (its playback rows) does not touch. The now-playing panel is in the guild's
+/// row and is refused with the rest.
 #[derive(Debug)]
 pub struct QuarantineGuard {
     inner: Arc<dyn Store>,
@@ -182,9 +185,22 @@ impl Store for QuarantineGuard {
             .await
     }
 
+    async fn set_panel(&self, guild_id: u64, panel: Option<PanelMessage>) -> Result<()> {
+        self.allow(guild_id)?;
+        self.inner.set_panel(guild_id, panel).await
+    }
+
     async fn forget_guild(&self, guild_id: u64) -> Result<bool> {
         self.allow(guild_id)?;
         self.inner.forget_guild(guild_id).await
+    }
+
+    async fn guild_settings(&self, guild_id: u64) -> Result<GuildSettings> {
+        self.inner.guild_settings(guild_id).await
+    }
+
+    async fn set_guild_settings(&self, guild_id: u64, settings: &GuildSettings) -> Result<()> {
+        self.inner.set_guild_settings(guild_id, settings).await
     }
 
     async fn add_waiting(

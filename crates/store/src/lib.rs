@@ -6,7 +6,9 @@
 //! handover records (gateway sessions per shard, Lavalink session ids per node) that a process
 //! leaves for its successor; and what listeners keep: 24/7 mode and autoplay per guild, each
 //! guild's play history (the last [`HISTORY_LEN`] tracks, not loaded with the guild) and each
-//! user's saved playlists. Besides, the deploy ledger: every blue-green deploy with its steps, and
+//! user's saved playlists; the now-playing panel's message per guild; and each guild's
+//! [`GuildSettings`] (set with `/settings`, kept apart so that `/leave` does not erase them).
+//! Besides, the deploy ledger: every blue-green deploy with its steps, and
 //! the last known build of each colour (what an operator reads after an incident, and what a
 //! rollback starts again).
 //!
@@ -27,6 +29,7 @@ mod deploys;
 mod error;
 mod guard;
 mod postgres;
+mod settings;
 mod shared;
 mod sqlite;
 
@@ -45,6 +48,9 @@ pub use deploys::{
 pub use error::{Error, Result};
 pub use guard::QuarantineGuard;
 pub use postgres::{PgConfig, PgStore};
+pub use settings::{
+    GuildSettings, MAX_DEFAULT_VOLUME, MAX_LOCALE_CHARS, PanelMessage, VOTE_SKIP_PERCENT,
+};
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 /// The highest volume the bot accepts, as the bot sees it (100 is unchanged).
@@ -101,6 +107,8 @@ pub struct GuildState {
     pub stay: bool,
     /// Autoplay: when the queue runs out, the bot plays related tracks (default off).
     pub autoplay: bool,
+    /// The now-playing panel's message, if the bot posted one (default none).
+    pub panel: Option<PanelMessage>,
 }
 
 /// A `/play` request that could not be looked up because no Lavalink node took players; it is
@@ -135,6 +143,7 @@ impl GuildState {
             waiting: Vec::new(),
             stay: false,
             autoplay: false,
+            panel: None,
         }
     }
 
@@ -427,9 +436,10 @@ pub const MAX_DISCORD_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// crash of the process. Queue indices are 0-based, index 0 being the entry that plays next. Bad
 /// input (an index out of range, a volume above [`MAX_VOLUME`]) is an error that changes nothing.
 ///
-/// Writes that set something (enqueue, replace, set current, settings) create the guild's state
-/// with defaults if there was none; writes that only take something away (remove, move, clear,
-/// advance, save position) leave an unknown guild unknown.
+/// Writes that set something (enqueue, replace, set current, settings, the panel) create the
+/// guild's state with defaults if there was none; writes that only take something away (remove,
+/// move, clear, advance, save position) leave an unknown guild unknown. [`GuildSettings`] are not
+/// part of the guild's state: setting them creates no state, and forgetting the guild keeps them.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     /// One round trip to the database.
@@ -542,8 +552,26 @@ pub trait Store: Send + Sync + fmt::Debug {
         text_channel_id: Option<u64>,
     ) -> Result<()>;
 
-    /// Deletes everything stored for the guild; returns whether there was anything.
+    /// Sets (or, with `None`, clears) the message of the guild's now-playing panel
+    /// ([`GuildState::panel`]); an upsert like [`Store::set_channels`], so it creates the guild's
+    /// state with defaults if there was none, even to clear it.
+    async fn set_panel(&self, guild_id: u64, panel: Option<PanelMessage>) -> Result<()>;
+
+    /// Deletes everything stored for the guild's playback (its state, queue, current entry, panel,
+    /// waiting requests and play history); returns whether there was anything. Its
+    /// [`GuildSettings`] are kept (and do not count as something to forget).
     async fn forget_guild(&self, guild_id: u64) -> Result<bool>;
+
+    /// The guild's settings, or [`GuildSettings::default`] if none were stored.
+    async fn guild_settings(&self, guild_id: u64) -> Result<GuildSettings>;
+
+    /// Stores the guild's settings, replacing the ones before, all at once. Refused with nothing
+    /// written, as [`Error::GuildSetting`] naming the setting and its bounds: a
+    /// `vote_skip_percent` outside [`VOTE_SKIP_PERCENT`], a `default_volume` above
+    /// [`MAX_DEFAULT_VOLUME`], and a `locale` that is empty, longer than [`MAX_LOCALE_CHARS`]
+    /// characters or holds anything but ASCII letters, digits, `-` and `_`. Creates no guild
+    /// state; [`Store::forget_guild`] keeps them.
+    async fn set_guild_settings(&self, guild_id: u64, settings: &GuildSettings) -> Result<()>;
 
     /// Keeps a `/play` request that waits for a Lavalink node (creating the guild's state if
     /// needed) and returns it with its id. An empty query is [`Error::EmptyQuery`].

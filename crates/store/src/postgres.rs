@@ -22,18 +22,19 @@ use url::{Host, Url};
 use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
 };
+use crate::settings::check_guild_settings;
 use crate::shared::{
     Sorter, StoreRow as _, build_from_row, column, corrupt, count_from_db, count_to_db, db,
     deploy_from_row, entry_from_row, entry_of, from_db, history_from_row, index_to_pos,
-    len_from_db, named, newest_per_guild, opt_to_db, problem, push_queue_row, shard_binds,
-    step_from_row, summary_from_row, to_db, waiting_from_row,
+    len_from_db, named, newest_per_guild, opt_to_db, panel_from_row, problem, push_queue_row,
+    settings_from_row, shard_binds, step_from_row, summary_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
-    Filters, Finished, GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry,
-    LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME, NewDeploy,
-    Playlist, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry, Result, SavedPlaylist,
-    Store, WaitingRequest, check_playlist, playlist_key,
+    Filters, Finished, GatewaySession, GuildSettings, GuildState, HISTORY_LEN, HandoverScope,
+    HistoryEntry, LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME,
+    NewDeploy, PanelMessage, Playlist, PlaylistSummary, PositionSnapshot, PositionWrite,
+    QueueEntry, Result, SavedPlaylist, Store, WaitingRequest, check_playlist, playlist_key,
 };
 
 /// Where and how to connect to the PostgreSQL store.
@@ -384,7 +385,7 @@ macro_rules! select_guilds {
         concat!(
             "SELECT guild_id, position_ms, position_at_unix_ms, paused, volume, \
              filters::text AS filters, loop_mode, voice_channel_id, text_channel_id, stay, \
-             autoplay FROM guilds ",
+             autoplay, panel_channel_id, panel_message_id FROM guilds ",
             $rest
         )
     };
@@ -430,6 +431,7 @@ fn guild_from_row(row: &PgRow) -> Result<GuildState> {
         waiting: Vec::new(),
         stay: column(row, "stay", T, g)?,
         autoplay: column(row, "autoplay", T, g)?,
+        panel: panel_from_row(row, guild_id)?,
     })
 }
 
@@ -1193,13 +1195,78 @@ impl Store for PgStore {
         .map(drop)
     }
 
+    async fn set_panel(&self, guild_id: u64, panel: Option<PanelMessage>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, panel_channel_id, panel_message_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (guild_id) DO UPDATE SET panel_channel_id = excluded.panel_channel_id, \
+             panel_message_id = excluded.panel_message_id",
+        )
+        .bind(to_db(guild_id))
+        .bind(panel.map(|p| to_db(p.channel_id)))
+        .bind(panel.map(|p| to_db(p.message_id)))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_panel", Some(guild_id)))
+        .map(drop)
+    }
+
+    async fn guild_settings(&self, guild_id: u64) -> Result<GuildSettings> {
+        const T: &str = "guild_settings";
+        let g = Some(guild_id);
+        let row = sqlx::query(
+            "SELECT dj_role_id, vote_skip_percent::int8 AS vote_skip_percent, \
+             default_volume::int8 AS default_volume, announce_channel_id, stay_by_default, \
+             autoplay_by_default, locale FROM guild_settings WHERE guild_id = $1",
+        )
+        .bind(to_db(guild_id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("guild_settings", g))?;
+        row.map_or_else(
+            || Ok(GuildSettings::default()),
+            |row| settings_from_row(&row, guild_id, |row, name| column(row, name, T, g)),
+        )
+    }
+
+    async fn set_guild_settings(&self, guild_id: u64, settings: &GuildSettings) -> Result<()> {
+        check_guild_settings(settings)?;
+        // Checked: at most MAX_DEFAULT_VOLUME, which fits a SMALLINT.
+        let volume = i16::try_from(settings.default_volume).unwrap_or(i16::MAX);
+        // The server's clock stamps the row (the callers' clocks are not asked for it).
+        sqlx::query(
+            "INSERT INTO guild_settings (guild_id, dj_role_id, vote_skip_percent, default_volume, \
+             announce_channel_id, stay_by_default, autoplay_by_default, locale, \
+             updated_at_unix_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (extract(epoch FROM now()) * 1000)::int8) \
+             ON CONFLICT (guild_id) DO UPDATE SET dj_role_id = excluded.dj_role_id, \
+             vote_skip_percent = excluded.vote_skip_percent, \
+             default_volume = excluded.default_volume, \
+             announce_channel_id = excluded.announce_channel_id, \
+             stay_by_default = excluded.stay_by_default, \
+             autoplay_by_default = excluded.autoplay_by_default, locale = excluded.locale, \
+             updated_at_unix_ms = excluded.updated_at_unix_ms",
+        )
+        .bind(to_db(guild_id))
+        .bind(opt_to_db(settings.dj_role_id))
+        .bind(i16::from(settings.vote_skip_percent))
+        .bind(volume)
+        .bind(opt_to_db(settings.announce_channel_id))
+        .bind(settings.stay_by_default)
+        .bind(settings.autoplay_by_default)
+        .bind(settings.locale.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_guild_settings", Some(guild_id)))
+        .map(drop)
+    }
+
     async fn forget_guild(&self, guild_id: u64) -> Result<bool> {
         const OP: &str = "forget_guild";
         let g = Some(guild_id);
         // Under the guild's lock, so that it does not race a write that adds rows to the guild.
         let mut tx = self.begin_guild(OP, guild_id).await?;
         // The queue, current entry, waiting requests and play history go with it (ON DELETE
-        // CASCADE).
+        // CASCADE), the panel with the row; guild_settings is not tied to it and stays.
         let done = sqlx::query("DELETE FROM guilds WHERE guild_id = $1")
             .bind(to_db(guild_id))
             .execute(&mut *tx)

@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::settings::{locale_problem, percent_problem, volume_problem};
 use crate::{
-    ColourBuild, DeployRecord, DeployStep, Error, GuildState, HistoryEntry, PlaylistSummary,
-    PositionWrite, QueueEntry, Result, WaitingRequest,
+    ColourBuild, DeployRecord, DeployStep, Error, GuildSettings, GuildState, HistoryEntry,
+    PanelMessage, PlaylistSummary, PositionWrite, QueueEntry, Result, WaitingRequest,
 };
 
 // --- conversions -------------------------------------------------------------------------------
@@ -238,6 +239,69 @@ pub(crate) fn history_from_row(row: &impl StoreRow, guild_id: u64) -> Result<His
         id: from_db(row.int("id", T, g)?),
         entry: entry_of(row, T, g)?,
         played_at_unix_ms: from_db(row.int("played_at_unix_ms", T, g)?),
+    })
+}
+
+/// The now-playing panel of a row of `guilds` (`panel_channel_id`, `panel_message_id`: both or
+/// neither).
+pub(crate) fn panel_from_row(row: &impl StoreRow, guild_id: u64) -> Result<Option<PanelMessage>> {
+    const T: &str = "guilds";
+    let g = Some(guild_id);
+    let channel = row.opt_int("panel_channel_id", T, g)?;
+    let message = row.opt_int("panel_message_id", T, g)?;
+    match (channel, message) {
+        (None, None) => Ok(None),
+        (Some(channel), Some(message)) => Ok(Some(PanelMessage {
+            channel_id: from_db(channel),
+            message_id: from_db(message),
+        })),
+        (Some(_), None) => Err(corrupt(
+            T,
+            g,
+            "panel_channel_id is set without a panel_message_id".to_owned(),
+        )),
+        (None, Some(_)) => Err(corrupt(
+            T,
+            g,
+            "panel_message_id is set without a panel_channel_id".to_owned(),
+        )),
+    }
+}
+
+/// A row of `guild_settings` of `guild_id` (`dj_role_id`, `vote_skip_percent`, `default_volume`,
+/// `announce_channel_id`, `stay_by_default`, `autoplay_by_default`, `locale`); `flag` reads a
+/// boolean column as the backend stores it. A value out of its bounds is [`Error::Corrupt`].
+pub(crate) fn settings_from_row<R: StoreRow>(
+    row: &R,
+    guild_id: u64,
+    flag: impl Fn(&R, &'static str) -> Result<bool>,
+) -> Result<GuildSettings> {
+    const T: &str = "guild_settings";
+    let g = Some(guild_id);
+    let bounded = |name: &'static str, problem: fn(i64) -> Option<String>| -> Result<i64> {
+        let value = row.int(name, T, g)?;
+        match problem(value) {
+            Some(message) => Err(corrupt(T, g, format!("{name} {message}"))),
+            None => Ok(value),
+        }
+    };
+    let percent = bounded("vote_skip_percent", percent_problem)?;
+    let volume = bounded("default_volume", volume_problem)?;
+    let locale = row.opt_text("locale", T, g)?;
+    if let Some(message) = locale.as_deref().and_then(locale_problem) {
+        return Err(corrupt(T, g, format!("locale {message}")));
+    }
+    let out_of_range = |name: &str, value: i64| corrupt(T, g, format!("{name} is {value}"));
+    Ok(GuildSettings {
+        dj_role_id: row.opt_int("dj_role_id", T, g)?.map(from_db),
+        vote_skip_percent: u8::try_from(percent)
+            .map_err(|_| out_of_range("vote_skip_percent", percent))?,
+        default_volume: u16::try_from(volume)
+            .map_err(|_| out_of_range("default_volume", volume))?,
+        announce_channel_id: row.opt_int("announce_channel_id", T, g)?.map(from_db),
+        stay_by_default: flag(row, "stay_by_default")?,
+        autoplay_by_default: flag(row, "autoplay_by_default")?,
+        locale,
     })
 }
 

@@ -16,18 +16,19 @@ use sqlx::sqlite::{
 use crate::deploys::{
     MAX_STEPS_PER_DEPLOY, bounded_text, check_colour_build, check_new_deploy, check_step,
 };
+use crate::settings::check_guild_settings;
 use crate::shared::{
     Sorter, StoreRow as _, build_from_row, column, corrupt, count_from_db, count_to_db, db,
     deploy_from_row, entry_from_row, entry_of, from_db, history_from_row, index_to_pos,
-    len_from_db, named, newest_per_guild, opt_to_db, problem, push_queue_row, shard_binds,
-    step_from_row, summary_from_row, to_db, waiting_from_row,
+    len_from_db, named, newest_per_guild, opt_to_db, panel_from_row, problem, push_queue_row,
+    settings_from_row, shard_binds, step_from_row, summary_from_row, to_db, waiting_from_row,
 };
 use crate::{
     Colour, ColourBuild, Damaged, DeployRecord, DeployState, DeployStep, DiscordCache, Error,
-    Filters, Finished, GatewaySession, GuildState, HISTORY_LEN, HandoverScope, HistoryEntry,
-    LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME, NewDeploy,
-    Playlist, PlaylistSummary, PositionSnapshot, PositionWrite, QueueEntry, Result, SavedPlaylist,
-    Store, WaitingRequest, check_playlist, playlist_key,
+    Filters, Finished, GatewaySession, GuildSettings, GuildState, HISTORY_LEN, HandoverScope,
+    HistoryEntry, LavalinkSession, LoadedGuilds, LoopMode, MAX_PLAYLISTS_PER_USER, MAX_VOLUME,
+    NewDeploy, PanelMessage, Playlist, PlaylistSummary, PositionSnapshot, PositionWrite,
+    QueueEntry, Result, SavedPlaylist, Store, WaitingRequest, check_playlist, playlist_key,
 };
 
 /// How often opening tries to connect when the database answers with an error (another process
@@ -481,14 +482,20 @@ const POSITIONS_PER_TRANSACTION: usize = 500;
 
 /// A 0-or-1 column of `guilds` as a `bool`.
 fn flag(row: &SqliteRow, name: &'static str, g: Option<u64>) -> Result<bool> {
-    match row.int(name, "guilds", g)? {
+    table_flag(row, name, "guilds", g)
+}
+
+/// A 0-or-1 column of `table` as a `bool`.
+fn table_flag(
+    row: &SqliteRow,
+    name: &'static str,
+    table: &'static str,
+    g: Option<u64>,
+) -> Result<bool> {
+    match row.int(name, table, g)? {
         0 => Ok(false),
         1 => Ok(true),
-        other => Err(corrupt(
-            "guilds",
-            g,
-            format!("{name} is {other}, not 0 or 1"),
-        )),
+        other => Err(corrupt(table, g, format!("{name} is {other}, not 0 or 1"))),
     }
 }
 
@@ -532,6 +539,7 @@ fn guild_from_row(row: &SqliteRow) -> Result<GuildState> {
         waiting: Vec::new(),
         stay: flag(row, "stay", g)?,
         autoplay: flag(row, "autoplay", g)?,
+        panel: panel_from_row(row, guild_id)?,
     })
 }
 
@@ -1564,15 +1572,80 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_panel(&self, guild_id: u64, panel: Option<PanelMessage>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO guilds (guild_id, panel_channel_id, panel_message_id) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (guild_id) DO UPDATE SET panel_channel_id = excluded.panel_channel_id, \
+             panel_message_id = excluded.panel_message_id",
+        )
+        .bind(to_db(guild_id))
+        .bind(panel.map(|p| to_db(p.channel_id)))
+        .bind(panel.map(|p| to_db(p.message_id)))
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_panel", Some(guild_id)))
+        .map(drop)
+    }
+
     async fn forget_guild(&self, guild_id: u64) -> Result<bool> {
         // The queue, current entry, waiting requests and play history go with it (ON DELETE
-        // CASCADE).
+        // CASCADE), the panel with the row; guild_settings is not tied to it and stays.
         let done = sqlx::query("DELETE FROM guilds WHERE guild_id = ?1")
             .bind(to_db(guild_id))
             .execute(&self.pool)
             .await
             .map_err(db("forget_guild", Some(guild_id)))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn guild_settings(&self, guild_id: u64) -> Result<GuildSettings> {
+        let g = Some(guild_id);
+        let row = sqlx::query(
+            "SELECT dj_role_id, vote_skip_percent, default_volume, announce_channel_id, \
+             stay_by_default, autoplay_by_default, locale FROM guild_settings WHERE guild_id = ?1",
+        )
+        .bind(to_db(guild_id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("guild_settings", g))?;
+        row.map_or_else(
+            || Ok(GuildSettings::default()),
+            |row| {
+                settings_from_row(&row, guild_id, |row, name| {
+                    table_flag(row, name, "guild_settings", g)
+                })
+            },
+        )
+    }
+
+    async fn set_guild_settings(&self, guild_id: u64, settings: &GuildSettings) -> Result<()> {
+        check_guild_settings(settings)?;
+        // The database's clock stamps the row (the callers' clocks are not asked for it).
+        sqlx::query(
+            "INSERT INTO guild_settings (guild_id, dj_role_id, vote_skip_percent, default_volume, \
+             announce_channel_id, stay_by_default, autoplay_by_default, locale, \
+             updated_at_unix_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(unixepoch('subsec') * 1000 AS INTEGER)) \
+             ON CONFLICT (guild_id) DO UPDATE SET dj_role_id = excluded.dj_role_id, \
+             vote_skip_percent = excluded.vote_skip_percent, \
+             default_volume = excluded.default_volume, \
+             announce_channel_id = excluded.announce_channel_id, \
+             stay_by_default = excluded.stay_by_default, \
+             autoplay_by_default = excluded.autoplay_by_default, locale = excluded.locale, \
+             updated_at_unix_ms = excluded.updated_at_unix_ms",
+        )
+        .bind(to_db(guild_id))
+        .bind(opt_to_db(settings.dj_role_id))
+        .bind(i64::from(settings.vote_skip_percent))
+        .bind(i64::from(settings.default_volume))
+        .bind(opt_to_db(settings.announce_channel_id))
+        .bind(i64::from(settings.stay_by_default))
+        .bind(i64::from(settings.autoplay_by_default))
+        .bind(settings.locale.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db("set_guild_settings", Some(guild_id)))
+        .map(drop)
     }
 
     async fn save_gateway_session(&self, session: &GatewaySession) -> Result<()> {

@@ -113,12 +113,12 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
     execute(
         &store,
         "ALTER TABLE guilds DROP CONSTRAINT guilds_volume_check, \
-         DROP CONSTRAINT guilds_loop_mode_check",
+         DROP CONSTRAINT guilds_loop_mode_check, DROP CONSTRAINT guilds_panel_check",
         None,
     )
     .await;
     store.set_volume(4, 50).await.expect("another guild");
-    let damages: [(&'static str, &str); 5] = [
+    let damages: [(&'static str, &str); 7] = [
         (
             "UPDATE guilds SET volume = 999 WHERE guild_id = $1",
             "volume 999",
@@ -134,6 +134,14 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
         (
             "UPDATE guilds SET filters = '[1, 2]' WHERE guild_id = $1",
             "filters",
+        ),
+        (
+            "UPDATE guilds SET panel_channel_id = 9 WHERE guild_id = $1",
+            "panel_channel_id is set without",
+        ),
+        (
+            "UPDATE guilds SET panel_message_id = 9 WHERE guild_id = $1",
+            "panel_message_id is set without",
         ),
         (
             "UPDATE queue_entries SET pos = 5 WHERE guild_id = $1 AND pos = 1",
@@ -842,6 +850,14 @@ fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
     migrator
 }
 
+/// The schema versions this binary embeds, oldest first.
+fn all_versions() -> Vec<i64> {
+    migrations_up_to(i64::MAX)
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}
+
 /// A guild as a binary of schema version 6 stored it (as in `tests/sqlite.rs`).
 const GUILD_OF_VERSION_6: [&str; 4] = [
     "INSERT INTO guilds (guild_id, volume, loop_mode, voice_channel_id) \
@@ -873,7 +889,7 @@ async fn a_database_of_version_6_migrates_to_7_keeping_its_guilds() {
         .fetch_all(store.pool())
         .await
         .expect("migrations table");
-    assert_eq!(versions, (1..=7).collect::<Vec<_>>());
+    assert_eq!(versions, all_versions(), "through 7 to the newest");
     let guild = store.load_guild(5).await.expect("load").expect("kept");
     assert_eq!(
         guild
@@ -935,6 +951,234 @@ async fn a_binary_of_version_6_keeps_working_on_version_7() {
         .await
         .expect("forget_guild of version 6");
     assert!(store.history(5, 10).await.expect("history").is_empty());
+}
+
+/// What a binary of schema version 7 stored besides [`GUILD_OF_VERSION_6`] (as in
+/// `tests/sqlite.rs`).
+const GUILD_OF_VERSION_7: [&str; 2] = [
+    "UPDATE guilds SET stay = TRUE WHERE guild_id = 5",
+    "INSERT INTO play_history (guild_id, track, requester_id, title, author, length_ms, uri, \
+     added_at_unix_ms, played_at_unix_ms) VALUES (5, 'QAAAh', 6, 'Then', 'D', 4000, NULL, 14, 15)",
+];
+
+/// Settings with every field set, for the migration tests.
+fn some_settings() -> store::GuildSettings {
+    store::GuildSettings {
+        dj_role_id: Some(u64::MAX),
+        vote_skip_percent: 75,
+        default_volume: 80,
+        announce_channel_id: Some(33),
+        stay_by_default: true,
+        autoplay_by_default: false,
+        locale: Some("de".to_owned()),
+    }
+}
+
+const PANEL: store::PanelMessage = store::PanelMessage {
+    channel_id: 44,
+    message_id: u64::MAX - 1,
+};
+
+#[tokio::test]
+async fn a_database_of_version_7_migrates_to_8_keeping_its_guilds() {
+    let Some(url) = postgres_server::database().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    migrations_up_to(7).run(&mut conn).await.expect("version 7");
+    for sql in GUILD_OF_VERSION_6.into_iter().chain(GUILD_OF_VERSION_7) {
+        sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    }
+    conn.close().await.expect("close");
+    let store = PgStore::connect(&PgConfig::new(url))
+        .await
+        .expect("connect");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
+        .fetch_all(store.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(versions, all_versions());
+    assert_eq!(versions.last(), Some(&8));
+    let guild = store.load_guild(5).await.expect("load").expect("kept");
+    assert_eq!(
+        guild
+            .queue
+            .iter()
+            .map(|e| e.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Zero", "One"]
+    );
+    assert_eq!(guild.current.map(|e| e.track), Some("QAAAc".to_owned()));
+    assert_eq!((guild.volume, guild.loop_mode), (150, LoopMode::Queue));
+    assert_eq!((guild.voice_channel_id, guild.waiting.len()), (Some(77), 1));
+    assert_eq!((guild.stay, guild.autoplay), (true, false));
+    assert_eq!(guild.panel, None, "no panel yet");
+    let history = store.history(5, 10).await.expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h.entry.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Then"]
+    );
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        store::GuildSettings::default()
+    );
+    store.set_panel(5, Some(PANEL)).await.expect("set_panel");
+    store
+        .set_guild_settings(5, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    assert_eq!(
+        store
+            .load_guild(5)
+            .await
+            .expect("load")
+            .expect("kept")
+            .panel,
+        Some(PANEL)
+    );
+    let stamped: i64 =
+        sqlx::query_scalar("SELECT updated_at_unix_ms FROM guild_settings WHERE guild_id = 5")
+            .fetch_one(store.pool())
+            .await
+            .expect("updated_at_unix_ms");
+    assert!(
+        stamped > 1_700_000_000_000,
+        "stamped by the clock: {stamped}"
+    );
+    assert!(store.forget_guild(5).await.expect("forget"));
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        some_settings()
+    );
+}
+
+#[tokio::test]
+async fn a_binary_of_version_7_keeps_working_on_version_8() {
+    let (_url, store) = fresh_or_skip!();
+    store.set_panel(5, Some(PANEL)).await.expect("set_panel");
+    store
+        .set_guild_settings(5, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    migrations_up_to(7)
+        .run(store.pool())
+        .await
+        .expect("an older binary's migrations");
+    for sql in [
+        "INSERT INTO guilds (guild_id, volume) VALUES (6, 20) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, volume) VALUES (5, 30) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, stay) VALUES (5, TRUE) \
+         ON CONFLICT (guild_id) DO UPDATE SET stay = excluded.stay",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    let new = store.load_guild(6).await.expect("load").expect("written");
+    assert_eq!((new.volume, new.panel), (20, None));
+    let kept = store.load_guild(5).await.expect("load").expect("written");
+    assert_eq!(
+        (kept.volume, kept.stay, kept.panel),
+        (30, true, Some(PANEL)),
+        "its writes keep the panel"
+    );
+    // Its forget_guild (one DELETE of the guild, under the guild's lock) takes the panel along
+    // and keeps the settings.
+    sqlx::query("DELETE FROM guilds WHERE guild_id = 5")
+        .execute(store.pool())
+        .await
+        .expect("forget_guild of version 7");
+    assert_eq!(store.load_guild(5).await.expect("load"), None);
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        some_settings()
+    );
+    store.set_volume(5, 10).await.expect("set_volume");
+    assert_eq!(
+        store
+            .load_guild(5)
+            .await
+            .expect("load")
+            .expect("written")
+            .panel,
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_settings_row_is_an_error_naming_it() {
+    let (_url, store) = fresh_or_skip!();
+    // What the constraints keep out, a hand edit could still put in once they are gone.
+    execute(
+        &store,
+        "ALTER TABLE guild_settings DROP CONSTRAINT guild_settings_vote_skip_percent_check, \
+         DROP CONSTRAINT guild_settings_default_volume_check, \
+         DROP CONSTRAINT guild_settings_locale_check",
+        None,
+    )
+    .await;
+    let damages: [(&'static str, &str); 6] = [
+        (
+            "UPDATE guild_settings SET vote_skip_percent = 0 WHERE guild_id = $1",
+            "vote_skip_percent is 0",
+        ),
+        (
+            "UPDATE guild_settings SET vote_skip_percent = 300 WHERE guild_id = $1",
+            "vote_skip_percent is 300",
+        ),
+        (
+            "UPDATE guild_settings SET default_volume = 999 WHERE guild_id = $1",
+            "default_volume is 999",
+        ),
+        (
+            "UPDATE guild_settings SET default_volume = -1 WHERE guild_id = $1",
+            "default_volume is -1",
+        ),
+        (
+            "UPDATE guild_settings SET locale = '' WHERE guild_id = $1",
+            "locale is empty",
+        ),
+        (
+            "UPDATE guild_settings SET locale = 'en US' WHERE guild_id = $1",
+            "locale holds a character",
+        ),
+    ];
+    for (damage, named) in damages {
+        for guild in [3, 4] {
+            store
+                .set_guild_settings(guild, &some_settings())
+                .await
+                .expect("set_guild_settings");
+        }
+        execute(&store, damage, Some(3)).await;
+        match store.guild_settings(3).await {
+            Err(
+                error @ Error::Corrupt {
+                    table: "guild_settings",
+                    guild_id: Some(3),
+                    ..
+                },
+            ) => {
+                assert!(error.to_string().contains(named), "{error} names {named}");
+            }
+            other => panic!("{damage}: expected a corrupt-data error, got {other:?}"),
+        }
+        assert_eq!(
+            store.guild_settings(4).await.expect("the other guild"),
+            some_settings()
+        );
+    }
+    store
+        .set_guild_settings(3, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    assert_eq!(
+        store.guild_settings(3).await.expect("repaired"),
+        some_settings()
+    );
 }
 
 #[tokio::test]

@@ -462,8 +462,21 @@ const GUILD_OF_VERSION_6: [&str; 4] = [
      VALUES (5, 'later', 4, 13)",
 ];
 
+/// The schema versions this binary embeds, oldest first.
+fn all_versions() -> Vec<i64> {
+    migrations_up_to(i64::MAX)
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}
+
 /// A store of schema version 6 with [`GUILD_OF_VERSION_6`] in it, in `dir`.
 async fn store_of_version_6(dir: &TempDir) {
+    store_of_version(dir, 6, &GUILD_OF_VERSION_6).await;
+}
+
+/// A store of schema `version` with `sql` run in it, in `dir`.
+async fn store_of_version(dir: &TempDir, version: i64, sql: &[&'static str]) {
     let path = SqliteConfig::new(dir.path()).path();
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&path)
@@ -473,9 +486,15 @@ async fn store_of_version_6(dir: &TempDir) {
     let pool = sqlx::SqlitePool::connect_with(options)
         .await
         .expect("a new file");
-    migrations_up_to(6).run(&pool).await.expect("version 6");
-    for sql in GUILD_OF_VERSION_6 {
-        sqlx::query(sql).execute(&pool).await.expect(sql);
+    migrations_up_to(version)
+        .run(&pool)
+        .await
+        .expect("an older version");
+    for statement in sql {
+        sqlx::query(*statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
     }
     pool.close().await;
 }
@@ -489,7 +508,7 @@ async fn a_store_of_version_6_migrates_to_7_keeping_its_guilds() {
         .fetch_all(store.pool())
         .await
         .expect("migrations table");
-    assert_eq!(versions, (1..=7).collect::<Vec<_>>());
+    assert_eq!(versions, all_versions(), "through 7 to the newest");
     let guild = store.load_guild(5).await.expect("load").expect("kept");
     assert_eq!(
         guild
@@ -563,6 +582,160 @@ async fn a_binary_of_version_6_keeps_working_on_version_7() {
     assert!(store.history(5, 10).await.expect("history").is_empty());
 }
 
+/// What a binary of schema version 7 stored besides [`GUILD_OF_VERSION_6`]: 24/7 mode on and a
+/// play history of one (the same SQL on both backends).
+const GUILD_OF_VERSION_7: [&str; 2] = [
+    "UPDATE guilds SET stay = TRUE WHERE guild_id = 5",
+    "INSERT INTO play_history (guild_id, track, requester_id, title, author, length_ms, uri, \
+     added_at_unix_ms, played_at_unix_ms) VALUES (5, 'QAAAh', 6, 'Then', 'D', 4000, NULL, 14, 15)",
+];
+
+/// Settings with every field set, for the migration tests.
+fn some_settings() -> store::GuildSettings {
+    store::GuildSettings {
+        dj_role_id: Some(u64::MAX),
+        vote_skip_percent: 75,
+        default_volume: 80,
+        announce_channel_id: Some(33),
+        stay_by_default: true,
+        autoplay_by_default: false,
+        locale: Some("de".to_owned()),
+    }
+}
+
+const PANEL: store::PanelMessage = store::PanelMessage {
+    channel_id: 44,
+    message_id: u64::MAX - 1,
+};
+
+#[tokio::test]
+async fn a_store_of_version_7_migrates_to_8_keeping_its_guilds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sql: Vec<&'static str> = GUILD_OF_VERSION_6
+        .into_iter()
+        .chain(GUILD_OF_VERSION_7)
+        .collect();
+    store_of_version(&dir, 7, &sql).await;
+    let store = open(&dir).await;
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
+        .fetch_all(store.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(versions, all_versions());
+    assert_eq!(versions.last(), Some(&8));
+    let guild = store.load_guild(5).await.expect("load").expect("kept");
+    assert_eq!(
+        guild
+            .queue
+            .iter()
+            .map(|e| e.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Zero", "One"]
+    );
+    assert_eq!(guild.current.map(|e| e.track), Some("QAAAc".to_owned()));
+    assert_eq!((guild.volume, guild.loop_mode), (150, LoopMode::Queue));
+    assert_eq!((guild.voice_channel_id, guild.waiting.len()), (Some(77), 1));
+    assert_eq!((guild.stay, guild.autoplay), (true, false));
+    assert_eq!(guild.panel, None, "no panel yet");
+    let history = store.history(5, 10).await.expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h.entry.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Then"]
+    );
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        store::GuildSettings::default()
+    );
+    store.set_panel(5, Some(PANEL)).await.expect("set_panel");
+    store
+        .set_guild_settings(5, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    assert_eq!(
+        store
+            .load_guild(5)
+            .await
+            .expect("load")
+            .expect("kept")
+            .panel,
+        Some(PANEL)
+    );
+    let stamped: i64 =
+        sqlx::query_scalar("SELECT updated_at_unix_ms FROM guild_settings WHERE guild_id = 5")
+            .fetch_one(store.pool())
+            .await
+            .expect("updated_at_unix_ms");
+    assert!(
+        stamped > 1_700_000_000_000,
+        "stamped by the clock: {stamped}"
+    );
+    assert!(store.forget_guild(5).await.expect("forget"));
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        some_settings()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_binary_of_version_7_keeps_working_on_version_8() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir).await;
+    store.set_panel(5, Some(PANEL)).await.expect("set_panel");
+    store
+        .set_guild_settings(5, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    // Its migrations (ignoring the one it does not know) run, and what it writes works.
+    migrations_up_to(7)
+        .run(store.pool())
+        .await
+        .expect("an older binary's migrations");
+    for sql in [
+        // set_volume of a guild it never wrote, and set_volume and set_stay of one with a panel
+        // (its upserts name the columns it knows).
+        "INSERT INTO guilds (guild_id, volume) VALUES (6, 20) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, volume) VALUES (5, 30) \
+         ON CONFLICT (guild_id) DO UPDATE SET volume = excluded.volume",
+        "INSERT INTO guilds (guild_id, stay) VALUES (5, TRUE) \
+         ON CONFLICT (guild_id) DO UPDATE SET stay = excluded.stay",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    let new = store.load_guild(6).await.expect("load").expect("written");
+    assert_eq!((new.volume, new.panel), (20, None));
+    let kept = store.load_guild(5).await.expect("load").expect("written");
+    assert_eq!(
+        (kept.volume, kept.stay, kept.panel),
+        (30, true, Some(PANEL)),
+        "its writes keep the panel"
+    );
+    // Its forget_guild (one DELETE of the guild) takes the panel along and keeps the settings.
+    sqlx::query("DELETE FROM guilds WHERE guild_id = 5")
+        .execute(store.pool())
+        .await
+        .expect("forget_guild of version 7");
+    assert_eq!(store.load_guild(5).await.expect("load"), None);
+    assert_eq!(
+        store.guild_settings(5).await.expect("guild_settings"),
+        some_settings()
+    );
+    store.set_volume(5, 10).await.expect("set_volume");
+    assert_eq!(
+        store
+            .load_guild(5)
+            .await
+            .expect("load")
+            .expect("written")
+            .panel,
+        None
+    );
+}
+
 #[tokio::test]
 async fn connections_use_wal_busy_timeout_foreign_keys_and_the_chosen_synchronous() {
     for (synchronous, level) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
@@ -598,7 +771,7 @@ async fn connections_use_wal_busy_timeout_foreign_keys_and_the_chosen_synchronou
 async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
     let (_dir, store) = fresh().await;
     store.set_volume(4, 50).await.expect("another guild");
-    let damages: [(&str, &str); 7] = [
+    let damages: [(&str, &str); 9] = [
         (
             "UPDATE guilds SET volume = 999 WHERE guild_id = 3",
             "volume",
@@ -616,6 +789,14 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
         (
             "UPDATE guilds SET autoplay = -1 WHERE guild_id = 3",
             "autoplay is -1",
+        ),
+        (
+            "UPDATE guilds SET panel_channel_id = 9 WHERE guild_id = 3",
+            "panel_channel_id is set without",
+        ),
+        (
+            "UPDATE guilds SET panel_message_id = 9 WHERE guild_id = 3",
+            "panel_message_id is set without",
         ),
         (
             "UPDATE queue_entries SET pos = 5 WHERE guild_id = 3 AND pos = 1",
@@ -665,6 +846,87 @@ async fn a_damaged_row_is_an_error_naming_it_not_a_panic() {
     let loaded = store.load_all_guilds().await.expect("load_all");
     assert!(loaded.damaged.is_empty());
     assert_eq!(loaded.guilds.len(), 1);
+}
+
+#[tokio::test]
+async fn a_damaged_settings_row_is_an_error_naming_it() {
+    let (_dir, store) = fresh().await;
+    let damages: [(&'static str, &str); 7] = [
+        (
+            "UPDATE guild_settings SET vote_skip_percent = 0 WHERE guild_id = 3",
+            "vote_skip_percent is 0",
+        ),
+        (
+            "UPDATE guild_settings SET vote_skip_percent = 300 WHERE guild_id = 3",
+            "vote_skip_percent is 300",
+        ),
+        (
+            "UPDATE guild_settings SET default_volume = 999 WHERE guild_id = 3",
+            "default_volume is 999",
+        ),
+        (
+            "UPDATE guild_settings SET stay_by_default = 7 WHERE guild_id = 3",
+            "stay_by_default is 7",
+        ),
+        (
+            "UPDATE guild_settings SET autoplay_by_default = -1 WHERE guild_id = 3",
+            "autoplay_by_default is -1",
+        ),
+        (
+            "UPDATE guild_settings SET locale = '' WHERE guild_id = 3",
+            "locale is empty",
+        ),
+        (
+            "UPDATE guild_settings SET locale = 'en US' WHERE guild_id = 3",
+            "locale holds a character",
+        ),
+    ];
+    for (damage, named) in damages {
+        store
+            .set_guild_settings(3, &some_settings())
+            .await
+            .expect("set_guild_settings");
+        store
+            .set_guild_settings(4, &some_settings())
+            .await
+            .expect("another guild");
+        let mut conn = store.pool().acquire().await.expect("connection");
+        sqlx::query("PRAGMA ignore_check_constraints = ON")
+            .execute(&mut *conn)
+            .await
+            .expect("pragma");
+        sqlx::query(damage).execute(&mut *conn).await.expect(damage);
+        sqlx::query("PRAGMA ignore_check_constraints = OFF")
+            .execute(&mut *conn)
+            .await
+            .expect("pragma");
+        drop(conn);
+        match store.guild_settings(3).await {
+            Err(
+                error @ Error::Corrupt {
+                    table: "guild_settings",
+                    guild_id: Some(3),
+                    ..
+                },
+            ) => {
+                assert!(error.to_string().contains(named), "{error} names {named}");
+            }
+            other => panic!("{damage}: expected a corrupt-data error, got {other:?}"),
+        }
+        assert_eq!(
+            store.guild_settings(4).await.expect("the other guild"),
+            some_settings()
+        );
+    }
+    // Setting them again repairs them.
+    store
+        .set_guild_settings(3, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    assert_eq!(
+        store.guild_settings(3).await.expect("repaired"),
+        some_settings()
+    );
 }
 
 /// Makes a gap in a guild's queue positions (0, 1, 2 becomes 0, 1, 7), as a damaged file would.
