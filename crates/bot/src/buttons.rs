@@ -11,6 +11,8 @@
 use twilight_model::channel::message::Component;
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle};
 
+use music::LoopMode;
+
 use super::commands::Command;
 
 /// The command a button's `custom_id` stands for; `None` for ids this build does not know.
@@ -22,8 +24,30 @@ pub fn parse(custom_id: &str) -> Option<Command> {
             let page: usize = argument.parse().ok()?;
             (page >= 1).then_some(Command::Queue { page })
         }
+        "panel" => panel(argument, parts.next()),
         _ => None,
     }
+}
+
+/// A button of the now-playing panel ([`panel`](super::panel)): `panel:pause`, `panel:loop:track`.
+fn panel(action: &str, argument: Option<&str>) -> Option<Command> {
+    Some(match action {
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "skip" => Command::Skip { to: None },
+        "previous" => Command::Previous,
+        "stop" => Command::Stop,
+        "shuffle" => Command::Shuffle,
+        "loop" => Command::Loop {
+            mode: match argument? {
+                "off" => LoopMode::Off,
+                "track" => LoopMode::Track,
+                "queue" => LoopMode::Queue,
+                _ => return None,
+            },
+        },
+        _ => return None,
+    })
 }
 
 /// The row under a page of the queue: previous, this page again (the queue may have changed),

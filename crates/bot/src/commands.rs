@@ -9,8 +9,10 @@ use twilight_model::application::command::{
     Command as DiscordCommand, CommandOption as CommandOptionDefinition, CommandType,
 };
 use twilight_model::application::interaction::InteractionContextType;
+use twilight_model::channel::ChannelType;
 use twilight_util::builder::command::{
-    CommandBuilder, IntegerBuilder, NumberBuilder, StringBuilder, SubCommandBuilder,
+    BooleanBuilder, ChannelBuilder, CommandBuilder, IntegerBuilder, NumberBuilder, RoleBuilder,
+    StringBuilder, SubCommandBuilder,
 };
 
 use discord::{CommandOption, OptionValue};
@@ -64,6 +66,8 @@ pub enum CommandKind {
     Lyrics,
     /// `/playlist save|load|list|show|delete`
     Playlist,
+    /// `/settings show|dj-role|vote-skip|volume|announce|defaults`
+    Settings,
     /// `/health`
     Health,
     /// `/help`
@@ -93,6 +97,12 @@ pub enum OptionKind {
     },
     /// Text, with suggestions while it is typed (Discord's autocomplete).
     Suggested(Suggest),
+    /// A role of the guild.
+    Role,
+    /// A text channel of the guild.
+    TextChannel,
+    /// Yes or no.
+    Boolean,
 }
 
 /// Where the suggestions for an option come from while it is typed.
@@ -468,6 +478,65 @@ pub const SPECS: &[CommandSpec] = &[
         ],
         true,
     ),
+    group(
+        CommandKind::Settings,
+        "settings",
+        "This server's settings: who may control playback, vote skip, defaults (Manage Server)",
+        &[
+            subcommand("show", "Show this server's settings", &[]),
+            subcommand(
+                "dj-role",
+                "Only this role (and the track's requester) may stop, clear, change volume, filters and order; others vote to skip",
+                &[optional(
+                    "role",
+                    "The DJ role (leave out to let everyone control playback)",
+                    OptionKind::Role,
+                )],
+            ),
+            subcommand(
+                "vote-skip",
+                "The share of the channel's listeners whose votes skip a track",
+                &[required(
+                    "percent",
+                    "1 to 100",
+                    OptionKind::Integer {
+                        min: 1,
+                        max: Some(100),
+                    },
+                )],
+            ),
+            subcommand(
+                "volume",
+                "The volume playback starts at",
+                &[required(
+                    "level",
+                    "0 to 200 (100 is normal)",
+                    OptionKind::Integer {
+                        min: 0,
+                        max: Some(200),
+                    },
+                )],
+            ),
+            subcommand(
+                "announce",
+                "Where the now-playing panel and announcements go",
+                &[optional(
+                    "channel",
+                    "A text channel (leave out: where /play was typed)",
+                    OptionKind::TextChannel,
+                )],
+            ),
+            subcommand(
+                "defaults",
+                "Whether 24/7 and autoplay start on in a fresh session",
+                &[
+                    optional("stay", "24/7 on by default", OptionKind::Boolean),
+                    optional("autoplay", "Autoplay on by default", OptionKind::Boolean),
+                ],
+            ),
+        ],
+        false,
+    ),
     spec(
         CommandKind::Health,
         "health",
@@ -586,6 +655,8 @@ pub enum Command {
     },
     /// A saved-playlist action.
     Playlist(PlaylistAction),
+    /// Show or change this server's settings.
+    Settings(SettingsAction),
     /// Switch 24/7 on or off.
     Stay,
     /// Switch autoplay on or off.
@@ -610,6 +681,66 @@ pub enum Command {
     Health,
     /// The list of commands.
     Help,
+}
+
+/// What `/settings` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsAction {
+    /// Show the settings.
+    Show,
+    /// Set (or, with `None`, clear) the DJ role.
+    DjRole(Option<u64>),
+    /// The share of listeners whose votes skip, in percent.
+    VoteSkip(u8),
+    /// The volume playback starts at.
+    Volume(u16),
+    /// Where announcements go (`None`: where /play was typed).
+    Announce(Option<u64>),
+    /// Whether 24/7 and autoplay start on (a value not given stays as it is).
+    Defaults {
+        /// 24/7.
+        stay: Option<bool>,
+        /// Autoplay.
+        autoplay: Option<bool>,
+    },
+}
+
+impl SettingsAction {
+    /// Whether it changes something (only Manage Server may).
+    pub fn changes(&self) -> bool {
+        !matches!(self, Self::Show)
+    }
+}
+
+/// `/settings <action>`'s options, read.
+fn settings(args: &Args<'_>, action: &str) -> Result<SettingsAction, CommandError> {
+    Ok(match action {
+        "show" => SettingsAction::Show,
+        "dj-role" => SettingsAction::DjRole(args.role("role")?),
+        "vote-skip" => SettingsAction::VoteSkip(
+            u8::try_from(args.integer("percent")?.unwrap_or(50)).unwrap_or(50),
+        ),
+        "volume" => SettingsAction::Volume(
+            u16::try_from(args.integer("level")?.unwrap_or(100)).unwrap_or(100),
+        ),
+        "announce" => SettingsAction::Announce(args.channel("channel")?),
+        "defaults" => {
+            let (stay, autoplay) = (args.boolean("stay")?, args.boolean("autoplay")?);
+            if stay.is_none() && autoplay.is_none() {
+                return Err(CommandError::Invalid {
+                    command: args.kind,
+                    reason: "give `stay`, `autoplay` or both.".into(),
+                });
+            }
+            SettingsAction::Defaults { stay, autoplay }
+        }
+        _ => {
+            return Err(CommandError::Subcommand {
+                command: args.kind,
+                choices: subcommand_names(args.kind.spec()),
+            });
+        }
+    })
 }
 
 /// What `/playlist` does; names are as typed (trimmed), matched without regard to case by the
@@ -767,7 +898,7 @@ impl Command {
             CommandKind::Health => Self::Health,
             CommandKind::Help => Self::Help,
             // Made of sub-commands: parsed above.
-            CommandKind::Filter | CommandKind::Playlist => {
+            CommandKind::Filter | CommandKind::Playlist | CommandKind::Settings => {
                 return Err(CommandError::Subcommand {
                     command: kind,
                     choices: subcommand_names(spec),
@@ -850,6 +981,7 @@ impl Command {
             (CommandKind::Filter, "reset") => Ok(Self::Filter {
                 change: FilterChange::Reset,
             }),
+            (CommandKind::Settings, action) => Ok(Self::Settings(settings(&args, action)?)),
             (CommandKind::Playlist, "list") => Ok(Self::Playlist(PlaylistAction::List)),
             (CommandKind::Playlist, action) => {
                 let name = args.text("name")?.unwrap_or_default().trim().to_owned();
@@ -897,6 +1029,7 @@ impl Command {
             Self::History { .. } => CommandKind::History,
             Self::Lyrics { .. } => CommandKind::Lyrics,
             Self::Playlist(_) => CommandKind::Playlist,
+            Self::Settings(_) => CommandKind::Settings,
             Self::Health => CommandKind::Health,
             Self::Help => CommandKind::Help,
         }
@@ -994,6 +1127,30 @@ impl<'a> Args<'a> {
         Ok(Some(value))
     }
 
+    fn role(&self, name: &'static str) -> Result<Option<u64>, CommandError> {
+        match self.value(name)? {
+            None => Ok(None),
+            Some(OptionValue::Role(id)) => Ok(Some(id.get())),
+            Some(_) => Err(self.wrong_type(name, "a role")),
+        }
+    }
+
+    fn channel(&self, name: &'static str) -> Result<Option<u64>, CommandError> {
+        match self.value(name)? {
+            None => Ok(None),
+            Some(OptionValue::Channel(id)) => Ok(Some(id.get())),
+            Some(_) => Err(self.wrong_type(name, "a channel")),
+        }
+    }
+
+    fn boolean(&self, name: &'static str) -> Result<Option<bool>, CommandError> {
+        match self.value(name)? {
+            None => Ok(None),
+            Some(OptionValue::Boolean(value)) => Ok(Some(*value)),
+            Some(_) => Err(self.wrong_type(name, "true or false")),
+        }
+    }
+
     /// A 1-based position (its spec's bounds keep it at least 1).
     fn position(&self, name: &'static str) -> Result<Option<usize>, CommandError> {
         Ok(self
@@ -1065,6 +1222,16 @@ fn option_definition(option: &OptionSpec) -> CommandOptionDefinition {
         OptionKind::Suggested(_) => StringBuilder::new(option.name, option.description)
             .required(option.required)
             .autocomplete(true)
+            .build(),
+        OptionKind::Role => RoleBuilder::new(option.name, option.description)
+            .required(option.required)
+            .build(),
+        OptionKind::TextChannel => ChannelBuilder::new(option.name, option.description)
+            .required(option.required)
+            .channel_types([ChannelType::GuildText])
+            .build(),
+        OptionKind::Boolean => BooleanBuilder::new(option.name, option.description)
+            .required(option.required)
             .build(),
     }
 }

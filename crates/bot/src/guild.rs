@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use cluster::ClusterError;
 use lavalink::model::{Event, LoadResult, Track, UpdatePlayer, VoiceState};
-use music::{GuildPlayer, StoreOp};
+use music::{GuildPlayer, Notice, StoreOp};
 use telemetry::{HealOutcome, QuerySource, VoiceAction};
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,6 +120,10 @@ enum Held {
 
 /// The actor. Between inputs it is parked in the router's map as plain data (no task, no channel);
 /// an input for a parked guild starts its task again.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts of the guild's life (restored, draining, a vote, a fresh state, a panel press)"
+)]
 pub(super) struct GuildActor {
     guild: GuildId,
     core: Arc<Core>,
@@ -145,6 +149,93 @@ pub(super) struct GuildActor {
     held: VecDeque<Held>,
     next_load: u64,
     draining: bool,
+    /// The now-playing panel's message ([`panel`](super::panel)).
+    panel: Option<store::PanelMessage>,
+    /// A press on the panel's own buttons is being run: its answer redraws the panel, so the
+    /// effects do not edit it too.
+    answering_panel: bool,
+    /// The entry the panel was last drawn for (its track and when it was queued): its start a
+    /// moment later needs no second edit.
+    panel_shows: Option<(String, u64)>,
+    /// The guild's `/settings`, once read from the store.
+    settings: Option<store::GuildSettings>,
+    /// The skip votes for the current track.
+    votes: super::rules::SkipVotes,
+    /// The last command was a skip vote that did not pass yet (a panel press answers it to the
+    /// voter alone).
+    vote_counted: bool,
+    /// The guild's state is fresh (never stored, or forgotten with `/leave`): the next session
+    /// starts with the settings' defaults (volume, 24/7, autoplay).
+    fresh: bool,
+}
+
+/// The panel's channel and message as Discord ids (`None` for a zero read from the store).
+fn panel_ids(panel: store::PanelMessage) -> (Option<ChannelId>, Option<discord::MessageId>) {
+    (
+        ChannelId::new_checked(panel.channel_id),
+        discord::MessageId::new_checked(panel.message_id),
+    )
+}
+
+/// What the settings' rules say about a command.
+enum Gate {
+    /// Run it (`passed`: a skip that a vote of this many passed).
+    Go {
+        /// The votes of a skip by vote.
+        passed: Option<usize>,
+    },
+    /// A skip vote was counted; this is the answer.
+    Voted(String),
+}
+
+/// What the effects just carried out mean for the panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PanelChange {
+    /// Nothing it shows.
+    None,
+    /// A track started: draw it (posting the panel if there is none).
+    Track,
+    /// Something it shows changed (paused, volume, loop, filters, the queue): redraw it if
+    /// there is one.
+    Redraw,
+    /// Playback ended: the panel goes.
+    End,
+}
+
+impl PanelChange {
+    fn of(notices: &[Notice]) -> Self {
+        let mut change = Self::None;
+        for notice in notices {
+            let this = match notice {
+                Notice::NowPlaying { .. }
+                | Notice::Queued { position: None, .. }
+                | Notice::PlayingPrevious { .. }
+                | Notice::AutoplayQueued { .. }
+                | Notice::Skipped { next: Some(_), .. } => Self::Track,
+                Notice::Stopped { .. }
+                | Notice::Left
+                | Notice::QueueFinished
+                | Notice::Skipped { next: None, .. } => Self::End,
+                Notice::Paused { .. }
+                | Notice::Resumed { .. }
+                | Notice::VolumeSet(_)
+                | Notice::LoopSet(_)
+                | Notice::FiltersSet { .. }
+                | Notice::Shuffled { .. }
+                | Notice::Removed { .. }
+                | Notice::Moved { .. }
+                | Notice::Cleared { .. }
+                | Notice::Queued { .. }
+                | Notice::Replaying { .. } => Self::Redraw,
+                _ => Self::None,
+            };
+            // The last word wins, except that a redraw does not undo a track or an end.
+            if this != Self::None && !(this == Self::Redraw && change != Self::None) {
+                change = this;
+            }
+        }
+        change
+    }
 }
 
 impl GuildActor {
@@ -163,6 +254,13 @@ impl GuildActor {
             held: VecDeque::new(),
             next_load: 0,
             draining: false,
+            panel: None,
+            answering_panel: false,
+            panel_shows: None,
+            settings: None,
+            votes: super::rules::SkipVotes::default(),
+            vote_counted: false,
+            fresh: true,
         }
     }
 
@@ -324,6 +422,8 @@ impl GuildActor {
             .and_then(ChannelId::new_checked)
             .filter(|_| !playing_on);
         self.waiting = restored.waiting;
+        self.panel = restored.panel;
+        self.fresh = false;
     }
 
     // ---- Commands ----------------------------------------------------------------------------
@@ -409,13 +509,38 @@ impl GuildActor {
 
     async fn command(&mut self, invocation: Invocation) {
         let kind = invocation.command.kind();
+        let pressed = invocation.interaction.pressed;
         let answer = match invocation.command {
-            Command::Queue { page } => {
-                self.queue_page(page, invocation.interaction.pressed.is_some())
-            }
+            Command::Queue { page } => self.queue_page(page, pressed.is_some()),
+            _ if pressed.is_some() => self.panel_press(&invocation).await,
             _ => self.run_command(&invocation).await.map(Reply::text),
         };
         self.core.answer(invocation.interaction, kind, answer);
+    }
+
+    /// A button of a panel: on the guild's panel, the command runs as the slash command would
+    /// and its answer is the panel redrawn (a refusal is the presser's alone); on a panel that
+    /// is no longer the guild's, nothing runs and that message loses its buttons.
+    async fn panel_press(&mut self, invocation: &Invocation) -> Result<Reply, Failure> {
+        let current = self.panel.and_then(|panel| panel_ids(panel).1);
+        if current.is_none() || invocation.interaction.pressed != current {
+            return Ok(super::panel::retired());
+        }
+        self.answering_panel = true;
+        self.vote_counted = false;
+        let ran = self.run_command(invocation).await;
+        self.answering_panel = false;
+        let text = ran?;
+        if std::mem::take(&mut self.vote_counted) {
+            // A vote changes nothing on the panel: the voter is told alone.
+            return Ok(Reply::text(text).ephemeral());
+        }
+        Ok(
+            super::panel::render(&self.player, self.now_ms()).unwrap_or_else(|| {
+                // Playback ended with this press: the panel becomes a plain line.
+                Reply::text(format!("{text} (by <@{}>)", invocation.interaction.user))
+            }),
+        )
     }
 
     /// A page of the queue with its buttons. From a button (`pressed`), a page that no longer
@@ -452,6 +577,14 @@ impl GuildActor {
             && self.core.discord.user_voice_channel(self.guild, inv.user) != Some(bot)
         {
             return Err(format!("Join <#{bot}> to control playback.").into());
+        }
+        let passed = match self.gate(inv, command).await? {
+            Gate::Go { passed } => passed,
+            Gate::Voted(text) => return Ok(text),
+        };
+        if let Command::Settings(action) = command {
+            let settings = self.settings().await;
+            return self.settings_command(settings, action).await;
         }
         let player = &mut self.player;
         let effects = match command {
@@ -502,8 +635,12 @@ impl GuildActor {
                     .map(|np| super::display::now_playing(&np, bar))
                     .ok_or_else(|| "Nothing is playing.".to_owned().into());
             }
-            // Answered before they reach a guild, or by `command` itself.
-            Command::Play { .. } | Command::Queue { .. } | Command::Health | Command::Help => {
+            // Answered before they reach a guild, by `command` itself, or above.
+            Command::Play { .. }
+            | Command::Queue { .. }
+            | Command::Settings(_)
+            | Command::Health
+            | Command::Help => {
                 return Err(Failure::failed("That command is not handled here."));
             }
         };
@@ -518,11 +655,152 @@ impl GuildActor {
         if kind == CommandKind::Leave {
             let _ = self.core.discord.leave_voice(self.guild);
         }
+        if let Some(votes) = passed {
+            lines.insert(0, format!("Skipped by vote ({votes} votes)."));
+        }
         Ok(if lines.is_empty() {
             "Done.".to_owned()
         } else {
             lines.join("\n")
         })
+    }
+
+    // ---- Settings ----------------------------------------------------------------------------
+
+    /// Whether the caller may run the command here (the settings' rules), and for a skip that
+    /// is a vote, the vote: counted (its answer), or passed (the skip goes on).
+    async fn gate(&mut self, inv: &CommandInvocation, command: &Command) -> Result<Gate, Failure> {
+        let settings = self.settings().await;
+        let listeners = self.listeners();
+        let requester = self.player.current().map(|entry| entry.requester_id);
+        if let Some(refusal) = super::rules::refusal(&settings, inv, command, requester, &listeners)
+        {
+            return Err(refusal.into());
+        }
+        let voting = matches!(command, Command::Skip { .. })
+            && settings
+                .dj_role_id
+                .is_some_and(|role| !super::rules::is_dj(inv, role, &listeners))
+            && requester != Some(inv.user.get());
+        let Some(track) = self.current_entry().filter(|_| voting) else {
+            return Ok(Gate::Go { passed: None });
+        };
+        match self
+            .votes
+            .vote(track, inv.user, &listeners, settings.vote_skip_percent)
+        {
+            super::rules::Vote::Counted { votes, needed } => {
+                self.vote_counted = true;
+                Ok(Gate::Voted(format!(
+                    "<@{}> votes to skip: {votes} of {needed} votes.",
+                    inv.user
+                )))
+            }
+            super::rules::Vote::Again { votes, needed } => {
+                Err(format!("You voted to skip already: {votes} of {needed} votes.").into())
+            }
+            super::rules::Vote::Passed { votes } => Ok(Gate::Go {
+                passed: Some(votes),
+            }),
+        }
+    }
+
+    /// The guild's settings (read from the store once; the defaults while it cannot be read).
+    async fn settings(&mut self) -> store::GuildSettings {
+        if let Some(settings) = &self.settings {
+            return settings.clone();
+        }
+        match self
+            .core
+            .shell
+            .store()
+            .guild_settings(self.guild.get())
+            .await
+        {
+            Ok(settings) => {
+                self.settings = Some(settings.clone());
+                settings
+            }
+            Err(error) => {
+                tracing::warn!(guild = %self.guild, %error, "could not read the settings: the defaults apply");
+                store::GuildSettings::default()
+            }
+        }
+    }
+
+    /// `/settings`: shows them, or changes one and shows them (the caller's right to change
+    /// them was checked).
+    async fn settings_command(
+        &mut self,
+        settings: store::GuildSettings,
+        action: &super::commands::SettingsAction,
+    ) -> Result<String, Failure> {
+        let settings = super::rules::changed(settings, action);
+        if action.changes() {
+            match self
+                .core
+                .shell
+                .store()
+                .set_guild_settings(self.guild.get(), &settings)
+                .await
+            {
+                Ok(()) => self.settings = Some(settings.clone()),
+                Err(store::Error::GuildSetting { key, message }) => {
+                    return Err(format!("{key}: {message}").into());
+                }
+                Err(error) => {
+                    tracing::error!(guild = %self.guild, %error, "could not store the settings");
+                    return Err(Failure::failed("I could not save the settings: try again."));
+                }
+            }
+        }
+        Ok(super::rules::describe(&settings))
+    }
+
+    /// The listeners in the bot's voice channel (none when it is in none).
+    fn listeners(&self) -> Vec<discord::UserId> {
+        self.core
+            .discord
+            .bot_voice_channel(self.guild)
+            .map(|channel| self.core.discord.voice_channel_listeners(channel))
+            .unwrap_or_default()
+    }
+
+    /// Where the panel and announcements go: the settings' channel, else where the command
+    /// was typed, else where they went.
+    async fn reporting_channel(&mut self, inv: &CommandInvocation) -> Option<ChannelId> {
+        self.settings()
+            .await
+            .announce_channel_id
+            .and_then(ChannelId::new_checked)
+            .or(inv.channel)
+            .or(self.text_channel)
+    }
+
+    /// A session starts in a fresh guild: the settings' starting volume, 24/7 and autoplay.
+    async fn fresh_defaults(&mut self) {
+        if !self.fresh {
+            return;
+        }
+        self.fresh = false;
+        let settings = self.settings().await;
+        let mut effects = Vec::new();
+        if self.player.volume() != settings.default_volume
+            && let Ok(set) = self.player.set_volume(i64::from(settings.default_volume))
+        {
+            effects.extend(set);
+        }
+        if settings.stay_by_default && !self.player.stays() {
+            effects.extend(self.player.set_stay(true));
+        }
+        if settings.autoplay_by_default && !self.player.autoplays() {
+            effects.extend(self.player.set_autoplay(true));
+        }
+        if !effects.is_empty() {
+            // Said by /settings, not at every start.
+            let mut quiet = Vec::new();
+            self.carry_out(effects, Some(&mut quiet)).await;
+        }
     }
 
     /// `/previous`: the newest history entry plays again; the current one comes next.
@@ -887,8 +1165,9 @@ impl GuildActor {
                 "I can't join <#{channel}>: {error}"
             )));
         }
-        self.text_channel = inv.channel.or(self.text_channel);
+        self.text_channel = self.reporting_channel(inv).await;
         self.store_channels(Some(channel)).await;
+        self.fresh_defaults().await;
         let effects = self
             .player
             .play(tracks, inv.user.get(), self.now_ms())
@@ -919,7 +1198,7 @@ impl GuildActor {
             // Be in the channel already, so playback starts the moment a node is back.
             let _ = self.core.discord.join_voice(self.guild, channel, true);
         }
-        self.text_channel = inv.channel.or(self.text_channel);
+        self.text_channel = self.reporting_channel(inv).await;
         // Kept in the store too: a restart before a node is back does not lose it.
         self.store_channels(Some(channel)).await;
         let request = match self
@@ -1316,7 +1595,25 @@ impl GuildActor {
         if let Some(seed) = outcome.autoplay.take() {
             self.start_autoplay(seed);
         }
-        let mut lines: Vec<String> = outcome.notices.iter().map(ToString::to_string).collect();
+        let left = outcome
+            .notices
+            .iter()
+            .any(|notice| matches!(notice, Notice::Left));
+        if left {
+            // The guild's stored state is gone: the next session starts with the defaults.
+            self.fresh = true;
+        }
+        let drawn = self
+            .panel_after(PanelChange::of(&outcome.notices), left)
+            .await;
+        // Without an interaction to answer, the panel says what plays now.
+        let said_by_panel = drawn && reply.is_none();
+        let mut lines: Vec<String> = outcome
+            .notices
+            .iter()
+            .filter(|notice| !(said_by_panel && matches!(notice, Notice::NowPlaying { .. })))
+            .map(ToString::to_string)
+            .collect();
         if outcome.nodes_unavailable {
             lines.push(
                 "Audio nodes are unavailable, your queue is kept: playback starts by itself when one is back."
@@ -1332,6 +1629,130 @@ impl GuildActor {
             }
         }
         outcome
+    }
+
+    // ---- The now-playing panel ---------------------------------------------------------------
+
+    /// Brings the panel in line with what was just carried out (`left`: the guild's stored
+    /// state is gone with the bot); whether it now shows the current track.
+    async fn panel_after(&mut self, change: PanelChange, left: bool) -> bool {
+        match change {
+            PanelChange::None => false,
+            PanelChange::End => {
+                self.remove_panel(!left).await;
+                false
+            }
+            // A press on the panel is answered with the panel itself.
+            PanelChange::Track | PanelChange::Redraw if self.answering_panel => {
+                self.panel_shows = self.current_entry();
+                true
+            }
+            // The track the panel shows started (a skip drew it already).
+            PanelChange::Track
+                if self.panel.is_some() && self.panel_shows == self.current_entry() =>
+            {
+                true
+            }
+            PanelChange::Track => self.draw_panel(true).await,
+            PanelChange::Redraw => self.panel.is_some() && self.draw_panel(false).await,
+        }
+    }
+
+    /// The current entry as the panel knows it: its track and when it was queued.
+    fn current_entry(&self) -> Option<(String, u64)> {
+        self.player
+            .current()
+            .map(|entry| (entry.encoded.clone(), entry.added_at_unix_ms))
+    }
+
+    /// Draws the panel: edits the one there is (in the text channel), or, with `post`, posts
+    /// one when there is none, it was deleted, or playback moved to another text channel (the
+    /// old one is deleted). Whether it shows the current track.
+    async fn draw_panel(&mut self, post: bool) -> bool {
+        let Some(reply) = super::panel::render(&self.player, self.now_ms()) else {
+            return false;
+        };
+        let discord = &self.core.discord;
+        if let Some(panel) = self.panel {
+            let (channel, message) = panel_ids(panel);
+            let here = self.text_channel.is_none_or(|text| Some(text) == channel);
+            match (channel, message) {
+                (Some(channel), Some(message)) if here => {
+                    match discord.edit_message(channel, message, &reply).await {
+                        Ok(()) => {
+                            self.panel_shows = self.current_entry();
+                            return true;
+                        }
+                        Err(error) if error.is_unknown_message() => {
+                            tracing::debug!(guild = %self.guild, "the panel was deleted: a new one is posted");
+                        }
+                        Err(error) => {
+                            tracing::warn!(guild = %self.guild, %error, "could not update the now-playing panel");
+                            return false;
+                        }
+                    }
+                }
+                (Some(channel), Some(message)) => {
+                    if let Err(error) = discord.delete_message(channel, message).await {
+                        tracing::warn!(guild = %self.guild, %error, "could not delete the old now-playing panel");
+                    }
+                }
+                _ => {}
+            }
+            self.set_panel(None).await;
+        }
+        let Some(channel) = self.text_channel.filter(|_| post) else {
+            return false;
+        };
+        match self.core.discord.send_message(channel, &reply).await {
+            Ok(message) => {
+                self.set_panel(Some(store::PanelMessage {
+                    channel_id: channel.get(),
+                    message_id: message.get(),
+                }))
+                .await;
+                self.panel_shows = self.current_entry();
+                true
+            }
+            Err(error) => {
+                tracing::warn!(guild = %self.guild, %error, "could not post the now-playing panel");
+                false
+            }
+        }
+    }
+
+    /// Playback ended: the panel is deleted (a press on it is answered by turning it into a
+    /// plain line instead), and forgotten; `store`: also in the store (not when the guild's
+    /// stored state went with the bot).
+    async fn remove_panel(&mut self, store: bool) {
+        let Some(panel) = self.panel else {
+            return;
+        };
+        if !self.answering_panel
+            && let (Some(channel), Some(message)) = panel_ids(panel)
+            && let Err(error) = self.core.discord.delete_message(channel, message).await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not delete the now-playing panel");
+        }
+        self.panel_shows = None;
+        if store {
+            self.set_panel(None).await;
+        } else {
+            self.panel = None;
+        }
+    }
+
+    async fn set_panel(&mut self, panel: Option<store::PanelMessage>) {
+        self.panel = panel;
+        if let Err(error) = self
+            .core
+            .shell
+            .store()
+            .set_panel(self.guild.get(), panel)
+            .await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not store the now-playing panel");
+        }
     }
 
     /// Posts to the guild's text channel (in order: the actor waits for each post).

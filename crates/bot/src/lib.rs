@@ -11,6 +11,8 @@ pub mod commands;
 mod display;
 mod guild;
 pub mod health_command;
+pub mod panel;
+pub mod rules;
 pub mod runtime;
 pub mod shell;
 pub mod suggest;

@@ -223,6 +223,8 @@ pub struct Restored {
     pub text_channel: Option<u64>,
     /// `/play` requests waiting for a Lavalink node.
     pub waiting: Vec<store::WaitingRequest>,
+    /// The now-playing panel's message.
+    pub panel: Option<store::PanelMessage>,
 }
 
 fn restored(state: &store::GuildState) -> Restored {
@@ -244,6 +246,7 @@ fn restored(state: &store::GuildState) -> Restored {
         voice_channel: state.voice_channel_id,
         text_channel: state.text_channel_id,
         waiting: state.waiting.clone(),
+        panel: state.panel,
     }
 }
 

@@ -348,3 +348,287 @@ async fn queue_pages_turn_with_buttons_and_stale_pages_answer_cleanly() {
     })
     .await;
 }
+
+/// The guild's panel: the bot's message in the text channel that has buttons.
+fn panels(rig: &Rig) -> Vec<Message> {
+    rig.discord
+        .channel_messages(rig.guild.text_channel())
+        .into_iter()
+        .filter(|message| !message.components.is_empty())
+        .collect()
+}
+
+fn embed_title(message: &Message) -> String {
+    message
+        .embeds
+        .first()
+        .and_then(|embed| embed.title.clone())
+        .unwrap_or_default()
+}
+
+fn field(message: &Message, name: &str) -> String {
+    message
+        .embeds
+        .first()
+        .and_then(|embed| embed.fields.iter().find(|field| field.name == name))
+        .map(|field| field.value.clone())
+        .unwrap_or_default()
+}
+
+async fn playing_title(rig: &Rig, not: Option<&str>) -> String {
+    tokio::time::timeout(GUARD, async {
+        loop {
+            if let Some(track) = rig.node_player().and_then(|player| player.track)
+                && Some(track.info.title.as_str()) != not
+            {
+                return track.info.title;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("a track plays on the node")
+}
+
+#[tokio::test]
+async fn the_now_playing_panel_follows_the_track_and_its_buttons_run_the_commands() {
+    let rig = start_with(BotSettings::default(), |_, _| {
+        bot::runtime::Observers::default()
+    })
+    .await;
+    let alice = rig.guild.member("alice").expect("alice");
+    let channel = rig.guild.text_channel();
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins");
+    rig.command(
+        rig.slash("alice", "play")
+            .string("query", "sim:length:600000"),
+    )
+    .await;
+    let first = playing_title(&rig, None).await;
+    // Playback started: one panel, in the channel /play was typed in, showing the track.
+    let panel = rig
+        .discord
+        .wait_for_message(channel, |message| embed_title(message) == first)
+        .await
+        .expect("the panel is posted");
+    let (_, buttons) = page_of(&panel);
+    assert!(
+        buttons.iter().any(|(id, _)| id == "panel:pause"),
+        "{buttons:?}"
+    );
+    assert_eq!(field(&panel, "Up next"), "Nothing queued");
+    let stored = rig
+        .store
+        .load_guild(rig.guild.id.get())
+        .await
+        .expect("store")
+        .and_then(|state| state.panel)
+        .expect("the panel's message is stored");
+    assert_eq!(stored.message_id, panel.id.get());
+
+    // A track queued: the panel is edited in place to show what comes next.
+    rig.command(
+        rig.slash("alice", "play")
+            .string("query", "sim:length:240000"),
+    )
+    .await;
+    rig.discord
+        .wait_for_message_change(channel, |change| match change {
+            sim::discord::MessageChange::Edited(message) => {
+                message.id == panel.id && field(message, "Up next") != "Nothing queued"
+            }
+            sim::discord::MessageChange::Deleted { .. } => false,
+        })
+        .await
+        .expect("the panel shows the queued track");
+
+    // Pause from the panel: the node pauses, the panel answers with resume.
+    let paused = press(&rig, "alice", &panel, "panel:pause").await;
+    assert_eq!(paused.id, panel.id);
+    let (_, buttons) = page_of(&paused);
+    assert!(
+        buttons.iter().any(|(id, _)| id == "panel:resume"),
+        "{buttons:?}"
+    );
+    assert!(
+        rig.node_player().expect("player").paused,
+        "paused on the node"
+    );
+
+    // bob is not in the bot's channel: refused, privately; the panel stays as it is.
+    let refused = rig
+        .discord
+        .press_button(&ButtonPress::new(
+            channel,
+            panel.id,
+            rig.guild.member("bob").expect("bob"),
+            "panel:resume",
+        ))
+        .expect("press");
+    let refusal = tokio::time::timeout(GUARD, refused.original())
+        .await
+        .expect("answered in time")
+        .expect("answered");
+    assert!(
+        refusal.content.contains("to control playback"),
+        "{}",
+        refusal.content
+    );
+    assert!(rig.node_player().expect("player").paused);
+
+    // Loop and skip from the panel; skip brings the next track into the same panel.
+    let looped = press(&rig, "alice", &paused, "panel:loop:track").await;
+    assert_eq!(field(&looped, "Loop"), "track");
+    let skipped = press(&rig, "alice", &looped, "panel:skip").await;
+    let second = playing_title(&rig, Some(&first)).await;
+    assert_eq!(embed_title(&skipped), second);
+    assert_eq!(panels(&rig).len(), 1, "one panel, never piled up");
+
+    // /stop: the panel goes, and is forgotten.
+    rig.command(rig.slash("alice", "stop")).await;
+    rig.discord
+        .wait_for_message_change(channel, |change| {
+            matches!(change, sim::discord::MessageChange::Deleted { id, .. } if *id == panel.id)
+        })
+        .await
+        .expect("the panel is deleted");
+    let stored = rig
+        .store
+        .load_guild(rig.guild.id.get())
+        .await
+        .expect("store")
+        .and_then(|state| state.panel);
+    assert_eq!(stored, None);
+    assert!(panels(&rig).is_empty());
+}
+
+fn settings(rig: &Rig, user: &str, sub: &str, options: SlashOptions) -> SlashCommand {
+    rig.slash(user, "settings").subcommand(sub, options)
+}
+
+#[tokio::test]
+async fn settings_a_dj_role_and_skipping_by_vote() {
+    use twilight_model::application::interaction::application_command::CommandOptionValue;
+    let spec = sim::discord::GuildSpec::default()
+        .role("DJ", twilight_model::guild::Permissions::empty())
+        .member("carol", &["DJ"])
+        .member("dave", &[]);
+    let rig = common::rig::start_in(&spec, BotSettings::default(), |_, _| {
+        bot::runtime::Observers::default()
+    })
+    .await;
+    let dj = rig.guild.role("DJ").expect("the DJ role");
+    for name in ["alice", "bob", "carol", "dave"] {
+        rig.discord
+            .join_voice(
+                rig.guild.id,
+                rig.guild.member(name).expect("member"),
+                rig.guild.voice_channel(0),
+            )
+            .expect("joins");
+    }
+
+    // Only Manage Server changes the settings; anyone may read them.
+    let (text, ephemeral) = rig
+        .command(settings(
+            &rig,
+            "alice",
+            "vote-skip",
+            SlashOptions::default().integer("percent", 10),
+        ))
+        .await;
+    assert!(ephemeral && text.contains("Manage Server"), "{text}");
+    let (text, _) = rig
+        .command(settings(
+            &rig,
+            "owner",
+            "dj-role",
+            SlashOptions::default().option("role", CommandOptionValue::Role(dj)),
+        ))
+        .await;
+    assert!(text.contains(&format!("<@&{dj}>")), "{text}");
+    let (text, _) = rig
+        .command(settings(&rig, "bob", "show", SlashOptions::default()))
+        .await;
+    assert!(text.contains("Vote skip: 50%"), "{text}");
+
+    // alice's track plays, bob's waits.
+    rig.command(
+        rig.slash("alice", "play")
+            .string("query", "sim:length:600000"),
+    )
+    .await;
+    let first = playing_title(&rig, None).await;
+    rig.command(
+        rig.slash("bob", "play")
+            .string("query", "sim:length:300000"),
+    )
+    .await;
+
+    // The volume is for DJs and the current track's requester.
+    let (text, ephemeral) = rig
+        .command(rig.slash("bob", "volume").integer("level", 50))
+        .await;
+    assert!(ephemeral && text.contains("Only DJs"), "{text}");
+    rig.command(rig.slash("alice", "volume").integer("level", 50))
+        .await;
+    assert_eq!(rig.node_player().expect("player").volume, 50);
+    rig.command(rig.slash("carol", "volume").integer("level", 60))
+        .await;
+    assert_eq!(rig.node_player().expect("player").volume, 60);
+
+    // bob is neither: his skip is a vote. Four listeners at 50 %: two votes.
+    let (text, ephemeral) = rig.command(rig.slash("bob", "skip")).await;
+    assert!(!ephemeral && text.contains("1 of 2 votes"), "{text}");
+    let (text, ephemeral) = rig.command(rig.slash("bob", "skip")).await;
+    assert!(ephemeral && text.contains("already"), "{text}");
+    assert_eq!(
+        playing_title(&rig, None).await,
+        first,
+        "one vote skips nothing"
+    );
+    let (text, _) = rig.command(rig.slash("dave", "skip")).await;
+    assert!(text.contains("Skipped by vote (2 votes)"), "{text}");
+    playing_title(&rig, Some(&first)).await;
+
+    // Starting values for a fresh session; the settings outlive /leave.
+    rig.command(settings(
+        &rig,
+        "owner",
+        "volume",
+        SlashOptions::default().integer("level", 40),
+    ))
+    .await;
+    rig.command(settings(
+        &rig,
+        "owner",
+        "defaults",
+        SlashOptions::default().boolean("stay", true),
+    ))
+    .await;
+    rig.command(rig.slash("carol", "leave")).await;
+    let kept = rig
+        .store
+        .guild_settings(rig.guild.id.get())
+        .await
+        .expect("settings");
+    assert_eq!(kept.dj_role_id, Some(dj.get()));
+    assert_eq!(kept.default_volume, 40);
+    assert!(kept.stay_by_default);
+    rig.command(
+        rig.slash("dave", "play")
+            .string("query", "sim:length:600000"),
+    )
+    .await;
+    playing_title(&rig, None).await;
+    assert_eq!(rig.node_player().expect("player").volume, 40);
+    let state = rig
+        .store
+        .load_guild(rig.guild.id.get())
+        .await
+        .expect("store")
+        .expect("the guild");
+    assert!(state.stay, "24/7 on by default in the fresh session");
+}

@@ -36,7 +36,16 @@ pub async fn start_with(
     bot_settings: BotSettings,
     observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers,
 ) -> Rig {
-    let (discord_sim, guild) = sim_with(DiscordConfig::default(), &GuildSpec::default()).await;
+    start_in(&GuildSpec::default(), bot_settings, observers).await
+}
+
+/// As [`start_with`], in a guild made from `spec`.
+pub async fn start_in(
+    spec: &GuildSpec,
+    bot_settings: BotSettings,
+    observers: impl FnOnce(&Cluster, &GuildInfo) -> Observers,
+) -> Rig {
+    let (discord_sim, guild) = sim_with(DiscordConfig::default(), spec).await;
     let (discord, discord_events) = connect(settings(&discord_sim), &guild).await;
     // Lavalink's stuck threshold is a server setting (10 s by default); a short one keeps the
     // stuck-track test quick.
