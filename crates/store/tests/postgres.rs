@@ -246,6 +246,15 @@ async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
         guard.clear_queue(21).await.map(drop),
         guard.advance(21, Finished::Drop, 9).await.map(drop),
         guard.set_volume(21, 10).await,
+        guard
+            .set_panel(
+                21,
+                Some(store::PanelMessage {
+                    channel_id: 1,
+                    message_id: 2,
+                }),
+            )
+            .await,
         guard.forget_guild(21).await.map(drop),
     ] {
         assert!(
@@ -269,6 +278,19 @@ async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
         damaged_rows,
         "the damaged rows are untouched"
     );
+    // Its settings are rows of their own, which the damage does not touch: they pass.
+    let settings = store::GuildSettings {
+        vote_skip_percent: 60,
+        ..store::GuildSettings::default()
+    };
+    guard
+        .set_guild_settings(21, &settings)
+        .await
+        .expect("settings of a quarantined guild");
+    assert_eq!(
+        guard.guild_settings(21).await.expect("guild_settings"),
+        settings
+    );
     guard.remove(22, 0).await.expect("other guilds are served");
     execute(
         &pg,
@@ -283,6 +305,14 @@ async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
 
 /// Writes one of everything, for the tests that check it comes back.
 async fn write_everything(store: &dyn Store, guild: u64) {
+    store
+        .set_panel(guild, Some(PANEL))
+        .await
+        .expect("set_panel");
+    store
+        .set_guild_settings(guild, &some_settings())
+        .await
+        .expect("set_guild_settings");
     store
         .enqueue(guild, &entries(0..5), None)
         .await
@@ -437,6 +467,8 @@ async fn reconnecting_restores_everything_and_the_ledger() {
         store.load_all_guilds().await.expect("load_all").guilds,
         guilds
     );
+    let settings = store.guild_settings(u64::MAX).await.expect("settings");
+    assert_eq!((guilds[0].panel, settings), (Some(PANEL), some_settings()));
     let gateway = store
         .take_gateway_sessions(HandoverScope::whole(1))
         .await

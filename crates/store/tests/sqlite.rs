@@ -53,6 +53,14 @@ async fn conformance_run_all_on_one_store_as_dyn() {
 /// Writes one of everything, for the tests that check it comes back.
 async fn write_everything(store: &dyn Store, guild: u64) {
     store
+        .set_panel(guild, Some(PANEL))
+        .await
+        .expect("set_panel");
+    store
+        .set_guild_settings(guild, &some_settings())
+        .await
+        .expect("set_guild_settings");
+    store
         .enqueue(guild, &entries(0..5), None)
         .await
         .expect("enqueue");
@@ -126,6 +134,13 @@ async fn reopening_the_file_restores_everything() {
         store.load_all_guilds().await.expect("load_all").guilds,
         before
     );
+    assert_eq!(before[0].panel, Some(PANEL));
+    for guild in [77, u64::MAX] {
+        assert_eq!(
+            store.guild_settings(guild).await.expect("guild_settings"),
+            some_settings()
+        );
+    }
     let gateway = store
         .take_gateway_sessions(HandoverScope::whole(1))
         .await
@@ -990,6 +1005,15 @@ async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
         guard.clear_queue(21).await.map(drop),
         guard.advance(21, Finished::Drop, 9).await.map(drop),
         guard.set_volume(21, 10).await,
+        guard
+            .set_panel(
+                21,
+                Some(store::PanelMessage {
+                    channel_id: 1,
+                    message_id: 2,
+                }),
+            )
+            .await,
         guard.forget_guild(21).await.map(drop),
     ] {
         assert!(
@@ -1012,6 +1036,19 @@ async fn the_quarantine_guard_keeps_damaged_rows_untouched() {
         rows(21).await,
         damaged_rows,
         "the damaged rows are untouched"
+    );
+    // Its settings are rows of their own, which the damage does not touch: they pass.
+    let settings = store::GuildSettings {
+        vote_skip_percent: 60,
+        ..store::GuildSettings::default()
+    };
+    guard
+        .set_guild_settings(21, &settings)
+        .await
+        .expect("settings of a quarantined guild");
+    assert_eq!(
+        guard.guild_settings(21).await.expect("guild_settings"),
+        settings
     );
     // Other guilds are served as usual.
     guard.remove(22, 0).await.expect("remove");
