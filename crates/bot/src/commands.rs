@@ -1312,7 +1312,7 @@ mod tests {
     #[test]
     fn every_kind_has_exactly_one_spec_with_a_unique_name() {
         let kinds: Vec<CommandKind> = CommandKind::all().collect();
-        assert_eq!(kinds.len(), 25);
+        assert_eq!(kinds.len(), 26);
         for kind in &kinds {
             assert_eq!(SPECS.iter().filter(|s| s.kind == *kind).count(), 1);
             assert_eq!(CommandKind::from_name(kind.name()), Some(*kind));

@@ -156,11 +156,11 @@ pub(super) struct GuildActor {
     answering_panel: bool,
     /// The entry the panel was last drawn for (its track and when it was queued): its start a
     /// moment later needs no second edit.
-    panel_shows: Option<(String, u64)>,
+    panel_shows: Option<Box<(String, u64)>>,
     /// The guild's `/settings`, once read from the store.
-    settings: Option<store::GuildSettings>,
+    settings: Option<Box<store::GuildSettings>>,
     /// The skip votes for the current track.
-    votes: super::rules::SkipVotes,
+    votes: Option<Box<super::rules::SkipVotes>>,
     /// The last command was a skip vote that did not pass yet (a panel press answers it to the
     /// voter alone).
     vote_counted: bool,
@@ -258,7 +258,7 @@ impl GuildActor {
             answering_panel: false,
             panel_shows: None,
             settings: None,
-            votes: super::rules::SkipVotes::default(),
+            votes: None,
             vote_counted: false,
             fresh: true,
         }
@@ -685,10 +685,12 @@ impl GuildActor {
         let Some(track) = self.current_entry().filter(|_| voting) else {
             return Ok(Gate::Go { passed: None });
         };
-        match self
-            .votes
-            .vote(track, inv.user, &listeners, settings.vote_skip_percent)
-        {
+        match self.votes.get_or_insert_default().vote(
+            track,
+            inv.user,
+            &listeners,
+            settings.vote_skip_percent,
+        ) {
             super::rules::Vote::Counted { votes, needed } => {
                 self.vote_counted = true;
                 Ok(Gate::Voted(format!(
@@ -708,7 +710,7 @@ impl GuildActor {
     /// The guild's settings (read from the store once; the defaults while it cannot be read).
     async fn settings(&mut self) -> store::GuildSettings {
         if let Some(settings) = &self.settings {
-            return settings.clone();
+            return (**settings).clone();
         }
         match self
             .core
@@ -718,7 +720,7 @@ impl GuildActor {
             .await
         {
             Ok(settings) => {
-                self.settings = Some(settings.clone());
+                self.settings = Some(Box::new(settings.clone()));
                 settings
             }
             Err(error) => {
@@ -744,7 +746,7 @@ impl GuildActor {
                 .set_guild_settings(self.guild.get(), &settings)
                 .await
             {
-                Ok(()) => self.settings = Some(settings.clone()),
+                Ok(()) => self.settings = Some(Box::new(settings.clone())),
                 Err(store::Error::GuildSetting { key, message }) => {
                     return Err(format!("{key}: {message}").into());
                 }
@@ -1644,12 +1646,13 @@ impl GuildActor {
             }
             // A press on the panel is answered with the panel itself.
             PanelChange::Track | PanelChange::Redraw if self.answering_panel => {
-                self.panel_shows = self.current_entry();
+                self.panel_shows = self.current_entry().map(Box::new);
                 true
             }
             // The track the panel shows started (a skip drew it already).
             PanelChange::Track
-                if self.panel.is_some() && self.panel_shows == self.current_entry() =>
+                if self.panel.is_some()
+                    && self.panel_shows.as_deref() == self.current_entry().as_ref() =>
             {
                 true
             }
@@ -1675,12 +1678,13 @@ impl GuildActor {
         let discord = &self.core.discord;
         if let Some(panel) = self.panel {
             let (channel, message) = panel_ids(panel);
-            let here = self.text_channel.is_none_or(|text| Some(text) == channel);
+            // A redraw edits the panel where it is; a new track moves it to the text channel.
+            let here = !post || self.text_channel.is_none_or(|text| Some(text) == channel);
             match (channel, message) {
                 (Some(channel), Some(message)) if here => {
                     match discord.edit_message(channel, message, &reply).await {
                         Ok(()) => {
-                            self.panel_shows = self.current_entry();
+                            self.panel_shows = self.current_entry().map(Box::new);
                             return true;
                         }
                         Err(error) if error.is_unknown_message() => {
@@ -1711,7 +1715,7 @@ impl GuildActor {
                     message_id: message.get(),
                 }))
                 .await;
-                self.panel_shows = self.current_entry();
+                self.panel_shows = self.current_entry().map(Box::new);
                 true
             }
             Err(error) => {

@@ -759,3 +759,58 @@ async fn saved_playlists_per_user() {
     bot.signal("-TERM");
     let _ = bot.exit().await;
 }
+
+/// The panel's message in the text channel (the bot's message with buttons), once there is one.
+async fn panel_message(rig: &Rig) -> twilight_model::channel::Message {
+    rig.discord
+        .wait_for_message_within(rig.guild.text_channel(), GUARD, |message| {
+            !message.components.is_empty()
+        })
+        .await
+        .expect("the now-playing panel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_now_playing_panel_survives_a_kill() {
+    let rig = Rig::start().await;
+    let bot = rig.spawn("first.log").await;
+    let alice = rig.guild.member("alice").expect("alice");
+    rig.discord
+        .join_voice(rig.guild.id, alice, rig.guild.voice_channel(0))
+        .expect("alice joins voice");
+    rig.answer(&rig.slash("alice", "play").string("query", TRACK))
+        .await;
+    let (_, first_session, before_kill) = rig.playing(500, None).await;
+    let panel = panel_message(&rig).await;
+
+    // kill -9 and start again: playback comes back, and so does the same panel.
+    bot.signal("-KILL");
+    let _ = bot.exit().await;
+    let bot = rig.spawn("second.log").await;
+    rig.playing(before_kill.state.position, Some(&first_session))
+        .await;
+    let press =
+        sim::discord::ButtonPress::new(rig.guild.text_channel(), panel.id, alice, "panel:pause");
+    let handle = rig.discord.press_button(&press).expect("press");
+    let updated = tokio::time::timeout(GUARD, handle.updated_message())
+        .await
+        .expect("answered within the guard")
+        .expect("the panel updated");
+    assert_eq!(updated.id, panel.id, "the stored panel answers");
+    assert!(
+        updated
+            .components
+            .iter()
+            .any(|row| format!("{row:?}").contains("panel:resume")),
+        "paused: the panel offers resume"
+    );
+    let panels = rig
+        .discord
+        .channel_messages(rig.guild.text_channel())
+        .into_iter()
+        .filter(|message| !message.components.is_empty())
+        .count();
+    assert_eq!(panels, 1, "no second panel after the restart");
+    bot.signal("-TERM");
+    let _ = bot.exit().await;
+}

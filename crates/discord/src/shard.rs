@@ -119,9 +119,14 @@ impl Shared {
             self.emit(DiscordEvent::Gateway(status));
         }
 
-        // Voice: compare with the cache before it learns the new state.
-        self.voice_event(&event);
+        // Voice: compare with the cache before it learns the new state, and tell the core only
+        // after it has: the core reads the cache when it acts on the event (who is still in the
+        // channel a listener left), and must not find the state from before.
+        let voice = self.voice_events(&event);
         self.cache.update(&event);
+        for event in voice {
+            self.emit(event);
+        }
         self.dispatch(event);
     }
 
@@ -140,44 +145,38 @@ impl Shared {
         }
     }
 
-    fn voice_event(&self, event: &Event) {
+    /// What a voice event tells the core, judged against the cache as it was before the event.
+    fn voice_events(&self, event: &Event) -> Vec<DiscordEvent> {
         match event {
             Event::VoiceStateUpdate(update) => {
-                if let Some(guild) = update.guild_id {
-                    if update.user_id == self.bot {
-                        let events =
-                            self.voice()
-                                .state_update(guild, update.channel_id, &update.session_id);
-                        for event in events {
-                            self.emit(event);
-                        }
-                    } else {
-                        let from = self
-                            .cache
-                            .voice_state(update.user_id, guild)
-                            .map(|state| state.channel_id());
-                        if from != update.channel_id {
-                            self.emit(DiscordEvent::UserVoice {
-                                guild,
-                                user: update.user_id,
-                                from,
-                                to: update.channel_id,
-                            });
-                        }
-                    }
+                let Some(guild) = update.guild_id else {
+                    return Vec::new();
+                };
+                if update.user_id == self.bot {
+                    return self
+                        .voice()
+                        .state_update(guild, update.channel_id, &update.session_id);
                 }
-            }
-            Event::VoiceServerUpdate(update) => {
-                let events = self.voice().server_update(
-                    update.guild_id,
-                    &update.token,
-                    update.endpoint.as_deref(),
-                );
-                for event in events {
-                    self.emit(event);
+                let from = self
+                    .cache
+                    .voice_state(update.user_id, guild)
+                    .map(|state| state.channel_id());
+                if from == update.channel_id {
+                    return Vec::new();
                 }
+                vec![DiscordEvent::UserVoice {
+                    guild,
+                    user: update.user_id,
+                    from,
+                    to: update.channel_id,
+                }]
             }
-            _ => {}
+            Event::VoiceServerUpdate(update) => self.voice().server_update(
+                update.guild_id,
+                &update.token,
+                update.endpoint.as_deref(),
+            ),
+            _ => Vec::new(),
         }
     }
 

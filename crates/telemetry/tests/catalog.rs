@@ -212,6 +212,11 @@ fn feed_every_event(metrics: &Metrics) {
     metrics.record_alert(AlertKind::Firing, AlertResult::Sent);
     metrics.record_identify_turn(telemetry::IdentifyTurn::Own);
     metrics.record_filter_change("nightcore");
+    metrics.record_suggestions(
+        "play",
+        telemetry::SuggestOutcome::Cached,
+        Duration::from_millis(3),
+    );
     metrics.record_deploy_phase(telemetry::DeployPhase::Serving);
     metrics.record_deploy_gate(&telemetry::GateRun {
         passed: false,
