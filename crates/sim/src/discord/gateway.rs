@@ -245,6 +245,8 @@ impl Sessions {
             return;
         };
         session.seq += 1;
+        let mut data = data.clone();
+        model::documented(&mut data);
         let payload = json!({"op": 0, "t": name, "s": session.seq, "d": data}).to_string();
         session.buffer.push_back((session.seq, payload.clone()));
         while session.buffer.len() > replay_buffer.max(1) {
@@ -832,7 +834,7 @@ fn guild_creates(core: &Core, shard: ShardId, intents: Intents) -> Vec<Value> {
                 })
                 .cloned()
                 .collect();
-            serde_json::to_value(guild.to_guild(true, members)).unwrap_or(Value::Null)
+            model::guild_create_json(&guild.to_guild(true, members))
         })
         .collect()
 }
@@ -850,7 +852,7 @@ pub(crate) fn guild_create_dispatch(core: &Core, guild: Id<GuildMarker>) -> Opti
         .collect();
     Some(Dispatch {
         name: "GUILD_CREATE",
-        data: serde_json::to_value(state.to_guild(true, members)).unwrap_or(Value::Null),
+        data: model::guild_create_json(&state.to_guild(true, members)),
         guild: Some(guild),
         intent: Some(Intents::GUILDS),
         without_content: None,
