@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use twilight_model::gateway::payload::incoming::Ready;
+use twilight_model::gateway::payload::outgoing::request_guild_members::RequestGuildMembersInfo;
 use twilight_model::gateway::payload::outgoing::update_voice_state::UpdateVoiceStateInfo;
 use twilight_model::gateway::{Intents, ShardId};
 use twilight_model::guild::UnavailableGuild;
@@ -23,6 +24,7 @@ use twilight_model::oauth::{ApplicationFlags, PartialApplication};
 use super::compression::Compressor;
 use super::config::API_VERSION;
 use super::model;
+use super::requests;
 use super::state::{Core, Dispatch, Shared};
 use super::voice;
 
@@ -112,6 +114,8 @@ pub(crate) struct Session {
     pub connection: Option<u64>,
     /// When the last connection went away (on the configured clock).
     pub disconnected_at: Option<Instant>,
+    /// When this session last asked for every member of a guild (real time; op 8's limit).
+    all_members: HashMap<Id<GuildMarker>, Instant>,
 }
 
 impl Session {
@@ -240,7 +244,13 @@ impl Sessions {
     }
 
     /// Sends a dispatch to one session: next sequence number, replay buffer, live connection.
-    fn dispatch_to(&mut self, session_id: &str, name: &str, data: &Value, replay_buffer: usize) {
+    pub(crate) fn dispatch_to(
+        &mut self,
+        session_id: &str,
+        name: &str,
+        data: &Value,
+        replay_buffer: usize,
+    ) {
         let Some(session) = self.by_id.get_mut(session_id) else {
             return;
         };
@@ -564,8 +574,29 @@ impl Conn {
             2 => self.identify(data),
             6 => self.resume(&data),
             3 | 4 | 8 | 31 if !identified => Some(close_code::NOT_AUTHENTICATED),
-            // Presence updates and member requests are accepted and ignored.
-            3 | 8 | 31 => None,
+            // Presence updates are accepted silently (the stand-in keeps no presences).
+            3 => match serde_json::from_value::<requests::PresenceUpdate>(data) {
+                Ok(presence) if presence.is_valid() => None,
+                _ => Some(close_code::DECODE_ERROR),
+            },
+            8 => match serde_json::from_value::<RequestGuildMembersInfo>(data) {
+                Ok(request) if request.query.is_some() || request.user_ids.is_some() => {
+                    self.answer(|core, asker| {
+                        requests::request_guild_members(core, asker, &request)
+                    });
+                    None
+                }
+                _ => Some(close_code::DECODE_ERROR),
+            },
+            31 => match serde_json::from_value::<requests::SoundboardRequest>(data) {
+                Ok(request) => {
+                    self.answer(|core, asker| {
+                        requests::request_soundboard_sounds(core, asker, &request)
+                    });
+                    None
+                }
+                Err(_) => Some(close_code::DECODE_ERROR),
+            },
             4 => match serde_json::from_value::<UpdateVoiceStateInfo>(data) {
                 Ok(update) => {
                     voice::update_voice_state(&self.shared, self.id, &update);
@@ -575,6 +606,39 @@ impl Conn {
             },
             _ => Some(close_code::UNKNOWN_OPCODE),
         }
+    }
+
+    /// Answers a command of this connection's session with dispatches for that session alone.
+    fn answer(&self, ask: impl FnOnce(&Core, &mut requests::Asker<'_>) -> requests::Answers) {
+        let buffer = self.shared.config.replay_buffer;
+        let connection = self.id;
+        self.shared.with(|core| {
+            let Some(session_id) = core
+                .sessions
+                .connections
+                .get(&connection)
+                .and_then(|conn| conn.session.clone())
+            else {
+                return;
+            };
+            let Some(session) = core.sessions.by_id.get_mut(&session_id) else {
+                return;
+            };
+            let (shard, intents) = (session.shard, session.intents);
+            let mut all_members = std::mem::take(&mut session.all_members);
+            let mut asker = requests::Asker {
+                shard,
+                intents,
+                all_members: &mut all_members,
+            };
+            let answers = ask(core, &mut asker);
+            if let Some(session) = core.sessions.by_id.get_mut(&session_id) {
+                session.all_members = all_members;
+            }
+            for (name, data) in answers {
+                core.sessions.dispatch_to(&session_id, name, &data, buffer);
+            }
+        });
     }
 
     fn token_ok(&self, token: &str) -> bool {
@@ -641,6 +705,7 @@ impl Conn {
                     buffer: VecDeque::new(),
                     connection: Some(connection),
                     disconnected_at: None,
+                    all_members: HashMap::new(),
                 },
             );
             if let Some(conn) = core.sessions.connections.get_mut(&connection) {

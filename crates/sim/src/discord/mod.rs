@@ -33,6 +33,7 @@ mod gateway;
 mod interactions;
 mod messages;
 mod model;
+mod requests;
 mod rest;
 mod server;
 mod slash;
