@@ -34,6 +34,7 @@ mod interactions;
 mod messages;
 mod model;
 mod requests;
+mod resources;
 mod rest;
 mod server;
 mod slash;

@@ -402,7 +402,10 @@ pub(crate) async fn get_application(State(shared): State<Arc<Shared>>) -> ApiRes
     ok(&application)
 }
 
-fn check_application(shared: &Shared, raw: &str) -> Result<Id<ApplicationMarker>, ApiError> {
+pub(crate) fn check_application(
+    shared: &Shared,
+    raw: &str,
+) -> Result<Id<ApplicationMarker>, ApiError> {
     let id = snowflake::<ApplicationMarker>(raw)?;
     if id == shared.config.application_id {
         Ok(id)
@@ -411,7 +414,7 @@ fn check_application(shared: &Shared, raw: &str) -> Result<Id<ApplicationMarker>
     }
 }
 
-fn check_guild(core: &Core, guild: Id<GuildMarker>) -> Result<(), ApiError> {
+pub(crate) fn check_guild(core: &Core, guild: Id<GuildMarker>) -> Result<(), ApiError> {
     let state = core
         .guilds
         .get(&guild)
@@ -568,7 +571,7 @@ fn upsert_command(
 
 /// Validates a command as the bot sent it and fills in what Discord adds (ids, version,
 /// defaults); a command with the name of an existing one keeps its id.
-fn complete_command(
+pub(crate) fn complete_command(
     core: &mut Core,
     app: Id<ApplicationMarker>,
     guild: Option<Id<GuildMarker>>,
