@@ -1,7 +1,8 @@
 //! The gateway commands a client may send besides Identify, Resume, Heartbeat and Update Voice
 //! State, answered as Discord documents them (Gateway Events, "Send Events"): Request Guild
 //! Members (op 8) → GUILD_MEMBERS_CHUNK (or RATE_LIMITED), Request Soundboard Sounds (op 31) →
-//! SOUNDBOARD_SOUNDS, Update Presence (op 3) accepted silently; malformed ones close with 4002.
+//! SOUNDBOARD_SOUNDS, Update Presence (op 3) accepted silently; malformed ones close with 4001 ("an invalid payload for an
+//! opcode", Opcodes and Status Codes).
 
 mod discord_support;
 
@@ -175,7 +176,7 @@ async fn soundboard_sounds_are_answered_per_guild_and_presence_updates_silently(
 }
 
 #[tokio::test]
-async fn malformed_commands_close_with_4002() {
+async fn malformed_commands_close_with_4001() {
     let sim = start(DiscordConfig::default()).await;
     let guild = sim.create_guild(&GuildSpec::default()).expect("guild");
     let g = guild.id.to_string();
@@ -202,6 +203,6 @@ async fn malformed_commands_close_with_4002() {
             client.dispatch("RESUMED").await;
         }
         client.send(payload).await;
-        assert_eq!(client.close_code().await, Some(4002), "{payload}");
+        assert_eq!(client.close_code().await, Some(4001), "{payload}");
     }
 }

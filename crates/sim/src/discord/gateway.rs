@@ -37,7 +37,8 @@ pub mod close_code {
     pub const UNKNOWN_ERROR: u16 = 4000;
     /// An unknown opcode or an invalid payload for an opcode.
     pub const UNKNOWN_OPCODE: u16 = 4001;
-    /// A payload that could not be decoded.
+    /// A payload that could not be decoded (not JSON, no `op`, too large, not UTF-8). A `d` that
+    /// does not fit its opcode is 4001 ("an invalid payload for an opcode").
     pub const DECODE_ERROR: u16 = 4002;
     /// A payload other than Identify/Resume/Heartbeat before identifying.
     pub const NOT_AUTHENTICATED: u16 = 4003;
@@ -577,7 +578,7 @@ impl Conn {
             // Presence updates are accepted silently (the stand-in keeps no presences).
             3 => match serde_json::from_value::<requests::PresenceUpdate>(data) {
                 Ok(presence) if presence.is_valid() => None,
-                _ => Some(close_code::DECODE_ERROR),
+                _ => Some(close_code::UNKNOWN_OPCODE),
             },
             8 => match serde_json::from_value::<RequestGuildMembersInfo>(data) {
                 Ok(request) if request.query.is_some() || request.user_ids.is_some() => {
@@ -586,7 +587,7 @@ impl Conn {
                     });
                     None
                 }
-                _ => Some(close_code::DECODE_ERROR),
+                _ => Some(close_code::UNKNOWN_OPCODE),
             },
             31 => match serde_json::from_value::<requests::SoundboardRequest>(data) {
                 Ok(request) => {
@@ -595,14 +596,14 @@ impl Conn {
                     });
                     None
                 }
-                Err(_) => Some(close_code::DECODE_ERROR),
+                Err(_) => Some(close_code::UNKNOWN_OPCODE),
             },
             4 => match serde_json::from_value::<UpdateVoiceStateInfo>(data) {
                 Ok(update) => {
                     voice::update_voice_state(&self.shared, self.id, &update);
                     None
                 }
-                Err(_) => Some(close_code::DECODE_ERROR),
+                Err(_) => Some(close_code::UNKNOWN_OPCODE),
             },
             _ => Some(close_code::UNKNOWN_OPCODE),
         }
@@ -656,7 +657,7 @@ impl Conn {
             shard: Option<[u32; 2]>,
         }
         let Ok(identify) = serde_json::from_value::<Identify>(data) else {
-            return Some(close_code::DECODE_ERROR);
+            return Some(close_code::UNKNOWN_OPCODE);
         };
         if !self.token_ok(&identify.token) {
             return Some(close_code::AUTHENTICATION_FAILED);
@@ -736,7 +737,7 @@ impl Conn {
             seq: Option<u64>,
         }
         let Ok(resume) = serde_json::from_value::<Resume>(data.clone()) else {
-            return Some(close_code::DECODE_ERROR);
+            return Some(close_code::UNKNOWN_OPCODE);
         };
         if !self.token_ok(&resume.token) {
             return Some(close_code::AUTHENTICATION_FAILED);
