@@ -12,8 +12,8 @@ use discord_support::{RawClient, identify, start};
 use serde_json::{Value, json};
 use sim::discord::{ButtonPress, DiscordConfig, DiscordSim, GuildInfo, GuildSpec, SlashCommand};
 
-/// GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES.
-const INTENTS: u64 = 1 | 1 << 7 | 1 << 9;
+/// GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES | GUILD_MESSAGE_TYPING.
+const INTENTS: u64 = 1 | 1 << 7 | 1 << 9 | 1 << 11;
 
 /// Every captured payload by name.
 type Captured = BTreeMap<&'static str, Value>;
@@ -194,6 +194,51 @@ async fn capture() -> Captured {
     captured.insert(
         "INTERACTION_CREATE (component)",
         gateway.dispatch("INTERACTION_CREATE").await["d"].clone(),
+    );
+    captured.insert(
+        "GET /channels/{id}/messages",
+        rest.get(&format!("/channels/{c}/messages")).await,
+    );
+    captured.insert(
+        "GET /guilds/{id}/roles",
+        rest.get(&format!("/guilds/{g}/roles")).await,
+    );
+    captured.insert(
+        "GET /guilds/{id}/channels",
+        rest.get(&format!("/guilds/{g}/channels")).await,
+    );
+    captured.insert(
+        "GET /users/{id}",
+        rest.get(&format!("/users/{alice}")).await,
+    );
+    gateway
+        .send(&json!({"op": 8, "d": {"guild_id": g.to_string(), "user_ids": [alice.to_string()]}}))
+        .await;
+    captured.insert(
+        "GUILD_MEMBERS_CHUNK",
+        gateway.dispatch("GUILD_MEMBERS_CHUNK").await["d"].clone(),
+    );
+    rest.call(
+        reqwest::Method::POST,
+        &format!("/channels/{c}/typing"),
+        None,
+    )
+    .await;
+    captured.insert(
+        "TYPING_START",
+        gateway.dispatch("TYPING_START").await["d"].clone(),
+    );
+    let renamed = rest
+        .call(
+            reqwest::Method::PATCH,
+            "/users/@me",
+            Some(&json!({"username": "Dimby"})),
+        )
+        .await;
+    captured.insert("PATCH /users/@me", renamed);
+    captured.insert(
+        "USER_UPDATE",
+        gateway.dispatch("USER_UPDATE").await["d"].clone(),
     );
     rest.call(
         reqwest::Method::DELETE,
@@ -647,6 +692,67 @@ async fn every_sent_object_has_its_documented_fields() {
             );
         }
     }
+
+    check_each(
+        &mut gaps,
+        "GET /channels/{id}/messages",
+        &get("GET /channels/{id}/messages"),
+        MESSAGE,
+    );
+    check_each(
+        &mut gaps,
+        "GET /guilds/{id}/roles",
+        &get("GET /guilds/{id}/roles"),
+        ROLE,
+    );
+    check_each(
+        &mut gaps,
+        "GET /guilds/{id}/channels",
+        &get("GET /guilds/{id}/channels"),
+        CHANNEL,
+    );
+    for name in ["GET /users/{id}", "PATCH /users/@me", "USER_UPDATE"] {
+        check(&mut gaps, name, &get(name), USER);
+    }
+    let chunk = get("GUILD_MEMBERS_CHUNK");
+    check(
+        &mut gaps,
+        "GUILD_MEMBERS_CHUNK",
+        &chunk,
+        &[
+            ("guild_id", false),
+            ("members", false),
+            ("chunk_index", false),
+            ("chunk_count", false),
+        ],
+    );
+    for (index, member) in chunk["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        check_member(
+            &mut gaps,
+            &format!("GUILD_MEMBERS_CHUNK.members[{index}]"),
+            member,
+        );
+    }
+    // Typing Start: channel_id, guild_id?, user_id, timestamp (unix seconds), member?.
+    let typing = get("TYPING_START");
+    check(
+        &mut gaps,
+        "TYPING_START",
+        &typing,
+        &[
+            ("channel_id", false),
+            ("guild_id", false),
+            ("user_id", false),
+            ("timestamp", false),
+            ("member", false),
+        ],
+    );
+    check_member(&mut gaps, "TYPING_START.member", &typing["member"]);
 
     for (name, value) in &captured {
         check_types(&mut gaps, name, value);

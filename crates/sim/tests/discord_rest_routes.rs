@@ -218,6 +218,13 @@ async fn message_lists_are_newest_first_and_page_with_before_after_and_around() 
     sim.set_channel_overwrite(channel, deny(Permissions::VIEW_CHANNEL))
         .expect("overwrite");
     assert_eq!(raw(&sim, "GET", &path, None).await.1["code"], 50001);
+    // A voice channel's text chat: also Connect.
+    let voice = guild.voice_channel(0);
+    let path = format!("/channels/{voice}/messages");
+    assert_eq!(raw(&sim, "GET", &path, None).await, (200, json!([])));
+    sim.set_channel_overwrite(voice, deny(Permissions::CONNECT))
+        .expect("overwrite");
+    assert_eq!(raw(&sim, "GET", &path, None).await.1["code"], 50001);
 }
 
 #[tokio::test]

@@ -202,8 +202,9 @@ pub(crate) async fn list_members(
 }
 
 /// `GET /channels/{id}/messages?limit&before&after&around`: newest first, `limit` 1..100
-/// (default 50), at most one of `before`, `after`, `around`. Needs View Channel (50001); without
-/// Read Message History the answer is empty ("no messages will be returned").
+/// (default 50), at most one of `before`, `after`, `around`. Needs View Channel (and Connect in a
+/// voice channel; 50001); without Read Message History the answer is empty ("no messages will be
+/// returned").
 pub(crate) async fn list_messages(
     State(shared): State<Arc<Shared>>,
     Path(channel): Path<String>,
@@ -215,11 +216,15 @@ pub(crate) async fn list_messages(
     let after = query_id::<MessageMarker>(&query, "after")?;
     let around = query_id::<MessageMarker>(&query, "around")?;
     shared.read(|core| {
-        if core.guild_of_channel(channel).is_none() {
+        let Some(guild) = core.guild_of_channel(channel) else {
             return Err(ApiError::unknown(10003, "Channel"));
-        }
+        };
+        let voice = guild.channel(channel).is_some_and(Core::is_voice);
         let permissions = core.bot_permissions(channel);
-        if !permissions.contains(Permissions::VIEW_CHANNEL) {
+        // A voice channel's text chat also needs Connect, as Get Channel Message does here.
+        if !permissions.contains(Permissions::VIEW_CHANNEL)
+            || (voice && !permissions.contains(Permissions::CONNECT))
+        {
             return Err(ApiError::missing_access());
         }
         if !permissions.contains(Permissions::READ_MESSAGE_HISTORY) {
