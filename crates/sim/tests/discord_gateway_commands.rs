@@ -206,3 +206,46 @@ async fn malformed_commands_close_with_4001() {
         assert_eq!(client.close_code().await, Some(4001), "{payload}");
     }
 }
+
+/// `large` follows Identify's `large_threshold` (default 50, between 50 and 250); with
+/// GUILD_PRESENCES a large guild's GUILD_CREATE lists only members online (nobody, here), with a
+/// role, a nickname or in voice, plus the bot.
+#[tokio::test]
+async fn a_guild_is_large_past_the_identify_large_threshold() {
+    let mut spec = GuildSpec::default();
+    for index in 0..60 {
+        spec = spec.member(format!("user{index}"), &[]);
+    }
+    let sim = start(DiscordConfig {
+        max_concurrency: 4,
+        ..DiscordConfig::default().with_privileged_intents(Intents::GUILD_PRESENCES)
+    })
+    .await;
+    // (id >> 22) = 6: shard 0 of 1, 2 of 4, 1 of 5, three identify buckets.
+    let guild = sim.create_guild(&spec.with_id(6 << 22)).expect("guild");
+    let presences = UNPRIVILEGED | 1 << 8;
+    let cases = [
+        ([0, 1], None, UNPRIVILEGED, true, 1),
+        ([2, 4], Some(250), UNPRIVILEGED, false, 1),
+        ([1, 5], None, presences, true, 2),
+    ];
+    for (shard, threshold, intents, large, members) in cases {
+        let mut client = RawClient::connect(&sim, None).await;
+        client.payload().await; // Hello
+        let mut payload = identify(sim.token(), intents);
+        payload["d"]["shard"] = json!(shard);
+        if let Some(threshold) = threshold {
+            payload["d"]["large_threshold"] = json!(threshold);
+        }
+        client.send(&payload).await;
+        let created = client.dispatch("GUILD_CREATE").await;
+        assert_eq!(created["d"]["id"], guild.id.to_string());
+        assert_eq!(created["d"]["large"], large, "threshold {threshold:?}");
+        assert_eq!(created["d"]["member_count"], 64);
+        // The bot (and, with presences, the owner, who has a role).
+        assert_eq!(
+            created["d"]["members"].as_array().map(Vec::len),
+            Some(members)
+        );
+    }
+}

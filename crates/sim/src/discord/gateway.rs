@@ -25,7 +25,7 @@ use super::compression::Compressor;
 use super::config::API_VERSION;
 use super::model;
 use super::requests;
-use super::state::{Core, Dispatch, Shared};
+use super::state::{Core, DEFAULT_LARGE_THRESHOLD, Dispatch, Shared};
 use super::voice;
 
 /// Discord's limit on a payload a client sends.
@@ -655,6 +655,7 @@ impl Conn {
             #[serde(rename = "properties")]
             _properties: Value,
             shard: Option<[u32; 2]>,
+            large_threshold: Option<u64>,
         }
         let Ok(identify) = serde_json::from_value::<Identify>(data) else {
             return Some(close_code::UNKNOWN_OPCODE);
@@ -670,6 +671,13 @@ impl Conn {
         if !(intents & (privileged - self.shared.config.privileged_intents)).is_empty() {
             return Some(close_code::DISALLOWED_INTENTS);
         }
+        // "Value between 50 and 250"; outside it, the nearest bound (the docs do not say).
+        let large_threshold =
+            identify
+                .large_threshold
+                .map_or(DEFAULT_LARGE_THRESHOLD, |threshold| {
+                    usize::try_from(threshold.clamp(50, 250)).unwrap_or(DEFAULT_LARGE_THRESHOLD)
+                });
         let [number, total] = identify.shard.unwrap_or([0, 1]);
         let Some(shard) = ShardId::new_checked(number, total) else {
             return Some(close_code::INVALID_SHARD);
@@ -716,7 +724,7 @@ impl Conn {
             core.sessions
                 .dispatch_to(&session_id, "READY", &ready, config.replay_buffer);
             if intents.contains(Intents::GUILDS) {
-                for guild in guild_creates(core, shard, intents) {
+                for guild in guild_creates(core, shard, intents, large_threshold) {
                     core.sessions.dispatch_to(
                         &session_id,
                         "GUILD_CREATE",
@@ -884,23 +892,36 @@ fn ready(core: &Core, hub: &Shared, session_id: &str, shard: ShardId) -> Value {
 }
 
 /// GUILD_CREATE payloads for every guild of a shard.
-fn guild_creates(core: &Core, shard: ShardId, intents: Intents) -> Vec<Value> {
+/// GUILD_CREATE payloads for every guild of a shard. A guild of more than `large_threshold`
+/// members is `large`, and with GUILD_PRESENCES its `members` then hold only those "online, with
+/// a role, with a nickname, or in a voice channel" (Gateway Events, "Request Guild Members"): the
+/// stand-in keeps no presences, so nobody is online.
+fn guild_creates(
+    core: &Core,
+    shard: ShardId,
+    intents: Intents,
+    large_threshold: usize,
+) -> Vec<Value> {
     core.guilds
         .values()
         .filter(|guild| shard_of(guild.id, shard.total()) == shard.number())
         .map(|guild| {
+            let large = guild.members.len() > large_threshold;
             // Without GUILD_PRESENCES, members hold only the bot and users in voice channels.
             let members = guild
                 .members
                 .values()
                 .filter(|member| {
-                    intents.contains(Intents::GUILD_PRESENCES)
+                    let listed = !large || !member.roles.is_empty() || member.nick.is_some();
+                    intents.contains(Intents::GUILD_PRESENCES) && listed
                         || member.user.id == core.bot.id
                         || guild.voice_states.contains_key(&member.user.id)
                 })
                 .cloned()
                 .collect();
-            model::guild_create_json(&guild.to_guild(true, members))
+            let mut value = model::guild_create_json(&guild.to_guild(true, members));
+            value["large"] = json!(large);
+            value
         })
         .collect()
 }
