@@ -56,6 +56,17 @@ async fn roles_channels_and_users_read_back_as_twilight_models() {
         .await
         .expect("models");
     assert_eq!(channels.len(), 3);
+    // GET /guilds/{id} without GUILD_CREATE's fields still parses, and counts come when asked.
+    let fetched = http
+        .guild(guild.id)
+        .with_counts(true)
+        .await
+        .expect("guild")
+        .model()
+        .await
+        .expect("model");
+    assert_eq!(fetched.approximate_member_count, Some(4));
+    assert!(fetched.channels.is_empty() && fetched.members.is_empty());
     let alice = guild.member("alice").expect("alice");
     let user = http
         .user(alice)
