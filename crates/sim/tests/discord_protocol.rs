@@ -130,7 +130,9 @@ async fn close_codes_have_discords_meanings() {
     let cases: Vec<(u16, Option<&str>, Vec<serde_json::Value>)> = vec![
         (4001, None, vec![json!({"op": 99, "d": null})]),
         (4002, None, vec![json!({"d": "no op"})]),
-        (4002, None, vec![json!({"op": 2, "d": {"token": token}})]),
+        // "an invalid payload for an opcode" is 4001 (Opcodes and Status Codes).
+        (4001, None, vec![json!({"op": 2, "d": {"token": token}})]),
+        (4002, None, vec![json!({"op": "2", "d": null})]),
         (
             4003,
             None,

@@ -21,7 +21,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use twilight_model::application::command::CommandOptionChoice;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
-use twilight_model::channel::Message;
 use twilight_model::http::interaction::InteractionResponseType;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{
@@ -552,8 +551,9 @@ struct InteractionView {
     rejections: Vec<u64>,
     /// The autocomplete's choices (a type 8 callback), else null.
     choices: Option<Vec<CommandOptionChoice>>,
-    /// The message a pressed button was on, as this interaction changed it, else null.
-    updated_message: Option<Message>,
+    /// The message a pressed button was on, as this interaction changed it, else null (as the
+    /// stand-in sends messages: `model::documented`).
+    updated_message: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -599,7 +599,11 @@ impl InteractionView {
                 .collect(),
             rejections: record.rejections.clone(),
             choices: record.choices(),
-            updated_message: record.updated_message.clone(),
+            updated_message: record.updated_message.as_ref().map(|message| {
+                let mut value = serde_json::to_value(message).unwrap_or(Value::Null);
+                super::model::documented(&mut value);
+                value
+            }),
         }
     }
 }

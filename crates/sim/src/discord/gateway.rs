@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use twilight_model::gateway::payload::incoming::Ready;
+use twilight_model::gateway::payload::outgoing::request_guild_members::RequestGuildMembersInfo;
 use twilight_model::gateway::payload::outgoing::update_voice_state::UpdateVoiceStateInfo;
 use twilight_model::gateway::{Intents, ShardId};
 use twilight_model::guild::UnavailableGuild;
@@ -23,7 +24,8 @@ use twilight_model::oauth::{ApplicationFlags, PartialApplication};
 use super::compression::Compressor;
 use super::config::API_VERSION;
 use super::model;
-use super::state::{Core, Dispatch, Shared};
+use super::requests;
+use super::state::{Core, DEFAULT_LARGE_THRESHOLD, Dispatch, Shared};
 use super::voice;
 
 /// Discord's limit on a payload a client sends.
@@ -35,7 +37,8 @@ pub mod close_code {
     pub const UNKNOWN_ERROR: u16 = 4000;
     /// An unknown opcode or an invalid payload for an opcode.
     pub const UNKNOWN_OPCODE: u16 = 4001;
-    /// A payload that could not be decoded.
+    /// A payload that could not be decoded (not JSON, no `op`, too large, not UTF-8). A `d` that
+    /// does not fit its opcode is 4001 ("an invalid payload for an opcode").
     pub const DECODE_ERROR: u16 = 4002;
     /// A payload other than Identify/Resume/Heartbeat before identifying.
     pub const NOT_AUTHENTICATED: u16 = 4003;
@@ -112,6 +115,8 @@ pub(crate) struct Session {
     pub connection: Option<u64>,
     /// When the last connection went away (on the configured clock).
     pub disconnected_at: Option<Instant>,
+    /// When this session last asked for every member of a guild (real time; op 8's limit).
+    all_members: HashMap<Id<GuildMarker>, Instant>,
 }
 
 impl Session {
@@ -240,11 +245,19 @@ impl Sessions {
     }
 
     /// Sends a dispatch to one session: next sequence number, replay buffer, live connection.
-    fn dispatch_to(&mut self, session_id: &str, name: &str, data: &Value, replay_buffer: usize) {
+    pub(crate) fn dispatch_to(
+        &mut self,
+        session_id: &str,
+        name: &str,
+        data: &Value,
+        replay_buffer: usize,
+    ) {
         let Some(session) = self.by_id.get_mut(session_id) else {
             return;
         };
         session.seq += 1;
+        let mut data = data.clone();
+        model::documented(&mut data);
         let payload = json!({"op": 0, "t": name, "s": session.seq, "d": data}).to_string();
         session.buffer.push_back((session.seq, payload.clone()));
         while session.buffer.len() > replay_buffer.max(1) {
@@ -562,17 +575,71 @@ impl Conn {
             2 => self.identify(data),
             6 => self.resume(&data),
             3 | 4 | 8 | 31 if !identified => Some(close_code::NOT_AUTHENTICATED),
-            // Presence updates and member requests are accepted and ignored.
-            3 | 8 | 31 => None,
+            // Presence updates are accepted silently (the stand-in keeps no presences).
+            3 => match serde_json::from_value::<requests::PresenceUpdate>(data) {
+                Ok(presence) if presence.is_valid() => None,
+                _ => Some(close_code::UNKNOWN_OPCODE),
+            },
+            8 => match serde_json::from_value::<RequestGuildMembersInfo>(data) {
+                Ok(request) if request.query.is_some() || request.user_ids.is_some() => {
+                    self.answer(|core, asker| {
+                        requests::request_guild_members(core, asker, &request)
+                    });
+                    None
+                }
+                _ => Some(close_code::UNKNOWN_OPCODE),
+            },
+            31 => match serde_json::from_value::<requests::SoundboardRequest>(data) {
+                Ok(request) => {
+                    self.answer(|core, asker| {
+                        requests::request_soundboard_sounds(core, asker, &request)
+                    });
+                    None
+                }
+                Err(_) => Some(close_code::UNKNOWN_OPCODE),
+            },
             4 => match serde_json::from_value::<UpdateVoiceStateInfo>(data) {
                 Ok(update) => {
                     voice::update_voice_state(&self.shared, self.id, &update);
                     None
                 }
-                Err(_) => Some(close_code::DECODE_ERROR),
+                Err(_) => Some(close_code::UNKNOWN_OPCODE),
             },
             _ => Some(close_code::UNKNOWN_OPCODE),
         }
+    }
+
+    /// Answers a command of this connection's session with dispatches for that session alone.
+    fn answer(&self, ask: impl FnOnce(&Core, &mut requests::Asker<'_>) -> requests::Answers) {
+        let buffer = self.shared.config.replay_buffer;
+        let connection = self.id;
+        self.shared.with(|core| {
+            let Some(session_id) = core
+                .sessions
+                .connections
+                .get(&connection)
+                .and_then(|conn| conn.session.clone())
+            else {
+                return;
+            };
+            let Some(session) = core.sessions.by_id.get_mut(&session_id) else {
+                return;
+            };
+            let (shard, intents) = (session.shard, session.intents);
+            let mut all_members = std::mem::take(&mut session.all_members);
+            let mut asker = requests::Asker {
+                shard,
+                intents,
+                all_members: &mut all_members,
+            };
+            let answers = ask(core, &mut asker);
+            if let Some(session) = core.sessions.by_id.get_mut(&session_id) {
+                session.all_members = all_members;
+            }
+            for (name, data) in answers {
+                core.sessions.dispatch_to(&session_id, name, &data, buffer);
+            }
+        });
     }
 
     fn token_ok(&self, token: &str) -> bool {
@@ -588,9 +655,10 @@ impl Conn {
             #[serde(rename = "properties")]
             _properties: Value,
             shard: Option<[u32; 2]>,
+            large_threshold: Option<u64>,
         }
         let Ok(identify) = serde_json::from_value::<Identify>(data) else {
-            return Some(close_code::DECODE_ERROR);
+            return Some(close_code::UNKNOWN_OPCODE);
         };
         if !self.token_ok(&identify.token) {
             return Some(close_code::AUTHENTICATION_FAILED);
@@ -603,6 +671,13 @@ impl Conn {
         if !(intents & (privileged - self.shared.config.privileged_intents)).is_empty() {
             return Some(close_code::DISALLOWED_INTENTS);
         }
+        // "Value between 50 and 250"; outside it, the nearest bound (the docs do not say).
+        let large_threshold =
+            identify
+                .large_threshold
+                .map_or(DEFAULT_LARGE_THRESHOLD, |threshold| {
+                    usize::try_from(threshold.clamp(50, 250)).unwrap_or(DEFAULT_LARGE_THRESHOLD)
+                });
         let [number, total] = identify.shard.unwrap_or([0, 1]);
         let Some(shard) = ShardId::new_checked(number, total) else {
             return Some(close_code::INVALID_SHARD);
@@ -639,6 +714,7 @@ impl Conn {
                     buffer: VecDeque::new(),
                     connection: Some(connection),
                     disconnected_at: None,
+                    all_members: HashMap::new(),
                 },
             );
             if let Some(conn) = core.sessions.connections.get_mut(&connection) {
@@ -648,7 +724,7 @@ impl Conn {
             core.sessions
                 .dispatch_to(&session_id, "READY", &ready, config.replay_buffer);
             if intents.contains(Intents::GUILDS) {
-                for guild in guild_creates(core, shard, intents) {
+                for guild in guild_creates(core, shard, intents, large_threshold) {
                     core.sessions.dispatch_to(
                         &session_id,
                         "GUILD_CREATE",
@@ -669,7 +745,7 @@ impl Conn {
             seq: Option<u64>,
         }
         let Ok(resume) = serde_json::from_value::<Resume>(data.clone()) else {
-            return Some(close_code::DECODE_ERROR);
+            return Some(close_code::UNKNOWN_OPCODE);
         };
         if !self.token_ok(&resume.token) {
             return Some(close_code::AUTHENTICATION_FAILED);
@@ -816,23 +892,36 @@ fn ready(core: &Core, hub: &Shared, session_id: &str, shard: ShardId) -> Value {
 }
 
 /// GUILD_CREATE payloads for every guild of a shard.
-fn guild_creates(core: &Core, shard: ShardId, intents: Intents) -> Vec<Value> {
+/// GUILD_CREATE payloads for every guild of a shard. A guild of more than `large_threshold`
+/// members is `large`, and with GUILD_PRESENCES its `members` then hold only those "online, with
+/// a role, with a nickname, or in a voice channel" (Gateway Events, "Request Guild Members"): the
+/// stand-in keeps no presences, so nobody is online.
+fn guild_creates(
+    core: &Core,
+    shard: ShardId,
+    intents: Intents,
+    large_threshold: usize,
+) -> Vec<Value> {
     core.guilds
         .values()
         .filter(|guild| shard_of(guild.id, shard.total()) == shard.number())
         .map(|guild| {
+            let large = guild.members.len() > large_threshold;
             // Without GUILD_PRESENCES, members hold only the bot and users in voice channels.
             let members = guild
                 .members
                 .values()
                 .filter(|member| {
-                    intents.contains(Intents::GUILD_PRESENCES)
+                    let listed = !large || !member.roles.is_empty() || member.nick.is_some();
+                    intents.contains(Intents::GUILD_PRESENCES) && listed
                         || member.user.id == core.bot.id
                         || guild.voice_states.contains_key(&member.user.id)
                 })
                 .cloned()
                 .collect();
-            serde_json::to_value(guild.to_guild(true, members)).unwrap_or(Value::Null)
+            let mut value = model::guild_create_json(&guild.to_guild(true, members));
+            value["large"] = json!(large);
+            value
         })
         .collect()
 }
@@ -850,7 +939,7 @@ pub(crate) fn guild_create_dispatch(core: &Core, guild: Id<GuildMarker>) -> Opti
         .collect();
     Some(Dispatch {
         name: "GUILD_CREATE",
-        data: serde_json::to_value(state.to_guild(true, members)).unwrap_or(Value::Null),
+        data: model::guild_create_json(&state.to_guild(true, members)),
         guild: Some(guild),
         intent: Some(Intents::GUILDS),
         without_content: None,

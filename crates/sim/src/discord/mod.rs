@@ -33,6 +33,8 @@ mod gateway;
 mod interactions;
 mod messages;
 mod model;
+mod requests;
+mod resources;
 mod rest;
 mod server;
 mod slash;

@@ -297,3 +297,100 @@ pub(crate) fn edit_message(message: &mut Message, edit: MessageContent) {
     }
     message.edited_timestamp = Some(now_timestamp());
 }
+
+/// Brings a payload serialized from twilight-model in line with Discord's documented objects,
+/// everywhere inside it: twilight leaves out some fields Discord always sends and writes `null`
+/// for some that Discord leaves out (docs/sim-discord.md, "Audit against Discord's
+/// documentation"):
+///
+/// - a user (`username` and `discriminator`) always has `global_name` ("string, nullable",
+///   not optional: twilight skips it when `None`), and no `avatar_decoration` (an old field the
+///   User object no longer documents; `avatar_decoration_data` replaced it);
+/// - a message (`author`, `timestamp`, `channel_id`) has no `call: null` (`call?` is optional,
+///   not nullable).
+pub(crate) fn documented(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            if object.contains_key("username") && object.contains_key("discriminator") {
+                object
+                    .entry("global_name")
+                    .or_insert(serde_json::Value::Null);
+                if object
+                    .get("avatar_decoration")
+                    .is_some_and(serde_json::Value::is_null)
+                {
+                    object.remove("avatar_decoration");
+                }
+            }
+            let is_message = ["author", "timestamp", "channel_id"]
+                .iter()
+                .all(|key| object.contains_key(*key));
+            if is_message && object.get("call").is_some_and(serde_json::Value::is_null) {
+                object.remove("call");
+            }
+            for field in object.values_mut() {
+                documented(field);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(documented),
+        _ => {}
+    }
+}
+
+/// A guild as GUILD_CREATE carries it: the Guild object with its documented nullable fields
+/// twilight-model leaves out or does not have (`safety_alerts_channel_id`, `incidents_data`),
+/// and GUILD_CREATE's extra fields twilight skips when empty (`stage_instances`,
+/// `guild_scheduled_events`) or does not have (`soundboard_sounds`).
+pub(crate) fn guild_create_json(guild: &twilight_model::guild::Guild) -> serde_json::Value {
+    let mut value = guild_json(guild);
+    if let Some(object) = value.as_object_mut() {
+        for extra in [
+            "stage_instances",
+            "guild_scheduled_events",
+            "soundboard_sounds",
+        ] {
+            object.entry(extra).or_insert_with(|| serde_json::json!([]));
+        }
+    }
+    value
+}
+
+/// A guild as `GET /guilds/{id}` answers it: the Guild object without GUILD_CREATE's extra
+/// fields (which twilight-model's `Guild` always writes).
+pub(crate) fn rest_guild_json(guild: &twilight_model::guild::Guild) -> serde_json::Value {
+    let mut value = guild_json(guild);
+    if let Some(object) = value.as_object_mut() {
+        for extra in [
+            "channels",
+            "members",
+            "presences",
+            "threads",
+            "voice_states",
+            "large",
+            "joined_at",
+            "member_count",
+            "unavailable",
+            "stage_instances",
+            "guild_scheduled_events",
+        ] {
+            object.remove(extra);
+        }
+        object
+            .entry("stickers")
+            .or_insert_with(|| serde_json::json!([]));
+    }
+    value
+}
+
+fn guild_json(guild: &twilight_model::guild::Guild) -> serde_json::Value {
+    let mut value = serde_json::to_value(guild).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("safety_alerts_channel_id")
+            .or_insert(serde_json::Value::Null);
+        object
+            .entry("incidents_data")
+            .or_insert(serde_json::Value::Null);
+    }
+    value
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -121,7 +121,9 @@ pub(crate) type ApiResult = Result<Response, ApiError>;
 /// A JSON answer with 200.
 #[allow(clippy::unnecessary_wraps)] // Handlers return it as their success.
 pub(crate) fn ok<T: serde::Serialize>(value: &T) -> ApiResult {
-    Ok(Json(serde_json::to_value(value).unwrap_or(Value::Null)).into_response())
+    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
+    model::documented(&mut value);
+    Ok(Json(value).into_response())
 }
 
 /// 204 No Content.
@@ -400,7 +402,10 @@ pub(crate) async fn get_application(State(shared): State<Arc<Shared>>) -> ApiRes
     ok(&application)
 }
 
-fn check_application(shared: &Shared, raw: &str) -> Result<Id<ApplicationMarker>, ApiError> {
+pub(crate) fn check_application(
+    shared: &Shared,
+    raw: &str,
+) -> Result<Id<ApplicationMarker>, ApiError> {
     let id = snowflake::<ApplicationMarker>(raw)?;
     if id == shared.config.application_id {
         Ok(id)
@@ -409,7 +414,7 @@ fn check_application(shared: &Shared, raw: &str) -> Result<Id<ApplicationMarker>
     }
 }
 
-fn check_guild(core: &Core, guild: Id<GuildMarker>) -> Result<(), ApiError> {
+pub(crate) fn check_guild(core: &Core, guild: Id<GuildMarker>) -> Result<(), ApiError> {
     let state = core
         .guilds
         .get(&guild)
@@ -566,7 +571,7 @@ fn upsert_command(
 
 /// Validates a command as the bot sent it and fills in what Discord adds (ids, version,
 /// defaults); a command with the name of an existing one keeps its id.
-fn complete_command(
+pub(crate) fn complete_command(
     core: &mut Core,
     app: Id<ApplicationMarker>,
     guild: Option<Id<GuildMarker>>,
@@ -809,19 +814,27 @@ pub(crate) async fn create_message(
     })
 }
 
-/// `GET /guilds/{id}`.
+/// `GET /guilds/{id}` (`?with_counts=true` adds `approximate_member_count` and
+/// `approximate_presence_count`: the stand-in keeps no presences, so nobody is online).
 pub(crate) async fn get_guild(
     State(shared): State<Arc<Shared>>,
     Path(guild): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let guild = snowflake::<GuildMarker>(&guild)?;
+    let with_counts = query_bool("with_counts", query.get("with_counts").map(String::as_str))?;
     shared.read(|core| {
         check_guild(core, guild)?;
         let state = core
             .guilds
             .get(&guild)
             .ok_or_else(|| ApiError::unknown(10004, "Guild"))?;
-        ok(&state.to_guild(false, Vec::new()))
+        let mut value = model::rest_guild_json(&state.to_guild(false, Vec::new()));
+        if with_counts == Some(true) {
+            value["approximate_member_count"] = json!(state.members.len());
+            value["approximate_presence_count"] = json!(0);
+        }
+        ok(&value)
     })
 }
 

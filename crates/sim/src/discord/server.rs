@@ -13,6 +13,7 @@ use super::control;
 use super::gateway;
 use super::interactions;
 use super::messages;
+use super::resources;
 use super::rest::{self, ApiError};
 use super::state::Shared;
 
@@ -28,7 +29,11 @@ async fn method_not_allowed() -> ApiError {
 pub(crate) fn router(shared: &Arc<Shared>) -> Router {
     let bot = Router::new()
         .route("/gateway/bot", get(rest::get_gateway_bot))
-        .route("/users/@me", get(rest::get_current_user))
+        .route(
+            "/users/@me",
+            get(rest::get_current_user).patch(resources::modify_current_user),
+        )
+        .route("/users/{user}", get(resources::get_user))
         .route("/oauth2/applications/@me", get(rest::get_application))
         .route("/applications/@me", get(rest::get_application))
         .route(
@@ -38,13 +43,32 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router {
                 .post(rest::post_global_command),
         )
         .route(
+            "/applications/{app}/commands/{command}",
+            get(resources::get_global_command)
+                .patch(resources::edit_global_command)
+                .delete(resources::delete_global_command),
+        )
+        .route(
+            "/applications/{app}/guilds/{guild}/commands/{command}",
+            get(resources::get_guild_command)
+                .patch(resources::edit_guild_command)
+                .delete(resources::delete_guild_command),
+        )
+        .route(
             "/applications/{app}/guilds/{guild}/commands",
             get(rest::get_guild_commands)
                 .put(rest::put_guild_commands)
                 .post(rest::post_guild_command),
         )
         .route("/channels/{channel}", get(rest::get_channel))
-        .route("/channels/{channel}/messages", post(rest::create_message))
+        .route(
+            "/channels/{channel}/messages",
+            get(resources::list_messages).post(rest::create_message),
+        )
+        .route(
+            "/channels/{channel}/typing",
+            post(resources::trigger_typing),
+        )
         .route(
             "/channels/{channel}/messages/{message}",
             get(messages::get_message)
@@ -52,6 +76,9 @@ pub(crate) fn router(shared: &Arc<Shared>) -> Router {
                 .delete(messages::delete_message),
         )
         .route("/guilds/{guild}", get(rest::get_guild))
+        .route("/guilds/{guild}/roles", get(resources::get_roles))
+        .route("/guilds/{guild}/channels", get(resources::get_channels))
+        .route("/guilds/{guild}/members", get(resources::list_members))
         .route("/guilds/{guild}/members/{user}", get(rest::get_member))
         .route(
             "/guilds/{guild}/voice-states/{user}",

@@ -191,7 +191,8 @@ impl GuildState {
             icon: None,
             id: self.id,
             joined_at: full.then_some(self.joined_at),
-            large: false,
+            // `large_threshold`'s default (Identify): a guild of more members is large.
+            large: self.members.len() > DEFAULT_LARGE_THRESHOLD,
             max_members: Some(500_000),
             max_presences: None,
             max_stage_video_channel_users: None,
@@ -228,6 +229,9 @@ impl GuildState {
         }
     }
 }
+
+/// Identify's default `large_threshold`.
+pub(crate) const DEFAULT_LARGE_THRESHOLD: usize = 50;
 
 /// An event for the bot: a dispatch name, its data, and what decides who gets it.
 #[derive(Debug, Clone)]
