@@ -593,16 +593,20 @@ async fn settings_a_dj_role_and_skipping_by_vote() {
     assert!(text.contains("Skipped by vote (2 votes)"), "{text}");
     playing_title(&rig, Some(&first)).await;
 
-    // Starting values for a fresh session; the settings outlive /leave.
+    fresh_sessions_start_with_the_settings(&rig, dj.get()).await;
+}
+
+/// Starting values for a fresh session: set, kept through `/leave`, applied to the next one.
+async fn fresh_sessions_start_with_the_settings(rig: &Rig, dj: u64) {
     rig.command(settings(
-        &rig,
+        rig,
         "owner",
         "volume",
         SlashOptions::default().integer("level", 40),
     ))
     .await;
     rig.command(settings(
-        &rig,
+        rig,
         "owner",
         "defaults",
         SlashOptions::default().boolean("stay", true),
@@ -614,7 +618,7 @@ async fn settings_a_dj_role_and_skipping_by_vote() {
         .guild_settings(rig.guild.id.get())
         .await
         .expect("settings");
-    assert_eq!(kept.dj_role_id, Some(dj.get()));
+    assert_eq!(kept.dj_role_id, Some(dj));
     assert_eq!(kept.default_volume, 40);
     assert!(kept.stay_by_default);
     rig.command(
@@ -622,7 +626,7 @@ async fn settings_a_dj_role_and_skipping_by_vote() {
             .string("query", "sim:length:600000"),
     )
     .await;
-    playing_title(&rig, None).await;
+    playing_title(rig, None).await;
     assert_eq!(rig.node_player().expect("player").volume, 40);
     let state = rig
         .store
