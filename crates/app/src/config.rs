@@ -350,8 +350,8 @@ pub struct BotConfig {
     /// How long a stop waits for the commands in flight (a `/play` still loading its track).
     #[serde(default = "defaults::stop_grace", deserialize_with = "duration")]
     pub stop_grace: Duration,
-    /// How long a search for suggestions while typing may take before the answer is the text
-    /// as typed (Discord gives an autocomplete 3 s in all).
+    /// How long an autocomplete answer waits for its search before it is the text as typed (the
+    /// search runs on and fills the cache; Discord gives an autocomplete 3 s in all).
     #[serde(
         default = "defaults::autocomplete_timeout",
         deserialize_with = "duration"
@@ -1016,7 +1016,7 @@ mod defaults {
         std::time::Duration::from_secs(3)
     }
     pub fn autocomplete_timeout() -> std::time::Duration {
-        std::time::Duration::from_secs(2)
+        std::time::Duration::from_millis(250)
     }
     pub fn autocomplete_searches() -> u64 {
         5
@@ -1142,9 +1142,9 @@ pub mod bounds {
     /// `bot.stop_grace`: 0 (answer what is in flight with the restarting notice at once) to 60 s
     /// (an orchestrator's kill timeout is typically 30 s or more; past this it would kill us).
     pub const STOP_GRACE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(60);
-    /// `bot.autocomplete_timeout`: 100 ms to 2.5 s (the answer must reach Discord within 3 s).
+    /// `bot.autocomplete_timeout`: 50 ms to 2.5 s (the answer must reach Discord within 3 s).
     pub const AUTOCOMPLETE_TIMEOUT: RangeInclusive<Duration> =
-        Duration::from_millis(100)..=Duration::from_millis(2_500);
+        Duration::from_millis(50)..=Duration::from_millis(2_500);
     /// `bot.autocomplete_searches`: 1 to 100 searches per guild and second.
     pub const AUTOCOMPLETE_SEARCHES: RangeInclusive<u64> = 1..=100;
 
@@ -2350,7 +2350,7 @@ mod tests {
                 (
                     "[bot]\nautocomplete_timeout = \"3s\"",
                     "bot.autocomplete_timeout",
-                    "is 3s; must be between 100ms and 2s 500ms",
+                    "is 3s; must be between 50ms and 2s 500ms",
                 ),
                 (
                     "[bot]\nautocomplete_searches = 0",

@@ -154,6 +154,9 @@ pub(super) struct GuildActor {
     /// A press on the panel's own buttons is being run: its answer redraws the panel, so the
     /// effects do not edit it too.
     answering_panel: bool,
+    /// What the panel still has to show of a command's effects, drawn once its answer is on
+    /// its way.
+    panel_pending: PendingPanel,
     /// The entry the panel was last drawn for (its track and when it was queued): its start a
     /// moment later needs no second edit.
     panel_shows: Option<Box<(String, u64)>>,
@@ -200,6 +203,25 @@ enum PanelChange {
     Redraw,
     /// Playback ended: the panel goes.
     End,
+}
+
+/// A panel change waiting for a command's answer to be on its way.
+#[derive(Debug, Clone, Copy, Default)]
+struct PendingPanel(Option<(PanelChange, bool)>);
+
+impl PendingPanel {
+    /// This change on top of what waits (`left`: the guild's stored state went with the bot):
+    /// a track or an end replaces what waited, a redraw adds nothing to either.
+    fn merge(self, change: PanelChange, left: bool) -> Self {
+        let merged = match (self.0, change) {
+            (waiting, PanelChange::None) => waiting,
+            (Some((earlier, was_left)), PanelChange::Redraw) if earlier != PanelChange::None => {
+                Some((earlier, was_left || left))
+            }
+            (waiting, change) => Some((change, waiting.is_some_and(|(_, l)| l) || left)),
+        };
+        Self(merged)
+    }
 }
 
 impl PanelChange {
@@ -257,6 +279,7 @@ impl GuildActor {
             panel: None,
             answering_panel: false,
             panel_shows: None,
+            panel_pending: PendingPanel::default(),
             settings: None,
             votes: None,
             vote_counted: false,
@@ -312,6 +335,7 @@ impl GuildActor {
             }
             Box::pin(self.handle(input)).await;
             Box::pin(self.run_held()).await;
+            Box::pin(self.flush_panel()).await;
             if self.draining && self.held.is_empty() {
                 break;
             }
@@ -529,6 +553,8 @@ impl GuildActor {
         self.answering_panel = true;
         self.vote_counted = false;
         let ran = self.run_command(invocation).await;
+        // The answer is the panel: what the command changed is drawn by it, not by an edit.
+        self.flush_panel().await;
         self.answering_panel = false;
         let text = ran?;
         if std::mem::take(&mut self.vote_counted) {
@@ -1605,11 +1631,16 @@ impl GuildActor {
             // The guild's stored state is gone: the next session starts with the defaults.
             self.fresh = true;
         }
-        let drawn = self
-            .panel_after(PanelChange::of(&outcome.notices), left)
-            .await;
-        // Without an interaction to answer, the panel says what plays now.
-        let said_by_panel = drawn && reply.is_none();
+        let change = PanelChange::of(&outcome.notices);
+        // With an interaction to answer, the panel waits until the answer is on its way (a
+        // panel call must not hold an answer back behind Discord's rate limits); without one,
+        // the panel says what plays now.
+        let said_by_panel = if reply.is_some() {
+            self.panel_pending = self.panel_pending.merge(change, left);
+            false
+        } else {
+            self.panel_after(change, left).await
+        };
         let mut lines: Vec<String> = outcome
             .notices
             .iter()
@@ -1634,6 +1665,13 @@ impl GuildActor {
     }
 
     // ---- The now-playing panel ---------------------------------------------------------------
+
+    /// Draws what commands changed on the panel, now that their answers are on their way.
+    async fn flush_panel(&mut self) {
+        if let Some((change, left)) = std::mem::take(&mut self.panel_pending).0 {
+            self.panel_after(change, left).await;
+        }
+    }
 
     /// Brings the panel in line with what was just carried out (`left`: the guild's stored
     /// state is gone with the bot); whether it now shows the current track.
@@ -1732,17 +1770,19 @@ impl GuildActor {
         let Some(panel) = self.panel else {
             return;
         };
-        if !self.answering_panel
-            && let (Some(channel), Some(message)) = panel_ids(panel)
-            && let Err(error) = self.core.discord.delete_message(channel, message).await
-        {
-            tracing::warn!(guild = %self.guild, %error, "could not delete the now-playing panel");
-        }
+        // Forgotten first: a panel whose deletion fails is no longer the guild's, and a press
+        // on it strips its buttons.
         self.panel_shows = None;
         if store {
             self.set_panel(None).await;
         } else {
             self.panel = None;
+        }
+        if !self.answering_panel
+            && let (Some(channel), Some(message)) = panel_ids(panel)
+            && let Err(error) = self.core.discord.delete_message(channel, message).await
+        {
+            tracing::warn!(guild = %self.guild, %error, "could not delete the now-playing panel");
         }
     }
 

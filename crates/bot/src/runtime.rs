@@ -54,8 +54,8 @@ pub struct BotSettings {
     /// A deploy rehearsal's fault (`deploy.rehearsal_fault = "commands"`): every command fails,
     /// as a build broken after its gate would. Never set outside a rehearsal.
     pub fail_commands: bool,
-    /// How long a search for suggestions may take before the answer is the text as typed
-    /// (`bot.autocomplete_timeout`).
+    /// How long an autocomplete answer waits for its search before it is the text as typed
+    /// (the search runs on and fills the cache; `bot.autocomplete_timeout`).
     pub autocomplete_timeout: Duration,
     /// Searches for suggestions one guild may start per second (`bot.autocomplete_searches`).
     pub autocomplete_searches: u32,
@@ -68,7 +68,7 @@ impl Default for BotSettings {
             position_tick: Duration::from_secs(5),
             stop_grace: Duration::from_secs(3),
             fail_commands: false,
-            autocomplete_timeout: Duration::from_secs(2),
+            autocomplete_timeout: Duration::from_millis(250),
             autocomplete_searches: 5,
         }
     }
@@ -596,7 +596,7 @@ impl Bot {
             DiscordEvent::Autocomplete(request) => {
                 let core = Arc::clone(self.core());
                 self.core().tasks.spawn(async move {
-                    super::suggest::answer(&core, *request).await;
+                    super::suggest::answer(core, *request).await;
                 });
             }
             DiscordEvent::GuildAvailable { guild, .. } => {

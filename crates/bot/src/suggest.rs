@@ -2,19 +2,22 @@
 //! tracks a search finds for `/play`, the typist's playlist names, the filter presets.
 //!
 //! A search is the expensive one. Recent searches are kept for [`CACHE_TTL`] (typing the same
-//! words again, or another listener typing them, costs nothing), each guild may start
-//! `bot.autocomplete_searches` a second, and a search slower than `bot.autocomplete_timeout` is
-//! not waited for. When no search is made or it fails, the answer is the text as typed, so the
-//! user can still send it. A URL is suggested as it is, never searched.
+//! words again, or another listener typing them, costs nothing); a search under way is shared by
+//! everyone typing the same words; each guild may start `bot.autocomplete_searches` a second;
+//! and an answer waits for its search at most `bot.autocomplete_timeout` (250 ms): a slower
+//! search runs on (up to [`SEARCH_CAP`]) and fills the cache for the next keystrokes, while this
+//! answer is the text as typed, so the user can still send it. A URL is suggested as it is,
+//! never searched.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use discord::{AutocompleteRequest, GuildId, Suggestion, UserId};
 use lavalink::model::{LoadResult, Track};
 use music::format_duration;
 use telemetry::SuggestOutcome;
+use tokio::sync::watch;
 
 use super::commands::{self, CommandKind, Suggest};
 use super::guild::{identifier, is_url};
@@ -29,10 +32,21 @@ pub const SEARCH_SUGGESTIONS: usize = 10;
 /// Words shorter than this are not searched (one letter finds nothing useful).
 pub const MIN_SEARCH_CHARS: usize = 2;
 
-/// The suggestions' shared state: the search cache and each guild's searches this second.
+/// How long a search started for suggestions may run on after its answer stopped waiting for
+/// it (it fills the cache for the next keystrokes).
+pub const SEARCH_CAP: Duration = Duration::from_secs(10);
+
+/// A search's result as those waiting for it see it: `None` while it runs, then the
+/// suggestions, or `Err` when it failed.
+type Searching = watch::Receiver<Option<Result<Vec<Suggestion>, ()>>>;
+
+/// The suggestions' shared state: the search cache, the searches under way (one per set of
+/// words: typists who type the same words wait for the same search) and each guild's searches
+/// this second.
 #[derive(Default)]
 pub(super) struct Suggester {
     cache: Mutex<HashMap<String, Cached>>,
+    searching: Mutex<HashMap<String, Searching>>,
     windows: Mutex<HashMap<GuildId, Window>>,
 }
 
@@ -107,7 +121,8 @@ impl Suggester {
 
 /// Answers one autocomplete: finds the suggestions for the option being typed, sends them, and
 /// records where they came from and how long the answer took.
-pub(super) async fn answer(core: &Core, request: AutocompleteRequest) {
+pub(super) async fn answer(core: Arc<Core>, request: AutocompleteRequest) {
+    let core = &core;
     let Some(focused) = request.focused() else {
         return;
     };
@@ -170,7 +185,7 @@ async fn playlists(core: &Core, user: UserId, typed: &str) -> Vec<Suggestion> {
 /// Tracks for what is typed into `/play`: the URL as it is, else a search (cached, limited per
 /// guild, bounded in time), else the text as typed.
 async fn tracks(
-    core: &Core,
+    core: &Arc<Core>,
     guild: Option<GuildId>,
     typed: &str,
 ) -> (Vec<Suggestion>, SuggestOutcome) {
@@ -189,24 +204,89 @@ async fn tracks(
     if let Some(suggestions) = core.suggester.cached(&key, now) {
         return (suggestions, SuggestOutcome::Cached);
     }
-    if let Some(guild) = guild
-        && !core
+    // Someone is searching these words already: wait for that search; else start one, if the
+    // guild has a search left this second.
+    let (searching, outcome) = {
+        let mut under_way = core
             .suggester
-            .allow(guild, core.settings.autocomplete_searches, now)
-    {
-        return (as_typed(), SuggestOutcome::Limited);
-    }
-    let (identifier, _) = identifier(typed);
-    let search = core.shell.cluster().load_tracks(&identifier);
-    let loaded = match tokio::time::timeout(core.settings.autocomplete_timeout, search).await {
-        Err(_) => return (as_typed(), SuggestOutcome::TimedOut),
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "a search for suggestions failed");
-            return (as_typed(), SuggestOutcome::Failed);
+            .searching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(searching) = under_way.get(&key) {
+            (searching.clone(), SuggestOutcome::Joined)
+        } else {
+            if let Some(guild) = guild
+                && !core
+                    .suggester
+                    .allow(guild, core.settings.autocomplete_searches, now)
+            {
+                return (as_typed(), SuggestOutcome::Limited);
+            }
+            let (done, searching) = watch::channel(None);
+            under_way.insert(key.clone(), searching.clone());
+            search(core, key, typed, done);
+            (searching, SuggestOutcome::Searched)
         }
-        Ok(Ok(loaded)) => loaded,
     };
-    let suggestions = match loaded {
+    // The answer waits for the search this long; the search itself runs on and fills the cache.
+    let waited =
+        tokio::time::timeout(core.settings.autocomplete_timeout, wait_for(searching)).await;
+    match waited {
+        Err(_) => (as_typed(), SuggestOutcome::TimedOut),
+        Ok(None | Some(Err(()))) => (as_typed(), SuggestOutcome::Failed),
+        Ok(Some(Ok(suggestions))) => (suggestions, outcome),
+    }
+}
+
+async fn wait_for(mut searching: Searching) -> Option<Result<Vec<Suggestion>, ()>> {
+    searching
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|done| done.clone())
+}
+
+/// Runs the search for `typed` on a tracked task (bounded by [`SEARCH_CAP`], ended by the stop)
+/// that caches what it finds, leaves the searches under way and tells whoever waits (`done`).
+fn search(
+    core: &Arc<Core>,
+    key: String,
+    typed: &str,
+    done: watch::Sender<Option<Result<Vec<Suggestion>, ()>>>,
+) {
+    let (identifier, _) = identifier(typed);
+    let typed = typed.to_owned();
+    let task_core = Arc::clone(core);
+    core.tasks.spawn(async move {
+        let core = task_core;
+        let load = core.shell.cluster().load_tracks(&identifier);
+        let result = tokio::select! {
+            loaded = tokio::time::timeout(SEARCH_CAP, load) => match loaded {
+                Ok(Ok(loaded)) => suggestions_of(loaded, &typed),
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "a search for suggestions failed");
+                    Err(())
+                }
+                Err(_) => Err(()),
+            },
+            () = core.abandon.cancelled() => Err(()),
+        };
+        if let Ok(suggestions) = &result {
+            core.suggester
+                .remember(key.clone(), suggestions.clone(), core.clock.now());
+        }
+        core.suggester
+            .searching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        let _ = done.send(Some(result));
+    });
+}
+
+/// What a load gives as suggestions (`Err` for a load that failed).
+fn suggestions_of(loaded: LoadResult, typed: &str) -> Result<Vec<Suggestion>, ()> {
+    Ok(match loaded {
         LoadResult::Search(tracks) => tracks
             .iter()
             .filter_map(track_suggestion)
@@ -218,12 +298,8 @@ async fn tracks(
             value: typed.to_owned(),
         }],
         LoadResult::Empty => Vec::new(),
-        LoadResult::Error(_) | LoadResult::Unknown(_) => {
-            return (as_typed(), SuggestOutcome::Failed);
-        }
-    };
-    core.suggester.remember(key, suggestions.clone(), now);
-    (suggestions, SuggestOutcome::Searched)
+        LoadResult::Error(_) | LoadResult::Unknown(_) => return Err(()),
+    })
 }
 
 /// A track as a suggestion: "Title — Author (3:32)", its URL as the value (`/play` loads it

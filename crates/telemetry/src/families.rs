@@ -509,7 +509,7 @@ impl Families {
         r.register(
             "dimby_autocomplete_answers",
             "Autocomplete answers (suggestions while typing) by command and where the \
-             suggestions came from (searched, cached, limited, timed_out, failed, listed, unsent)",
+             suggestions came from (searched, cached, joined, limited, timed_out, failed, listed, unsent)",
             f.suggestions.clone(),
         );
         r.register(

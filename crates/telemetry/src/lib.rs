@@ -320,6 +320,8 @@ pub enum SuggestOutcome {
     Searched,
     /// A search of the last minute, from the cache.
     Cached,
+    /// A search someone else started for the same words, still under way.
+    Joined,
     /// The guild's searches per second were used up: the text as typed.
     Limited,
     /// The search did not answer in time: the text as typed.
@@ -338,6 +340,7 @@ impl SuggestOutcome {
         match self {
             Self::Searched => "searched",
             Self::Cached => "cached",
+            Self::Joined => "joined",
             Self::Limited => "limited",
             Self::TimedOut => "timed_out",
             Self::Failed => "failed",
