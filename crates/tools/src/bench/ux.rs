@@ -11,8 +11,9 @@
 //!   each answer's suggestions came from is read from the bot's
 //!   `dimby_autocomplete_answers_total{command="play",outcome}`.
 //! - **The now-playing panel**: `--guilds` guilds, each with a listener in voice playing a queue
-//!   of short tracks (`sim:length:<ms>`, lengths spread over `--track-min-seconds` to
-//!   `--track-max-seconds`) so the panel changes several times a guild in the window. The bot's
+//!   of short tracks (two `sim:length:<ms>` tracks and `/loop mode:queue`, lengths spread over
+//!   `--track-min-seconds` to `--track-max-seconds`) so the panel changes several times a
+//!   guild in the window. The bot's
 //!   REST calls go through a recording proxy in front of the Discord stand-in (`rest_proxy`), so
 //!   every `channel_messages` call (panel posts, edits, deletions) is seen with its time and the
 //!   stand-in's answer (429s included); the bot's own count of 429s is read from
@@ -78,8 +79,10 @@ pub struct Args {
     /// The longest track of the panel part, seconds.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub track_max_seconds: u64,
-    /// `/play` commands a second while the panel part queues the tracks.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    /// Commands a second while the panel part sets the guilds up (`/play` twice and `/loop`
+    /// per guild). Each costs a panel post or edit, and the bot's REST client keeps to
+    /// Discord's global 50 requests a second, so more only queues them.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=20_000))]
     pub rate: u32,
     /// Lavalink stand-ins.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=16))]
@@ -220,7 +223,8 @@ pub struct Autocomplete {
     pub search_latency_ms: u64,
     /// Autocomplete interactions sent (one per keystroke from the second character).
     pub sent: usize,
-    /// Keystrokes a second per typist, achieved (first to last request of each, averaged).
+    /// Keystrokes a second while a name is typed, achieved (first to last request of each
+    /// name, averaged over the names; the pauses between names left out).
     pub keystrokes_per_second: f64,
     /// Names typed to the end.
     pub names_typed: usize,
@@ -256,12 +260,16 @@ pub struct Panel {
     pub shards: u32,
     /// Track lengths: shortest, mean and longest, seconds.
     pub track_seconds: (f64, f64, f64),
-    /// Tracks queued per guild.
+    /// Tracks queued per guild (the queue loops: `/loop mode:queue`).
     pub tracks_per_guild: usize,
-    /// `/play` commands sent to queue them, and how many were answered without an error.
+    /// Commands sent to set the guilds up (`/play` per track, then `/loop`).
     pub plays: usize,
-    /// ... answered (not an error, not ephemeral).
+    /// ... answered.
     pub plays_answered: usize,
+    /// ... answered with an error or a refusal (ephemeral, "Something went wrong").
+    pub plays_refused: usize,
+    /// Seconds from the first set-up command to the last answer.
+    pub setup_seconds: f64,
     /// Players playing when the window opened and when it closed.
     pub playing: (usize, usize),
     /// Track changes the lengths make in the window (each guild: window / its length).
@@ -375,18 +383,19 @@ fn print_autocomplete(a: &Autocomplete) {
 
 fn print_panel(p: &Panel) {
     println!(
-        "  now-playing panel: {} guilds playing on {} nodes, {} shards; tracks of {:.0} to {:.0} s (mean {:.1} s), {} queued per guild",
-        p.guilds,
-        p.nodes,
-        p.shards,
-        p.track_seconds.0,
-        p.track_seconds.2,
-        p.track_seconds.1,
-        p.tracks_per_guild
+        "  now-playing panel: {} guilds playing on {} nodes, {} shards; tracks of {:.0} to {:.0} s (mean {:.1} s)",
+        p.guilds, p.nodes, p.shards, p.track_seconds.0, p.track_seconds.2, p.track_seconds.1
     );
     println!(
-        "    {} /play sent to queue them, {} answered; playing at the window's start {} and end {}; {:.0} track changes expected in the window",
-        p.plays, p.plays_answered, p.playing.0, p.playing.1, p.expected_track_changes
+        "    set-up: {} commands (/play x{}, /loop queue), {} answered ({} refused) in {:.1} s; playing at the window's start {} and end {}; {:.0} track changes expected in the window",
+        p.plays,
+        p.tracks_per_guild,
+        p.plays_answered,
+        p.plays_refused,
+        p.setup_seconds,
+        p.playing.0,
+        p.playing.1,
+        p.expected_track_changes
     );
     print_window("queueing (setup)", &p.setup);
     print_window("measured window", &p.measured);
@@ -485,6 +494,8 @@ fn encode(metrics: &Metrics) -> String {
 /// One autocomplete sent.
 struct Typed {
     typist: usize,
+    /// Which name of the typist's this keystroke belongs to.
+    name: usize,
     handle: InteractionHandle,
     sent_at: Instant,
 }
@@ -602,6 +613,7 @@ async fn type_names(
                 .context("an autocomplete of /play")?;
             sent.push(Typed {
                 typist: typist.index,
+                name: names,
                 handle,
                 sent_at: Instant::now(),
             });
@@ -645,9 +657,11 @@ fn analyse_typing(typed: &[Typed], typists: u64) -> Autocomplete {
         ..Autocomplete::default()
     };
     let mut latencies = Vec::new();
-    let mut spans: BTreeMap<usize, (Instant, Instant, usize)> = BTreeMap::new();
+    let mut spans: BTreeMap<(usize, usize), (Instant, Instant, usize)> = BTreeMap::new();
     for t in typed {
-        let span = spans.entry(t.typist).or_insert((t.sent_at, t.sent_at, 0));
+        let span = spans
+            .entry((t.typist, t.name))
+            .or_insert((t.sent_at, t.sent_at, 0));
         span.0 = span.0.min(t.sent_at);
         span.1 = span.1.max(t.sent_at);
         span.2 += 1;
@@ -674,8 +688,8 @@ fn analyse_typing(typed: &[Typed], typists: u64) -> Autocomplete {
         latencies.push(ms(latency));
     }
     report.latency_ms = Spread::of(latencies);
-    // Keystrokes a second: requests per typist over their span, with the first keystroke of
-    // each name (which sends nothing) left out of both, so this is the requests' own rate.
+    // Keystrokes a second while typing a name: its requests over their span (the pauses
+    // between names left out), averaged over the names.
     let rates: Vec<f64> = spans
         .values()
         .filter(|(first, last, n)| *n > 1 && last > first)
@@ -825,26 +839,9 @@ async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Resp
 
 // ----- the now-playing panel -----
 
-/// Tracks per guild so that every guild still plays when the window closes: the guild that
-/// starts first with the shortest tracks waits for every other guild's `/play`s too.
-fn tracks_per_guild(args: &Args) -> anyhow::Result<usize> {
-    #[allow(clippy::cast_precision_loss)]
-    let queueing = args.guilds as f64 / f64::from(args.rate);
-    #[allow(clippy::cast_precision_loss)]
-    let shortest = args.track_min_seconds as f64;
-    if shortest <= queueing {
-        bail!(
-            "tracks of {shortest} s end before {} /play a second queue the next one in {} guilds: raise --track-min-seconds or --rate",
-            args.rate,
-            args.guilds
-        );
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let needed = args.panel_seconds as f64 + 10.0;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let tracks = (needed / (shortest - queueing)).ceil() as usize;
-    Ok(tracks.clamp(2, 200))
-}
+/// Tracks queued per guild: two (a change of track is then always a change of entry), the
+/// queue looping, so every guild plays however long the set-up and the window take.
+const TRACKS_PER_GUILD: usize = 2;
 
 /// Each guild's track length, ms: spread evenly (seeded) from the shortest to the longest, so
 /// guilds do not change tracks in step.
@@ -871,12 +868,14 @@ async fn panels(rig: &mut Rig, proxy: &Proxy, args: &Args) -> anyhow::Result<Pan
     tracing::info!(guilds = args.guilds, "bench phase: creating the guilds");
     let script = rig.populate(args.guilds).await?;
     let lengths = track_lengths(args);
-    let tracks = tracks_per_guild(args)?;
-    tracing::info!(tracks, "bench phase: queueing the tracks");
+    tracing::info!("bench phase: queueing the tracks");
     let setup_metrics = encode(&metrics);
     let setup_start = Instant::now();
-    let plays = queue_tracks(&rig.discord, &script, &lengths, tracks, args.rate).await?;
-    let plays_answered = await_plays(&plays).await;
+    let plays = queue_tracks(&rig.discord, &script, &lengths, args.rate).await?;
+    let (plays_answered, plays_refused) = await_plays(&plays).await;
+    let setup_seconds = Instant::now()
+        .saturating_duration_since(setup_start)
+        .as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let playing_start = rig.playing_players();
     let window_metrics = encode(&metrics);
@@ -921,9 +920,11 @@ async fn panels(rig: &mut Rig, proxy: &Proxy, args: &Args) -> anyhow::Result<Pan
         nodes: args.nodes,
         shards: rig.shards,
         track_seconds: (min, mean, max),
-        tracks_per_guild: tracks,
+        tracks_per_guild: TRACKS_PER_GUILD,
         plays: plays.len(),
         plays_answered,
+        plays_refused,
+        setup_seconds,
         playing: (playing_start, playing_end),
         expected_track_changes: expected,
         setup,
@@ -934,41 +935,44 @@ async fn panels(rig: &mut Rig, proxy: &Proxy, args: &Args) -> anyhow::Result<Pan
     })
 }
 
-/// Sends the `/play`s: `tracks` rounds over the guilds (a round's `/play` in every guild
-/// before the next round's), `rate` a second, each of a guild's tracks a millisecond longer
-/// than the one before (so no two entries are the same track).
+/// Sets the guilds up, `rate` commands a second: a round of `/play` over the guilds per track
+/// (each of a guild's tracks a millisecond longer than the one before, so no two entries are
+/// the same track), then a round of `/loop mode:queue`.
 async fn queue_tracks(
     discord: &DiscordSim,
     script: &Script,
     lengths: &[u64],
-    tracks: usize,
     rate: u32,
 ) -> anyhow::Result<Vec<InteractionHandle>> {
     let period = Duration::from_secs_f64(1.0 / f64::from(rate));
     let start = Instant::now() + Duration::from_millis(20);
     let mut handles = Vec::new();
     let mut k: u32 = 0;
-    for round in 0..tracks {
+    for round in 0..=TRACKS_PER_GUILD {
         for (listener, length) in script.listeners.iter().zip(lengths) {
             let at = start + period * k;
             k += 1;
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
             let guild = &listener.guild;
-            let command = SlashCommand::new(guild.id, guild.text_channel(), listener.user, "play")
-                .string(
-                    "query",
-                    format!("sim:length:{}", length + u64::try_from(round)?),
-                );
-            handles.push(discord.invoke(&command).context("invoking /play")?);
+            let new =
+                |name: &str| SlashCommand::new(guild.id, guild.text_channel(), listener.user, name);
+            let command = if round < TRACKS_PER_GUILD {
+                let query = format!("sim:length:{}", length + u64::try_from(round)?);
+                new("play").string("query", query)
+            } else {
+                new("loop").string("mode", "queue")
+            };
+            handles.push(discord.invoke(&command).context("invoking a command")?);
         }
     }
     Ok(handles)
 }
 
-/// Waits (30 s guard after the last) until every `/play` is answered; how many were answered
-/// with something else than an error.
-async fn await_plays(plays: &[InteractionHandle]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits until every set-up command is answered (a guard of 30 s plus a second per 40
+/// commands); how many were answered, and how many of those with an error or a refusal.
+async fn await_plays(plays: &[InteractionHandle]) -> (usize, usize) {
+    let guard = 30 + u64::try_from(plays.len() / 40).unwrap_or(u64::MAX / 2);
+    let deadline = Instant::now() + Duration::from_secs(guard);
     loop {
         let answered = plays
             .iter()
@@ -977,18 +981,20 @@ async fn await_plays(plays: &[InteractionHandle]) -> usize {
         if answered == plays.len() || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    plays
+    let records: Vec<_> = plays.iter().map(InteractionHandle::record).collect();
+    let answered = records.iter().filter(|r| r.answered_at.is_some()).count();
+    let refused = records
         .iter()
-        .filter(|h| {
-            h.record().original_content().is_some_and(|m| {
-                !m.flags.is_some_and(|f| {
-                    f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL)
-                }) && !m.content.starts_with("Something went wrong")
-            })
+        .filter_map(|r| r.original_content())
+        .filter(|m| {
+            m.flags.is_some_and(|f| {
+                f.contains(twilight_model::channel::message::MessageFlags::EPHEMERAL)
+            }) || m.content.starts_with("Something went wrong")
         })
-        .count()
+        .count();
+    (answered, refused)
 }
 
 /// The most of `times` (sorted) within any `width`.
