@@ -34,7 +34,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use sim::discord::{DiscordSim, InteractionHandle, SlashCommand};
+use sim::discord::{DiscordSim, InteractionHandle, MessageChange, SlashCommand};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, UserMarker};
 
@@ -278,8 +278,9 @@ pub struct Panel {
     pub setup: RestWindow,
     /// The measured window: every guild playing, nobody typing.
     pub measured: RestWindow,
-    /// Edits the stand-in applied over the whole run (MESSAGE_UPDATE in its change log), and
-    /// successful PATCHes the proxy saw: the two should agree.
+    /// Panel edits the stand-in applied over the whole run (MESSAGE_UPDATE of a message with
+    /// the panel's buttons in its change log), and successful PATCHes of channel messages the
+    /// proxy saw: the two should agree.
     pub edits_cross_check: (usize, usize),
     /// Estimated panel REST calls a minute for these guilds at a typical track length (3:30):
     /// the measured calls per track change times the track changes such lengths make.
@@ -901,11 +902,7 @@ async fn panels(rig: &mut Rig, proxy: &Proxy, args: &Args) -> anyhow::Result<Pan
     let mean = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
     let min = seconds.iter().copied().fold(f64::INFINITY, f64::min);
     let max = seconds.iter().copied().fold(0.0, f64::max);
-    let standin_edits: usize = script
-        .listeners
-        .iter()
-        .map(|l| rig.discord.message_edits(l.guild.text_channel()))
-        .sum();
+    let standin_edits = panel_edits(&rig.discord, &script);
     let proxy_edits = calls
         .iter()
         .filter(|c| c.method == axum::http::Method::PATCH && c.channel_messages().is_some())
@@ -933,6 +930,22 @@ async fn panels(rig: &mut Rig, proxy: &Proxy, args: &Args) -> anyhow::Result<Pan
         per_minute_at_typical_tracks: per_change * typical_changes_per_minute,
         global_limit: GLOBAL_LIMIT,
     })
+}
+
+/// Edits of panel messages (with the panel's buttons) the stand-in applied in the guilds' text
+/// channels (MESSAGE_UPDATE); answers to commands, edited through their webhook, are left out.
+fn panel_edits(discord: &DiscordSim, script: &Script) -> usize {
+    script
+        .listeners
+        .iter()
+        .flat_map(|l| discord.message_changes(l.guild.text_channel()))
+        .filter(|change| match change {
+            MessageChange::Edited(message) => {
+                serde_json::to_string(message).is_ok_and(|json| json.contains("\"panel:"))
+            }
+            MessageChange::Deleted { .. } => false,
+        })
+        .count()
 }
 
 /// Sets the guilds up, `rate` commands a second: a round of `/play` over the guilds per track
