@@ -948,9 +948,11 @@ fn panel_edits(discord: &DiscordSim, script: &Script) -> usize {
         .count()
 }
 
-/// Sets the guilds up, `rate` commands a second: a round of `/play` over the guilds per track
-/// (each of a guild's tracks a millisecond longer than the one before, so no two entries are
-/// the same track), then a round of `/loop mode:queue`.
+/// Sets the guilds up, `rate` commands a second, one guild after the other: its `/play`s (each
+/// track a millisecond longer than the one before, so no two entries are the same track), then
+/// `/loop mode:queue`, which so comes long before its first track ends (a track that ends
+/// before the loop is set would be dropped, and the guild would loop its last track alone,
+/// which changes nothing on the panel). Guilds so start playing spread over the set-up.
 async fn queue_tracks(
     discord: &DiscordSim,
     script: &Script,
@@ -961,8 +963,8 @@ async fn queue_tracks(
     let start = Instant::now() + Duration::from_millis(20);
     let mut handles = Vec::new();
     let mut k: u32 = 0;
-    for round in 0..=TRACKS_PER_GUILD {
-        for (listener, length) in script.listeners.iter().zip(lengths) {
+    for (listener, length) in script.listeners.iter().zip(lengths) {
+        for round in 0..=TRACKS_PER_GUILD {
             let at = start + period * k;
             k += 1;
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
