@@ -15,6 +15,7 @@ pub mod sampling;
 pub mod scale_out;
 pub mod stop;
 pub mod storage;
+pub mod ux;
 
 use clap::Subcommand;
 
@@ -45,6 +46,10 @@ pub enum BenchCommand {
     /// every shard ready through the shared identify queue, memory and CPU per process, and how
     /// they grow from 1,000 to 10,000 guilds.
     ScaleOut(scale_out::Args),
+    /// What Discord sees of the bot: autocomplete latency with many users typing into `/play`,
+    /// and the now-playing panel's REST traffic (posts, edits, deletions, 429s) with every
+    /// guild playing.
+    Ux(ux::Args),
 }
 
 /// Runs a benchmark scenario to completion.
@@ -59,6 +64,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Health(args) => health::run(&args).await,
         BenchCommand::Commands(args) => commands::run(&args).await,
         BenchCommand::MetricsOverhead(args) => metrics_overhead::run(&args).await,
+        BenchCommand::Ux(args) => ux::run(&args).await,
     }
 }
 
