@@ -205,58 +205,74 @@ enum PanelChange {
     End,
 }
 
-/// A panel change waiting for a command's answer to be on its way.
-#[derive(Debug, Clone, Copy, Default)]
-struct PendingPanel(Option<(PanelChange, bool)>);
+/// A panel change waiting for a command's answer to be on its way (`left`: the guild's stored
+/// state went with the bot).
+#[derive(Debug, Clone, Copy)]
+struct PendingPanel {
+    change: PanelChange,
+    left: bool,
+}
+
+impl Default for PendingPanel {
+    fn default() -> Self {
+        Self {
+            change: PanelChange::None,
+            left: false,
+        }
+    }
+}
 
 impl PendingPanel {
-    /// This change on top of what waits (`left`: the guild's stored state went with the bot):
-    /// a track or an end replaces what waited, a redraw adds nothing to either.
+    /// This change on top of what waits.
     fn merge(self, change: PanelChange, left: bool) -> Self {
-        let merged = match (self.0, change) {
-            (waiting, PanelChange::None) => waiting,
-            (Some((earlier, was_left)), PanelChange::Redraw) if earlier != PanelChange::None => {
-                Some((earlier, was_left || left))
-            }
-            (waiting, change) => Some((change, waiting.is_some_and(|(_, l)| l) || left)),
-        };
-        Self(merged)
+        Self {
+            change: self.change.then(change),
+            left: self.left || left,
+        }
     }
 }
 
 impl PanelChange {
     fn of(notices: &[Notice]) -> Self {
-        let mut change = Self::None;
-        for notice in notices {
-            let this = match notice {
-                Notice::NowPlaying { .. }
-                | Notice::Queued { position: None, .. }
-                | Notice::PlayingPrevious { .. }
-                | Notice::AutoplayQueued { .. }
-                | Notice::Skipped { next: Some(_), .. } => Self::Track,
-                Notice::Stopped { .. }
-                | Notice::Left
-                | Notice::QueueFinished
-                | Notice::Skipped { next: None, .. } => Self::End,
-                Notice::Paused { .. }
-                | Notice::Resumed { .. }
-                | Notice::VolumeSet(_)
-                | Notice::LoopSet(_)
-                | Notice::FiltersSet { .. }
-                | Notice::Shuffled { .. }
-                | Notice::Removed { .. }
-                | Notice::Moved { .. }
-                | Notice::Cleared { .. }
-                | Notice::Queued { .. }
-                | Notice::Replaying { .. } => Self::Redraw,
-                _ => Self::None,
-            };
-            // The last word wins, except that a redraw does not undo a track or an end.
-            if this != Self::None && !(this == Self::Redraw && change != Self::None) {
-                change = this;
-            }
+        notices.iter().fold(Self::None, |change, notice| {
+            change.then(Self::of_notice(notice))
+        })
+    }
+
+    /// The later change on top of this one: the last word wins, except that nothing adds
+    /// nothing and a redraw does not undo a track or an end.
+    fn then(self, later: Self) -> Self {
+        match (self, later) {
+            (earlier, Self::None) => earlier,
+            (earlier, Self::Redraw) if earlier != Self::None => earlier,
+            (_, later) => later,
         }
-        change
+    }
+
+    fn of_notice(notice: &Notice) -> Self {
+        match notice {
+            Notice::NowPlaying { .. }
+            | Notice::Queued { position: None, .. }
+            | Notice::PlayingPrevious { .. }
+            | Notice::AutoplayQueued { .. }
+            | Notice::Skipped { next: Some(_), .. } => Self::Track,
+            Notice::Stopped { .. }
+            | Notice::Left
+            | Notice::QueueFinished
+            | Notice::Skipped { next: None, .. } => Self::End,
+            Notice::Paused { .. }
+            | Notice::Resumed { .. }
+            | Notice::VolumeSet(_)
+            | Notice::LoopSet(_)
+            | Notice::FiltersSet { .. }
+            | Notice::Shuffled { .. }
+            | Notice::Removed { .. }
+            | Notice::Moved { .. }
+            | Notice::Cleared { .. }
+            | Notice::Queued { .. }
+            | Notice::Replaying { .. } => Self::Redraw,
+            _ => Self::None,
+        }
     }
 }
 
@@ -1668,8 +1684,9 @@ impl GuildActor {
 
     /// Draws what commands changed on the panel, now that their answers are on their way.
     async fn flush_panel(&mut self) {
-        if let Some((change, left)) = std::mem::take(&mut self.panel_pending).0 {
-            self.panel_after(change, left).await;
+        let pending = std::mem::take(&mut self.panel_pending);
+        if pending.change != PanelChange::None {
+            self.panel_after(pending.change, pending.left).await;
         }
     }
 
